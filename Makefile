@@ -1,0 +1,61 @@
+# genrt — one GNU Makefile. Objects under build/, header dependencies automatic.
+#   make            build/genrt, build/libgenrt.a, build/libgenrt.so
+#   make test       build and run the test suite (tests/run.sh)
+#   make asan       the same suite under AddressSanitizer + UBSan (build-asan/)
+#   make CUDA=0 / WEBGPU=0 force a backend off (they switch on when found)
+
+BUILD   ?= build
+CC      ?= cc
+OPT     ?= -O2
+WERROR  ?= -Werror
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra $(WERROR) -fPIC \
+           -Iinclude -Isrc -MMD -MP -pthread
+LDLIBS  += -lcjson -lpcre2-8 -lm -pthread -ldl
+
+SRC_CORE := $(wildcard src/*.c) $(wildcard src/device/*.c)
+SRC_CPU  := $(wildcard src/device/cpu/*.c)
+SRC_LIB  := $(SRC_CORE) $(SRC_CPU)
+
+# SIMD variants: files named *_avx2.c / *_avx512.c get their ISA flags; the
+# dispatcher picks at run time, so the binary runs on any x86-64.
+$(BUILD)/%_avx2.o:   CFLAGS += -mavx2 -mfma -mf16c
+$(BUILD)/%_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
+
+OBJ_LIB   := $(SRC_LIB:%.c=$(BUILD)/%.o)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_COMMON := $(BUILD)/tests/testutil.o
+
+all: $(BUILD)/genrt $(BUILD)/libgenrt.a $(BUILD)/libgenrt.so $(TEST_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libgenrt.a: $(OBJ_LIB)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgenrt.so: $(OBJ_LIB)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/genrt: $(BUILD)/tools/genrt.o $(BUILD)/libgenrt.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(BUILD)/libgenrt.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+test: all
+	BUILD=$(BUILD) tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
+	  CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" test
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all test asan clean
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

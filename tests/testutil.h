@@ -1,0 +1,48 @@
+/* A small test harness: each test binary prints one line per case,
+ *   PASS name | FAIL name: why | SKIP name: why
+ * and tests/run.sh totals them. */
+#ifndef GRT_TESTUTIL_H
+#define GRT_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern int t_failed_in_case;
+
+/* Run fn as a case named name. */
+void t_run(const char *name, void (*fn)(void));
+void t_skip(const char *name, const char *why);
+/* Exit status for main: 0 if every case passed. */
+int t_done(void);
+
+#define CHECK(c)                                                                   \
+    do {                                                                           \
+        if (!(c)) {                                                                \
+            printf("  check failed at %s:%d: %s\n", __FILE__, __LINE__, #c);       \
+            t_failed_in_case++;                                                    \
+        }                                                                          \
+    } while (0)
+#define CHECKF(c, ...)                                                             \
+    do {                                                                           \
+        if (!(c)) {                                                                \
+            printf("  check failed at %s:%d: %s: ", __FILE__, __LINE__, #c);       \
+            printf(__VA_ARGS__);                                                   \
+            printf("\n");                                                          \
+            t_failed_in_case++;                                                    \
+        }                                                                          \
+    } while (0)
+
+/* ../shared/testdata (or $GENRT_TESTDATA), with a trailing component. */
+const char *t_data(const char *rel);
+/* A fresh temporary directory for this test binary, with a component. */
+const char *t_tmp(const char *rel);
+/* Read a whole file (malloc'ed, NUL-terminated); NULL if missing. */
+char *t_read_file(const char *path, size_t *len);
+/* Write bytes to a file; false on failure. */
+bool t_write_file(const char *path, const void *data, size_t len);
+/* Max |a - b| / max |b| over n floats. */
+double t_rel_err(const float *a, const float *b, size_t n);
+
+#endif

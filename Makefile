@@ -39,7 +39,10 @@ $(BUILD)/libgenrt.a: $(OBJ_LIB)
 $(BUILD)/libgenrt.so: $(OBJ_LIB)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/genrt: $(BUILD)/tools/genrt.o $(BUILD)/libgenrt.a
+SRC_TOOLS := $(wildcard tools/*.c)
+OBJ_TOOLS := $(SRC_TOOLS:%.c=$(BUILD)/%.o)
+
+$(BUILD)/genrt: $(OBJ_TOOLS) $(BUILD)/libgenrt.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON) $(BUILD)/libgenrt.a

@@ -162,8 +162,8 @@ typedef struct grt_gen_params {
     int n_stop;
     int prefill_chunk;     /* tokens per prefill pass; 0 = default (512) */
     int readback_every;    /* read the token ring every K steps; 0/1 = every */
-    int graph_capture;     /* 1 on (default), 0 off, -1 = from GENRT_GRAPH_CAPTURE */
-    const char *trace_path;/* Chrome trace JSON written at free, or NULL */
+    int graph_capture;     /* 1 on (default), 0 off; GENRT_GRAPH_CAPTURE=0 in the
+                              environment turns it off too */
 } grt_gen_params;
 
 grt_gen_params grt_gen_params_default(void);
@@ -194,6 +194,7 @@ typedef enum grt_stop_reason {
 } grt_stop_reason;
 
 /* Advance the loop: enqueue decode steps and return tokens that are ready.
+ * seqs may be NULL (batch 1); cap must be at least n_seqs.
  * Writes up to cap (seq, token) pairs; returns how many in *n. Sets *done when
  * every sequence has stopped. Tokens past a stop (EOS, stop string) are never
  * returned. The host reads token t only after step t+1 is enqueued; only
@@ -217,6 +218,15 @@ typedef struct grt_gen_stats {
 } grt_gen_stats;
 
 void grt_generator_stats(const grt_generator *gen, grt_gen_stats *stats);
+
+/* ---------------------------------------------------------------- tracing */
+
+/* Start recording spans (load, prefill, each decode step on host and device,
+ * token readback) for the whole process; grt_trace_stop writes them to path
+ * as Chrome trace-event JSON (opens in Perfetto). Not thread-safe against
+ * concurrent generators. */
+grt_status grt_trace_start(const char *path);
+grt_status grt_trace_stop(void);
 
 /* ---------------------------------------------------------------- convert */
 

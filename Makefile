@@ -8,7 +8,7 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2
 WERROR  ?= -Werror
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra $(WERROR) -fPIC \
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wno-format-truncation $(WERROR) -fPIC \
            -Iinclude -Isrc -MMD -MP -pthread
 LDLIBS  += -lcjson -lpcre2-8 -lm -pthread -ldl
 

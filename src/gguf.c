@@ -540,6 +540,14 @@ bool grt_gguf_arr_str(const grt_gguf *g, const char *key, uint64_t i, const char
     return true;
 }
 
+int64_t grt_gguf_n_keys(const grt_gguf *g) { return g ? g->n_kv : 0; }
+
+const char *grt_gguf_key_name(const grt_gguf *g, int64_t k, size_t *len) {
+    if (!g || k < 0 || k >= g->n_kv) return NULL;
+    if (len) *len = g->kv[k].key_len;
+    return g->kv[k].key;
+}
+
 int64_t grt_gguf_n_tensors(const grt_gguf *g) { return g ? g->n_tensors : 0; }
 
 const grt_gguf_tensor *grt_gguf_tensor_at(const grt_gguf *g, int64_t i) {
@@ -695,6 +703,41 @@ grt_status grt_gguf_set_arr_str(grt_gguf_writer *w, const char *key, const char 
         o += 8 + (size_t)l;
     }
     return put_kv(w, key, b, total);
+}
+
+grt_status grt_gguf_copy_kv(grt_gguf_writer *w, const grt_gguf *g, int64_t k) {
+    if (!w || !g || k < 0 || k >= g->n_kv)
+        return grt_fail(GRT_ERR_INVALID_ARG, "gguf writer: no key %lld to copy", (long long)k);
+    const gguf_kv *kv = &g->kv[k];
+    /* the value's bytes end where the next key starts: measure them */
+    size_t end;
+    if (kv->type == GRT_GGUF_STRING) {
+        end = kv->val_off + 8 + (size_t)rd64(g->map + kv->val_off);
+    } else if (kv->type == GRT_GGUF_ARRAY) {
+        if (kv->elem == GRT_GGUF_STRING)
+            end = kv->n ? kv->str_off[kv->n - 1] + 8 + (size_t)rd64(g->map + kv->str_off[kv->n - 1])
+                        : kv->data_off;
+        else
+            end = kv->data_off + (size_t)kv->n * type_size(kv->elem);
+    } else {
+        end = kv->val_off + type_size(kv->type);
+    }
+    size_t n = end - kv->val_off;
+    if (memchr(kv->key, 0, kv->key_len))
+        return grt_fail(GRT_ERR_INVALID_ARG, "gguf writer: key with a NUL byte cannot be copied");
+    char *key = strndup(kv->key, kv->key_len);
+    uint8_t *b = grt_malloc(4 + n);
+    if (!key || !b) {
+        free(key);
+        free(b);
+        return grt_fail(GRT_ERR_NO_MEMORY, "gguf writer: out of memory");
+    }
+    uint32_t t = (uint32_t)kv->type;
+    memcpy(b, &t, 4);
+    memcpy(b + 4, g->map + kv->val_off, n);
+    grt_status s = put_kv(w, key, b, 4 + n);
+    free(key);
+    return s;
 }
 
 grt_status grt_gguf_add_tensor(grt_gguf_writer *w, const char *name, grt_dtype type, int n_dims,

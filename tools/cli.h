@@ -6,5 +6,6 @@
 
 int cmd_tokenize(int argc, char **argv);   /* tools/cmd_tokenize.c */
 int cmd_detokenize(int argc, char **argv); /* tools/cmd_tokenize.c */
+int cmd_convert(int argc, char **argv);    /* tools/cmd_convert.c */
 
 #endif

@@ -218,39 +218,61 @@ static void gguf_to_gguf(void) {
     grt_weights_free(a);
 }
 
-/* Rows that are not whole q-blocks are written as f16, from a GGUF source
- * built here with the writer. */
-static void q_fallback(void) {
-    const char *dir = t_tmp("m48");
-    mkdir(dir, 0755);
-    char cp[1100];
-    snprintf(cp, sizeof cp, "%s/config.json", dir);
-    const char *cfg = "{\"model_type\":\"llama\",\"vocab_size\":96,\"hidden_size\":48,\"num_hidden_layers\":1,"
-                      "\"num_attention_heads\":3,\"num_key_value_heads\":1,\"intermediate_size\":64,"
-                      "\"rms_norm_eps\":1e-5,\"max_position_embeddings\":128,\"eos_token_id\":[3,4]}";
-    t_write_file(cp, cfg, strlen(cfg));
-    grt_weights *r;
-    if (grt_weights_random(cp, GRT_F32, &r)) { CHECKF(0, "%s", grt_last_error()); return; }
+/* A small llama GGUF built here with the writer from noise weights; the
+ * knobs break it in one way each. */
+typedef struct gguf_knobs {
+    const char *arch;        /* general.architecture */
+    const char *omit_key;    /* leave this key out */
+    const char *omit_tensor; /* leave this tensor out */
+    const char *short_tensor;/* write this one with one row less */
+} gguf_knobs;
+
+static grt_weights *g_noise;
+
+static const char *build_gguf(const char *name, gguf_knobs k) {
+    if (!g_noise) {
+        const char *dir = t_tmp("m48");
+        mkdir(dir, 0755);
+        char cp[1100];
+        snprintf(cp, sizeof cp, "%s/config.json", dir);
+        const char *cfg = "{\"model_type\":\"llama\",\"vocab_size\":96,\"hidden_size\":48,\"num_hidden_layers\":1,"
+                          "\"num_attention_heads\":3,\"num_key_value_heads\":1,\"intermediate_size\":64,"
+                          "\"rms_norm_eps\":1e-5,\"max_position_embeddings\":128}";
+        t_write_file(cp, cfg, strlen(cfg));
+        if (grt_weights_random(cp, GRT_F32, &g_noise)) return NULL;
+    }
     grt_gguf_writer *w;
     grt_gguf_writer_new(&w);
-    grt_gguf_set_str(w, "general.architecture", "llama");
-    grt_gguf_set_u32(w, "llama.embedding_length", 48);
-    grt_gguf_set_u32(w, "llama.block_count", 1);
-    grt_gguf_set_u32(w, "llama.feed_forward_length", 64);
-    grt_gguf_set_u32(w, "llama.attention.head_count", 3);
-    grt_gguf_set_u32(w, "llama.attention.head_count_kv", 1);
-    grt_gguf_set_u32(w, "llama.context_length", 128);
+    const char *keys_u32[] = {"llama.embedding_length", "llama.block_count", "llama.feed_forward_length",
+                              "llama.attention.head_count", "llama.attention.head_count_kv",
+                              "llama.context_length", "tokenizer.ggml.eos_token_id",
+                              "tokenizer.ggml.eot_token_id"};
+    const uint32_t vals[] = {48, 1, 64, 3, 1, 128, 3, 4};
+    grt_gguf_set_str(w, "general.architecture", k.arch ? k.arch : "llama");
+    for (int i = 0; i < 8; i++)
+        if (!k.omit_key || strcmp(k.omit_key, keys_u32[i])) grt_gguf_set_u32(w, keys_u32[i], vals[i]);
     grt_gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    grt_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 3);
-    grt_gguf_set_u32(w, "tokenizer.ggml.eot_token_id", 4);
-    for (int i = 0; i < grt_weights_count(r); i++) {
-        const grt_weight *x = grt_weights_at(r, i);
+    for (int i = 0; i < grt_weights_count(g_noise); i++) {
+        const grt_weight *x = grt_weights_at(g_noise, i);
+        if (k.omit_tensor && !strcmp(k.omit_tensor, x->name)) continue;
         int64_t ne[2] = {x->ne[x->n_dims - 1], x->ne[0]};
-        CHECK(grt_gguf_add_tensor(w, x->name, x->type, x->n_dims, ne, x->data, x->nbytes) == GRT_OK);
+        size_t nb = x->nbytes;
+        if (k.short_tensor && !strcmp(k.short_tensor, x->name)) {
+            ne[1]--;
+            nb -= grt_row_bytes(x->type, ne[0]);
+        }
+        CHECK(grt_gguf_add_tensor(w, x->name, x->type, x->n_dims, ne, x->data, nb) == GRT_OK);
     }
-    const char *src = t_tmp("m48.gguf"), *dst = t_tmp("m48-q4.gguf");
-    CHECK(grt_gguf_writer_write(w, src) == GRT_OK);
+    const char *path = t_tmp(name);
+    CHECK(grt_gguf_writer_write(w, path) == GRT_OK);
     grt_gguf_writer_free(w);
+    return path;
+}
+
+/* Rows that are not whole q-blocks are written as f16, from a GGUF source. */
+static void q_fallback(void) {
+    const char *src = build_gguf("m48.gguf", (gguf_knobs){0}), *dst = t_tmp("m48-q4.gguf");
+    if (!src) { CHECKF(0, "%s", grt_last_error()); return; }
     CHECKF(grt_convert(src, dst, "q4_0") == GRT_OK, "%s", grt_last_error());
     grt_weights *a, *b;
     if (grt_weights_open(src, &a) == GRT_OK && grt_weights_open(dst, &b) == GRT_OK) {
@@ -268,7 +290,29 @@ static void q_fallback(void) {
     } else {
         CHECKF(0, "%s", grt_last_error());
     }
-    grt_weights_free(r);
+}
+
+static void expect_gguf(const char *name, gguf_knobs k, grt_status want, const char *n1, const char *n2) {
+    const char *path = build_gguf(name, k);
+    grt_weights *w = (grt_weights *)1;
+    grt_status s = grt_weights_open(path, &w);
+    CHECKF(s == want && w == NULL, "%s: status %d want %d: %s", name, s, want, grt_last_error());
+    CHECKF(strstr(grt_last_error(), name) != NULL, "names the file: %s", grt_last_error());
+    if (n1) CHECKF(strstr(grt_last_error(), n1) != NULL, "'%s' in: %s", n1, grt_last_error());
+    if (n2) CHECKF(strstr(grt_last_error(), n2) != NULL, "'%s' in: %s", n2, grt_last_error());
+}
+
+static void gguf_model_errors(void) {
+    expect_gguf("nokey.gguf", (gguf_knobs){.omit_key = "llama.embedding_length"}, GRT_ERR_FORMAT,
+                "llama.embedding_length", "missing");
+    expect_gguf("gpt2.gguf", (gguf_knobs){.arch = "gpt2"}, GRT_ERR_UNSUPPORTED, "'gpt2'",
+                "llama, qwen2, qwen3, phi3, gemma");
+    expect_gguf("notensor.gguf", (gguf_knobs){.omit_tensor = "blk.0.ffn_up.weight"}, GRT_ERR_FORMAT,
+                "missing tensor blk.0.ffn_up.weight", NULL);
+    expect_gguf("noembd.gguf", (gguf_knobs){.omit_tensor = "token_embd.weight"}, GRT_ERR_FORMAT,
+                "token_embd.weight", NULL);
+    expect_gguf("short.gguf", (gguf_knobs){.short_tensor = "blk.0.attn_k.weight"}, GRT_ERR_FORMAT,
+                "blk.0.attn_k.weight", "expected shape [16, 48], got [15, 48]");
 }
 
 static void convert_errors(void) {
@@ -313,6 +357,7 @@ int main(void) {
     t_run("convert_gguf_to_gguf", gguf_to_gguf);
     t_run("convert_q_fallback_f16", q_fallback);
     t_run("convert_errors", convert_errors);
+    t_run("gguf_model_errors", gguf_model_errors);
     grt_tokenizer *tok = NULL;
     if (grt_tokenizer_from_json(t_data("tokenizers/llama3/tokenizer.json"), &tok) == GRT_OK) {
         grt_tokenizer_free(tok);
@@ -320,5 +365,6 @@ int main(void) {
     } else {
         t_skip("convert_carries_tokenizer", grt_last_error());
     }
+    grt_weights_free(g_noise);
     return t_done();
 }

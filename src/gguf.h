@@ -52,6 +52,10 @@ bool grt_gguf_get_arr(const grt_gguf *g, const char *key, grt_gguf_type *elem_ty
 bool grt_gguf_arr_str(const grt_gguf *g, const char *key, uint64_t i, const char **s,
                       size_t *len);
 
+/* Keys by index, 0 <= k < grt_gguf_n_keys: the name is not NUL-terminated. */
+int64_t grt_gguf_n_keys(const grt_gguf *g);
+const char *grt_gguf_key_name(const grt_gguf *g, int64_t k, size_t *len);
+
 int64_t grt_gguf_n_tensors(const grt_gguf *g);
 const grt_gguf_tensor *grt_gguf_tensor_at(const grt_gguf *g, int64_t i);
 const grt_gguf_tensor *grt_gguf_find_tensor(const grt_gguf *g, const char *name);
@@ -71,6 +75,9 @@ grt_status grt_gguf_set_arr(grt_gguf_writer *w, const char *key, grt_gguf_type e
                             const void *data, uint64_t n);
 grt_status grt_gguf_set_arr_str(grt_gguf_writer *w, const char *key, const char *const *s,
                                 const size_t *lens, uint64_t n);
+/* Copy key k of g (any type, arrays included) into w, replacing a key of
+ * the same name. */
+grt_status grt_gguf_copy_kv(grt_gguf_writer *w, const grt_gguf *g, int64_t k);
 /* ne in GGUF order (innermost first). */
 grt_status grt_gguf_add_tensor(grt_gguf_writer *w, const char *name, grt_dtype type,
                                int n_dims, const int64_t *ne, const void *data, size_t nbytes);

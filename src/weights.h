@@ -43,8 +43,13 @@ typedef struct grt_config {
     float rope_low_freq_factor, rope_high_freq_factor;  /* llama3 */
     int rope_orig_max_pos;  /* llama3 original_max_position_embeddings */
     bool rope_interleaved;  /* Q/K rows in llama.cpp's permuted order */
+    bool rope_freqs_tensor; /* GGUF llama3 RoPE: weight "rope_freqs.weight" [rot_dim/2]
+                               holds per-frequency divisors (llama.cpp's freq_factors:
+                               theta_i = pos * theta^(-2i/rot_dim) / rope_freqs[i]);
+                               rope_scaling is NONE then */
     float norm_eps;
-    bool qkv_bias;          /* qwen2 */
+    bool qkv_bias;          /* qwen2, attention_bias: q/k/v biases (attn_output.bias too
+                               when the file has one) */
     bool qk_norm;           /* qwen3: RMSNorm over each head of q and k */
     bool fused_qkv;         /* phi3: attn_qkv */
     bool fused_gate_up;     /* phi3: ffn_up holds gate and up */

@@ -132,7 +132,10 @@ static int check_decode_cases(const grt_tokenizer *tok, const char *name) {
         char *out = NULL;
         size_t olen;
         grt_status st = grt_tokenizer_decode(tok, ids, n, &out, &olen);
-        if (st || olen != strlen(want) || memcmp(out, want, olen) != 0) {
+        /* cJSON strings stop at U+0000: compare up to it */
+        size_t wl = strlen(want);
+        if (!st && olen > wl && out[wl] == 0) olen = wl;
+        if (st || olen != wl || memcmp(out, want, olen) != 0) {
             if (bad++ < 5) {
                 printf("  %s decode case: %s\n    got  \"%s\"\n    want \"%s\"\n", name,
                        st ? grt_last_error() : "differs", out ? out : "", want);

@@ -10,7 +10,7 @@ OPT     ?= -O2
 WERROR  ?= -Werror
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Wno-format-truncation $(WERROR) -fPIC \
            -Iinclude -Isrc -MMD -MP -pthread
-LDLIBS  += -lcjson -lpcre2-8 -lm -pthread -ldl
+LDLIBS  += -lcjson -lpcre2-8 -licuuc -lm -pthread -ldl
 
 SRC_CORE := $(wildcard src/*.c) $(wildcard src/device/*.c)
 SRC_CPU  := $(wildcard src/device/cpu/*.c)

@@ -117,9 +117,15 @@ grt_status grt_model_eval(grt_model *model, const int32_t *ids, size_t n_ids,
 grt_status grt_tokenizer_load(const char *path, grt_tokenizer **out);
 void grt_tokenizer_free(grt_tokenizer *tok);
 
-/* Encode text[len] (UTF-8; invalid sequences are replaced by U+FFFD first, as
- * Hugging Face does after lossy decoding). add_special = Hugging Face's
- * add_special_tokens (BOS/EOS templates). *ids is malloc'ed; caller frees. */
+/* Encode text[len] to the ids Hugging Face `tokenizers` gives, and the same
+ * from a tokenizer.json or a GGUF. add_special = Hugging Face's
+ * add_special_tokens (the post-processor's BOS/EOS template); added and
+ * special tokens written in the text are always matched. *ids is malloc'ed
+ * (also when *n_ids is 0); caller frees. Thread-safe on a shared tok.
+ * Invalid UTF-8 never fails: the text is first decoded lossily, each maximal
+ * invalid subsequence becoming one U+FFFD (Rust's String::from_utf8_lossy,
+ * Python's errors="replace"), so the ids are those Hugging Face gives for
+ * that decoded string. */
 grt_status grt_tokenizer_encode(const grt_tokenizer *tok, const char *text,
                                 size_t len, bool add_special, int32_t **ids,
                                 size_t *n_ids);

@@ -2,10 +2,10 @@
 # Installs what genrt needs on Debian 12 and builds it. Idempotent.
 #   scripts/setup.sh            packages + build
 # Packages: a C compiler and make, cJSON (JSON), PCRE2 (Unicode regex for the
-# tokenizer's pre-tokenizers).
+# tokenizer's pre-tokenizers), ICU (Unicode normalization, NFC/NFKC).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="gcc make libc6-dev libcjson-dev libpcre2-dev"
+PKGS="gcc make libc6-dev libcjson-dev libpcre2-dev libicu-dev"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -1,0 +1,169 @@
+/* Every GPU backend this build and machine have, on the Hugging Face
+ * reference models: logits within the CPU's tolerances of transformers,
+ * greedy ids equal to the CPU backend's (float32 models), and captured
+ * replay equal to eager steps over 256 sampled tokens. Backends that are not
+ * available report themselves skipped, with the reason. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "genrt.h"
+#include "testutil.h"
+
+static const char *g_dev;
+
+typedef struct golden {
+    char dir[512], name[64];
+    bool bf16;
+    int32_t ids[64];
+    int n_ids;
+    float *logits;
+    size_t n_logits;
+} golden;
+
+static golden G[16];
+static int n_goldens;
+
+static void find_goldens(void) {
+    const char *names[] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-swa-tiny",
+                           "llama3-medium-bf16", "phi3-tiny", "gemma-tiny"};
+    char roots[2][512];
+    snprintf(roots[0], sizeof roots[0], "%s", t_data("hf-goldens"));
+    snprintf(roots[1], sizeof roots[1], "tests/data/hf-goldens");
+    for (int r = 0; r < 2; r++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && n_goldens < 16; i++) {
+            golden *g = &G[n_goldens];
+            memset(g, 0, sizeof *g);
+            snprintf(g->dir, sizeof g->dir, "%s/%s", roots[r], names[i]);
+            snprintf(g->name, sizeof g->name, "%s", names[i]);
+            char p[1024];
+            snprintf(p, sizeof p, "%s/golden.json", g->dir);
+            char *txt = t_read_file(p, NULL);
+            if (!txt) continue;
+            cJSON *j = cJSON_Parse(txt), *e;
+            free(txt);
+            if (!j) continue;
+            cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "input_ids")) if (g->n_ids < 64) g->ids[g->n_ids++] =
+                (int32_t)e->valuedouble;
+            cJSON *dt = cJSON_GetObjectItem(j, "dtype");
+            g->bf16 = cJSON_IsString(dt) && !strcmp(dt->valuestring, "bfloat16");
+            cJSON_Delete(j);
+            snprintf(p, sizeof p, "%s/logits.f32", g->dir);
+            size_t len;
+            g->logits = (float *)t_read_file(p, &len);
+            g->n_logits = len / 4;
+            if (g->logits) n_goldens++;
+        }
+}
+
+static grt_model *load_on(const char *dir, const char *dev) {
+    grt_model_options o = grt_model_options_default();
+    o.device = dev;
+    grt_model *m = NULL;
+    if (grt_model_load(dir, &o, &m)) printf("  load %s on %s: %s\n", dir, dev, grt_last_error());
+    return m;
+}
+
+static int generate(grt_model *m, const golden *g, int n, const grt_gen_params *base, int32_t *out) {
+    grt_gen_params p = *base;
+    p.max_new_tokens = n;
+    p.ignore_eos = true;
+    grt_generator *gen;
+    if (grt_generator_new(m, &p, &gen) || grt_generator_prefill(gen, 0, g->ids, (size_t)g->n_ids)) {
+        printf("  generator: %s\n", grt_last_error());
+        return -1;
+    }
+    int k = 0;
+    bool done = false;
+    while (!done) {
+        int32_t t[16];
+        size_t got;
+        if (grt_generator_next(gen, NULL, t, 16, &got, &done)) { printf("  next: %s\n", grt_last_error()); break; }
+        for (size_t i = 0; i < got && k < n; i++) out[k++] = t[i];
+    }
+    grt_generator_free(gen);
+    return k;
+}
+
+static void test_logits(void) {
+    for (int i = 0; i < n_goldens; i++) {
+        grt_model *m = load_on(G[i].dir, g_dev);
+        if (!m) { CHECK(0); continue; }
+        float *out = malloc(G[i].n_logits * sizeof *out);
+        grt_status s = grt_model_eval(m, G[i].ids, (size_t)G[i].n_ids, out);
+        double e = s ? INFINITY : t_rel_err(out, G[i].logits, G[i].n_logits);
+        double tol = G[i].bf16 ? 3e-2 : 1e-4;
+        printf("  %-20s %s logits vs transformers: rel err %.3g (tolerance %.0e)\n", G[i].name, g_dev, e, tol);
+        CHECKF(s == GRT_OK && e <= tol, "%s: %s", G[i].name, s ? grt_last_error() : "");
+        free(out);
+        grt_model_free(m);
+    }
+}
+
+static void test_greedy_equals_cpu(void) {
+    for (int i = 0; i < n_goldens; i++) {
+        if (G[i].bf16) continue;
+        grt_model *cpu = load_on(G[i].dir, "cpu"), *dev = load_on(G[i].dir, g_dev);
+        grt_gen_params p = grt_gen_params_default();
+        p.sampler.temperature = 0;
+        int32_t a[64], b[64];
+        int na = cpu ? generate(cpu, &G[i], 28, &p, a) : -1;
+        int nb = dev ? generate(dev, &G[i], 28, &p, b) : -2;
+        bool same = na == 28 && nb == 28 && memcmp(a, b, sizeof(int32_t) * 28) == 0;
+        printf("  %-20s greedy on %s equals cpu: %s\n", G[i].name, g_dev, same ? "yes" : "no");
+        CHECK(same);
+        grt_model_free(cpu);
+        grt_model_free(dev);
+    }
+}
+
+static void test_capture_equals_eager(void) {
+    for (int i = 0; i < n_goldens; i++) {
+        if (strcmp(G[i].name, "mistral-swa-tiny") && strcmp(G[i].name, "llama3-tiny")) continue;
+        grt_model *m = load_on(G[i].dir, g_dev);
+        if (!m) { CHECK(0); continue; }
+        grt_gen_params p = grt_gen_params_default();
+        p.sampler.temperature = 1.0f;
+        p.sampler.top_k = 50;
+        p.sampler.top_p = 0.9f;
+        p.sampler.repeat_penalty = 1.1f;
+        p.sampler.seed = 42;
+        p.max_context = 300;
+        static int32_t a[256], b[256];
+        p.graph_capture = 1;
+        int na = generate(m, &G[i], 256, &p, a);
+        p.graph_capture = 0;
+        int nb = generate(m, &G[i], 256, &p, b);
+        bool same = na == 256 && nb == 256 && memcmp(a, b, sizeof a) == 0;
+        printf("  %-20s %s captured replay equals eager over 256 tokens: %s\n", G[i].name, g_dev,
+               same ? "yes" : "no");
+        CHECK(same);
+        grt_model_free(m);
+    }
+}
+
+int main(void) {
+    find_goldens();
+    const char *devs[] = {"cuda", "webgpu"};
+    for (size_t d = 0; d < sizeof devs / sizeof devs[0]; d++) {
+        g_dev = devs[d];
+        const char *why = NULL;
+        char name[128];
+        if (!grt_device_available(g_dev, &why)) {
+            snprintf(name, sizeof name, "%s backend on the reference models", g_dev);
+            t_skip(name, why ? why : "unavailable");
+            continue;
+        }
+        if (n_goldens == 0) { t_skip("backend models", "no reference models"); break; }
+        snprintf(name, sizeof name, "%s: logits match transformers", g_dev);
+        t_run(name, test_logits);
+        snprintf(name, sizeof name, "%s: greedy ids equal the CPU backend's", g_dev);
+        t_run(name, test_greedy_equals_cpu);
+        snprintf(name, sizeof name, "%s: captured replay equals eager", g_dev);
+        t_run(name, test_capture_equals_eager);
+    }
+    for (int i = 0; i < n_goldens; i++) free(G[i].logits);
+    return t_done();
+}

@@ -3,7 +3,6 @@
  * greedy ids equal to the CPU backend's (float32 models), and captured
  * replay equal to eager steps over 256 sampled tokens. Backends that are not
  * available report themselves skipped, with the reason. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,49 +13,9 @@
 
 static const char *g_dev;
 
-typedef struct golden {
-    char dir[512], name[64];
-    bool bf16;
-    int32_t ids[64];
-    int n_ids;
-    float *logits;
-    size_t n_logits;
-} golden;
-
+typedef t_golden golden;
 static golden G[16];
 static int n_goldens;
-
-static void find_goldens(void) {
-    const char *names[] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-swa-tiny",
-                           "llama3-medium-bf16", "phi3-tiny", "gemma-tiny"};
-    char roots[2][512];
-    snprintf(roots[0], sizeof roots[0], "%s", t_data("hf-goldens"));
-    snprintf(roots[1], sizeof roots[1], "tests/data/hf-goldens");
-    for (int r = 0; r < 2; r++)
-        for (size_t i = 0; i < sizeof names / sizeof names[0] && n_goldens < 16; i++) {
-            golden *g = &G[n_goldens];
-            memset(g, 0, sizeof *g);
-            snprintf(g->dir, sizeof g->dir, "%s/%s", roots[r], names[i]);
-            snprintf(g->name, sizeof g->name, "%s", names[i]);
-            char p[1024];
-            snprintf(p, sizeof p, "%s/golden.json", g->dir);
-            char *txt = t_read_file(p, NULL);
-            if (!txt) continue;
-            cJSON *j = cJSON_Parse(txt), *e;
-            free(txt);
-            if (!j) continue;
-            cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "input_ids")) if (g->n_ids < 64) g->ids[g->n_ids++] =
-                (int32_t)e->valuedouble;
-            cJSON *dt = cJSON_GetObjectItem(j, "dtype");
-            g->bf16 = cJSON_IsString(dt) && !strcmp(dt->valuestring, "bfloat16");
-            cJSON_Delete(j);
-            snprintf(p, sizeof p, "%s/logits.f32", g->dir);
-            size_t len;
-            g->logits = (float *)t_read_file(p, &len);
-            g->n_logits = len / 4;
-            if (g->logits) n_goldens++;
-        }
-}
 
 static grt_model *load_on(const char *dir, const char *dev) {
     grt_model_options o = grt_model_options_default();
@@ -145,7 +104,7 @@ static void test_capture_equals_eager(void) {
 }
 
 int main(void) {
-    find_goldens();
+    n_goldens = t_goldens_load(G, 16);
     const char *devs[] = {"cuda", "webgpu"};
     for (size_t d = 0; d < sizeof devs / sizeof devs[0]; d++) {
         g_dev = devs[d];
@@ -164,6 +123,6 @@ int main(void) {
         snprintf(name, sizeof name, "%s: captured replay equals eager", g_dev);
         t_run(name, test_capture_equals_eager);
     }
-    for (int i = 0; i < n_goldens; i++) free(G[i].logits);
+    t_goldens_free(G, n_goldens);
     return t_done();
 }

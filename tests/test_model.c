@@ -2,7 +2,6 @@
  * transformers (../shared/testdata/hf-goldens and tests/data/hf-goldens):
  * logits for every prompt position, greedy continuations, the same through
  * GGUFs written by grt_convert, and captured replay against eager steps. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,62 +10,10 @@
 #include "genrt.h"
 #include "testutil.h"
 
-typedef struct golden {
-    char dir[512];
-    char name[64];
-    bool bf16;
-    int32_t ids[64];
-    int n_ids;
-    int32_t greedy[64];
-    int n_greedy;
-    float *logits; /* [n_ids, vocab] */
-    size_t n_logits;
-} golden;
-
-static bool load_golden(const char *dir, const char *name, golden *g) {
-    memset(g, 0, sizeof *g);
-    snprintf(g->dir, sizeof g->dir, "%s", dir);
-    snprintf(g->name, sizeof g->name, "%s", name);
-    char p[1024];
-    snprintf(p, sizeof p, "%s/golden.json", dir);
-    char *txt = t_read_file(p, NULL);
-    if (!txt) return false;
-    cJSON *j = cJSON_Parse(txt);
-    free(txt);
-    if (!j) return false;
-    cJSON *ids = cJSON_GetObjectItem(j, "input_ids"), *gr = cJSON_GetObjectItem(j, "greedy_new_ids");
-    cJSON *dt = cJSON_GetObjectItem(j, "dtype");
-    g->bf16 = cJSON_IsString(dt) && strcmp(dt->valuestring, "bfloat16") == 0;
-    cJSON *e;
-    cJSON_ArrayForEach(e, ids) if (g->n_ids < 64) g->ids[g->n_ids++] = (int32_t)e->valuedouble;
-    cJSON_ArrayForEach(e, gr) if (g->n_greedy < 64) g->greedy[g->n_greedy++] = (int32_t)e->valuedouble;
-    cJSON_Delete(j);
-    snprintf(p, sizeof p, "%s/logits.f32", dir);
-    size_t len;
-    g->logits = (float *)t_read_file(p, &len);
-    g->n_logits = len / 4;
-    return g->logits && g->n_ids > 0;
-}
-
+typedef t_golden golden;
 #define MAX_GOLDENS 16
 static golden G[MAX_GOLDENS];
 static int n_goldens;
-
-static void find_goldens(void) {
-    const char *roots[] = {t_data("hf-goldens"), "tests/data/hf-goldens"};
-    const char *names[] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny", "qwen3-tiny", "mistral-swa-tiny",
-                           "llama3-medium-bf16", "phi3-tiny", "gemma-tiny"};
-    for (size_t r = 0; r < 2; r++) {
-        char root[512];
-        snprintf(root, sizeof root, "%s", roots[r]);
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-            char dir[1024];
-            snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
-            if (access(dir, R_OK) == 0 && n_goldens < MAX_GOLDENS && load_golden(dir, names[i], &G[n_goldens]))
-                n_goldens++;
-        }
-    }
-}
 
 /* Logit tolerance (max |d| / max |ref|): float32 references agree to 1e-4.
  * The bf16 reference computed every op in bf16 (rounding each activation to
@@ -293,7 +240,7 @@ static void test_bad_input(void) {
 }
 
 int main(void) {
-    find_goldens();
+    n_goldens = t_goldens_load(G, MAX_GOLDENS);
     if (n_goldens == 0) {
         t_skip("model conformance", "no reference models found under ../shared/testdata/hf-goldens");
         return t_done();
@@ -303,6 +250,6 @@ int main(void) {
     t_run("converted GGUF logits", test_convert_logits);
     t_run("captured replay equals eager (256 tokens)", test_capture_equals_eager);
     t_run("bad input to model and generator", test_bad_input);
-    for (int i = 0; i < n_goldens; i++) free(G[i].logits);
+    t_goldens_free(G, n_goldens);
     return t_done();
 }

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <cjson/cJSON.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,4 +87,49 @@ double t_rel_err(const float *a, const float *b, size_t n) {
         if (fabs(b[i]) > mr) mr = fabs(b[i]);
     }
     return mr > 0 ? md / mr : md;
+}
+
+static bool load_golden(const char *dir, const char *name, t_golden *g) {
+    memset(g, 0, sizeof *g);
+    snprintf(g->dir, sizeof g->dir, "%s", dir);
+    snprintf(g->name, sizeof g->name, "%s", name);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/golden.json", dir);
+    char *txt = t_read_file(p, NULL);
+    if (!txt) return false;
+    cJSON *j = cJSON_Parse(txt), *e;
+    free(txt);
+    if (!j) return false;
+    cJSON *dt = cJSON_GetObjectItem(j, "dtype");
+    g->bf16 = cJSON_IsString(dt) && strcmp(dt->valuestring, "bfloat16") == 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "input_ids")) if (g->n_ids < 64) g->ids[g->n_ids++] =
+        (int32_t)e->valuedouble;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "greedy_new_ids")) if (g->n_greedy < 64)
+        g->greedy[g->n_greedy++] = (int32_t)e->valuedouble;
+    cJSON_Delete(j);
+    snprintf(p, sizeof p, "%s/logits.f32", dir);
+    size_t len = 0;
+    g->logits = (float *)t_read_file(p, &len);
+    g->n_logits = len / 4;
+    return g->logits && g->n_ids > 0;
+}
+
+int t_goldens_load(t_golden *g, int max) {
+    static const char *names[] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny", "qwen3-tiny",
+                                  "mistral-swa-tiny", "llama3-medium-bf16", "phi3-tiny", "gemma-tiny"};
+    char roots[2][512];
+    snprintf(roots[0], sizeof roots[0], "%s", t_data("hf-goldens"));
+    snprintf(roots[1], sizeof roots[1], "tests/data/hf-goldens");
+    int n = 0;
+    for (int r = 0; r < 2; r++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && n < max; i++) {
+            char dir[1024];
+            snprintf(dir, sizeof dir, "%s/%s", roots[r], names[i]);
+            if (access(dir, R_OK) == 0 && load_golden(dir, names[i], &g[n])) n++;
+        }
+    return n;
+}
+
+void t_goldens_free(t_golden *g, int n) {
+    for (int i = 0; i < n; i++) free(g[i].logits);
 }

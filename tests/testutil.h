@@ -45,4 +45,24 @@ bool t_write_file(const char *path, const void *data, size_t len);
 /* Max |a - b| / max |b| over n floats. */
 double t_rel_err(const float *a, const float *b, size_t n);
 
+/* A Hugging Face reference model (hf-goldens): its directory, prompt ids,
+ * greedy continuation and float32 logits [n_ids, vocab]. */
+typedef struct t_golden {
+    char dir[512];
+    char name[64];
+    bool bf16;         /* reference computed in bfloat16 */
+    int32_t ids[64];
+    int n_ids;
+    int32_t greedy[64];
+    int n_greedy;
+    float *logits;
+    size_t n_logits;
+} t_golden;
+
+/* Every reference model found under ../shared/testdata/hf-goldens and
+ * tests/data/hf-goldens, up to max; returns how many. Free with
+ * t_goldens_free. */
+int t_goldens_load(t_golden *g, int max);
+void t_goldens_free(t_golden *g, int n);
+
 #endif

@@ -45,6 +45,10 @@ grep -q '"traceEvents"' "$T/trace.json" && grep -q '"prefill"' "$T/trace.json" &
     && echo "PASS trace has prefill, steps and readback" || echo "FAIL trace content"
 expect "context limit stops cleanly" 0 "context" -- $G run -m "$M" --ids "$ids" -n 100 --temp 0 --print-ids --max-context 20
 
+# the bundled toy model when -m is not given
+expect "run without -m uses the bundled model" 0 "bundled toy model" -- $G run -p "In the beginning" -n 12 --temp 0
+grep -q "of the" "$T/out" && echo "PASS the bundled model writes text" || echo "FAIL bundled model output: $(cat "$T/out")"
+
 # bad input
 expect "missing model path" 1 "/nonexistent" -- $G run -m /nonexistent --ids 1,2
 expect "-n -1" 2 "\-n" -- $G run -m "$M" --ids 1,2 -n -1

@@ -131,8 +131,9 @@ static const char *default_model(void) {
     char *slash = strrchr(exe, '/');
     if (!slash) return NULL;
     *slash = 0;
-    snprintf(path, sizeof path, "%s/../models/toy/toy-bf16.gguf", exe);
-    return access(path, R_OK) == 0 ? path : NULL;
+    char rel[PATH_MAX + 64];
+    snprintf(rel, sizeof rel, "%s/../models/toy/toy-bf16.gguf", exe);
+    return realpath(rel, path) && access(path, R_OK) == 0 ? path : NULL;
 }
 
 /* ------------------------------------------------------------ options */

@@ -106,6 +106,47 @@ static void run_model(const char *path) {
 static void test_gguf(void) { run_model("models/toy/toy-bf16.gguf"); }
 static void test_hf(void) { run_model("models/toy/hf"); }
 
+/* A stop string ends generation at the token that completes it. */
+static void test_stop_string(void) {
+    grt_model *m;
+    if (grt_model_load("models/toy/toy-bf16.gguf", NULL, &m)) { CHECK(0); return; }
+    const grt_tokenizer *tok = grt_model_tokenizer(m);
+    cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(g_ref, "prompts"), 0);
+    const char *prompt = cJSON_GetObjectItem(p0, "prompt")->valuestring;
+    const char *want = cJSON_GetObjectItem(p0, "new_text")->valuestring; /* " of the word of the LORD, ..." */
+    int32_t *ids;
+    size_t n;
+    CHECK(grt_tokenizer_encode(tok, prompt, strlen(prompt), true, &ids, &n) == GRT_OK);
+    const char *stops[] = {"LORD"};
+    grt_gen_params gp = grt_gen_params_default();
+    gp.sampler.temperature = 0;
+    gp.max_new_tokens = 40;
+    gp.stop_strings = stops;
+    gp.n_stop = 1;
+    grt_generator *g;
+    CHECK(grt_generator_new(m, &gp, &g) == GRT_OK && grt_generator_prefill(g, 0, ids, n) == GRT_OK);
+    int32_t out[64];
+    int got = 0;
+    bool done = false;
+    while (!done && got < 64) {
+        size_t c;
+        if (grt_generator_next(g, NULL, out + got, 8, &c, &done)) { CHECK(0); break; }
+        got += (int)c;
+    }
+    char *text;
+    size_t tl;
+    CHECK(grt_tokenizer_decode(tok, out, (size_t)got, &text, &tl) == GRT_OK);
+    const char *end = strstr(want, "LORD");
+    printf("  stopped after %d tokens at \"%s\" (%s)\n", got, text,
+           grt_stop_reason_str(grt_generator_stop_reason(g, 0)));
+    CHECK(grt_generator_stop_reason(g, 0) == GRT_STOP_STRING);
+    CHECK(end && tl >= (size_t)(end - want) + 4 && strncmp(text, want, tl) == 0 && strstr(text, "LORD"));
+    free(text);
+    free(ids);
+    grt_generator_free(g);
+    grt_model_free(m);
+}
+
 static void test_size(void) {
     size_t len = 0;
     char *b = t_read_file("models/toy/toy-bf16.gguf", &len);
@@ -124,6 +165,7 @@ int main(void) {
     }
     t_run("bundled toy GGUF is at most 8 MB", test_size);
     t_run("toy GGUF: ids, greedy text and logits match transformers", test_gguf);
+    t_run("a stop string ends generation", test_stop_string);
     t_run("toy HF checkpoint: ids, greedy text and logits match transformers", test_hf);
     cJSON_Delete(g_ref);
     return t_done();

@@ -149,7 +149,10 @@ grt_status tk_to_gguf(const grt_tokenizer *t, grt_gguf_writer *w, bool genrt_key
         mstr[i][la + lb + 1] = 0;
         mlen[i] = la + lb + 1;
     }
-    if (nm) st = grt_gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)mstr, mlen, nm);
+    /* llama.cpp's SentencePiece GGUFs carry no merges (they follow from the
+     * scores); ours keep them so the ids stay exact for any file. */
+    if (nm && (genrt_keys || t->kind == TK_BYTELEVEL))
+        st = grt_gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)mstr, mlen, nm);
     if (!st && t->bos_id >= 0) st = grt_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id);
     if (!st && t->n_eos) st = grt_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_ids[0]);
     if (!st && t->pad_id >= 0) st = grt_gguf_set_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)t->pad_id);
@@ -157,6 +160,13 @@ grt_status tk_to_gguf(const grt_tokenizer *t, grt_gguf_writer *w, bool genrt_key
     if (!st) st = grt_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", t->add_bos);
     if (!st) st = grt_gguf_set_bool(w, "tokenizer.ggml.add_eos_token", t->add_eos);
     if (!st && t->chat_template) st = grt_gguf_set_str(w, "tokenizer.chat_template", t->chat_template);
+    if (!st && t->kind == TK_SENTENCEPIECE) { /* llama.cpp: prepend U+2581 to the text */
+        bool space_prefix = false;
+        for (int i = 0; i < t->n_norm; i++) space_prefix |= t->norm[i].kind == TK_NORM_PREPEND;
+        for (int i = 0; i < t->n_pre; i++)
+            space_prefix |= t->pre[i].kind == TK_PRE_METASPACE && t->pre[i].prepend != TK_PREPEND_NEVER;
+        st = grt_gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", space_prefix);
+    }
     if (st || !genrt_keys) goto done;
     static const struct {
         const char *key;
@@ -373,7 +383,7 @@ static grt_status merges_from_scores(grt_tokenizer *t) {
     if (!v) return grt_fail(GRT_ERR_NO_MEMORY, "out of host memory");
     int n = 0;
     for (int i = 0; i < t->n_vocab; i++)
-        if (t->tok_len[i] != UINT32_MAX && t->type[i] == TK_TYPE_NORMAL) v[n++] = (scored){t->score[i], i};
+        if (t->tok_len[i] != UINT32_MAX && t->type[i] != TK_TYPE_UNUSED) v[n++] = (scored){t->score[i], i};
     qsort(v, (size_t)n, sizeof *v, cmp_score);
     grt_status st = GRT_OK;
     uint32_t rank = 0;

@@ -310,7 +310,8 @@ static void case_gguf_llamacpp(void) {
     st = grt_tokenizer_load(path, &t2);
     CHECKF(st == GRT_OK, "%s", grt_last_error());
     if (!t2) return;
-    CHECKF(check_refs(t2, g_cur->name, g_shared) == 0, "%s from a llama.cpp-style GGUF", g_cur->name);
+    if (g_cur->in_shared)
+        CHECKF(check_refs(t2, g_cur->name, g_shared) == 0, "%s from a llama.cpp-style GGUF", g_cur->name);
     CHECKF(check_refs(t2, g_cur->name, g_extra) == 0, "%s from a llama.cpp-style GGUF", g_cur->name);
     grt_tokenizer_free(t2);
 }
@@ -516,7 +517,7 @@ int main(void) {
         t_run(name, case_stream);
         snprintf(name, sizeof name, "gguf_roundtrip_%s", g_cur->name);
         t_run(name, case_gguf_roundtrip);
-        if (g_cur->in_shared) {
+        if (i <= 3) { /* the toys' pipelines have no llama.cpp equivalent */
             snprintf(name, sizeof name, "gguf_llamacpp_keys_%s", g_cur->name);
             t_run(name, case_gguf_llamacpp);
         }

@@ -473,7 +473,6 @@ grt_status grt_tokenizer_from_gguf(const grt_gguf *g, grt_tokenizer **out) {
     if (genrt) {
         st = parse_section(t, g, "genrt.tokenizer.model", tk_parse_model_options, file);
         if (!st) st = parse_section(t, g, "genrt.tokenizer.added_tokens", tk_parse_added_tokens, file);
-        if (!st) st = tk_vocab_index(t);
         if (!st) st = parse_section(t, g, "genrt.tokenizer.normalizer", tk_parse_normalizer, file);
         if (!st) st = parse_section(t, g, "genrt.tokenizer.pre_tokenizer", tk_parse_pre_tokenizer, file);
         if (!st) st = parse_section(t, g, "genrt.tokenizer.post_processor", tk_parse_post_processor, file);

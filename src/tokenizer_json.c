@@ -413,6 +413,7 @@ grt_status tk_parse_added_tokens(grt_tokenizer *t, const cJSON *arr, const char 
         if (st) return st;
         a->off = t->tok_off[a->id];
         a->len = (uint32_t)len;
+        if (t->vocab.cap && (st = tk_vocab_index_add(t, a->id))) return st;
         t->n_added++;
         i++;
     }
@@ -712,8 +713,6 @@ grt_status grt_tokenizer_from_json(const char *path, grt_tokenizer **out) {
         if (m->key != UINT64_MAX && -(float)m->rank > t->score[m->id]) t->score[m->id] = -(float)m->rank;
     }
     st = tk_parse_added_tokens(t, added, path);
-    if (st) goto fail;
-    st = tk_vocab_index(t); /* added contents that are not in the model vocab join the map */
     if (st) goto fail;
     st = tk_parse_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), path);
     if (!st) st = tk_parse_pre_tokenizer(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), path);

@@ -203,7 +203,7 @@ grt_status tk_merge_add(grt_tokenizer *t, int32_t a, int32_t b, int32_t merged, 
 const tk_merge *tk_merge_find(const grt_tokenizer *t, int32_t a, int32_t b);
 /* After vocab and pipeline are set: byte symbols, added-token matchers. */
 grt_status tk_finish(grt_tokenizer *t);
-/* grt_tokenizer_to_gguf, optionally without the genrt.tokenizer.* keys
+/* grt_tokenizer_to_gguf, optionally without the tokenizer.genrt.* keys
  * (what a llama.cpp converter would write; used by the tests). */
 grt_status tk_to_gguf(const grt_tokenizer *t, grt_gguf_writer *w, bool genrt_keys);
 

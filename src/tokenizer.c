@@ -118,7 +118,7 @@ static grt_status matcher_build(tk_matcher *m, const grt_tokenizer *t, bool norm
         size_t mask = cap - 1, h = tk_hash(s, len) & mask;
         bool dup = false;
         while (m->map.slot[h]) {
-            uint32_t k = m->map.slot[h] - 1;
+            uint32_t k = (uint32_t)m->map.slot[h] - 1;
             if (m->pat_len[k] == len && memcmp(m->pool.p + m->pat_off[k], s, len) == 0) {
                 dup = true;
                 break;
@@ -161,7 +161,7 @@ static int matcher_at(const tk_matcher *m, const char *s, size_t len, size_t i) 
         if (l > len - i) continue;
         size_t h = tk_hash(s + i, l) & mask;
         while (m->map.slot[h]) {
-            uint32_t k = m->map.slot[h] - 1;
+            uint32_t k = (uint32_t)m->map.slot[h] - 1;
             if (m->pat_len[k] == l && memcmp(m->pool.p + m->pat_off[k], s + i, l) == 0) return (int)k;
             h = (h + 1) & mask;
         }

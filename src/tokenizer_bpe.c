@@ -100,12 +100,14 @@ static grt_status strmap_init(tk_strmap *m, size_t n_expected) {
 
 static int32_t strmap_find(const tk_strmap *m, keysrc k, const char *s, size_t len) {
     if (!m->cap) return -1;
-    size_t mask = m->cap - 1, i = tk_hash(s, len) & mask;
+    uint64_t h = tk_hash(s, len);
+    uint64_t tag = h >> 32;
+    size_t mask = m->cap - 1, i = h & mask;
     for (;;) {
-        uint32_t v = m->slot[i];
+        uint64_t v = m->slot[i];
         if (!v) return -1;
-        uint32_t id = v - 1;
-        if (k.len[id] == len && memcmp(k.pool + k.off[id], s, len) == 0) return (int32_t)id;
+        uint32_t id = (uint32_t)v - 1;
+        if (v >> 32 == tag && k.len[id] == len && memcmp(k.pool + k.off[id], s, len) == 0) return (int32_t)id;
         i = (i + 1) & mask;
     }
 }
@@ -115,17 +117,19 @@ static int32_t strmap_find(const tk_strmap *m, keysrc k, const char *s, size_t l
 static void strmap_put(tk_strmap *m, keysrc k, uint32_t id, bool replace) {
     const char *s = k.pool + k.off[id];
     size_t len = k.len[id];
-    size_t mask = m->cap - 1, i = tk_hash(s, len) & mask;
+    uint64_t h = tk_hash(s, len);
+    uint64_t tag = h >> 32;
+    size_t mask = m->cap - 1, i = h & mask;
     for (;;) {
-        uint32_t v = m->slot[i];
+        uint64_t v = m->slot[i];
         if (!v) {
-            m->slot[i] = id + 1;
+            m->slot[i] = tag << 32 | (id + 1);
             m->n++;
             return;
         }
-        uint32_t o = v - 1;
-        if (k.len[o] == len && memcmp(k.pool + k.off[o], s, len) == 0) {
-            if (replace) m->slot[i] = id + 1;
+        uint32_t o = (uint32_t)v - 1;
+        if (v >> 32 == tag && k.len[o] == len && memcmp(k.pool + k.off[o], s, len) == 0) {
+            if (replace) m->slot[i] = tag << 32 | (id + 1);
             return;
         }
         i = (i + 1) & mask;
@@ -175,6 +179,13 @@ grt_status tk_vocab_index(grt_tokenizer *t) {
         strmap_put(&t->vocab, k, (uint32_t)i, false);
         t->n_model++;
     }
+    return GRT_OK;
+}
+
+grt_status tk_vocab_index_add(grt_tokenizer *t, int32_t id) {
+    if (!t->vocab.cap) return tk_vocab_index(t);
+    keysrc k = {t->pool.p, t->tok_off, t->tok_len};
+    strmap_put(&t->vocab, k, (uint32_t)id, false);
     return GRT_OK;
 }
 

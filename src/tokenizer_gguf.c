@@ -1,5 +1,5 @@
 /* The tokenizer in a GGUF: the tokenizer.ggml.* keys llama.cpp reads and
- * writes, plus genrt.tokenizer.* keys holding the Hugging Face pipeline
+ * writes, plus tokenizer.genrt.* keys holding the Hugging Face pipeline
  * sections as JSON text, so a tokenizer.json -> GGUF -> tokenizer round trip
  * gives the same ids for any file. GGUFs without the genrt keys (written by
  * llama.cpp) are read with llama.cpp's conventions: the pre-tokenizer named
@@ -149,7 +149,10 @@ grt_status tk_to_gguf(const grt_tokenizer *t, grt_gguf_writer *w, bool genrt_key
         mstr[i][la + lb + 1] = 0;
         mlen[i] = la + lb + 1;
     }
-    if (nm) st = grt_gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)mstr, mlen, nm);
+    /* llama.cpp's SentencePiece GGUFs carry no merges (they follow from the
+     * scores); ours keep them so the ids stay exact for any file. */
+    if (nm && (genrt_keys || t->kind == TK_BYTELEVEL))
+        st = grt_gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)mstr, mlen, nm);
     if (!st && t->bos_id >= 0) st = grt_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos_id);
     if (!st && t->n_eos) st = grt_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos_ids[0]);
     if (!st && t->pad_id >= 0) st = grt_gguf_set_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)t->pad_id);
@@ -157,24 +160,31 @@ grt_status tk_to_gguf(const grt_tokenizer *t, grt_gguf_writer *w, bool genrt_key
     if (!st) st = grt_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", t->add_bos);
     if (!st) st = grt_gguf_set_bool(w, "tokenizer.ggml.add_eos_token", t->add_eos);
     if (!st && t->chat_template) st = grt_gguf_set_str(w, "tokenizer.chat_template", t->chat_template);
+    if (!st && t->kind == TK_SENTENCEPIECE) { /* llama.cpp: prepend U+2581 to the text */
+        bool space_prefix = false;
+        for (int i = 0; i < t->n_norm; i++) space_prefix |= t->norm[i].kind == TK_NORM_PREPEND;
+        for (int i = 0; i < t->n_pre; i++)
+            space_prefix |= t->pre[i].kind == TK_PRE_METASPACE && t->pre[i].prepend != TK_PREPEND_NEVER;
+        st = grt_gguf_set_bool(w, "tokenizer.ggml.add_space_prefix", space_prefix);
+    }
     if (st || !genrt_keys) goto done;
     static const struct {
         const char *key;
         size_t off;
     } sections[] = {
-        {"genrt.tokenizer.normalizer", offsetof(grt_tokenizer, json_normalizer)},
-        {"genrt.tokenizer.pre_tokenizer", offsetof(grt_tokenizer, json_pre)},
-        {"genrt.tokenizer.post_processor", offsetof(grt_tokenizer, json_post)},
-        {"genrt.tokenizer.decoder", offsetof(grt_tokenizer, json_decoder)},
-        {"genrt.tokenizer.added_tokens", offsetof(grt_tokenizer, json_added)},
-        {"genrt.tokenizer.model", offsetof(grt_tokenizer, json_model_opts)},
+        {"tokenizer.genrt.normalizer", offsetof(grt_tokenizer, json_normalizer)},
+        {"tokenizer.genrt.pre_tokenizer", offsetof(grt_tokenizer, json_pre)},
+        {"tokenizer.genrt.post_processor", offsetof(grt_tokenizer, json_post)},
+        {"tokenizer.genrt.decoder", offsetof(grt_tokenizer, json_decoder)},
+        {"tokenizer.genrt.added_tokens", offsetof(grt_tokenizer, json_added)},
+        {"tokenizer.genrt.model", offsetof(grt_tokenizer, json_model_opts)},
     };
     for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !st; i++) {
         const char *v = *(char *const *)((const char *)t + sections[i].off);
         st = grt_gguf_set_str(w, sections[i].key, v ? v : "null");
     }
     if (!st && t->n_eos)
-        st = grt_gguf_set_arr(w, "genrt.tokenizer.eos_token_ids", GRT_GGUF_I32, t->eos_ids, (uint64_t)t->n_eos);
+        st = grt_gguf_set_arr(w, "tokenizer.genrt.eos_token_ids", GRT_GGUF_I32, t->eos_ids, (uint64_t)t->n_eos);
 done:
     if (mstr)
         for (size_t i = 0; i < t->merges.n; i++) free(mstr[i]);
@@ -373,7 +383,7 @@ static grt_status merges_from_scores(grt_tokenizer *t) {
     if (!v) return grt_fail(GRT_ERR_NO_MEMORY, "out of host memory");
     int n = 0;
     for (int i = 0; i < t->n_vocab; i++)
-        if (t->tok_len[i] != UINT32_MAX && t->type[i] == TK_TYPE_NORMAL) v[n++] = (scored){t->score[i], i};
+        if (t->tok_len[i] != UINT32_MAX && t->type[i] != TK_TYPE_UNUSED) v[n++] = (scored){t->score[i], i};
     qsort(v, (size_t)n, sizeof *v, cmp_score);
     grt_status st = GRT_OK;
     uint32_t rank = 0;
@@ -459,15 +469,14 @@ grt_status grt_tokenizer_from_gguf(const grt_gguf *g, grt_tokenizer **out) {
     st = tk_vocab_index(t);
     if (st) goto fail;
     int64_t v;
-    bool genrt = grt_gguf_find_key(g, "genrt.tokenizer.model") >= 0;
+    bool genrt = grt_gguf_find_key(g, "tokenizer.genrt.model") >= 0;
     if (genrt) {
-        st = parse_section(t, g, "genrt.tokenizer.model", tk_parse_model_options, file);
-        if (!st) st = parse_section(t, g, "genrt.tokenizer.added_tokens", tk_parse_added_tokens, file);
-        if (!st) st = tk_vocab_index(t);
-        if (!st) st = parse_section(t, g, "genrt.tokenizer.normalizer", tk_parse_normalizer, file);
-        if (!st) st = parse_section(t, g, "genrt.tokenizer.pre_tokenizer", tk_parse_pre_tokenizer, file);
-        if (!st) st = parse_section(t, g, "genrt.tokenizer.post_processor", tk_parse_post_processor, file);
-        if (!st) st = parse_section(t, g, "genrt.tokenizer.decoder", tk_parse_decoder, file);
+        st = parse_section(t, g, "tokenizer.genrt.model", tk_parse_model_options, file);
+        if (!st) st = parse_section(t, g, "tokenizer.genrt.added_tokens", tk_parse_added_tokens, file);
+        if (!st) st = parse_section(t, g, "tokenizer.genrt.normalizer", tk_parse_normalizer, file);
+        if (!st) st = parse_section(t, g, "tokenizer.genrt.pre_tokenizer", tk_parse_pre_tokenizer, file);
+        if (!st) st = parse_section(t, g, "tokenizer.genrt.post_processor", tk_parse_post_processor, file);
+        if (!st) st = parse_section(t, g, "tokenizer.genrt.decoder", tk_parse_decoder, file);
         const char *pn;
         size_t pl;
         if (!st && grt_gguf_get_str(g, "tokenizer.ggml.pre", &pn, &pl) && !(t->gguf_pre_name = strndup(pn, pl)))
@@ -489,7 +498,7 @@ grt_status grt_tokenizer_from_gguf(const grt_gguf *g, grt_tokenizer **out) {
 
     if (grt_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v) && v >= 0 && v < (int64_t)n) t->bos_id = (int32_t)v;
     if (grt_gguf_get_int(g, "tokenizer.ggml.padding_token_id", &v) && v >= 0 && v < (int64_t)n) t->pad_id = (int32_t)v;
-    if (grt_gguf_get_arr(g, "genrt.tokenizer.eos_token_ids", &et, &n2, &data) && et == GRT_GGUF_I32) {
+    if (grt_gguf_get_arr(g, "tokenizer.genrt.eos_token_ids", &et, &n2, &data) && et == GRT_GGUF_I32) {
         for (uint64_t i = 0; i < n2 && !st; i++) {
             int32_t e;
             memcpy(&e, (const int32_t *)data + i, sizeof e);

@@ -60,7 +60,7 @@ int tk_cp_to_byte(uint32_t cp);
 
 /* String -> id, open addressing; keys point into the vocabulary's pool. */
 typedef struct tk_strmap {
-    uint32_t *slot; /* (cap) id + 1, 0 = empty */
+    uint64_t *slot; /* (cap) low 32 bits: id + 1, 0 = empty; high: hash tag */
     size_t cap, n;
 } tk_strmap;
 
@@ -196,12 +196,14 @@ grt_status tk_vocab_set(grt_tokenizer *t, int32_t id, const char *s, size_t len,
                         int type);
 /* Rebuild the text -> id map from every id that has a text. */
 grt_status tk_vocab_index(grt_tokenizer *t);
+/* Add one id's (new) text to the map; an existing equal text keeps its id. */
+grt_status tk_vocab_index_add(grt_tokenizer *t, int32_t id);
 int32_t tk_vocab_find(const grt_tokenizer *t, const char *s, size_t len);
 grt_status tk_merge_add(grt_tokenizer *t, int32_t a, int32_t b, int32_t merged, uint32_t rank);
 const tk_merge *tk_merge_find(const grt_tokenizer *t, int32_t a, int32_t b);
 /* After vocab and pipeline are set: byte symbols, added-token matchers. */
 grt_status tk_finish(grt_tokenizer *t);
-/* grt_tokenizer_to_gguf, optionally without the genrt.tokenizer.* keys
+/* grt_tokenizer_to_gguf, optionally without the tokenizer.genrt.* keys
  * (what a llama.cpp converter would write; used by the tests). */
 grt_status tk_to_gguf(const grt_tokenizer *t, grt_gguf_writer *w, bool genrt_keys);
 

@@ -413,6 +413,7 @@ grt_status tk_parse_added_tokens(grt_tokenizer *t, const cJSON *arr, const char 
         if (st) return st;
         a->off = t->tok_off[a->id];
         a->len = (uint32_t)len;
+        if (t->vocab.cap && (st = tk_vocab_index_add(t, a->id))) return st;
         t->n_added++;
         i++;
     }
@@ -695,8 +696,6 @@ grt_status grt_tokenizer_from_json(const char *path, grt_tokenizer **out) {
         st = tk_vocab_set(t, (int32_t)e->valuedouble, s, l, 0.0f, type);
         if (st) goto fail;
     }
-    /* Scores for GGUF: SentencePiece-style ranks (higher = merged earlier). */
-    for (int i = 0; i < n_vocab; i++) t->score[i] = -(float)i;
     st = tk_vocab_index(t);
     if (st) goto fail;
     st = tk_parse_model_options(t, model, path);
@@ -704,9 +703,16 @@ grt_status grt_tokenizer_from_json(const char *path, grt_tokenizer **out) {
     if (t->unk_id >= 0) t->type[t->unk_id] = TK_TYPE_UNKNOWN;
     st = parse_merges(t, cJSON_GetObjectItemCaseSensitive(model, "merges"), path);
     if (st) goto fail;
+    /* Scores for a GGUF read by llama.cpp, whose SentencePiece tokenizer
+     * merges the pair whose result scores highest: -(rank of the first merge
+     * that makes the token), and below every merge for tokens no merge
+     * makes. With these, score order is merge order. */
+    for (int i = 0; i < n_vocab; i++) t->score[i] = -(float)(t->n_merges + (uint32_t)i);
+    for (size_t i = 0; i < t->merges.cap; i++) {
+        const tk_merge *m = &t->merges.slot[i];
+        if (m->key != UINT64_MAX && -(float)m->rank > t->score[m->id]) t->score[m->id] = -(float)m->rank;
+    }
     st = tk_parse_added_tokens(t, added, path);
-    if (st) goto fail;
-    st = tk_vocab_index(t); /* added contents that are not in the model vocab join the map */
     if (st) goto fail;
     st = tk_parse_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), path);
     if (!st) st = tk_parse_pre_tokenizer(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), path);

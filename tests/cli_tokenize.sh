@@ -89,13 +89,28 @@ want=$("$GENRT" tokenize -m "$T/qwen3" "$(printf 'abc\xef\xbf\xbd')" 2>&1)
 if [ -n "$out" ] && [ "$out" = "$want" ]; then ok cli_tokenize_invalid_utf8
 else bad cli_tokenize_invalid_utf8 "got '$out' want '$want' $(cat "$tmp/err")"; fi
 
-# a GGUF written by genrt convert, when convert is wired and can write one
-if "$GENRT" convert "$DATA/hf-goldens/qwen3-tiny" "$tmp/q.gguf" >/dev/null 2>&1 && [ -s "$tmp/q.gguf" ] \
-    && [ -f "$DATA/hf-goldens/qwen3-tiny/tokenizer.json" ]; then
-    a=$("$GENRT" tokenize -m "$DATA/hf-goldens/qwen3-tiny" "Hello, world! 123" 2>&1)
-    b=$("$GENRT" tokenize -m "$tmp/q.gguf" "Hello, world! 123" 2>&1)
-    if [ "$a" = "$b" ]; then ok cli_tokenize_converted_gguf
+# genrt convert writes the tokenizer into the GGUF: the same ids from the
+# directory, from its GGUF, and from a re-typed copy of that GGUF
+mkdir -p "$tmp/m"
+cp "$DATA"/hf-goldens/qwen3-tiny/* "$tmp/m/" 2>/dev/null
+cp "$T"/qwen3/tokenizer.json "$T"/qwen3/tokenizer_config.json "$tmp/m/"
+chmod -R u+w "$tmp/m"
+if "$GENRT" convert --help >/dev/null 2>&1 && "$GENRT" convert "$tmp/m" "$tmp/q.gguf" >/dev/null 2>"$tmp/err"; then
+    text='Hello, world! <|im_start|>user café 12345 👍🏽'
+    a=$("$GENRT" tokenize -m "$tmp/m" --special "$text" 2>&1)
+    b=$("$GENRT" tokenize -m "$tmp/q.gguf" --special "$text" 2>&1)
+    if [ "$a" = "$b" ] && [ "${a:0:1}" = "[" ]; then ok cli_tokenize_converted_gguf
     else bad cli_tokenize_converted_gguf "json '$a' gguf '$b'"; fi
+    if "$GENRT" convert "$tmp/q.gguf" "$tmp/q8.gguf" --type q8_0 >/dev/null 2>"$tmp/err"; then
+        c=$("$GENRT" tokenize -m "$tmp/q8.gguf" --special "$text" 2>&1)
+        if [ "$a" = "$c" ]; then ok cli_tokenize_retyped_gguf
+        else bad cli_tokenize_retyped_gguf "json '$a' re-typed gguf '$c'"; fi
+    else
+        echo "SKIP cli_tokenize_retyped_gguf: convert cannot re-type a GGUF: $(cat "$tmp/err")"
+    fi
+    d=$("$GENRT" detokenize -m "$tmp/q.gguf" "$(echo "$a" | tr -d '[]')" 2>&1)
+    if [ "$d" = "$text" ]; then ok cli_detokenize_converted_gguf
+    else bad cli_detokenize_converted_gguf "got '$d'"; fi
 else
-    echo "SKIP cli_tokenize_converted_gguf: no model with a tokenizer.json to convert"
+    echo "SKIP cli_tokenize_converted_gguf: genrt convert unavailable or failed: $(cat "$tmp/err" 2>/dev/null)"
 fi

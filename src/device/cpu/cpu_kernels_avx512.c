@@ -46,30 +46,41 @@ INLINE void tile_float(const cpu_mm *m, grt_dtype t, const int R, const int C, i
     __m512 acc[4][4];
     const uint8_t *w[4];
     const float *x[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < C; j++) w[j] = m->w + (size_t)(n + j) * m->w_row;
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
         x[i] = m->x + (r + i) * K;
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) acc[i][j] = _mm512_setzero_ps();
     }
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
         __m512 wv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) wv[j] = ldw(t, w[j], k);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m512 xv = _mm512_loadu_ps(x[i] + k);
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
     if (k < K) {
         __mmask16 mk = (__mmask16)((1u << (K - k)) - 1);
         __m512 wv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) wv[j] = ldw_mask(t, w[j], k, mk);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(mk, x[i] + k);
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) store_out(m, r + i, n + j, _mm512_reduce_add_ps(acc[i][j]));
 }
 
@@ -127,11 +138,14 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
     const uint8_t *w[4];
     const int8_t *xq[4];
     const float *xd[4], *xs[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < C; j++) w[j] = m->w + (size_t)(n + j) * m->w_row;
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
         xq[i] = m->xq + (r + i) * K;
         xd[i] = m->xd + (r + i) * nb;
         xs[i] = m->xs + (r + i) * nb;
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) acc[i][j] = _mm512_setzero_ps();
     }
     int64_t b = 0;
@@ -139,6 +153,7 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
         __m512i wv[4];
         __m512 dw[4];
         __mmask64 neg[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) {
             wv[j] = ldq2(t, w[j], b, &dw[j]);
             if (t == GRT_Q8_0) {
@@ -146,10 +161,12 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
                 wv[j] = _mm512_abs_epi8(wv[j]);
             }
         }
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m512i xv = _mm512_loadu_si512(xq[i] + b * GRT_QK);
             __m512 dx = two(xd[i] + b);
             __m512 sx = t == GRT_Q4_0 ? two(xs[i] + b) : _mm512_setzero_ps();
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) {
                 __m512i xs_ = t == GRT_Q8_0 ? _mm512_mask_sub_epi8(xv, neg[j], _mm512_setzero_si512(), xv) : xv;
                 __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(wv[j], xs_), ones);
@@ -166,9 +183,12 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
         const __m256i ones8 = _mm256_set1_epi16(1);
         __m256i wv[4];
         float dw[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) wv[j] = ldq1(t, w[j], b, &dw[j]);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[i] + b * GRT_QK));
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) {
                 __m256i p;
                 if (t == GRT_Q8_0)
@@ -186,7 +206,9 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
             }
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++)
             store_out(m, r + i, n + j, _mm512_reduce_add_ps(acc[i][j]) + tail[i][j]);
 }

@@ -31,7 +31,9 @@ static int cand_cmp(const void *pa, const void *pb) {
     return (a->id > b->id) - (a->id < b->id);
 }
 
+/* Monotone in x, with -0 and +0 (equal logits) on one key. */
 static inline uint32_t order_key(float x) {
+    if (x == 0) x = 0.0f;
     uint32_t u;
     memcpy(&u, &x, 4);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);

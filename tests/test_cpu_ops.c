@@ -748,6 +748,21 @@ static void test_sample_seeds(void) {
     sbufs_free(&b);
 }
 
+/* -0 and +0 are one logit value: the walk orders them by id together. */
+static void test_sample_signed_zero(void) {
+    sbufs b;
+    sbufs_new(&b, 8, 1, 16, 4);
+    float x[8] = {0.0f, -0.0f, 0.0f, -0.0f, -1.0f, -0.0f, 0.0f, -2.0f};
+    grt_sample_cfg c = cfg_default();
+    int bad = 0;
+    for (uint32_t i = 0; i < 300; i++) {
+        int want = ref_sample(x, 8, &c, NULL, 0, 0, i);
+        if (sample1(&b, x, &c) != want) bad++;
+    }
+    CHECKF(bad == 0, "%d of 300 draws differ", bad);
+    sbufs_free(&b);
+}
+
 /* Random configurations against ref_sample, including the full 151936 vocab. */
 static void test_sample_vs_ref(void) {
     int Vs[3] = {17, 1000, 151936};
@@ -1101,19 +1116,23 @@ static const tcase g_cases[] = {
     {"sample_distribution", test_sample_distribution},
     {"sample_seeds", test_sample_seeds},
     {"sample_vs_reference", test_sample_vs_ref},
+    {"sample_signed_zero", test_sample_signed_zero},
     {"copy_fill", test_copy_fill},     {"fences", test_fences},
     {"capture_replay", test_capture_replay},
 };
 
 int main(void) {
-    static const char *isas[] = {"scalar", "avx2", "avx512"};
+    /* avx512 twice: with VNNI where the CPU has it, and without */
+    static const char *isas[] = {"scalar", "avx2", "avx512", "avx512"};
+    static const char *tags[] = {"scalar", "avx2", "avx512", "avx512-novnni"};
     static const int threads[] = {1, 2, 3};
-    for (int ii = 0; ii < 3; ii++) {
+    for (int ii = 0; ii < 4; ii++) {
         for (int it = 0; it < 3; it++) {
             /* every thread count on the best path, two threads elsewhere */
             if (ii != 2 && threads[it] != 2) continue;
             char name[128];
             setenv("GENRT_CPU_ISA", isas[ii], 1);
+            setenv("GENRT_CPU_VNNI", ii == 3 ? "0" : "1", 1);
             grt_device_options o = {.n_threads = threads[it]};
             grt_status s = grt_device_open("cpu", &o, &g_dev);
             if (s != GRT_OK) {
@@ -1126,7 +1145,7 @@ int main(void) {
                 return 1;
             }
             for (size_t c = 0; c < sizeof g_cases / sizeof g_cases[0]; c++) {
-                snprintf(name, sizeof name, "%s/t%d/%s", isas[ii], threads[it], g_cases[c].name);
+                snprintf(name, sizeof name, "%s/t%d/%s", tags[ii], threads[it], g_cases[c].name);
                 t_run(name, g_cases[c].fn);
             }
             grt_device_close(g_dev);

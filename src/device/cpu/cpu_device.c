@@ -393,6 +393,10 @@ grt_status grt_cpu_device_open(const grt_device_options *opts, grt_device **out)
     dev->name = "cpu";
     dev->n_threads = n;
     x->k = k;
+    /* GENRT_CPU_VNNI=0 keeps the avx512 path off VNNI (so tests reach both) */
+    const char *vn = getenv("GENRT_CPU_VNNI");
+    x->vnni = k == &cpu_kernels_avx512 && __builtin_cpu_supports("avx512vnni") &&
+              !(vn && strcmp(vn, "0") == 0);
     x->pool = cpu_pool_new(n);
     if (!x->pool) {
         s = grt_fail(GRT_ERR_NO_MEMORY, "cpu: could not start %d worker threads", n - 1);

@@ -46,6 +46,7 @@ typedef struct cpu_mm {
     float *out;           /* [n_rows, N] */
     int64_t n_rows, K, N;
     bool accumulate;
+    bool vnni;            /* AVX512-VNNI may be used (avx512 kernels) */
 } cpu_mm;
 
 typedef struct cpu_kernels {
@@ -92,6 +93,7 @@ typedef struct cpu_cmd {
 
 typedef struct cpu_ctx {
     const cpu_kernels *k;
+    bool vnni;            /* the CPU has AVX512-VNNI and GENRT_CPU_VNNI != 0 */
     cpu_pool *pool;
     /* open recording, when capturing */
     cpu_cmd *rec;

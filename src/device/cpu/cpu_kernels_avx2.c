@@ -44,36 +44,47 @@ INLINE void tile_float(const cpu_mm *m, grt_dtype t, const int R, const int C, i
     __m256 acc[2][4];
     const uint8_t *w[4];
     const float *x[2];
+    #pragma GCC unroll 4
     for (int j = 0; j < C; j++) w[j] = m->w + (size_t)(n + j) * m->w_row;
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
         x[i] = m->x + (r + i) * K;
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) acc[i][j] = _mm256_setzero_ps();
     }
     int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 wv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) wv[j] = ldw(t, w[j], k);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m256 xv = _mm256_loadu_ps(x[i] + k);
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
     if (k < K) { /* the last K % 8 elements through zero-padded copies */
         size_t nt = (size_t)(K - k);
         __m256 wv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) {
             uint8_t tmp[32] = {0};
             memcpy(tmp, w[j] + (size_t)k * esz, nt * esz);
             wv[j] = ldw(t, tmp, 0);
         }
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             float tx[8] = {0};
             memcpy(tx, x[i] + k, nt * 4);
             __m256 xv = _mm256_loadu_ps(tx);
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) store_out(m, r + i, n + j, hsum8(acc[i][j]));
 }
 
@@ -101,26 +112,32 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
     const uint8_t *w[4];
     const int8_t *xq[2];
     const float *xd[2], *xs[2];
+    #pragma GCC unroll 4
     for (int j = 0; j < C; j++) w[j] = m->w + (size_t)(n + j) * m->w_row;
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
         xq[i] = m->xq + (r + i) * K;
         xd[i] = m->xd + (r + i) * nb;
         xs[i] = m->xs + (r + i) * nb;
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) acc[i][j] = _mm256_setzero_ps();
     }
     for (int64_t b = 0; b < nb; b++) {
         __m256i wv[4], wa[4];
         __m256 dw[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) {
             float d;
             wv[j] = ldq(t, w[j], b, &d);
             dw[j] = _mm256_set1_ps(d);
             wa[j] = t == GRT_Q8_0 ? _mm256_sign_epi8(wv[j], wv[j]) : wv[j];
         }
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[i] + b * GRT_QK));
             __m256 dx = _mm256_set1_ps(xd[i][b]);
             __m256 sx = _mm256_set1_ps(t == GRT_Q4_0 ? xs[i][b] : 0.0f);
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) {
                 __m256i xsg = t == GRT_Q8_0 ? _mm256_sign_epi8(xv, wv[j]) : xv;
                 __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(wa[j], xsg), ones));
@@ -129,7 +146,9 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
             }
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) store_out(m, r + i, n + j, hsum8(acc[i][j]));
 }
 

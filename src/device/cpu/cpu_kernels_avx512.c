@@ -46,30 +46,41 @@ INLINE void tile_float(const cpu_mm *m, grt_dtype t, const int R, const int C, i
     __m512 acc[4][4];
     const uint8_t *w[4];
     const float *x[4];
+    #pragma GCC unroll 4
     for (int j = 0; j < C; j++) w[j] = m->w + (size_t)(n + j) * m->w_row;
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++) {
         x[i] = m->x + (r + i) * K;
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) acc[i][j] = _mm512_setzero_ps();
     }
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
         __m512 wv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) wv[j] = ldw(t, w[j], k);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m512 xv = _mm512_loadu_ps(x[i] + k);
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
     if (k < K) {
         __mmask16 mk = (__mmask16)((1u << (K - k)) - 1);
         __m512 wv[4];
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) wv[j] = ldw_mask(t, w[j], k, mk);
+        #pragma GCC unroll 4
         for (int i = 0; i < R; i++) {
             __m512 xv = _mm512_maskz_loadu_ps(mk, x[i] + k);
+            #pragma GCC unroll 4
             for (int j = 0; j < C; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
+    #pragma GCC unroll 4
     for (int i = 0; i < R; i++)
+        #pragma GCC unroll 4
         for (int j = 0; j < C; j++) store_out(m, r + i, n + j, _mm512_reduce_add_ps(acc[i][j]));
 }
 
@@ -117,79 +128,19 @@ INLINE __m512 two(const float *p) {
     return _mm512_insertf32x8(_mm512_set1_ps(p[0]), _mm256_set1_ps(p[1]), 1);
 }
 
-/* Q8_0: sum w * x as |w| * (x with w's sign), unsigned x signed bytes.
- * Q4_0: nibbles are already unsigned; the -8 offset is taken off through the
- * activation block sums xs (acc -= d_w * xs per element lane group). */
-INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, int64_t r, int64_t n) {
-    const int64_t K = m->K, nb = K / GRT_QK;
-    const __m512i ones = _mm512_set1_epi16(1);
-    __m512 acc[4][4];
-    const uint8_t *w[4];
-    const int8_t *xq[4];
-    const float *xd[4], *xs[4];
-    for (int j = 0; j < C; j++) w[j] = m->w + (size_t)(n + j) * m->w_row;
-    for (int i = 0; i < R; i++) {
-        xq[i] = m->xq + (r + i) * K;
-        xd[i] = m->xd + (r + i) * nb;
-        xs[i] = m->xs + (r + i) * nb;
-        for (int j = 0; j < C; j++) acc[i][j] = _mm512_setzero_ps();
-    }
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512i wv[4];
-        __m512 dw[4];
-        __mmask64 neg[4];
-        for (int j = 0; j < C; j++) {
-            wv[j] = ldq2(t, w[j], b, &dw[j]);
-            if (t == GRT_Q8_0) {
-                neg[j] = _mm512_movepi8_mask(wv[j]);
-                wv[j] = _mm512_abs_epi8(wv[j]);
-            }
-        }
-        for (int i = 0; i < R; i++) {
-            __m512i xv = _mm512_loadu_si512(xq[i] + b * GRT_QK);
-            __m512 dx = two(xd[i] + b);
-            __m512 sx = t == GRT_Q4_0 ? two(xs[i] + b) : _mm512_setzero_ps();
-            for (int j = 0; j < C; j++) {
-                __m512i xs_ = t == GRT_Q8_0 ? _mm512_mask_sub_epi8(xv, neg[j], _mm512_setzero_si512(), xv) : xv;
-                __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(wv[j], xs_), ones);
-                __m512 f = _mm512_cvtepi32_ps(p);
-                /* 8 lanes per block: subtracting d_w * xs in each lane takes
-                 * 8 * d_w * d_x * sum(x) off the block, the nibble offset */
-                __m512 v = t == GRT_Q4_0 ? _mm512_fmsub_ps(f, dx, sx) : _mm512_mul_ps(f, dx);
-                acc[i][j] = _mm512_fmadd_ps(v, dw[j], acc[i][j]);
-            }
-        }
-    }
-    float tail[4][4] = {{0}};
-    if (b < nb) {
-        const __m256i ones8 = _mm256_set1_epi16(1);
-        __m256i wv[4];
-        float dw[4];
-        for (int j = 0; j < C; j++) wv[j] = ldq1(t, w[j], b, &dw[j]);
-        for (int i = 0; i < R; i++) {
-            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[i] + b * GRT_QK));
-            for (int j = 0; j < C; j++) {
-                __m256i p;
-                if (t == GRT_Q8_0)
-                    p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv[j], wv[j]), _mm256_sign_epi8(xv, wv[j]));
-                else
-                    p = _mm256_maddubs_epi16(wv[j], xv);
-                __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones8));
-                __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
-                s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-                s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-                float isum = _mm_cvtss_f32(s4);
-                float v = isum * xd[i][b];
-                if (t == GRT_Q4_0) v -= 8.0f * xs[i][b];
-                tail[i][j] = v * dw[j];
-            }
-        }
-    }
-    for (int i = 0; i < R; i++)
-        for (int j = 0; j < C; j++)
-            store_out(m, r + i, n + j, _mm512_reduce_add_ps(acc[i][j]) + tail[i][j]);
-}
+#define QTILE tile_quant
+#include "device/cpu/cpu_kernels_avx512_q.h"
+#undef QTILE
+
+/* The same with AVX512-VNNI dot products (vpdpbusd), chosen at run time. */
+#pragma GCC push_options
+#pragma GCC target("avx512vnni")
+#define QTILE tile_quant_vnni
+#define QTILE_VNNI 1
+#include "device/cpu/cpu_kernels_avx512_q.h"
+#undef QTILE
+#undef QTILE_VNNI
+#pragma GCC pop_options
 
 /* ---------------------------------------------------------------- drivers */
 
@@ -225,14 +176,19 @@ DRIVER(mm_f16, tile_float, GRT_F16)
 DRIVER(mm_bf16, tile_float, GRT_BF16)
 DRIVER(mm_q8_0, tile_quant, GRT_Q8_0)
 DRIVER(mm_q4_0, tile_quant, GRT_Q4_0)
+#pragma GCC push_options
+#pragma GCC target("avx512vnni")
+DRIVER(mm_q8_0_vnni, tile_quant_vnni, GRT_Q8_0)
+DRIVER(mm_q4_0_vnni, tile_quant_vnni, GRT_Q4_0)
+#pragma GCC pop_options
 
 static void matmul(const cpu_mm *m, int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
     switch (m->wtype) {
     case GRT_F32: mm_f32(m, r0, r1, n0, n1); break;
     case GRT_F16: mm_f16(m, r0, r1, n0, n1); break;
     case GRT_BF16: mm_bf16(m, r0, r1, n0, n1); break;
-    case GRT_Q8_0: mm_q8_0(m, r0, r1, n0, n1); break;
-    case GRT_Q4_0: mm_q4_0(m, r0, r1, n0, n1); break;
+    case GRT_Q8_0: (m->vnni ? mm_q8_0_vnni : mm_q8_0)(m, r0, r1, n0, n1); break;
+    case GRT_Q4_0: (m->vnni ? mm_q4_0_vnni : mm_q4_0)(m, r0, r1, n0, n1); break;
     default: break;
     }
 }

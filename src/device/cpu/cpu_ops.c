@@ -114,6 +114,7 @@ static void op_matmul(grt_device *dev, const cpu_cmd *c) {
     m->bias = bias->buf ? cpu_tptr(bias) : NULL;
     m->out = cpu_tptr(out);
     m->accumulate = c->flag;
+    m->vnni = cpu_ctx_of(dev)->vnni;
     if (w->type == GRT_Q8_0 || w->type == GRT_Q4_0) {
         int64_t nb = m->n_rows * (m->K / GRT_QK);
         size_t bytes = (size_t)(m->n_rows * m->K) + (size_t)nb * 8 + 128;

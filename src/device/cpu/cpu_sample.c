@@ -31,10 +31,14 @@ static int cand_cmp(const void *pa, const void *pb) {
     return (a->id > b->id) - (a->id < b->id);
 }
 
+/* Monotone in x, with -0 and +0 (equal logits) on one key; branch-free,
+ * as logit signs are random. */
 static inline uint32_t order_key(float x) {
+    x += 0.0f; /* -0 + 0 = +0 */
     uint32_t u;
     memcpy(&u, &x, 4);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    uint32_t neg = (uint32_t)((int32_t)u >> 31);
+    return u ^ (neg | 0x80000000u);
 }
 
 /* The implicit candidate set: tokens at or before (cut_x, cut_id) in order,
@@ -52,6 +56,7 @@ static inline bool in_cut(const cut *c, float x, int32_t id, float e) {
 
 typedef struct sampler {
     const float *x;    /* [V] processed logits */
+    float *e;          /* [V] weights expf(x - xmax) */
     int32_t V;
     float xmax;
     double *mass;      /* [N_BUCKETS] zero between walks */
@@ -65,7 +70,7 @@ static int32_t walk_all(sampler *S, const cut *c, double frac, bool strict) {
     const float *x = S->x;
     uint32_t bmin = N_BUCKETS, bmax = 0;
     for (int32_t i = 0; i < S->V; i++) {
-        float e = expf(x[i] - S->xmax);
+        float e = S->e[i];
         if (!in_cut(c, x[i], i, e)) continue;
         uint32_t b = order_key(x[i]) >> 16;
         S->mass[b] += e;
@@ -94,12 +99,11 @@ static int32_t walk_all(sampler *S, const cut *c, double frac, bool strict) {
     int n = 0;
     for (int32_t i = 0; i < S->V; i++) {
         if ((int64_t)(order_key(x[i]) >> 16) != hit) continue;
-        float e = expf(x[i] - S->xmax);
-        if (in_cut(c, x[i], i, e)) S->list[n++] = (cand){x[i], i};
+        if (in_cut(c, x[i], i, S->e[i])) S->list[n++] = (cand){x[i], i};
     }
     qsort(S->list, (size_t)n, sizeof(cand), cand_cmp);
     for (int j = 0; j < n; j++) {
-        cum += expf(S->list[j].x - S->xmax);
+        cum += S->e[S->list[j].id];
         if (strict ? cum > T : cum >= T) return S->list[j].id;
     }
     return S->list[n - 1].id;
@@ -147,6 +151,17 @@ static float kth_largest(const float *x, int32_t V, int k, float *h) {
     return h[0];
 }
 
+typedef struct exp_args {
+    sampler *S;
+} exp_args;
+
+static void exp_task(void *arg, int ith, int nth) {
+    sampler *S = ((exp_args *)arg)->S;
+    int64_t i0, i1;
+    cpu_split(S->V, ith, nth, 64, &i0, &i1);
+    for (int64_t i = i0; i < i1; i++) S->e[i] = expf(S->x[i] - S->xmax);
+}
+
 static bool is_eos(const grt_sample_cfg *cfg, int32_t t) {
     for (int i = 0; i < cfg->n_eos; i++)
         if (cfg->eos[i] == t) return true;
@@ -162,7 +177,7 @@ void cpu_op_sample(grt_device *dev, const cpu_cmd *c) {
     int32_t *hist = cpu_tptr(&c->t[2]), *next_ids = cpu_tptr(&c->t[3]), *ring = cpu_tptr(&c->t[4]);
 
     size_t list_bytes = (size_t)V * sizeof(cand), seen_bytes = ((size_t)V + 63) / 8;
-    uint8_t *scr = cpu_scratch(dev, CPU_SCRATCH_SAMPLE, list_bytes + seen_bytes + (size_t)V * 4 + 64);
+    uint8_t *scr = cpu_scratch(dev, CPU_SCRATCH_SAMPLE, list_bytes + seen_bytes + (size_t)V * 8 + 128);
     uint8_t *bk = cpu_scratch(dev, CPU_SCRATCH_SAMPLE2, (size_t)N_BUCKETS * 12);
     if (!scr || !bk) return;
     if (ctx->buckets_zeroed != bk) {
@@ -173,6 +188,7 @@ void cpu_op_sample(grt_device *dev, const cpu_cmd *c) {
                  .list = (cand *)scr};
     uint8_t *seen = scr + list_bytes;
     float *heap = (float *)(seen + ((seen_bytes + 3) & ~(size_t)3));
+    S.e = heap + V;
 
     for (int s = seq0; s < seq0 + n_seqs; s++) {
         float *x = logits + (size_t)(s - seq0) * V;
@@ -226,6 +242,9 @@ void cpu_op_sample(grt_device *dev, const cpu_cmd *c) {
                 }
                 tok = S.list[walk_list(&S, S.list, n, u, true)].id;
             } else {
+                exp_args ea = {&S};
+                if (V >= 16384) cpu_pool_run(ctx->pool, exp_task, &ea);
+                else exp_task(&ea, 0, 1);
                 cut all = {-INFINITY, V, 0};
                 if (cfg->top_p < 1.0f) {
                     int32_t last = walk_all(&S, &all, cfg->top_p, false);

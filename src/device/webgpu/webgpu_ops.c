@@ -10,11 +10,11 @@
 #include "device/webgpu/webgpu_internal.h"
 #include "error.h"
 
-extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_copy[], grt_wgsl_embed[],
+extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[];
 
-enum { SH_FILL, SH_COPY, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
+enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE };
 
 typedef struct shader_def {
@@ -27,14 +27,13 @@ typedef struct shader_def {
 
 static const shader_def SHADERS[] = {
     [SH_FILL] = {"fill", grt_wgsl_fill, false, 1, {NULL, NULL}},
-    [SH_COPY] = {"copy", grt_wgsl_copy, false, 2, {NULL, NULL}},
     [SH_EMBED] = {"embed", grt_wgsl_embed, true, 3, {"WTYPE", NULL}},
     [SH_RMSNORM] = {"rmsnorm", grt_wgsl_rmsnorm, false, 3, {"IN_IS_OUT", NULL}},
     [SH_MATMUL] = {"matmul", grt_wgsl_matmul, true, 4, {"WTYPE", "ROWS"}},
     [SH_ROPE] = {"rope", grt_wgsl_rope, false, 3, {NULL, NULL}},
     [SH_KV_STORE] = {"kv_store", grt_wgsl_kv_store, false, 5, {"KV_SHARED", NULL}},
     [SH_ATTENTION] = {"attention", grt_wgsl_attention, false, 5, {"KV_SHARED", NULL}},
-    [SH_GLU] = {"glu", grt_wgsl_glu, false, 3, {"ACT", "GATE_IS_OUT"}},
+    [SH_GLU] = {"glu", grt_wgsl_glu, false, 3, {"ACT", "ALIAS"}},
     [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, 1, {NULL, NULL}},
     [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
 };
@@ -512,20 +511,26 @@ void wg_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, cons
     uint64_t n = (uint64_t)(n_rows * n_ff), nb = n * 4;
     wg_binding b[3];
     uint64_t ro, rg = 0, ru;
+    ru = 0;
     bool g_out = gate->buf == out->buf && gate->offset == out->offset;
+    bool u_out = up->buf == out->buf && up->offset == out->offset;
     if (!bind_range(dev, out->buf, out->offset, nb, &b[0], &ro, "glu")) return;
     if (g_out) {
         b[1] = dummy_binding(x);
     } else if (!bind_range(dev, gate->buf, gate->offset, nb, &b[1], &rg, "glu")) {
         return;
     }
-    if (!bind_range(dev, up->buf, up->offset, nb, &b[2], &ru, "glu")) return;
+    if (u_out) {
+        b[2] = dummy_binding(x);
+    } else if (!bind_range(dev, up->buf, up->offset, nb, &b[2], &ru, "glu")) {
+        return;
+    }
     params p = {{0}};
     p.w[0] = u32of(ro / 4);
     p.w[1] = u32of(rg / 4);
     p.w[2] = u32of(ru / 4);
     p.w[3] = u32of(n);
-    dispatch(dev, get_pipe(dev, SH_GLU, act == GRT_ACT_GELU_TANH, g_out), 3, b, &p, (n + 255) / 256, "glu");
+    dispatch(dev, get_pipe(dev, SH_GLU, act == GRT_ACT_GELU_TANH, (g_out ? 1u : 0u) | (u_out ? 2u : 0u)), 3, b, &p, (n + 255) / 256, "glu");
 }
 
 void wg_advance(grt_device *dev, const grt_tensor *state, grt_rows rows) {

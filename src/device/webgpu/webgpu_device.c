@@ -690,6 +690,9 @@ static void fence_settle(grt_fence *f) {
 static void wg_fence_free(grt_fence *f) {
     if (!f) return;
     fence_settle(f); /* its callback names it */
+    wg_ctx *x = wg_ctx_of(f->dev);
+    for (int k = 0; k < WG_FENCE_TRACK; k++)
+        if (x->fences_live[k] == f) x->fences_live[k] = NULL;
     if (f->staging) {
         if (f->mapped) W.BufferUnmap(f->staging);
         W.BufferRelease(f->staging);

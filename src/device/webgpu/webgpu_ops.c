@@ -397,7 +397,8 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
     p.w[4] = u32of(K);
     p.w[5] = u32of(n_rows);
     p.w[6] = u32of(grt_row_bytes(w->type, K));
-    p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+    bool aligned = rw % 4 == 0 && grt_row_bytes(w->type, K) % 4 == 0;
+    p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (aligned ? 4u : 0u);
     p.w[8] = u32of(rb / 4);
     uint64_t tiles = ((uint64_t)n_rows + rows - 1) / rows;
     dispatch(dev, get_pipe(dev, SH_MATMUL, (uint32_t)wt, rows), 4, b, &p, (uint64_t)N * tiles, "matmul");

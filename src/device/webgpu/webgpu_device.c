@@ -1053,8 +1053,21 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
         req.maxComputeInvocationsPerWorkgroup = al.maxComputeInvocationsPerWorkgroup;
         req.maxComputeWorkgroupSizeX = al.maxComputeWorkgroupSizeX;
         req.maxComputeWorkgroupsPerDimension = al.maxComputeWorkgroupsPerDimension;
+        /* The kernels index inside their bindings and initialise the
+         * workgroup memory they read, so Dawn's bounds clamping and
+         * workgroup zeroing are turned off; validation stays on unless
+         * GENRT_WEBGPU_SKIP_VALIDATION=1 (host time per dispatch). */
+        const char *toggles[3] = {"disable_robustness", "disable_workgroup_init", "skip_validation"};
+        const char *sk = getenv("GENRT_WEBGPU_SKIP_VALIDATION");
+        const char *safe = getenv("GENRT_WEBGPU_SAFE");
+        WGPUDawnTogglesDescriptor tg;
+        memset(&tg, 0, sizeof tg);
+        tg.chain.sType = WGPUSType_DawnTogglesDescriptor;
+        tg.enabledToggles = toggles;
+        tg.enabledToggleCount = (safe && strcmp(safe, "1") == 0) ? 0 : (sk && strcmp(sk, "1") == 0) ? 3 : 2;
         WGPUDeviceDescriptor dd;
         memset(&dd, 0, sizeof dd);
+        dd.nextInChain = tg.enabledToggleCount ? &tg.chain : NULL;
         dd.label = sv("genrt");
         dd.requiredLimits = &req;
         dd.defaultQueue.label = sv("genrt queue");

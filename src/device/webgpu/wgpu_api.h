@@ -40,7 +40,7 @@ typedef uint32_t WGPUSType, WGPUStatus, WGPUCallbackMode, WGPUWaitStatus, WGPUFe
 typedef WGPUFlags WGPUBufferUsage, WGPUShaderStage, WGPUMapMode;
 
 enum { WGPUStatus_Success = 1 };
-enum { WGPUSType_ShaderSourceWGSL = 2 };
+enum { WGPUSType_ShaderSourceWGSL = 2, WGPUSType_DawnTogglesDescriptor = 0x0005000A };
 enum { WGPUCallbackMode_AllowProcessEvents = 2, WGPUCallbackMode_AllowSpontaneous = 3 };
 enum { WGPUWaitStatus_Success = 1, WGPUWaitStatus_TimedOut = 2, WGPUWaitStatus_Error = 3 };
 enum { WGPUFeatureLevel_Core = 2 };
@@ -93,6 +93,15 @@ typedef struct WGPUInstanceDescriptor {
     WGPUChainedStruct *nextInChain;
     WGPUInstanceCapabilities capabilities;
 } WGPUInstanceDescriptor;
+
+/* Dawn's toggles, chained on the device descriptor. */
+typedef struct WGPUDawnTogglesDescriptor {
+    WGPUChainedStruct chain;
+    size_t enabledToggleCount;
+    const char *const *enabledToggles;
+    size_t disabledToggleCount;
+    const char *const *disabledToggles;
+} WGPUDawnTogglesDescriptor;
 
 typedef struct WGPURequestAdapterOptions {
     WGPUChainedStruct *nextInChain;
@@ -292,6 +301,7 @@ GRT_WGPU_SA(sizeof(WGPUFutureWaitInfo) == 16);
 GRT_WGPU_SA(sizeof(WGPUInstanceCapabilities) == 24);
 GRT_WGPU_SA(sizeof(WGPUInstanceDescriptor) == 32);
 GRT_WGPU_SA(sizeof(WGPURequestAdapterOptions) == 32);
+GRT_WGPU_SA(sizeof(WGPUDawnTogglesDescriptor) == 48);
 GRT_WGPU_SA(sizeof(WGPURequestAdapterCallbackInfo) == 40);
 GRT_WGPU_SA(sizeof(WGPUUncapturedErrorCallbackInfo) == 32);
 GRT_WGPU_SA(sizeof(WGPUAdapterInfo) == 96);

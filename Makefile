@@ -16,12 +16,22 @@ SRC_CORE := $(wildcard src/*.c) $(wildcard src/device/*.c)
 SRC_CPU  := $(wildcard src/device/cpu/*.c)
 SRC_LIB  := $(SRC_CORE) $(SRC_CPU)
 
+# WebGPU: needs only dlopen at build time (Dawn is loaded at run time), so it
+# is on by default. Shaders are .wgsl files embedded as C strings with od/sed.
+WEBGPU ?= 1
+ifeq ($(WEBGPU),1)
+CFLAGS   += -DGRT_HAVE_WEBGPU
+SRC_LIB  += $(wildcard src/device/webgpu/*.c)
+WGSL     := $(sort $(wildcard src/device/webgpu/shaders/*.wgsl))
+OBJ_WGSL := $(BUILD)/gen/wgsl_shaders.o
+endif
+
 # SIMD variants: files named *_avx2.c / *_avx512.c get their ISA flags; the
 # dispatcher picks at run time, so the binary runs on any x86-64.
 $(BUILD)/%_avx2.o:   CFLAGS += -mavx2 -mfma -mf16c
 $(BUILD)/%_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 
-OBJ_LIB   := $(SRC_LIB:%.c=$(BUILD)/%.o)
+OBJ_LIB   := $(SRC_LIB:%.c=$(BUILD)/%.o) $(OBJ_WGSL)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/testutil.o
@@ -30,6 +40,17 @@ all: $(BUILD)/genrt $(BUILD)/libgenrt.a $(BUILD)/libgenrt.so $(TEST_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/wgsl_shaders.c: $(WGSL) Makefile
+	@mkdir -p $(dir $@)
+	@{ for f in $(WGSL); do \
+	    printf 'const char grt_wgsl_%s[] = {\n' "$$(basename $$f .wgsl)"; \
+	    od -An -v -tx1 $$f | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    printf '0};\n'; \
+	  done; } > $@
+
+$(BUILD)/gen/wgsl_shaders.o: $(BUILD)/gen/wgsl_shaders.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libgenrt.a: $(OBJ_LIB)

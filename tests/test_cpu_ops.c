@@ -1048,7 +1048,8 @@ static void test_open_errors(void) {
     CHECK(grt_device_open("cpu", &o, &d) == GRT_ERR_INVALID_ARG && d == NULL);
     const char *why = NULL;
     CHECK(grt_device_available("cpu", &why));
-    CHECK(!grt_device_available("webgpu", &why) && why && strstr(why, "WebGPU"));
+    /* webgpu is built in by default; where unavailable it says why */
+    CHECK(grt_device_available("webgpu", &why) ? why == NULL : why != NULL);
     CHECK(!grt_device_available("nope", &why) && why);
     const char *old = getenv("GENRT_CPU_ISA");
     char *saved = old ? strdup(old) : NULL;

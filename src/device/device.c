@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "error.h"
+#ifdef GRT_HAVE_WEBGPU
+#include "device/webgpu/webgpu.h"
+#endif
 
 /* ---------------------------------------------------------------- open */
 
@@ -16,14 +19,20 @@ typedef struct backend_entry {
     const char *name;
     grt_status (*open)(const grt_device_options *opts, grt_device **out);
     const char *missing; /* non-NULL: not built in, and why */
+    /* Whether the machine has one (NULL: always when built in). */
+    bool (*probe)(const char **why);
 } backend_entry;
 
 /* Extension point: a backend built in (cuda/, webgpu/) replaces its NULL
  * open function under #ifdef GRT_HAVE_CUDA / GRT_HAVE_WEBGPU. */
 static const backend_entry g_backends[] = {
-    {"cpu", grt_cpu_device_open, NULL},
-    {"cuda", NULL, "genrt was built without the CUDA backend"},
-    {"webgpu", NULL, "genrt was built without the WebGPU backend"},
+    {"cpu", grt_cpu_device_open, NULL, NULL},
+    {"cuda", NULL, "genrt was built without the CUDA backend", NULL},
+#ifdef GRT_HAVE_WEBGPU
+    {"webgpu", grt_webgpu_device_open, NULL, grt_webgpu_available},
+#else
+    {"webgpu", NULL, "genrt was built without the WebGPU backend", NULL},
+#endif
 };
 
 static const backend_entry *find_backend(const char *name) {
@@ -59,6 +68,7 @@ bool grt_device_available(const char *name, const char **why) {
         if (why) *why = b->missing;
         return false;
     }
+    if (b->probe) return b->probe(why);
     if (why) *why = NULL;
     return true;
 }

@@ -1,0 +1,28 @@
+// out[r, :] = in[r, :] / sqrt(mean(in^2) + eps) * w.  One workgroup per row.
+// a: out off, in off, w off, dim   b: n_rows   f.x: eps
+// IN_IS_OUT: in aliases out (in place); the in binding is then unused.
+override IN_IS_OUT : bool = false;
+@group(0) @binding(1) var<storage, read_write> O : array<f32>;
+@group(0) @binding(2) var<storage, read_write> X : array<f32>;
+@group(0) @binding(3) var<storage, read_write> Wn : array<f32>;
+var<workgroup> red : array<f32, 256>;
+fn ld(i : u32) -> f32 { if (IN_IS_OUT) { return O[i]; } return X[i]; }
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
+        @builtin(local_invocation_index) lid : u32) {
+  let r = wg_linear(wid, nwg);
+  if (r >= P.b.x) { return; }
+  let dim = P.a.w;
+  let xo = P.a.y + r * dim;
+  var ss = 0.0;
+  for (var i = lid; i < dim; i += 256u) { let v = ld(xo + i); ss += v * v; }
+  red[lid] = ss;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] += red[lid + s]; }
+    workgroupBarrier();
+  }
+  let scale = 1.0 / sqrt(red[0] / f32(dim) + P.f.x);
+  let oo = P.a.x + r * dim;
+  for (var i = lid; i < dim; i += 256u) { O[oo + i] = ld(xo + i) * scale * Wn[P.a.z + i]; }
+}

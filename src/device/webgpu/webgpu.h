@@ -1,0 +1,38 @@
+/* The WebGPU backend (Dawn through the standard webgpu.h C API, loaded at
+ * run time). Library search order: $GENRT_WEBGPU_LIB, then
+ * .deps/webgpu/libwebgpu_wrapper.so in the repository holding the executable
+ * (or the working directory), then libwebgpu_wrapper.so on the loader path.
+ * When no Vulkan driver is configured (VK_ICD_FILENAMES / VK_DRIVER_FILES
+ * unset, no NVIDIA driver) and scripts/setup_webgpu.sh unpacked Mesa's
+ * lavapipe into .deps/lavapipe, the backend points Vulkan at it;
+ * GENRT_WEBGPU_LAVAPIPE=0 turns that off. Dawn's Null adapter counts as no
+ * adapter. */
+#ifndef GRT_WEBGPU_H
+#define GRT_WEBGPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device/device.h"
+
+grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **out);
+
+/* Whether a real adapter can be had (cached after the first call); *why is
+ * the reason when not. */
+bool grt_webgpu_available(const char **why);
+
+/* Objects the backend created since the device opened (tests check that
+ * decoding creates none after warm-up). */
+typedef struct grt_webgpu_counters {
+    uint64_t buffers, bind_groups, pipelines;
+    uint64_t submits, dispatches, bytes_mapped;
+} grt_webgpu_counters;
+
+/* false when dev is not a WebGPU device. */
+bool grt_webgpu_get_counters(grt_device *dev, grt_webgpu_counters *out);
+/* "adapter (backend)" of a WebGPU device, or NULL. */
+const char *grt_webgpu_adapter_name(grt_device *dev);
+/* Test hook: destroy the device underneath the backend, as a lost device. */
+void grt_webgpu_lose_device(grt_device *dev);
+
+#endif

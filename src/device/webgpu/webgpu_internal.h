@@ -1,0 +1,157 @@
+/* Private to the WebGPU backend: the device context, recorded commands,
+ * bind group cache and the kernel entry points. */
+#ifndef GRT_WEBGPU_INTERNAL_H
+#define GRT_WEBGPU_INTERNAL_H
+
+#include "device/webgpu/webgpu.h"
+#include "device/webgpu/wgpu_api.h"
+
+extern wgpu_api W; /* resolved from the library at first use */
+
+enum {
+    WG_SLOT = 256,          /* bytes per parameter slot (uniform offset alignment) */
+    WG_PARAM_WORDS = 28,    /* words of Params (common.wgsl) */
+    WG_PARAM_SLOTS = 1024,  /* eager slots per submit */
+    WG_MAX_BIND = 7,        /* storage bindings per kernel, after the parameters */
+    WG_MAX_HV = 8,
+    WG_FENCE_TRACK = 128,   /* fences read_completed considers (by serial) */
+};
+
+/* A storage binding: a window of a buffer. */
+typedef struct wg_binding {
+    uint64_t id;      /* buffer identity (never reused) */
+    WGPUBuffer b;
+    uint64_t off, size;
+} wg_binding;
+
+typedef struct wg_buf {
+    WGPUBuffer b;
+    uint64_t id;
+    uint64_t alloc;   /* bytes allocated (size rounded up to 16) */
+} wg_buf;
+
+enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
+
+typedef struct wg_cmd {
+    int kind;
+    /* dispatch */
+    WGPUComputePipeline pipe;
+    int nb;
+    wg_binding b[WG_MAX_BIND];
+    uint32_t params[WG_PARAM_WORDS];
+    uint32_t gx, gy;
+    WGPUBindGroup bg;       /* set at capture end */
+    uint32_t dynoff;
+    /* copy */
+    WGPUBuffer src, dst;
+    uint64_t soff, doff, n;
+} wg_cmd;
+
+typedef struct wg_bg_entry {
+    struct wg_bg_entry *next;
+    uint64_t hash;
+    uint64_t uid;            /* the uniform buffer's id */
+    int nb;
+    wg_binding b[WG_MAX_BIND];
+    WGPUBindGroup bg;
+} wg_bg_entry;
+
+typedef struct wg_pipe {
+    int shader;
+    uint32_t key;            /* override constants, packed */
+    WGPUComputePipeline p;
+} wg_pipe;
+
+enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 12 };
+
+typedef struct wg_ctx {
+    WGPUInstance instance;
+    WGPUAdapter adapter;
+    WGPUDevice device;
+    WGPUQueue queue;
+    WGPULimits limits;
+    char adapter_name[200];
+    bool has_f16, has_subgroups, has_timestamps;
+    uint32_t subgroup_min;
+    uint32_t align;               /* minStorageBufferOffsetAlignment */
+    volatile bool lost;
+    bool lose_on_destroy, closing;
+    grt_status raw_status;        /* of the last failed wg_raw_buffer */
+    uint64_t next_id;
+
+    /* the open command encoder and compute pass */
+    WGPUCommandEncoder enc;
+    WGPUComputePassEncoder pass;
+    WGPUComputePipeline pass_pipe;
+    /* eager parameters: host copy written before each submit */
+    uint8_t *param_host;
+    int param_used;
+    WGPUBuffer param_buf;
+    uint64_t param_id;
+
+    WGPUBuffer dummy;             /* bound where a kernel's binding is unused */
+    uint64_t dummy_id;
+    WGPUBuffer rb, tmp, scratch;  /* readback staging, copy scratch, sampler scratch */
+    uint64_t rb_size, tmp_size, scratch_size, scratch_id;
+
+    grt_buffer *hv[WG_MAX_HV];
+    int n_hv;
+    uint64_t hv_version;
+    uint64_t fence_serial;
+    struct grt_fence *fences_live[WG_FENCE_TRACK];
+
+    /* capture */
+    wg_cmd *rec;
+    size_t n_rec, cap_rec;
+
+    /* caches */
+    wg_bg_entry **bg_heads;
+    WGPUBindGroupLayout bgl[WG_MAX_BIND + 1];
+    WGPUPipelineLayout pl[WG_MAX_BIND + 1];
+    WGPUShaderModule modules[WG_N_SHADERS];
+    wg_pipe pipes[WG_MAX_PIPES];
+    int n_pipes;
+
+    grt_webgpu_counters counters;
+} wg_ctx;
+
+static inline wg_ctx *wg_ctx_of(grt_device *dev) { return (wg_ctx *)dev->ctx; }
+
+void wg_svcpy(char *dst, size_t cap, WGPUStringView v);
+WGPUBuffer wg_raw_buffer(grt_device *dev, uint64_t size, WGPUBufferUsage usage, bool mapped, const char *what);
+void wg_end_pass(wg_ctx *x);
+void wg_ensure_encoder(wg_ctx *x);
+void wg_ensure_pass(wg_ctx *x);
+void wg_flush(grt_device *dev);
+wg_cmd *wg_rec_push(grt_device *dev);
+
+/* webgpu_ops.c */
+grt_status wg_pipes_init(grt_device *dev);
+void wg_pipes_free(wg_ctx *x);
+/* A cached bind group: uniform buffer (id uid) at binding 0, then nb storage windows. */
+WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int nb, const wg_binding *b);
+/* Drop cached bind groups naming buffer id (0: all). */
+void wg_bg_purge(wg_ctx *x, uint64_t id);
+
+void wg_fill(grt_device *dev, grt_buffer *dst, size_t off, size_t n, uint32_t pattern);
+void wg_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids, float scale,
+              int n_rows);
+void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w, int64_t n_rows,
+                int64_t dim, float eps);
+void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+               const grt_tensor *bias, int64_t n_rows, bool accumulate);
+void wg_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_freq, const grt_tensor *state, grt_rows rows,
+             int n_heads, int head_dim, int rot_dim, bool interleaved);
+void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v_cache, const grt_tensor *k,
+                 const grt_tensor *v, const grt_tensor *state, grt_rows rows, int kv_dim, int max_ctx);
+void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                  const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads, int n_kv_heads,
+                  int head_dim, int max_ctx, float scale, int window);
+void wg_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, const grt_tensor *up, int64_t n_rows,
+            int64_t n_ff, grt_act act);
+void wg_advance(grt_device *dev, const grt_tensor *state, grt_rows rows);
+void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt_sample_cfg *cfg,
+               const grt_tensor *state, int seq0, int n_seqs, const grt_tensor *history, int max_ctx,
+               const grt_tensor *next_ids, const grt_tensor *ring, int ring_len);
+
+#endif

@@ -1,0 +1,600 @@
+/* Kernels: pipelines from the embedded WGSL, cached bind groups, and one
+ * dispatch per op: encoded into the open pass (eager, parameters in a slot
+ * of the per-submit parameter buffer) or recorded for a graph (capture).
+ * Tensors are bound as windows of their buffers starting at the storage
+ * offset alignment; the kernels get element offsets into the windows. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/webgpu/webgpu_internal.h"
+#include "error.h"
+
+extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
+    grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
+    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[];
+
+enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
+       SH_ADVANCE, SH_SAMPLE };
+
+typedef struct shader_def {
+    const char *name;
+    const char *src;
+    bool weights;            /* needs weights.wgsl */
+    int nb;                  /* storage bindings */
+    const char *consts[2];   /* override constants, values from the pipeline key */
+} shader_def;
+
+static const shader_def SHADERS[] = {
+    [SH_FILL] = {"fill", grt_wgsl_fill, false, 1, {NULL, NULL}},
+    [SH_EMBED] = {"embed", grt_wgsl_embed, true, 3, {"WTYPE", NULL}},
+    [SH_RMSNORM] = {"rmsnorm", grt_wgsl_rmsnorm, false, 3, {"IN_IS_OUT", NULL}},
+    [SH_MATMUL] = {"matmul", grt_wgsl_matmul, true, 4, {"WTYPE", "ROWS"}},
+    [SH_ROPE] = {"rope", grt_wgsl_rope, false, 3, {NULL, NULL}},
+    [SH_KV_STORE] = {"kv_store", grt_wgsl_kv_store, false, 5, {"KV_SHARED", NULL}},
+    [SH_ATTENTION] = {"attention", grt_wgsl_attention, false, 5, {"KV_SHARED", NULL}},
+    [SH_GLU] = {"glu", grt_wgsl_glu, false, 3, {"ACT", "ALIAS"}},
+    [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, 1, {NULL, NULL}},
+    [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
+};
+_Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
+
+static WGPUStringView sv(const char *s) { return (WGPUStringView){s, s ? strlen(s) : 0}; }
+static uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+/* ---------------------------------------------------------------- pipelines */
+
+grt_status wg_pipes_init(grt_device *dev) {
+    wg_ctx *x = wg_ctx_of(dev);
+    x->bg_heads = grt_calloc(WG_BG_BUCKETS, sizeof *x->bg_heads);
+    if (!x->bg_heads) return GRT_ERR_NO_MEMORY;
+    for (int nb = 1; nb <= WG_MAX_BIND; nb++) {
+        WGPUBindGroupLayoutEntry e[WG_MAX_BIND + 1];
+        memset(e, 0, sizeof e);
+        for (int i = 0; i <= nb; i++) {
+            e[i].binding = (uint32_t)i;
+            e[i].visibility = WGPUShaderStage_Compute;
+            e[i].buffer.type = i == 0 ? WGPUBufferBindingType_Uniform : WGPUBufferBindingType_Storage;
+            e[i].buffer.hasDynamicOffset = i == 0;
+            e[i].buffer.minBindingSize = i == 0 ? WG_PARAM_WORDS * 4 : 0;
+        }
+        WGPUBindGroupLayoutDescriptor d = {NULL, sv("genrt bindings"), (size_t)nb + 1, e};
+        x->bgl[nb] = W.DeviceCreateBindGroupLayout(x->device, &d);
+        WGPUPipelineLayoutDescriptor pd = {NULL, sv("genrt layout"), 1, &x->bgl[nb], 0};
+        x->pl[nb] = x->bgl[nb] ? W.DeviceCreatePipelineLayout(x->device, &pd) : NULL;
+        if (!x->pl[nb]) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
+    }
+    return GRT_OK;
+}
+
+void wg_pipes_free(wg_ctx *x) {
+    for (int i = 0; i < x->n_pipes; i++) W.ComputePipelineRelease(x->pipes[i].p);
+    x->n_pipes = 0;
+    for (int i = 0; i < WG_N_SHADERS; i++)
+        if (x->modules[i]) W.ShaderModuleRelease(x->modules[i]);
+    for (int nb = 1; nb <= WG_MAX_BIND; nb++) {
+        if (x->pl[nb]) W.PipelineLayoutRelease(x->pl[nb]);
+        if (x->bgl[nb]) W.BindGroupLayoutRelease(x->bgl[nb]);
+    }
+}
+
+/* The pipeline of a shader with its override constants (v0, v1). */
+static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32_t v1) {
+    wg_ctx *x = wg_ctx_of(dev);
+    uint32_t key = v0 | v1 << 16;
+    for (int i = 0; i < x->n_pipes; i++)
+        if (x->pipes[i].shader == sh && x->pipes[i].key == key) return x->pipes[i].p;
+    if (x->n_pipes == WG_MAX_PIPES) {
+        grt_dev_set_error(dev, GRT_ERR_INTERNAL, "webgpu: pipeline cache full");
+        return NULL;
+    }
+    const shader_def *d = &SHADERS[sh];
+    if (!x->modules[sh]) {
+        size_t n = strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(d->src) + 1;
+        char *src = malloc(n);
+        if (!src) {
+            grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
+            return NULL;
+        }
+        snprintf(src, n, "%s%s%s", grt_wgsl_common, d->weights ? grt_wgsl_weights : "", d->src);
+        WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
+        WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
+        x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
+        free(src);
+        if (!x->modules[sh]) {
+            grt_dev_set_error(dev, GRT_ERR_DEVICE, "webgpu: shader %s did not compile", d->name);
+            return NULL;
+        }
+    }
+    WGPUConstantEntry ce[2];
+    memset(ce, 0, sizeof ce);
+    size_t nc = 0;
+    uint32_t vals[2] = {v0, v1};
+    for (int i = 0; i < 2; i++)
+        if (d->consts[i]) {
+            ce[nc].key = sv(d->consts[i]);
+            ce[nc].value = (double)vals[i];
+            nc++;
+        }
+    WGPUComputePipelineDescriptor pd;
+    memset(&pd, 0, sizeof pd);
+    pd.label = sv(d->name);
+    pd.layout = x->pl[d->nb];
+    pd.compute.module = x->modules[sh];
+    pd.compute.entryPoint = sv("main");
+    pd.compute.constantCount = nc;
+    pd.compute.constants = nc ? ce : NULL;
+    WGPUComputePipeline p = W.DeviceCreateComputePipeline(x->device, &pd);
+    if (!p || dev->error) {
+        grt_dev_set_error(dev, GRT_ERR_DEVICE, "webgpu: pipeline %s could not be created", d->name);
+        if (p) W.ComputePipelineRelease(p);
+        return NULL;
+    }
+    x->pipes[x->n_pipes++] = (wg_pipe){sh, key, p};
+    x->counters.pipelines++;
+    return p;
+}
+
+/* ---------------------------------------------------------------- bind groups */
+
+static uint64_t bg_hash(uint64_t uid, int nb, const wg_binding *b) {
+    uint64_t h = 1469598103934665603ull ^ uid;
+    for (int i = 0; i < nb; i++) {
+        uint64_t v[3] = {b[i].id, b[i].off, b[i].size};
+        for (int k = 0; k < 3; k++) h = (h ^ v[k]) * 1099511628211ull;
+    }
+    return h ^ (uint64_t)nb;
+}
+
+WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int nb, const wg_binding *b) {
+    wg_ctx *x = wg_ctx_of(dev);
+    uint64_t h = bg_hash(uid, nb, b);
+    wg_bg_entry **head = &x->bg_heads[h % WG_BG_BUCKETS];
+    for (wg_bg_entry *e = *head; e; e = e->next) {
+        if (e->hash != h || e->uid != uid || e->nb != nb) continue;
+        bool same = true;
+        for (int i = 0; i < nb && same; i++)
+            same = e->b[i].id == b[i].id && e->b[i].off == b[i].off && e->b[i].size == b[i].size;
+        if (same) return e->bg;
+    }
+    WGPUBindGroupEntry ge[WG_MAX_BIND + 1];
+    memset(ge, 0, sizeof ge);
+    ge[0].binding = 0;
+    ge[0].buffer = ubuf;
+    ge[0].offset = 0;
+    ge[0].size = WG_PARAM_WORDS * 4;
+    for (int i = 0; i < nb; i++) {
+        ge[i + 1].binding = (uint32_t)i + 1;
+        ge[i + 1].buffer = b[i].b;
+        ge[i + 1].offset = b[i].off;
+        ge[i + 1].size = b[i].size;
+    }
+    WGPUBindGroupDescriptor d = {NULL, sv("genrt"), x->bgl[nb], (size_t)nb + 1, ge};
+    WGPUBindGroup bg = W.DeviceCreateBindGroup(x->device, &d);
+    wg_bg_entry *e = calloc(1, sizeof *e);
+    if (!bg || !e) {
+        free(e);
+        if (bg) W.BindGroupRelease(bg);
+        grt_dev_set_error(dev, GRT_ERR_DEVICE, "webgpu: could not create a bind group");
+        return NULL;
+    }
+    e->hash = h;
+    e->uid = uid;
+    e->nb = nb;
+    memcpy(e->b, b, (size_t)nb * sizeof *b);
+    e->bg = bg;
+    e->next = *head;
+    *head = e;
+    x->counters.bind_groups++;
+    return bg;
+}
+
+void wg_bg_purge(wg_ctx *x, uint64_t id) {
+    if (!x->bg_heads) return;
+    for (int k = 0; k < WG_BG_BUCKETS; k++) {
+        wg_bg_entry **pp = &x->bg_heads[k];
+        while (*pp) {
+            wg_bg_entry *e = *pp;
+            bool hit = id == 0 || e->uid == id;
+            for (int i = 0; i < e->nb && !hit; i++) hit = e->b[i].id == id;
+            if (hit) {
+                *pp = e->next;
+                W.BindGroupRelease(e->bg);
+                free(e);
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+typedef struct params {
+    uint32_t w[WG_PARAM_WORDS]; /* a b c d e g (u32 x4 each), then f (f32 x4) */
+} params;
+
+static void pf(params *p, int i, float v) { memcpy(&p->w[24 + i], &v, 4); }
+
+/* Bind bytes [off, off + nbytes) of buffer buf; *rel gets off's byte
+ * distance from the window start. */
+static bool bind_range(grt_device *dev, grt_buffer *buf, uint64_t off, uint64_t nbytes, wg_binding *out,
+                       uint64_t *rel, const char *op) {
+    wg_ctx *x = wg_ctx_of(dev);
+    wg_buf *wb = buf->impl;
+    uint64_t start = off / x->align * x->align;
+    uint64_t end = round_up(off + (nbytes ? nbytes : 4), 4);
+    if (end > wb->alloc) end = wb->alloc;
+    if (end - start > x->limits.maxStorageBufferBindingSize) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
+                          "webgpu: %s: a tensor of %llu bytes exceeds the adapter's maxStorageBufferBindingSize "
+                          "(%llu)", op, (unsigned long long)(end - start),
+                          (unsigned long long)x->limits.maxStorageBufferBindingSize);
+        return false;
+    }
+    *out = (wg_binding){wb->id, wb->b, start, end - start};
+    *rel = off - start;
+    return true;
+}
+
+static bool bind_t(grt_device *dev, const grt_tensor *t, wg_binding *out, uint64_t *rel, const char *op) {
+    return bind_range(dev, t->buf, t->offset, grt_tensor_nbytes(t), out, rel, op);
+}
+
+static wg_binding dummy_binding(wg_ctx *x) { return (wg_binding){x->dummy_id, x->dummy, 0, 256}; }
+
+static bool overlapping(const wg_binding *a, const wg_binding *b) {
+    return a->id == b->id && a->off < b->off + b->size && b->off < a->off + a->size;
+}
+
+static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg_binding *b, const params *p,
+                     uint64_t n_wg, const char *op) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (!pipe || x->lost || n_wg == 0) return;
+    for (int i = 0; i < nb; i++)
+        for (int j = i + 1; j < nb; j++)
+            if (b[i].id != x->dummy_id && overlapping(&b[i], &b[j])) {
+                grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
+                                  "webgpu: %s: arguments %d and %d overlap within one buffer (within %u bytes)", op,
+                                  i, j, x->align);
+                return;
+            }
+    uint64_t maxd = x->limits.maxComputeWorkgroupsPerDimension ? x->limits.maxComputeWorkgroupsPerDimension : 65535;
+    uint64_t gx = n_wg < maxd ? n_wg : maxd, gy = (n_wg + gx - 1) / gx;
+    if (gy > maxd) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: %s: %llu workgroups exceed the adapter's limits", op,
+                          (unsigned long long)n_wg);
+        return;
+    }
+    if (dev->capturing) {
+        wg_cmd *c = wg_rec_push(dev);
+        if (!c) return;
+        c->kind = WG_CMD_DISPATCH;
+        c->pipe = pipe;
+        c->nb = nb;
+        memcpy(c->b, b, (size_t)nb * sizeof *b);
+        memcpy(c->params, p->w, sizeof c->params);
+        c->gx = (uint32_t)gx;
+        c->gy = (uint32_t)gy;
+        return;
+    }
+    if (x->param_used == WG_PARAM_SLOTS) wg_flush(dev);
+    WGPUBindGroup bg = wg_bind_group(dev, x->param_buf, x->param_id, nb, b);
+    if (!bg) return;
+    uint32_t slot = (uint32_t)x->param_used++;
+    memcpy(x->param_host + (size_t)slot * WG_SLOT, p->w, sizeof p->w);
+    uint32_t dyn = slot * WG_SLOT;
+    wg_ensure_pass(x);
+    if (x->pass_pipe != pipe) {
+        W.ComputePassEncoderSetPipeline(x->pass, pipe);
+        x->pass_pipe = pipe;
+    }
+    W.ComputePassEncoderSetBindGroup(x->pass, 0, bg, 1, &dyn);
+    W.ComputePassEncoderDispatchWorkgroups(x->pass, (uint32_t)gx, (uint32_t)gy, 1);
+    x->counters.dispatches++;
+}
+
+static uint32_t u32of(uint64_t v) { return (uint32_t)v; }
+
+/* ---------------------------------------------------------------- ops */
+
+void wg_fill(grt_device *dev, grt_buffer *dst, size_t off, size_t n, uint32_t pattern) {
+    if (n == 0) return;
+    wg_binding b[1];
+    uint64_t rel;
+    if (!bind_range(dev, dst, off, n, &b[0], &rel, "fill")) return;
+    params p = {{0}};
+    p.w[0] = u32of(rel / 4);
+    p.w[1] = u32of(n / 4);
+    p.w[2] = pattern;
+    dispatch(dev, get_pipe(dev, SH_FILL, 0, 0), 1, b, &p, (n / 4 + 255) / 256, "fill");
+}
+
+static int wtype_code(grt_dtype t) {
+    switch (t) {
+    case GRT_F32: return 0;
+    case GRT_F16: return 1;
+    case GRT_BF16: return 2;
+    case GRT_Q8_0: return 3;
+    case GRT_Q4_0: return 4;
+    default: return -1;
+    }
+}
+
+void wg_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids, float scale,
+              int n_rows) {
+    int wt = wtype_code(table->type);
+    if (wt < 0) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: embed: table type %s", grt_dtype_name(table->type));
+        return;
+    }
+    int64_t n_embd = table->ne[1];
+    wg_binding b[3];
+    uint64_t ro, rt, ri;
+    grt_tensor o = *out;
+    if (!bind_range(dev, o.buf, o.offset, (uint64_t)n_rows * n_embd * 4, &b[0], &ro, "embed") ||
+        !bind_t(dev, table, &b[1], &rt, "embed") ||
+        !bind_range(dev, ids->buf, ids->offset, (uint64_t)n_rows * 4, &b[2], &ri, "embed"))
+        return;
+    params p = {{0}};
+    p.w[0] = u32of(ro / 4);
+    p.w[1] = u32of(rt);
+    p.w[2] = u32of(ri / 4);
+    p.w[3] = u32of(n_embd);
+    p.w[4] = (uint32_t)n_rows;
+    p.w[5] = u32of(table->ne[0]);
+    p.w[6] = u32of(grt_row_bytes(table->type, n_embd));
+    pf(&p, 0, scale);
+    dispatch(dev, get_pipe(dev, SH_EMBED, (uint32_t)wt, 0), 3, b, &p, (uint64_t)n_rows, "embed");
+}
+
+void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w, int64_t n_rows,
+                int64_t dim, float eps) {
+    wg_ctx *x = wg_ctx_of(dev);
+    wg_binding b[3];
+    uint64_t ro, ri = 0, rw;
+    uint64_t nbytes = (uint64_t)(n_rows * dim) * 4;
+    bool inplace = out->buf == in->buf && out->offset == in->offset;
+    if (!bind_range(dev, out->buf, out->offset, nbytes, &b[0], &ro, "rmsnorm")) return;
+    if (inplace) {
+        b[1] = dummy_binding(x);
+    } else if (!bind_range(dev, in->buf, in->offset, nbytes, &b[1], &ri, "rmsnorm")) {
+        return;
+    }
+    if (!bind_t(dev, w, &b[2], &rw, "rmsnorm")) return;
+    params p = {{0}};
+    p.w[0] = u32of(ro / 4);
+    p.w[1] = u32of((inplace ? ro : ri) / 4);
+    p.w[2] = u32of(rw / 4);
+    p.w[3] = u32of(dim);
+    p.w[4] = u32of(n_rows);
+    pf(&p, 0, eps);
+    dispatch(dev, get_pipe(dev, SH_RMSNORM, inplace, 0), 3, b, &p, (uint64_t)n_rows, "rmsnorm");
+}
+
+void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+               const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+    wg_ctx *x = wg_ctx_of(dev);
+    int wt = wtype_code(w->type);
+    int64_t N = w->ne[0], K = w->ne[1];
+    wg_binding b[4];
+    uint64_t ro, ri, rw, rb = 0;
+    if (!bind_range(dev, out->buf, out->offset, (uint64_t)(n_rows * N) * 4, &b[0], &ro, "matmul") ||
+        !bind_range(dev, in->buf, in->offset, (uint64_t)(n_rows * K) * 4, &b[1], &ri, "matmul") ||
+        !bind_t(dev, w, &b[2], &rw, "matmul"))
+        return;
+    if (bias) {
+        if (!bind_t(dev, bias, &b[3], &rb, "matmul")) return;
+    } else {
+        b[3] = dummy_binding(x);
+    }
+    uint32_t rows = n_rows == 1 ? 1 : 8;
+    params p = {{0}};
+    p.w[0] = u32of(ro / 4);
+    p.w[1] = u32of(ri / 4);
+    p.w[2] = u32of(rw);
+    p.w[3] = u32of(N);
+    p.w[4] = u32of(K);
+    p.w[5] = u32of(n_rows);
+    p.w[6] = u32of(grt_row_bytes(w->type, K));
+    bool aligned = rw % 4 == 0 && grt_row_bytes(w->type, K) % 4 == 0;
+    p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (aligned ? 4u : 0u);
+    p.w[8] = u32of(rb / 4);
+    uint64_t tiles = ((uint64_t)n_rows + rows - 1) / rows;
+    dispatch(dev, get_pipe(dev, SH_MATMUL, (uint32_t)wt, rows), 4, b, &p, (uint64_t)N * tiles, "matmul");
+}
+
+void wg_rope(grt_device *dev, const grt_tensor *xt, const grt_tensor *inv_freq, const grt_tensor *state,
+             grt_rows rows, int n_heads, int head_dim, int rot_dim, bool interleaved) {
+    wg_binding b[3];
+    uint64_t rx, rf, rs;
+    if (!bind_range(dev, xt->buf, xt->offset, (uint64_t)rows.n_rows * n_heads * head_dim * 4, &b[0], &rx, "rope") ||
+        !bind_t(dev, inv_freq, &b[1], &rf, "rope") || !bind_t(dev, state, &b[2], &rs, "rope"))
+        return;
+    params p = {{0}};
+    p.w[0] = u32of(rx / 4);
+    p.w[1] = (uint32_t)n_heads;
+    p.w[2] = (uint32_t)head_dim;
+    p.w[3] = (uint32_t)rot_dim;
+    p.w[4] = (uint32_t)rows.n_rows;
+    p.w[5] = (uint32_t)rows.seq0;
+    p.w[6] = (uint32_t)rows.n_seqs;
+    p.w[7] = interleaved;
+    p.w[8] = u32of(rf / 4);
+    p.w[9] = u32of(rs / 4);
+    uint64_t n = (uint64_t)rows.n_rows * (uint64_t)(rot_dim / 2);
+    dispatch(dev, get_pipe(dev, SH_ROPE, 0, 0), 3, b, &p, (n + 63) / 64, "rope");
+}
+
+/* K and V caches: one window when they share a buffer (KV_SHARED). */
+static bool bind_kv(grt_device *dev, const grt_tensor *kc, const grt_tensor *vc, wg_binding *bk, wg_binding *bv,
+                    uint64_t *rk, uint64_t *rv, bool *shared, const char *op) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (kc->type != GRT_F32 || vc->type != GRT_F32) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: %s: only f32 KV caches", op);
+        return false;
+    }
+    *shared = kc->buf == vc->buf;
+    if (!*shared) return bind_t(dev, kc, bk, rk, op) && bind_t(dev, vc, bv, rv, op);
+    uint64_t k0 = kc->offset, k1 = k0 + grt_tensor_nbytes(kc), v0 = vc->offset, v1 = v0 + grt_tensor_nbytes(vc);
+    uint64_t lo = k0 < v0 ? k0 : v0, hi = k1 > v1 ? k1 : v1, rel;
+    if (!bind_range(dev, kc->buf, lo, hi - lo, bk, &rel, op)) return false;
+    *rk = k0 - bk->off;
+    *rv = v0 - bk->off;
+    *bv = dummy_binding(x);
+    return true;
+}
+
+void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v_cache, const grt_tensor *k,
+                 const grt_tensor *v, const grt_tensor *state, grt_rows rows, int kv_dim, int max_ctx) {
+    wg_binding b[5];
+    uint64_t rkc, rvc, rk, rv, rs;
+    bool shared;
+    uint64_t nb = (uint64_t)rows.n_rows * kv_dim * 4;
+    if (!bind_kv(dev, k_cache, v_cache, &b[0], &b[1], &rkc, &rvc, &shared, "kv_store") ||
+        !bind_range(dev, k->buf, k->offset, nb, &b[2], &rk, "kv_store") ||
+        !bind_range(dev, v->buf, v->offset, nb, &b[3], &rv, "kv_store") ||
+        !bind_t(dev, state, &b[4], &rs, "kv_store"))
+        return;
+    params p = {{0}};
+    p.w[0] = u32of(rkc / 4);
+    p.w[1] = u32of(rvc / 4);
+    p.w[2] = u32of(rk / 4);
+    p.w[3] = u32of(rv / 4);
+    p.w[4] = (uint32_t)kv_dim;
+    p.w[5] = (uint32_t)max_ctx;
+    p.w[6] = (uint32_t)rows.n_rows;
+    p.w[7] = (uint32_t)rows.seq0;
+    p.w[8] = (uint32_t)rows.n_seqs;
+    p.w[9] = u32of(rs / 4);
+    uint64_t n = (uint64_t)rows.n_rows * (uint64_t)kv_dim;
+    dispatch(dev, get_pipe(dev, SH_KV_STORE, shared, 0), 5, b, &p, (n + 63) / 64, "kv_store");
+}
+
+void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                  const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads, int n_kv_heads,
+                  int head_dim, int max_ctx, float scale, int window) {
+    if (head_dim > 256) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: attention: head_dim %d > 256", head_dim);
+        return;
+    }
+    wg_binding b[5];
+    uint64_t ro, rq, rkc, rvc, rs;
+    bool shared;
+    uint64_t nb = (uint64_t)rows.n_rows * n_heads * head_dim * 4;
+    if (!bind_range(dev, out->buf, out->offset, nb, &b[0], &ro, "attention") ||
+        !bind_range(dev, q->buf, q->offset, nb, &b[1], &rq, "attention") ||
+        !bind_kv(dev, k_cache, v_cache, &b[2], &b[3], &rkc, &rvc, &shared, "attention") ||
+        !bind_t(dev, state, &b[4], &rs, "attention"))
+        return;
+    params p = {{0}};
+    p.w[0] = u32of(ro / 4);
+    p.w[1] = u32of(rq / 4);
+    p.w[2] = u32of(rkc / 4);
+    p.w[3] = u32of(rvc / 4);
+    p.w[4] = (uint32_t)rows.n_rows;
+    p.w[5] = (uint32_t)rows.seq0;
+    p.w[6] = (uint32_t)rows.n_seqs;
+    p.w[7] = u32of(rs / 4);
+    p.w[8] = (uint32_t)n_heads;
+    p.w[9] = (uint32_t)n_kv_heads;
+    p.w[10] = (uint32_t)head_dim;
+    p.w[11] = (uint32_t)max_ctx;
+    p.w[12] = (uint32_t)window;
+    pf(&p, 0, scale);
+    dispatch(dev, get_pipe(dev, SH_ATTENTION, shared, 0), 5, b, &p, (uint64_t)rows.n_rows * (uint64_t)n_heads,
+             "attention");
+}
+
+void wg_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, const grt_tensor *up, int64_t n_rows,
+            int64_t n_ff, grt_act act) {
+    wg_ctx *x = wg_ctx_of(dev);
+    uint64_t n = (uint64_t)(n_rows * n_ff), nb = n * 4;
+    wg_binding b[3];
+    uint64_t ro, rg = 0, ru;
+    ru = 0;
+    bool g_out = gate->buf == out->buf && gate->offset == out->offset;
+    bool u_out = up->buf == out->buf && up->offset == out->offset;
+    if (!bind_range(dev, out->buf, out->offset, nb, &b[0], &ro, "glu")) return;
+    if (g_out) {
+        b[1] = dummy_binding(x);
+    } else if (!bind_range(dev, gate->buf, gate->offset, nb, &b[1], &rg, "glu")) {
+        return;
+    }
+    if (u_out) {
+        b[2] = dummy_binding(x);
+    } else if (!bind_range(dev, up->buf, up->offset, nb, &b[2], &ru, "glu")) {
+        return;
+    }
+    params p = {{0}};
+    p.w[0] = u32of(ro / 4);
+    p.w[1] = u32of(rg / 4);
+    p.w[2] = u32of(ru / 4);
+    p.w[3] = u32of(n);
+    dispatch(dev, get_pipe(dev, SH_GLU, act == GRT_ACT_GELU_TANH, (g_out ? 1u : 0u) | (u_out ? 2u : 0u)), 3, b, &p, (n + 255) / 256, "glu");
+}
+
+void wg_advance(grt_device *dev, const grt_tensor *state, grt_rows rows) {
+    wg_binding b[1];
+    uint64_t rs;
+    if (!bind_t(dev, state, &b[0], &rs, "advance")) return;
+    params p = {{0}};
+    p.w[0] = u32of(rs / 4);
+    p.w[1] = (uint32_t)rows.seq0;
+    p.w[2] = (uint32_t)rows.n_seqs;
+    p.w[3] = (uint32_t)(rows.n_rows / rows.n_seqs);
+    dispatch(dev, get_pipe(dev, SH_ADVANCE, 0, 0), 1, b, &p, ((uint64_t)rows.n_seqs + 63) / 64, "advance");
+}
+
+void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt_sample_cfg *cfg,
+               const grt_tensor *state, int seq0, int n_seqs, const grt_tensor *history, int max_ctx,
+               const grt_tensor *next_ids, const grt_tensor *ring, int ring_len) {
+    wg_ctx *x = wg_ctx_of(dev);
+    uint64_t words = ((uint64_t)n_vocab + 31) / 32;
+    uint64_t need = round_up((uint64_t)n_seqs * words * 4, 256);
+    if (need > x->scratch_size) {
+        WGPUBuffer nb = wg_raw_buffer(dev, need, WGPUBufferUsage_Storage, false, "sampler scratch");
+        if (!nb) {
+            grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "%s", grt_last_error());
+            return;
+        }
+        if (x->scratch) {
+            wg_flush(dev);
+            wg_bg_purge(x, x->scratch_id);
+            W.BufferRelease(x->scratch);
+        }
+        x->scratch = nb;
+        x->scratch_size = need;
+        x->scratch_id = ++x->next_id;
+    }
+    wg_binding b[6];
+    uint64_t rl, rs, rh, rn, rr;
+    if (!bind_range(dev, logits->buf, logits->offset, (uint64_t)n_seqs * n_vocab * 4, &b[0], &rl, "sample") ||
+        !bind_t(dev, state, &b[1], &rs, "sample") || !bind_t(dev, history, &b[2], &rh, "sample") ||
+        !bind_t(dev, next_ids, &b[3], &rn, "sample") || !bind_t(dev, ring, &b[4], &rr, "sample"))
+        return;
+    b[5] = (wg_binding){x->scratch_id, x->scratch, 0, x->scratch_size};
+    params p = {{0}};
+    p.w[0] = u32of(rl / 4);
+    p.w[1] = (uint32_t)n_vocab;
+    p.w[2] = (uint32_t)seq0;
+    p.w[3] = 0;
+    p.w[4] = (uint32_t)max_ctx;
+    p.w[5] = (uint32_t)ring_len;
+    p.w[6] = u32of(rs / 4);
+    p.w[7] = u32of(rh / 4);
+    p.w[8] = u32of(rn / 4);
+    p.w[9] = u32of(rr / 4);
+    p.w[10] = (uint32_t)cfg->top_k;
+    p.w[11] = (uint32_t)cfg->repeat_last_n;
+    p.w[12] = (uint32_t)cfg->n_eos;
+    p.w[13] = (uint32_t)cfg->seed;
+    p.w[14] = (uint32_t)(cfg->seed >> 32);
+    p.w[15] = u32of(words);
+    for (int i = 0; i < 8; i++) p.w[16 + i] = i < cfg->n_eos ? (uint32_t)cfg->eos[i] : 0xffffffffu;
+    pf(&p, 0, cfg->temperature);
+    pf(&p, 1, cfg->top_p);
+    pf(&p, 2, cfg->min_p);
+    pf(&p, 3, cfg->repeat_penalty);
+    dispatch(dev, get_pipe(dev, SH_SAMPLE, 0, 0), 6, b, &p, (uint64_t)n_seqs, "sample");
+}

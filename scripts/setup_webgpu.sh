@@ -45,7 +45,7 @@ if [ ! -f "$LVP" ]; then
                  /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v -- '-security' |
                  grep -E '/debian/?$' | head -n 1 || true)
     fi
-    [ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
+    [ -n "$MIRROR" ] || { echo "setup_webgpu: no Debian mirror in the apt sources; set DEBIAN_MIRROR" >&2; exit 1; }
     A=$L/apt
     mkdir -p "$A/lists/partial" "$A/archives/partial" "$L/debs"
     K=/usr/share/keyrings/debian-archive-keyring.gpg

@@ -25,27 +25,6 @@ static grt_model *load_on(const char *dir, const char *dev) {
     return m;
 }
 
-static int generate(grt_model *m, const golden *g, int n, const grt_gen_params *base, int32_t *out) {
-    grt_gen_params p = *base;
-    p.max_new_tokens = n;
-    p.ignore_eos = true;
-    grt_generator *gen;
-    if (grt_generator_new(m, &p, &gen) || grt_generator_prefill(gen, 0, g->ids, (size_t)g->n_ids)) {
-        printf("  generator: %s\n", grt_last_error());
-        return -1;
-    }
-    int k = 0;
-    bool done = false;
-    while (!done) {
-        int32_t t[16];
-        size_t got;
-        if (grt_generator_next(gen, NULL, t, 16, &got, &done)) { printf("  next: %s\n", grt_last_error()); break; }
-        for (size_t i = 0; i < got && k < n; i++) out[k++] = t[i];
-    }
-    grt_generator_free(gen);
-    return k;
-}
-
 static void test_logits(void) {
     for (int i = 0; i < n_goldens; i++) {
         grt_model *m = load_on(G[i].dir, g_dev);
@@ -68,8 +47,8 @@ static void test_greedy_equals_cpu(void) {
         grt_gen_params p = grt_gen_params_default();
         p.sampler.temperature = 0;
         int32_t a[64], b[64];
-        int na = cpu ? generate(cpu, &G[i], 28, &p, a) : -1;
-        int nb = dev ? generate(dev, &G[i], 28, &p, b) : -2;
+        int na = cpu ? t_generate(cpu, G[i].ids, G[i].n_ids, 28, &p, a) : -1;
+        int nb = dev ? t_generate(dev, G[i].ids, G[i].n_ids, 28, &p, b) : -2;
         bool same = na == 28 && nb == 28 && memcmp(a, b, sizeof(int32_t) * 28) == 0;
         printf("  %-20s greedy on %s equals cpu: %s\n", G[i].name, g_dev, same ? "yes" : "no");
         CHECK(same);
@@ -92,9 +71,9 @@ static void test_capture_equals_eager(void) {
         p.max_context = 300;
         static int32_t a[256], b[256];
         p.graph_capture = 1;
-        int na = generate(m, &G[i], 256, &p, a);
+        int na = t_generate(m, G[i].ids, G[i].n_ids, 256, &p, a);
         p.graph_capture = 0;
-        int nb = generate(m, &G[i], 256, &p, b);
+        int nb = t_generate(m, G[i].ids, G[i].n_ids, 256, &p, b);
         bool same = na == 256 && nb == 256 && memcmp(a, b, sizeof a) == 0;
         printf("  %-20s %s captured replay equals eager over 256 tokens: %s\n", G[i].name, g_dev,
                same ? "yes" : "no");

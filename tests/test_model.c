@@ -47,30 +47,6 @@ static void test_logits(void) {
     }
 }
 
-/* Greedy generation of n tokens; returns how many were produced. */
-static int generate(grt_model *m, const int32_t *ids, int n_ids, int n, const grt_gen_params *base,
-                    int32_t *out) {
-    grt_gen_params p = base ? *base : grt_gen_params_default();
-    if (!base) p.sampler.temperature = 0;
-    p.max_new_tokens = n;
-    p.ignore_eos = true;
-    grt_generator *g;
-    if (grt_generator_new(m, &p, &g) || grt_generator_prefill(g, 0, ids, (size_t)n_ids)) {
-        printf("  generator: %s\n", grt_last_error());
-        return -1;
-    }
-    int k = 0;
-    bool done = false;
-    while (!done) {
-        int32_t t[8];
-        size_t got;
-        if (grt_generator_next(g, NULL, t, 8, &got, &done)) { printf("  next: %s\n", grt_last_error()); break; }
-        for (size_t i = 0; i < got && k < n; i++) out[k++] = t[i];
-    }
-    grt_generator_free(g);
-    return k;
-}
-
 static int matching_prefix(const int32_t *a, const int32_t *b, int n) {
     int i = 0;
     while (i < n && a[i] == b[i]) i++;
@@ -82,7 +58,7 @@ static void test_greedy(void) {
         grt_model *m;
         if (grt_model_load(G[i].dir, NULL, &m)) { CHECKF(0, "%s: %s", G[i].name, grt_last_error()); continue; }
         int32_t out[64];
-        int k = generate(m, G[i].ids, G[i].n_ids, G[i].n_greedy, NULL, out);
+        int k = t_generate(m, G[i].ids, G[i].n_ids, G[i].n_greedy, NULL, out);
         int same = k > 0 ? matching_prefix(out, G[i].greedy, G[i].n_greedy) : 0;
         printf("  %-20s greedy: %d of %d tokens equal\n", G[i].name, same, G[i].n_greedy);
         if (G[i].bf16) /* bf16 reference math: most of the run, not all (README) */
@@ -153,12 +129,12 @@ static void test_capture_equals_eager(void) {
         static int32_t a[256], b[256], c[256];
         p.graph_capture = 1;
         p.max_context = 300;
-        int na = generate(m, G[i].ids, G[i].n_ids, 256, &p, a);
+        int na = t_generate(m, G[i].ids, G[i].n_ids, 256, &p, a);
         p.graph_capture = 0;
-        int nb = generate(m, G[i].ids, G[i].n_ids, 256, &p, b);
+        int nb = t_generate(m, G[i].ids, G[i].n_ids, 256, &p, b);
         p.sampler.seed = 43;
         p.graph_capture = 1;
-        int nc = generate(m, G[i].ids, G[i].n_ids, 256, &p, c);
+        int nc = t_generate(m, G[i].ids, G[i].n_ids, 256, &p, c);
         printf("  %-20s capture vs eager: %d/%d equal; other seed: %d equal\n", G[i].name,
                matching_prefix(a, b, na), na, matching_prefix(a, c, nc));
         CHECK(na == 256 && nb == 256 && matching_prefix(a, b, na) == na);
@@ -178,7 +154,7 @@ static void test_batch(void) {
         enum { B = 3, N = 20 };
         int lens[B] = {G[i].n_ids, 5, 9};
         int32_t solo[B][N];
-        for (int b = 0; b < B; b++) CHECK(generate(m, G[i].ids + (G[i].n_ids - lens[b]), lens[b], N, NULL, solo[b]) == N);
+        for (int b = 0; b < B; b++) CHECK(t_generate(m, G[i].ids + (G[i].n_ids - lens[b]), lens[b], N, NULL, solo[b]) == N);
         grt_gen_params p = grt_gen_params_default();
         p.sampler.temperature = 0;
         p.n_seqs = B;

@@ -2,6 +2,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "genrt.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,4 +134,29 @@ int t_goldens_load(t_golden *g, int max) {
 
 void t_goldens_free(t_golden *g, int n) {
     for (int i = 0; i < n; i++) free(g[i].logits);
+}
+
+int t_generate(grt_model *m, const int32_t *ids, int n_ids, int n, const grt_gen_params *params, int32_t *out) {
+    grt_gen_params p = params ? *params : grt_gen_params_default();
+    if (!params) p.sampler.temperature = 0;
+    p.max_new_tokens = n;
+    p.ignore_eos = true;
+    grt_generator *g;
+    if (grt_generator_new(m, &p, &g) || grt_generator_prefill(g, 0, ids, (size_t)n_ids)) {
+        printf("  generator: %s\n", grt_last_error());
+        return -1;
+    }
+    int k = 0;
+    bool done = false;
+    while (!done) {
+        int32_t t[16];
+        size_t got;
+        if (grt_generator_next(g, NULL, t, 16, &got, &done)) {
+            printf("  next: %s\n", grt_last_error());
+            break;
+        }
+        for (size_t i = 0; i < got && k < n; i++) out[k++] = t[i];
+    }
+    grt_generator_free(g);
+    return k;
 }

@@ -65,4 +65,11 @@ typedef struct t_golden {
 int t_goldens_load(t_golden *g, int max);
 void t_goldens_free(t_golden *g, int n);
 
+/* Generate n tokens for one prompt (EOS ignored) with params (NULL: greedy)
+ * into out; returns how many came back, or -1 (the reason is printed). */
+struct grt_model;
+struct grt_gen_params;
+int t_generate(struct grt_model *m, const int32_t *ids, int n_ids, int n, const struct grt_gen_params *params,
+               int32_t *out);
+
 #endif

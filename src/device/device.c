@@ -16,14 +16,25 @@ typedef struct backend_entry {
     const char *name;
     grt_status (*open)(const grt_device_options *opts, grt_device **out);
     const char *missing; /* non-NULL: not built in, and why */
+    /* Built in but maybe absent on this machine (no GPU): false and why. */
+    bool (*probe)(const char **why);
 } backend_entry;
+
+#ifdef GRT_HAVE_CUDA
+bool grt_cuda_probe(const char **why);
+grt_status grt_cuda_device_open(const grt_device_options *opts, grt_device **out);
+#endif
 
 /* Extension point: a backend built in (cuda/, webgpu/) replaces its NULL
  * open function under #ifdef GRT_HAVE_CUDA / GRT_HAVE_WEBGPU. */
 static const backend_entry g_backends[] = {
-    {"cpu", grt_cpu_device_open, NULL},
-    {"cuda", NULL, "genrt was built without the CUDA backend"},
-    {"webgpu", NULL, "genrt was built without the WebGPU backend"},
+    {"cpu", grt_cpu_device_open, NULL, NULL},
+#ifdef GRT_HAVE_CUDA
+    {"cuda", grt_cuda_device_open, NULL, grt_cuda_probe},
+#else
+    {"cuda", NULL, "genrt was built without the CUDA backend", NULL},
+#endif
+    {"webgpu", NULL, "genrt was built without the WebGPU backend", NULL},
 };
 
 static const backend_entry *find_backend(const char *name) {
@@ -59,6 +70,7 @@ bool grt_device_available(const char *name, const char **why) {
         if (why) *why = b->missing;
         return false;
     }
+    if (b->probe) return b->probe(why);
     if (why) *why = NULL;
     return true;
 }

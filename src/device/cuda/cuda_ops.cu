@@ -1,0 +1,723 @@
+/* The forward-pass kernels. Positions come from the device step state, so
+ * every launch here has the same arguments at every decode step and can be
+ * replayed from a graph. Accumulation is in f32 throughout. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <string.h>
+
+#include "device/cuda/cuda_internal.h"
+
+static __device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+
+/* Sum over a block of up to 1024 threads; every thread gets the result. */
+static __device__ float block_sum(float v) {
+    __shared__ float part[32];
+    __shared__ float total;
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    if (lane == 0) part[w] = v;
+    __syncthreads();
+    if (w == 0) {
+        float s = lane < nw ? part[lane] : 0.0f;
+        s = warp_sum(s);
+        if (lane == 0) total = s;
+    }
+    __syncthreads();
+    float r = total;
+    __syncthreads();
+    return r;
+}
+
+static __device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
+static __device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+static __device__ __forceinline__ float f16_to_f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+
+/* Element k of a row of type T (any alignment the type allows). */
+static __device__ __forceinline__ float load_elem(const uint8_t *row, int T, int64_t k) {
+    switch (T) {
+    case GRT_F32: return ((const float *)row)[k];
+    case GRT_F16: return f16_to_f(((const uint16_t *)row)[k]);
+    case GRT_BF16: return __uint_as_float((uint32_t)((const uint16_t *)row)[k] << 16);
+    case GRT_Q8_0: {
+        const uint8_t *b = row + (k >> 5) * 34;
+        float d = f16_to_f((uint16_t)(b[0] | (b[1] << 8)));
+        return d * (float)(int8_t)b[2 + (k & 31)];
+    }
+    case GRT_Q4_0: {
+        const uint8_t *b = row + (k >> 5) * 18;
+        float d = f16_to_f((uint16_t)(b[0] | (b[1] << 8)));
+        int j = (int)(k & 31);
+        int q = j < 16 ? (b[2 + j] & 15) : (b[2 + j - 16] >> 4);
+        return d * (float)(q - 8);
+    }
+    }
+    return 0.0f;
+}
+
+static size_t row_bytes(int T, int64_t n) { return grt_row_bytes((grt_dtype)T, n); }
+
+/* ---------------------------------------------------------------- write, fill */
+
+enum { WRITE_CHUNK = 4096 };
+struct write_chunk {
+    unsigned char b[WRITE_CHUNK];
+};
+
+static __global__ void k_write(unsigned char *dst, int n, const write_chunk p) {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = p.b[i];
+}
+
+void cuda_op_write_small(grt_device *dev, void *dst, const void *src, size_t n) {
+    cudaStream_t st = cuda_ctx_of(dev)->stream;
+    write_chunk p;
+    for (size_t o = 0; o < n; o += WRITE_CHUNK) {
+        size_t m = n - o < WRITE_CHUNK ? n - o : WRITE_CHUNK;
+        memcpy(p.b, (const char *)src + o, m);
+        k_write<<<1, 256, 0, st>>>((unsigned char *)dst + o, (int)m, p);
+    }
+    cuda_check_launch(dev, "write");
+}
+
+static __global__ void k_fill(uint32_t *dst, size_t n, uint32_t v) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = v;
+}
+
+void cuda_op_fill(grt_device *dev, void *dst, size_t n, uint32_t pattern) {
+    size_t w = n / 4;
+    size_t blocks = (w + 255) / 256;
+    if (blocks > 4096) blocks = 4096;
+    if (blocks == 0) blocks = 1;
+    k_fill<<<(unsigned)blocks, 256, 0, cuda_ctx_of(dev)->stream>>>((uint32_t *)dst, w, pattern);
+    cuda_check_launch(dev, "fill");
+}
+
+/* ---------------------------------------------------------------- embed */
+
+static __global__ void k_embed(float *out, const uint8_t *table, int T, size_t row, int64_t n_vocab,
+                               int64_t n_embd, const int32_t *ids, float scale, int *err) {
+    int r = blockIdx.y;
+    int32_t id = ids[r];
+    float *o = out + (int64_t)r * n_embd;
+    bool bad = id < 0 || id >= n_vocab;
+    if (bad && threadIdx.x == 0 && blockIdx.x == 0) *(volatile int *)err = CUDA_KERR_EMBED_ID;
+    const uint8_t *src = table + (size_t)(bad ? 0 : id) * row;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_embd; i += (int64_t)gridDim.x * blockDim.x)
+        o[i] = bad ? 0.0f : load_elem(src, T, i) * scale;
+}
+
+void cuda_op_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids,
+                   float scale, int n_rows) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    int64_t n_vocab = table->ne[0], n_embd = table->ne[1];
+    dim3 grid((unsigned)((n_embd + 255) / 256 < 16 ? (n_embd + 255) / 256 : 16), (unsigned)n_rows);
+    k_embed<<<grid, 256, 0, c->stream>>>((float *)tptr(out), (const uint8_t *)tptr(table), table->type,
+                                         row_bytes(table->type, n_embd), n_vocab, n_embd,
+                                         (const int32_t *)tptr(ids), scale, c->err_word_dev);
+    cuda_check_launch(dev, "embed");
+}
+
+/* ---------------------------------------------------------------- rmsnorm */
+
+static __global__ void k_rmsnorm(float *out, const float *in, const float *w, int64_t dim, float eps) {
+    const float *x = in + blockIdx.x * dim;
+    float *y = out + blockIdx.x * dim;
+    float ss = 0;
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += x[i] * x[i];
+    ss = block_sum(ss);
+    float s = 1.0f / sqrtf(ss / (float)dim + eps);
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) y[i] = x[i] * s * w[i];
+}
+
+void cuda_op_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                     int64_t n_rows, int64_t dim, float eps) {
+    int th = dim >= 1024 ? 512 : dim >= 256 ? 256 : dim > 64 ? 128 : 32;
+    k_rmsnorm<<<(unsigned)n_rows, th, 0, cuda_ctx_of(dev)->stream>>>((float *)tptr(out), (const float *)tptr(in),
+                                                                   (const float *)tptr(w), dim, eps);
+    cuda_check_launch(dev, "rmsnorm");
+}
+
+/* ---------------------------------------------------------------- matmul: decode */
+
+/* Matrix-vector products for R <= 4 input rows: one warp per output,
+ * 16-byte weight loads (several in flight per lane), quantized blocks
+ * unpacked in registers, a warp reduction at the end. */
+enum { MV_WARPS = 8 };
+
+struct mv_args {
+    const uint8_t *w;
+    size_t w_row;   /* bytes */
+    const float *x; /* [R, K] */
+    const float *bias;
+    float *out;     /* [R, N] */
+    int64_t K, N;
+    int acc;
+};
+
+template <int R>
+static __device__ __forceinline__ void mv_finish(const mv_args &a, int64_t n, float (&s)[R]) {
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = warp_sum(s[r]);
+    if (lane == 0) {
+        float b = a.bias ? a.bias[n] : 0.0f;
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float *o = a.out + r * a.N + n;
+            float v = s[r] + b;
+            *o = a.acc ? *o + v : v;
+        }
+    }
+}
+
+/* 8 activations of row r starting at element k. */
+static __device__ __forceinline__ void load_x8(const float *x, int64_t k, float (&v)[8]) {
+    float4 a = __ldg((const float4 *)(x + k)), b = __ldg((const float4 *)(x + k + 4));
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+
+/* Float weights: each lane takes 16-byte chunks (8 bf16/f16 or 4 f32). */
+template <int T, int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
+    int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    if (n >= a.N) return;
+    int lane = threadIdx.x & 31;
+    const uint4 *wr = (const uint4 *)(a.w + n * a.w_row);
+    constexpr int EPC = T == GRT_F32 ? 4 : 8; /* elements per chunk */
+    int64_t n_chunks = a.K / EPC;
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+    constexpr int U = 4;
+    int64_t c = lane;
+    for (; c + 32 * (U - 1) < n_chunks; c += 32 * U) {
+        uint4 wv[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) wv[u] = __ldg(wr + c + 32 * u);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t k = (c + 32 * u) * EPC;
+            float wf[8];
+            if (T == GRT_F32) {
+                wf[0] = __uint_as_float(wv[u].x); wf[1] = __uint_as_float(wv[u].y);
+                wf[2] = __uint_as_float(wv[u].z); wf[3] = __uint_as_float(wv[u].w);
+            } else if (T == GRT_BF16) {
+                wf[0] = bf16_lo(wv[u].x); wf[1] = bf16_hi(wv[u].x); wf[2] = bf16_lo(wv[u].y); wf[3] = bf16_hi(wv[u].y);
+                wf[4] = bf16_lo(wv[u].z); wf[5] = bf16_hi(wv[u].z); wf[6] = bf16_lo(wv[u].w); wf[7] = bf16_hi(wv[u].w);
+            } else {
+                const uint32_t q[4] = {wv[u].x, wv[u].y, wv[u].z, wv[u].w};
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    float2 f = __half22float2(*(const __half2 *)&q[i]);
+                    wf[2 * i] = f.x;
+                    wf[2 * i + 1] = f.y;
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const float *xr = a.x + r * a.K + k;
+                if (EPC == 4) {
+                    float4 xv = __ldg((const float4 *)xr);
+                    s[r] += wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
+                } else {
+                    float xv[8];
+                    load_x8(xr, 0, xv);
+#pragma unroll
+                    for (int i = 0; i < 8; i++) s[r] += wf[i] * xv[i];
+                }
+            }
+        }
+    }
+    for (; c < n_chunks; c += 32) {
+        uint4 wv = __ldg(wr + c);
+        int64_t k = c * EPC;
+        float wf[8];
+        if (T == GRT_F32) {
+            wf[0] = __uint_as_float(wv.x); wf[1] = __uint_as_float(wv.y);
+            wf[2] = __uint_as_float(wv.z); wf[3] = __uint_as_float(wv.w);
+        } else if (T == GRT_BF16) {
+            wf[0] = bf16_lo(wv.x); wf[1] = bf16_hi(wv.x); wf[2] = bf16_lo(wv.y); wf[3] = bf16_hi(wv.y);
+            wf[4] = bf16_lo(wv.z); wf[5] = bf16_hi(wv.z); wf[6] = bf16_lo(wv.w); wf[7] = bf16_hi(wv.w);
+        } else {
+            const uint32_t q[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                float2 f = __half22float2(*(const __half2 *)&q[i]);
+                wf[2 * i] = f.x;
+                wf[2 * i + 1] = f.y;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            for (int i = 0; i < EPC; i++) s[r] += wf[i] * a.x[r * a.K + k + i];
+    }
+    mv_finish<R>(a, n, s);
+}
+
+/* Two bytes at a 2-aligned address as the low half of a word. */
+static __device__ __forceinline__ uint32_t ld16(const uint8_t *p) { return __ldg((const unsigned short *)p); }
+
+/* Q8_0: lane handles a quarter block (8 quants); a warp covers 8 blocks
+ * (272 contiguous bytes) per step. Blocks are 2-byte aligned, so quants
+ * load as 16-bit pairs. */
+template <int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q8(mv_args a) {
+    int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    if (n >= a.N) return;
+    int lane = threadIdx.x & 31, part = lane & 3;
+    const uint8_t *wr = a.w + n * a.w_row;
+    int64_t nb = a.K / 32;
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+#pragma unroll 2
+    for (int64_t b = lane >> 2; b < nb; b += 8) {
+        const uint8_t *blk = wr + b * 34;
+        float d = f16_to_f((uint16_t)ld16(blk));
+        const uint8_t *qp = blk + 2 + part * 8;
+        uint32_t q01 = ld16(qp) | (ld16(qp + 2) << 16), q23 = ld16(qp + 4) | (ld16(qp + 6) << 16);
+        float wf[8];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            wf[i] = (float)(int8_t)(q01 >> (8 * i));
+            wf[4 + i] = (float)(int8_t)(q23 >> (8 * i));
+        }
+        int64_t k = b * 32 + part * 8;
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float xv[8];
+            load_x8(a.x + r * a.K, k, xv);
+            float t = 0;
+#pragma unroll
+            for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
+            s[r] += d * t;
+        }
+    }
+    mv_finish<R>(a, n, s);
+}
+
+/* Q4_0: lane pairs share a block; lane half h takes qs[8h, 8h + 8), i.e.
+ * elements [8h, 8h + 8) (low nibbles) and [16 + 8h, 24 + 8h) (high). */
+template <int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
+    int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    if (n >= a.N) return;
+    int lane = threadIdx.x & 31, h = lane & 1;
+    const uint8_t *wr = a.w + n * a.w_row;
+    int64_t nb = a.K / 32;
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+#pragma unroll 2
+    for (int64_t b = lane >> 1; b < nb; b += 16) {
+        const uint8_t *blk = wr + b * 18;
+        float d = f16_to_f((uint16_t)ld16(blk));
+        const uint8_t *qp = blk + 2 + h * 8;
+        uint32_t q0 = ld16(qp) | (ld16(qp + 2) << 16), q1 = ld16(qp + 4) | (ld16(qp + 6) << 16);
+        float lo[8], hi[8];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            uint32_t b0 = (q0 >> (8 * i)) & 0xff, b1 = (q1 >> (8 * i)) & 0xff;
+            lo[i] = (float)((int)(b0 & 15) - 8);
+            hi[i] = (float)((int)(b0 >> 4) - 8);
+            lo[4 + i] = (float)((int)(b1 & 15) - 8);
+            hi[4 + i] = (float)((int)(b1 >> 4) - 8);
+        }
+        int64_t k = b * 32 + h * 8;
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float x0[8], x1[8];
+            load_x8(a.x + r * a.K, k, x0);
+            load_x8(a.x + r * a.K, k + 16, x1);
+            float t = 0;
+#pragma unroll
+            for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
+            s[r] += d * t;
+        }
+    }
+    mv_finish<R>(a, n, s);
+}
+
+/* Any type, any alignment: one warp per output, element by element. */
+static __global__ void k_mv_generic(mv_args a, int T, int R) {
+    int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    if (n >= a.N) return;
+    int lane = threadIdx.x & 31;
+    const uint8_t *wr = a.w + n * a.w_row;
+    for (int r = 0; r < R; r++) {
+        float s = 0;
+        for (int64_t k = lane; k < a.K; k += 32) s += load_elem(wr, T, k) * a.x[r * a.K + k];
+        s = warp_sum(s);
+        if (lane == 0) {
+            float v = s + (a.bias ? a.bias[n] : 0.0f);
+            float *o = a.out + r * a.N + n;
+            *o = a.acc ? *o + v : v;
+        }
+    }
+}
+
+template <int R>
+static void launch_mv(const mv_args &a, int T, bool aligned, cudaStream_t st) {
+    dim3 grid((unsigned)((a.N + MV_WARPS - 1) / MV_WARPS));
+    if (!aligned) {
+        k_mv_generic<<<grid, MV_WARPS * 32, 0, st>>>(a, T, R);
+        return;
+    }
+    switch (T) {
+    case GRT_F32: k_mv_float<GRT_F32, R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
+    case GRT_F16: k_mv_float<GRT_F16, R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
+    case GRT_BF16: k_mv_float<GRT_BF16, R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
+    case GRT_Q8_0: k_mv_q8<R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
+    case GRT_Q4_0: k_mv_q4<R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
+    }
+}
+
+/* ---------------------------------------------------------------- matmul: prefill */
+
+/* Tiled f32 SIMT product for many rows: a 64 x 64 output tile per block of
+ * 256 threads, 4 x 4 per thread, K in steps of 32 (one quant block), the
+ * weight tile dequantized into shared memory. */
+enum { TM = 64, TN = 64, TK = 32 };
+
+static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_t w_row, int T, const float *x,
+                                                         const float *bias, float *out, int64_t M, int64_t N,
+                                                         int64_t K, int acc) {
+    __shared__ float xs[TK][TM + 4];
+    __shared__ float ws[TK][TN + 4];
+    int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    int64_t m0 = (int64_t)blockIdx.y * TM, n0 = (int64_t)blockIdx.x * TN;
+    float accu[4][4] = {};
+    for (int64_t k0 = 0; k0 < K; k0 += TK) {
+        for (int i = tid; i < TM * TK; i += 256) {
+            int mm = i / TK, kk = i % TK;
+            int64_t m = m0 + mm, k = k0 + kk;
+            xs[kk][mm] = (m < M && k < K) ? x[m * K + k] : 0.0f;
+        }
+        for (int i = tid; i < TN * TK; i += 256) {
+            int nn = i / TK, kk = i % TK;
+            int64_t nr = n0 + nn, k = k0 + kk;
+            ws[kk][nn] = (nr < N && k < K) ? load_elem(w + nr * w_row, T, k) : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int kk = 0; kk < TK; kk++) {
+            float xv[4], wv[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) xv[i] = xs[kk][ty * 4 + i];
+#pragma unroll
+            for (int j = 0; j < 4; j++) wv[j] = ws[kk][tx * 4 + j];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) accu[i][j] += xv[i] * wv[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int64_t m = m0 + ty * 4 + i;
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int64_t nn = n0 + tx * 4 + j;
+            if (nn >= N) continue;
+            float v = accu[i][j] + (bias ? bias[nn] : 0.0f);
+            float *o = out + m * N + nn;
+            *o = acc ? *o + v : v;
+        }
+    }
+}
+
+void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                    const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+    cudaStream_t st = cuda_ctx_of(dev)->stream;
+    int T = w->type;
+    int64_t N = w->ne[0], K = w->ne[1];
+    mv_args a;
+    a.w = (const uint8_t *)tptr(w);
+    a.w_row = row_bytes(T, K);
+    a.x = (const float *)tptr(in);
+    a.bias = bias ? (const float *)tptr(bias) : NULL;
+    a.out = (float *)tptr(out);
+    a.K = K;
+    a.N = N;
+    a.acc = accumulate;
+    if (n_rows > 8) {
+        dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
+        k_mm_tiled<<<grid, 256, 0, st>>>(a.w, a.w_row, T, a.x, a.bias, a.out, n_rows, N, K, accumulate);
+        cuda_check_launch(dev, "matmul");
+        return;
+    }
+    /* 16-byte chunks need rows and the x vector 16-byte aligned. */
+    bool aligned;
+    if (T == GRT_Q8_0 || T == GRT_Q4_0)
+        aligned = ((uintptr_t)a.w % 2 == 0) && ((uintptr_t)a.x % 16 == 0) && (K % 32 == 0);
+    else {
+        int epc = T == GRT_F32 ? 4 : 8;
+        aligned = ((uintptr_t)a.w % 16 == 0) && (a.w_row % 16 == 0) && ((uintptr_t)a.x % 16 == 0) &&
+                  (K % epc == 0) && ((K * 4) % 16 == 0);
+    }
+    for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+        mv_args b = a;
+        b.x = a.x + r0 * K;
+        b.out = a.out + r0 * N;
+        int R = (int)(n_rows - r0 < 4 ? n_rows - r0 : 4);
+        switch (R) {
+        case 1: launch_mv<1>(b, T, aligned, st); break;
+        case 2: launch_mv<2>(b, T, aligned, st); break;
+        case 3: launch_mv<3>(b, T, aligned, st); break;
+        default: launch_mv<4>(b, T, aligned, st); break;
+        }
+    }
+    cuda_check_launch(dev, "matmul");
+}
+
+/* ---------------------------------------------------------------- rope, kv */
+
+static __device__ __forceinline__ void row_pos(const grt_step_state *st, grt_rows rows, int r, int *seq, int *pos) {
+    int tps = rows.n_rows / rows.n_seqs;
+    *seq = rows.seq0 + r / tps;
+    *pos = st[*seq].pos + r % tps;
+}
+
+static __global__ void k_rope(float *x, const float *inv_freq, const grt_step_state *st, grt_rows rows,
+                              int n_heads, int head_dim, int rot_dim, int inter) {
+    int r = blockIdx.x, seq, pos;
+    row_pos(st, rows, r, &seq, &pos);
+    int half = rot_dim / 2;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        /* As the CPU: the angle is an f32 product, cos/sin correctly rounded. */
+        float ang = (float)pos * inv_freq[i];
+        float cs = (float)cos((double)ang), sn = (float)sin((double)ang);
+        int i0 = inter ? 2 * i : i, i1 = inter ? 2 * i + 1 : i + half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((int64_t)r * n_heads + h) * head_dim;
+            float a = v[i0], b = v[i1];
+            v[i0] = a * cs - b * sn;
+            v[i1] = a * sn + b * cs;
+        }
+    }
+}
+
+void cuda_op_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_freq, const grt_tensor *state,
+                  grt_rows rows, int n_heads, int head_dim, int rot_dim, bool interleaved) {
+    int th = rot_dim / 2 >= 64 ? 64 : 32;
+    k_rope<<<rows.n_rows, th, 0, cuda_ctx_of(dev)->stream>>>((float *)tptr(x), (const float *)tptr(inv_freq),
+                                                            (const grt_step_state *)tptr(state), rows, n_heads,
+                                                            head_dim, rot_dim, interleaved);
+    cuda_check_launch(dev, "rope");
+}
+
+static __global__ void k_kv_store(void *kc, void *vc, int k16, int v16, const float *k, const float *v,
+                                  const grt_step_state *st, grt_rows rows, int kv_dim, int max_ctx) {
+    int r = blockIdx.x, seq, pos;
+    row_pos(st, rows, r, &seq, &pos);
+    if (pos < 0 || pos >= max_ctx) return;
+    size_t at = ((size_t)seq * max_ctx + pos) * kv_dim;
+    for (int i = threadIdx.x; i < kv_dim; i += blockDim.x) {
+        float kv = k[(size_t)r * kv_dim + i], vv = v[(size_t)r * kv_dim + i];
+        if (k16) ((__half *)kc)[at + i] = __float2half_rn(kv);
+        else ((float *)kc)[at + i] = kv;
+        if (v16) ((__half *)vc)[at + i] = __float2half_rn(vv);
+        else ((float *)vc)[at + i] = vv;
+    }
+}
+
+void cuda_op_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v_cache, const grt_tensor *k,
+                      const grt_tensor *v, const grt_tensor *state, grt_rows rows, int kv_dim, int max_ctx) {
+    k_kv_store<<<rows.n_rows, 128, 0, cuda_ctx_of(dev)->stream>>>(
+        tptr(k_cache), tptr(v_cache), k_cache->type == GRT_F16, v_cache->type == GRT_F16,
+        (const float *)tptr(k), (const float *)tptr(v), (const grt_step_state *)tptr(state), rows, kv_dim, max_ctx);
+    cuda_check_launch(dev, "kv_store");
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* One block of 4 warps per (split, head, row). The split's share of the
+ * row's key range is computed from the step state, so the launch does not
+ * change as the context grows. Each warp keeps an online softmax over its
+ * keys (lane i holds dims i, i + 32, ...); warps merge in shared memory.
+ * With one split the block writes the output; otherwise (max, sum, acc)
+ * partials that k_attn_combine merges. */
+enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */ };
+
+static __device__ __forceinline__ float kv_at(const float *p, size_t i) { return p[i]; }
+static __device__ __forceinline__ float kv_at(const __half *p, size_t i) { return __half2float(p[i]); }
+
+template <typename KT>
+static __global__ void __launch_bounds__(ATT_WARPS * 32)
+    k_attention(float *out, float *part, const float *q, const KT *kc, const KT *vc, const grt_step_state *st,
+                grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx, float scale, int window, int n_splits) {
+    __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
+    __shared__ float sm_acc[ATT_WARPS][ATT_MAXD * 32];
+    int split = blockIdx.x, h = blockIdx.y, r = blockIdx.z;
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    int seq, pos;
+    row_pos(st, rows, r, &seq, &pos);
+    int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
+    int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    int n = hi - lo + 1;
+    int chunk = n > 0 ? (n + n_splits - 1) / n_splits : 0;
+    int j0 = lo + split * chunk, j1 = j0 + chunk;
+    if (j1 > hi + 1) j1 = hi + 1;
+    int kvh = h / (n_heads / n_kv), kv_dim = n_kv * hd;
+    const float *qh = q + ((size_t)r * n_heads + h) * hd;
+    int nd = (hd + 31) / 32;
+    float qv[ATT_MAXD], acc[ATT_MAXD];
+#pragma unroll
+    for (int i = 0; i < ATT_MAXD; i++) {
+        int d = lane + 32 * i;
+        qv[i] = (i < nd && d < hd) ? qh[d] : 0.0f;
+        acc[i] = 0;
+    }
+    float m = -INFINITY, l = 0;
+    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
+    for (int j = j0 + w; j < j1; j += ATT_WARPS) {
+        const KT *kj = kc + base + (size_t)j * kv_dim;
+        float s = 0;
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++) {
+            int d = lane + 32 * i;
+            if (i < nd && d < hd) s += qv[i] * kv_at(kj, d);
+        }
+        s = warp_sum(s) * scale;
+        float mn = fmaxf(m, s);
+        float corr = expf(m - mn), e = expf(s - mn);
+        if (m == -INFINITY) corr = 0;
+        l = l * corr + e;
+        const KT *vj = vc + base + (size_t)j * kv_dim;
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++) {
+            int d = lane + 32 * i;
+            if (i < nd && d < hd) acc[i] = acc[i] * corr + e * kv_at(vj, d);
+        }
+        m = mn;
+    }
+    if (lane == 0) {
+        sm_m[w] = m;
+        sm_l[w] = l;
+    }
+#pragma unroll
+    for (int i = 0; i < ATT_MAXD; i++)
+        if (i < nd) sm_acc[w][lane + 32 * i] = acc[i];
+    __syncthreads();
+    float M = -INFINITY;
+    for (int i = 0; i < ATT_WARPS; i++) M = fmaxf(M, sm_m[i]);
+    float L = 0, f[ATT_WARPS];
+    for (int i = 0; i < ATT_WARPS; i++) {
+        f[i] = sm_m[i] == -INFINITY ? 0.0f : expf(sm_m[i] - M);
+        L += sm_l[i] * f[i];
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0;
+        for (int i = 0; i < ATT_WARPS; i++) o += sm_acc[i][d] * f[i];
+        if (n_splits == 1) {
+            out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
+        } else {
+            float *p = part + (((size_t)r * n_heads + h) * n_splits + split) * (hd + 2);
+            p[2 + d] = o;
+            if (d == 0) {
+                p[0] = M;
+                p[1] = L;
+            }
+        }
+    }
+}
+
+static __global__ void k_attn_combine(float *out, const float *part, int n_heads, int hd, int n_splits) {
+    int h = blockIdx.x, r = blockIdx.y;
+    const float *p = part + ((size_t)r * n_heads + h) * n_splits * (hd + 2);
+    float M = -INFINITY;
+    for (int s = 0; s < n_splits; s++) M = fmaxf(M, p[s * (hd + 2)]);
+    float L = 0;
+    for (int s = 0; s < n_splits; s++) {
+        float ms = p[s * (hd + 2)];
+        if (ms != -INFINITY) L += p[s * (hd + 2) + 1] * expf(ms - M);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0;
+        for (int s = 0; s < n_splits; s++) {
+            float ms = p[s * (hd + 2)];
+            if (ms != -INFINITY) o += p[s * (hd + 2) + 2 + d] * expf(ms - M);
+        }
+        out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
+    }
+}
+
+void cuda_op_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                       const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
+                       int n_kv_heads, int head_dim, int max_ctx, float scale, int window) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    if (head_dim > 32 * ATT_MAXD || k_cache->type != v_cache->type) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "cuda attention: head_dim %d (max %d) or mixed cache types",
+                          head_dim, 32 * ATT_MAXD);
+        return;
+    }
+    /* Enough blocks to fill the GPU twice over; splits never shorter than
+     * 32 keys of the longest possible context. */
+    int64_t base_blocks = (int64_t)rows.n_rows * n_heads;
+    int n_splits = (int)((2 * c->n_sm + base_blocks - 1) / base_blocks);
+    int span = window > 0 && window < max_ctx ? window : max_ctx;
+    int max_splits = (span + 31) / 32;
+    if (n_splits > max_splits) n_splits = max_splits;
+    if (n_splits > 64) n_splits = 64;
+    if (n_splits < 1) n_splits = 1;
+    float *part = NULL;
+    if (n_splits > 1) {
+        part = (float *)cuda_scratch(dev, (size_t)base_blocks * n_splits * (head_dim + 2) * 4);
+        if (!part) return;
+    }
+    dim3 grid((unsigned)n_splits, (unsigned)n_heads, (unsigned)rows.n_rows);
+    const grt_step_state *st = (const grt_step_state *)tptr(state);
+    if (k_cache->type == GRT_F16)
+        k_attention<__half><<<grid, ATT_WARPS * 32, 0, c->stream>>>(
+            (float *)tptr(out), part, (const float *)tptr(q), (const __half *)tptr(k_cache),
+            (const __half *)tptr(v_cache), st, rows, n_heads, n_kv_heads, head_dim, max_ctx, scale, window, n_splits);
+    else
+        k_attention<float><<<grid, ATT_WARPS * 32, 0, c->stream>>>(
+            (float *)tptr(out), part, (const float *)tptr(q), (const float *)tptr(k_cache),
+            (const float *)tptr(v_cache), st, rows, n_heads, n_kv_heads, head_dim, max_ctx, scale, window, n_splits);
+    if (n_splits > 1)
+        k_attn_combine<<<dim3((unsigned)n_heads, (unsigned)rows.n_rows), head_dim < 128 ? 64 : 128, 0, c->stream>>>(
+            (float *)tptr(out), part, n_heads, head_dim, n_splits);
+    cuda_check_launch(dev, "attention");
+}
+
+/* ---------------------------------------------------------------- glu, advance */
+
+static __global__ void k_glu(float *out, const float *g, const float *u, int64_t n, int act) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float x = g[i];
+        float a;
+        if (act == GRT_ACT_SILU) a = x / (1.0f + expf(-x));
+        else a = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+        out[i] = a * u[i];
+    }
+}
+
+void cuda_op_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, const grt_tensor *up,
+                 int64_t n_rows, int64_t n_ff, grt_act act) {
+    int64_t n = n_rows * n_ff;
+    int64_t blocks = (n + 255) / 256;
+    if (blocks > 8192) blocks = 8192;
+    k_glu<<<(unsigned)blocks, 256, 0, cuda_ctx_of(dev)->stream>>>((float *)tptr(out), (const float *)tptr(gate),
+                                                                 (const float *)tptr(up), n, act);
+    cuda_check_launch(dev, "glu");
+}
+
+static __global__ void k_advance(grt_step_state *st, grt_rows rows) {
+    int s = rows.seq0 + blockIdx.x * blockDim.x + threadIdx.x;
+    if (s < rows.seq0 + rows.n_seqs) st[s].pos += rows.n_rows / rows.n_seqs;
+}
+
+void cuda_op_advance(grt_device *dev, const grt_tensor *state, grt_rows rows) {
+    k_advance<<<(rows.n_seqs + 127) / 128, 128, 0, cuda_ctx_of(dev)->stream>>>((grt_step_state *)tptr(state), rows);
+    cuda_check_launch(dev, "advance");
+}

@@ -411,6 +411,8 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
         goto fail;
     }
     c->n_sm = prop.multiProcessorCount;
+    env = getenv("GENRT_CUDA_PDL");
+    c->pdl = prop.major >= 9 && !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);
     if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) goto cuda_fail;
     if ((e = cudaHostAlloc((void **)&c->err_word, 64, cudaHostAllocMapped)) != cudaSuccess) goto cuda_fail;

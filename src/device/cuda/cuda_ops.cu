@@ -70,6 +70,7 @@ struct write_chunk {
 };
 
 static __global__ void k_write(unsigned char *dst, int n, const write_chunk p) {
+    pdl_start();
     for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = p.b[i];
 }
 
@@ -79,12 +80,13 @@ void cuda_op_write_small(grt_device *dev, void *dst, const void *src, size_t n) 
     for (size_t o = 0; o < n; o += WRITE_CHUNK) {
         size_t m = n - o < WRITE_CHUNK ? n - o : WRITE_CHUNK;
         memcpy(p.b, (const char *)src + o, m);
-        k_write<<<1, 256, 0, st>>>((unsigned char *)dst + o, (int)m, p);
+        launch(dev, k_write, dim3(1), dim3(256), 0, (unsigned char *)dst + o, (int)m, p);
     }
     cuda_check_launch(dev, "write");
 }
 
 static __global__ void k_fill(uint32_t *dst, size_t n, uint32_t v) {
+    pdl_start();
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = v;
 }
@@ -94,7 +96,7 @@ void cuda_op_fill(grt_device *dev, void *dst, size_t n, uint32_t pattern) {
     size_t blocks = (w + 255) / 256;
     if (blocks > 4096) blocks = 4096;
     if (blocks == 0) blocks = 1;
-    k_fill<<<(unsigned)blocks, 256, 0, cuda_ctx_of(dev)->stream>>>((uint32_t *)dst, w, pattern);
+    launch(dev, k_fill, dim3((unsigned)blocks), dim3(256), 0, (uint32_t *)dst, w, pattern);
     cuda_check_launch(dev, "fill");
 }
 
@@ -102,6 +104,7 @@ void cuda_op_fill(grt_device *dev, void *dst, size_t n, uint32_t pattern) {
 
 static __global__ void k_embed(float *out, const uint8_t *table, int T, size_t row, int64_t n_vocab,
                                int64_t n_embd, const int32_t *ids, float scale, int *err) {
+    pdl_start();
     int r = blockIdx.y;
     int32_t id = ids[r];
     float *o = out + (int64_t)r * n_embd;
@@ -117,7 +120,7 @@ void cuda_op_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *tab
     cuda_ctx *c = cuda_ctx_of(dev);
     int64_t n_vocab = table->ne[0], n_embd = table->ne[1];
     dim3 grid((unsigned)((n_embd + 255) / 256 < 16 ? (n_embd + 255) / 256 : 16), (unsigned)n_rows);
-    k_embed<<<grid, 256, 0, c->stream>>>((float *)tptr(out), (const uint8_t *)tptr(table), table->type,
+    launch(dev, k_embed, dim3(grid), dim3(256), 0, (float *)tptr(out), (const uint8_t *)tptr(table), table->type,
                                          row_bytes(table->type, n_embd), n_vocab, n_embd,
                                          (const int32_t *)tptr(ids), scale, c->err_word_dev);
     cuda_check_launch(dev, "embed");
@@ -126,6 +129,7 @@ void cuda_op_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *tab
 /* ---------------------------------------------------------------- rmsnorm */
 
 static __global__ void k_rmsnorm(float *out, const float *in, const float *w, int64_t dim, float eps) {
+    pdl_start();
     const float *x = in + blockIdx.x * dim;
     float *y = out + blockIdx.x * dim;
     float ss = 0;
@@ -138,7 +142,7 @@ static __global__ void k_rmsnorm(float *out, const float *in, const float *w, in
 void cuda_op_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
                      int64_t n_rows, int64_t dim, float eps) {
     int th = dim >= 1024 ? 512 : dim >= 256 ? 256 : dim > 64 ? 128 : 32;
-    k_rmsnorm<<<(unsigned)n_rows, th, 0, cuda_ctx_of(dev)->stream>>>((float *)tptr(out), (const float *)tptr(in),
+    launch(dev, k_rmsnorm, dim3((unsigned)n_rows), dim3(th), 0, (float *)tptr(out), (const float *)tptr(in),
                                                                    (const float *)tptr(w), dim, eps);
     cuda_check_launch(dev, "rmsnorm");
 }
@@ -183,9 +187,30 @@ static __device__ __forceinline__ void load_x8(const float *x, int64_t k, float 
     v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
 }
 
-/* Float weights: each lane takes 16-byte chunks (8 bf16/f16 or 4 f32). */
+/* Float weights: each lane takes 16-byte chunks (8 bf16/f16 or 4 f32),
+ * U chunks per round, all loads issued before any is used. */
+template <int T>
+static __device__ __forceinline__ void unpack16(const uint4 &v, float (&wf)[8]) {
+    if (T == GRT_F32) {
+        wf[0] = __uint_as_float(v.x); wf[1] = __uint_as_float(v.y);
+        wf[2] = __uint_as_float(v.z); wf[3] = __uint_as_float(v.w);
+    } else if (T == GRT_BF16) {
+        wf[0] = bf16_lo(v.x); wf[1] = bf16_hi(v.x); wf[2] = bf16_lo(v.y); wf[3] = bf16_hi(v.y);
+        wf[4] = bf16_lo(v.z); wf[5] = bf16_hi(v.z); wf[6] = bf16_lo(v.w); wf[7] = bf16_hi(v.w);
+    } else {
+        const uint32_t q[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 f = __half22float2(*(const __half2 *)&q[i]);
+            wf[2 * i] = f.x;
+            wf[2 * i + 1] = f.y;
+        }
+    }
+}
+
 template <int T, int R>
 static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
+    pdl_start();
     int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     if (n >= a.N) return;
     int lane = threadIdx.x & 31;
@@ -196,30 +221,20 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
 #pragma unroll
     for (int r = 0; r < R; r++) s[r] = 0;
     constexpr int U = 4;
-    int64_t c = lane;
-    for (; c + 32 * (U - 1) < n_chunks; c += 32 * U) {
+    for (int64_t c0 = lane; c0 < n_chunks; c0 += 32 * U) {
         uint4 wv[U];
 #pragma unroll
-        for (int u = 0; u < U; u++) wv[u] = __ldg(wr + c + 32 * u);
+        for (int u = 0; u < U; u++) {
+            int64_t c = c0 + 32 * u;
+            wv[u] = c < n_chunks ? __ldg(wr + c) : make_uint4(0, 0, 0, 0);
+        }
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int64_t k = (c + 32 * u) * EPC;
+            int64_t c = c0 + 32 * u;
+            if (c >= n_chunks) break;
+            int64_t k = c * EPC;
             float wf[8];
-            if (T == GRT_F32) {
-                wf[0] = __uint_as_float(wv[u].x); wf[1] = __uint_as_float(wv[u].y);
-                wf[2] = __uint_as_float(wv[u].z); wf[3] = __uint_as_float(wv[u].w);
-            } else if (T == GRT_BF16) {
-                wf[0] = bf16_lo(wv[u].x); wf[1] = bf16_hi(wv[u].x); wf[2] = bf16_lo(wv[u].y); wf[3] = bf16_hi(wv[u].y);
-                wf[4] = bf16_lo(wv[u].z); wf[5] = bf16_hi(wv[u].z); wf[6] = bf16_lo(wv[u].w); wf[7] = bf16_hi(wv[u].w);
-            } else {
-                const uint32_t q[4] = {wv[u].x, wv[u].y, wv[u].z, wv[u].w};
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    float2 f = __half22float2(*(const __half2 *)&q[i]);
-                    wf[2 * i] = f.x;
-                    wf[2 * i + 1] = f.y;
-                }
-            }
+            unpack16<T>(wv[u], wf);
 #pragma unroll
             for (int r = 0; r < R; r++) {
                 const float *xr = a.x + r * a.K + k;
@@ -235,29 +250,6 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
             }
         }
     }
-    for (; c < n_chunks; c += 32) {
-        uint4 wv = __ldg(wr + c);
-        int64_t k = c * EPC;
-        float wf[8];
-        if (T == GRT_F32) {
-            wf[0] = __uint_as_float(wv.x); wf[1] = __uint_as_float(wv.y);
-            wf[2] = __uint_as_float(wv.z); wf[3] = __uint_as_float(wv.w);
-        } else if (T == GRT_BF16) {
-            wf[0] = bf16_lo(wv.x); wf[1] = bf16_hi(wv.x); wf[2] = bf16_lo(wv.y); wf[3] = bf16_hi(wv.y);
-            wf[4] = bf16_lo(wv.z); wf[5] = bf16_hi(wv.z); wf[6] = bf16_lo(wv.w); wf[7] = bf16_hi(wv.w);
-        } else {
-            const uint32_t q[4] = {wv.x, wv.y, wv.z, wv.w};
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                float2 f = __half22float2(*(const __half2 *)&q[i]);
-                wf[2 * i] = f.x;
-                wf[2 * i + 1] = f.y;
-            }
-        }
-#pragma unroll
-        for (int r = 0; r < R; r++)
-            for (int i = 0; i < EPC; i++) s[r] += wf[i] * a.x[r * a.K + k + i];
-    }
     mv_finish<R>(a, n, s);
 }
 
@@ -265,10 +257,11 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
 static __device__ __forceinline__ uint32_t ld16(const uint8_t *p) { return __ldg((const unsigned short *)p); }
 
 /* Q8_0: lane handles a quarter block (8 quants); a warp covers 8 blocks
- * (272 contiguous bytes) per step. Blocks are 2-byte aligned, so quants
- * load as 16-bit pairs. */
+ * (272 contiguous bytes) per step, U steps per round. Blocks are 2-byte
+ * aligned, so quants load as 16-bit pairs. */
 template <int R>
 static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q8(mv_args a) {
+    pdl_start();
     int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     if (n >= a.N) return;
     int lane = threadIdx.x & 31, part = lane & 3;
@@ -277,27 +270,42 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q8(mv_args a) {
     float s[R];
 #pragma unroll
     for (int r = 0; r < R; r++) s[r] = 0;
-#pragma unroll 2
-    for (int64_t b = lane >> 2; b < nb; b += 8) {
-        const uint8_t *blk = wr + b * 34;
-        float d = f16_to_f((uint16_t)ld16(blk));
-        const uint8_t *qp = blk + 2 + part * 8;
-        uint32_t q01 = ld16(qp) | (ld16(qp + 2) << 16), q23 = ld16(qp + 4) | (ld16(qp + 6) << 16);
-        float wf[8];
+    constexpr int U = 4;
+    for (int64_t b0 = lane >> 2; b0 < nb; b0 += 8 * U) {
+        uint32_t dq[U], q01[U], q23[U];
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            wf[i] = (float)(int8_t)(q01 >> (8 * i));
-            wf[4 + i] = (float)(int8_t)(q23 >> (8 * i));
+        for (int u = 0; u < U; u++) {
+            int64_t b = b0 + 8 * u;
+            if (b < nb) {
+                const uint8_t *blk = wr + b * 34, *qp = blk + 2 + part * 8;
+                dq[u] = ld16(blk);
+                q01[u] = ld16(qp) | (ld16(qp + 2) << 16);
+                q23[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
+            } else {
+                dq[u] = q01[u] = q23[u] = 0;
+            }
         }
-        int64_t k = b * 32 + part * 8;
 #pragma unroll
-        for (int r = 0; r < R; r++) {
-            float xv[8];
-            load_x8(a.x + r * a.K, k, xv);
-            float t = 0;
+        for (int u = 0; u < U; u++) {
+            int64_t b = b0 + 8 * u;
+            if (b >= nb) break;
+            float d = f16_to_f((uint16_t)dq[u]);
+            float wf[8];
 #pragma unroll
-            for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
-            s[r] += d * t;
+            for (int i = 0; i < 4; i++) {
+                wf[i] = (float)(int8_t)(q01[u] >> (8 * i));
+                wf[4 + i] = (float)(int8_t)(q23[u] >> (8 * i));
+            }
+            int64_t k = b * 32 + part * 8;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                float xv[8];
+                load_x8(a.x + r * a.K, k, xv);
+                float t = 0;
+#pragma unroll
+                for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
+                s[r] += d * t;
+            }
         }
     }
     mv_finish<R>(a, n, s);
@@ -307,6 +315,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q8(mv_args a) {
  * elements [8h, 8h + 8) (low nibbles) and [16 + 8h, 24 + 8h) (high). */
 template <int R>
 static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
+    pdl_start();
     int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     if (n >= a.N) return;
     int lane = threadIdx.x & 31, h = lane & 1;
@@ -315,31 +324,46 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
     float s[R];
 #pragma unroll
     for (int r = 0; r < R; r++) s[r] = 0;
-#pragma unroll 2
-    for (int64_t b = lane >> 1; b < nb; b += 16) {
-        const uint8_t *blk = wr + b * 18;
-        float d = f16_to_f((uint16_t)ld16(blk));
-        const uint8_t *qp = blk + 2 + h * 8;
-        uint32_t q0 = ld16(qp) | (ld16(qp + 2) << 16), q1 = ld16(qp + 4) | (ld16(qp + 6) << 16);
-        float lo[8], hi[8];
+    constexpr int U = 4;
+    for (int64_t b0 = lane >> 1; b0 < nb; b0 += 16 * U) {
+        uint32_t dq[U], q0[U], q1[U];
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            uint32_t b0 = (q0 >> (8 * i)) & 0xff, b1 = (q1 >> (8 * i)) & 0xff;
-            lo[i] = (float)((int)(b0 & 15) - 8);
-            hi[i] = (float)((int)(b0 >> 4) - 8);
-            lo[4 + i] = (float)((int)(b1 & 15) - 8);
-            hi[4 + i] = (float)((int)(b1 >> 4) - 8);
+        for (int u = 0; u < U; u++) {
+            int64_t b = b0 + 16 * u;
+            if (b < nb) {
+                const uint8_t *blk = wr + b * 18, *qp = blk + 2 + h * 8;
+                dq[u] = ld16(blk);
+                q0[u] = ld16(qp) | (ld16(qp + 2) << 16);
+                q1[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
+            } else {
+                dq[u] = q0[u] = q1[u] = 0;
+            }
         }
-        int64_t k = b * 32 + h * 8;
 #pragma unroll
-        for (int r = 0; r < R; r++) {
-            float x0[8], x1[8];
-            load_x8(a.x + r * a.K, k, x0);
-            load_x8(a.x + r * a.K, k + 16, x1);
-            float t = 0;
+        for (int u = 0; u < U; u++) {
+            int64_t b = b0 + 16 * u;
+            if (b >= nb) break;
+            float d = f16_to_f((uint16_t)dq[u]);
+            float lo[8], hi[8];
 #pragma unroll
-            for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
-            s[r] += d * t;
+            for (int i = 0; i < 4; i++) {
+                uint32_t b0v = (q0[u] >> (8 * i)) & 0xff, b1v = (q1[u] >> (8 * i)) & 0xff;
+                lo[i] = (float)((int)(b0v & 15) - 8);
+                hi[i] = (float)((int)(b0v >> 4) - 8);
+                lo[4 + i] = (float)((int)(b1v & 15) - 8);
+                hi[4 + i] = (float)((int)(b1v >> 4) - 8);
+            }
+            int64_t k = b * 32 + h * 8;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                float x0[8], x1[8];
+                load_x8(a.x + r * a.K, k, x0);
+                load_x8(a.x + r * a.K, k + 16, x1);
+                float t = 0;
+#pragma unroll
+                for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
+                s[r] += d * t;
+            }
         }
     }
     mv_finish<R>(a, n, s);
@@ -347,6 +371,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
 
 /* Any type, any alignment: one warp per output, element by element. */
 static __global__ void k_mv_generic(mv_args a, int T, int R) {
+    pdl_start();
     int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     if (n >= a.N) return;
     int lane = threadIdx.x & 31;
@@ -364,18 +389,18 @@ static __global__ void k_mv_generic(mv_args a, int T, int R) {
 }
 
 template <int R>
-static void launch_mv(const mv_args &a, int T, bool aligned, cudaStream_t st) {
+static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
     dim3 grid((unsigned)((a.N + MV_WARPS - 1) / MV_WARPS));
     if (!aligned) {
-        k_mv_generic<<<grid, MV_WARPS * 32, 0, st>>>(a, T, R);
+        launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
         return;
     }
     switch (T) {
-    case GRT_F32: k_mv_float<GRT_F32, R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
-    case GRT_F16: k_mv_float<GRT_F16, R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
-    case GRT_BF16: k_mv_float<GRT_BF16, R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
-    case GRT_Q8_0: k_mv_q8<R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
-    case GRT_Q4_0: k_mv_q4<R><<<grid, MV_WARPS * 32, 0, st>>>(a); break;
+    case GRT_F32: launch(dev, k_mv_float<GRT_F32, R>, dim3(grid), dim3(MV_WARPS * 32), 0, a); break;
+    case GRT_F16: launch(dev, k_mv_float<GRT_F16, R>, dim3(grid), dim3(MV_WARPS * 32), 0, a); break;
+    case GRT_BF16: launch(dev, k_mv_float<GRT_BF16, R>, dim3(grid), dim3(MV_WARPS * 32), 0, a); break;
+    case GRT_Q8_0: launch(dev, k_mv_q8<R>, dim3(grid), dim3(MV_WARPS * 32), 0, a); break;
+    case GRT_Q4_0: launch(dev, k_mv_q4<R>, dim3(grid), dim3(MV_WARPS * 32), 0, a); break;
     }
 }
 
@@ -389,6 +414,7 @@ enum { TM = 64, TN = 64, TK = 32 };
 static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_t w_row, int T, const float *x,
                                                          const float *bias, float *out, int64_t M, int64_t N,
                                                          int64_t K, int acc) {
+    pdl_start();
     __shared__ float xs[TK][TM + 4];
     __shared__ float ws[TK][TN + 4];
     int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
@@ -451,7 +477,7 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
     a.acc = accumulate;
     if (n_rows > 8) {
         dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
-        k_mm_tiled<<<grid, 256, 0, st>>>(a.w, a.w_row, T, a.x, a.bias, a.out, n_rows, N, K, accumulate);
+        launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, a.w, a.w_row, T, a.x, a.bias, a.out, n_rows, N, K, accumulate);
         cuda_check_launch(dev, "matmul");
         return;
     }
@@ -470,10 +496,10 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
         b.out = a.out + r0 * N;
         int R = (int)(n_rows - r0 < 4 ? n_rows - r0 : 4);
         switch (R) {
-        case 1: launch_mv<1>(b, T, aligned, st); break;
-        case 2: launch_mv<2>(b, T, aligned, st); break;
-        case 3: launch_mv<3>(b, T, aligned, st); break;
-        default: launch_mv<4>(b, T, aligned, st); break;
+        case 1: launch_mv<1>(dev, b, T, aligned); break;
+        case 2: launch_mv<2>(dev, b, T, aligned); break;
+        case 3: launch_mv<3>(dev, b, T, aligned); break;
+        default: launch_mv<4>(dev, b, T, aligned); break;
         }
     }
     cuda_check_launch(dev, "matmul");
@@ -489,34 +515,37 @@ static __device__ __forceinline__ void row_pos(const grt_step_state *st, grt_row
 
 static __global__ void k_rope(float *x, const float *inv_freq, const grt_step_state *st, grt_rows rows,
                               int n_heads, int head_dim, int rot_dim, int inter) {
+    pdl_start();
     int r = blockIdx.x, seq, pos;
     row_pos(st, rows, r, &seq, &pos);
     int half = rot_dim / 2;
-    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    for (int t = threadIdx.x; t < half * n_heads; t += blockDim.x) {
+        int i = t % half, h = t / half;
         /* As the CPU: the angle is an f32 product, cos/sin correctly rounded. */
         float ang = (float)pos * inv_freq[i];
-        float cs = (float)cos((double)ang), sn = (float)sin((double)ang);
+        double sd, cd;
+        sincos((double)ang, &sd, &cd);
+        float cs = (float)cd, sn = (float)sd;
         int i0 = inter ? 2 * i : i, i1 = inter ? 2 * i + 1 : i + half;
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + ((int64_t)r * n_heads + h) * head_dim;
-            float a = v[i0], b = v[i1];
-            v[i0] = a * cs - b * sn;
-            v[i1] = a * sn + b * cs;
-        }
+        float *v = x + ((int64_t)r * n_heads + h) * head_dim;
+        float a = v[i0], b = v[i1];
+        v[i0] = a * cs - b * sn;
+        v[i1] = a * sn + b * cs;
     }
 }
 
 void cuda_op_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_freq, const grt_tensor *state,
                   grt_rows rows, int n_heads, int head_dim, int rot_dim, bool interleaved) {
-    int th = rot_dim / 2 >= 64 ? 64 : 32;
-    k_rope<<<rows.n_rows, th, 0, cuda_ctx_of(dev)->stream>>>((float *)tptr(x), (const float *)tptr(inv_freq),
-                                                            (const grt_step_state *)tptr(state), rows, n_heads,
-                                                            head_dim, rot_dim, interleaved);
+    int work = rot_dim / 2 * n_heads;
+    int th = work >= 1024 ? 1024 : (work + 31) / 32 * 32;
+    launch(dev, k_rope, dim3(rows.n_rows), dim3(th), 0, (float *)tptr(x), (const float *)tptr(inv_freq),
+           (const grt_step_state *)tptr(state), rows, n_heads, head_dim, rot_dim, (int)interleaved);
     cuda_check_launch(dev, "rope");
 }
 
 static __global__ void k_kv_store(void *kc, void *vc, int k16, int v16, const float *k, const float *v,
                                   const grt_step_state *st, grt_rows rows, int kv_dim, int max_ctx) {
+    pdl_start();
     int r = blockIdx.x, seq, pos;
     row_pos(st, rows, r, &seq, &pos);
     if (pos < 0 || pos >= max_ctx) return;
@@ -532,7 +561,7 @@ static __global__ void k_kv_store(void *kc, void *vc, int k16, int v16, const fl
 
 void cuda_op_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v_cache, const grt_tensor *k,
                       const grt_tensor *v, const grt_tensor *state, grt_rows rows, int kv_dim, int max_ctx) {
-    k_kv_store<<<rows.n_rows, 128, 0, cuda_ctx_of(dev)->stream>>>(
+    launch(dev, k_kv_store, dim3(rows.n_rows), dim3(128), 0, 
         tptr(k_cache), tptr(v_cache), k_cache->type == GRT_F16, v_cache->type == GRT_F16,
         (const float *)tptr(k), (const float *)tptr(v), (const grt_step_state *)tptr(state), rows, kv_dim, max_ctx);
     cuda_check_launch(dev, "kv_store");
@@ -542,11 +571,12 @@ void cuda_op_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tens
 
 /* One block of 4 warps per (split, head, row). The split's share of the
  * row's key range is computed from the step state, so the launch does not
- * change as the context grows. Each warp keeps an online softmax over its
- * keys (lane i holds dims i, i + 32, ...); warps merge in shared memory.
- * With one split the block writes the output; otherwise (max, sum, acc)
- * partials that k_attn_combine merges. */
-enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */ };
+ * change as the context grows. Scores first (each warp takes 4 keys at a
+ * time, loads in flight together), then the softmax in shared memory, then
+ * the weighted sum of V with threads over (key group, dim). With one split
+ * the block writes the output; otherwise (max, sum, acc) partials that
+ * k_attn_combine merges. */
+enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */, ATT_CHUNK = 4096 };
 
 static __device__ __forceinline__ float kv_at(const float *p, size_t i) { return p[i]; }
 static __device__ __forceinline__ float kv_at(const __half *p, size_t i) { return __half2float(p[i]); }
@@ -555,8 +585,10 @@ template <typename KT>
 static __global__ void __launch_bounds__(ATT_WARPS * 32)
     k_attention(float *out, float *part, const float *q, const KT *kc, const KT *vc, const grt_step_state *st,
                 grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx, float scale, int window, int n_splits) {
-    __shared__ float sm_m[ATT_WARPS], sm_l[ATT_WARPS];
-    __shared__ float sm_acc[ATT_WARPS][ATT_MAXD * 32];
+    pdl_start();
+    extern __shared__ float sc[]; /* [chunk] scores, then weights */
+    __shared__ float red[ATT_WARPS];
+    __shared__ float po[2 * 128];
     int split = blockIdx.x, h = blockIdx.y, r = blockIdx.z;
     int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     int seq, pos;
@@ -567,71 +599,90 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
     int chunk = n > 0 ? (n + n_splits - 1) / n_splits : 0;
     int j0 = lo + split * chunk, j1 = j0 + chunk;
     if (j1 > hi + 1) j1 = hi + 1;
+    int cnt = j1 > j0 ? j1 - j0 : 0;
     int kvh = h / (n_heads / n_kv), kv_dim = n_kv * hd;
     const float *qh = q + ((size_t)r * n_heads + h) * hd;
     int nd = (hd + 31) / 32;
-    float qv[ATT_MAXD], acc[ATT_MAXD];
+    float qv[ATT_MAXD];
 #pragma unroll
     for (int i = 0; i < ATT_MAXD; i++) {
         int d = lane + 32 * i;
         qv[i] = (i < nd && d < hd) ? qh[d] : 0.0f;
-        acc[i] = 0;
     }
-    float m = -INFINITY, l = 0;
-    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
-    for (int j = j0 + w; j < j1; j += ATT_WARPS) {
-        const KT *kj = kc + base + (size_t)j * kv_dim;
-        float s = 0;
+    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd + (size_t)j0 * kv_dim;
+    const KT *kb = kc + base, *vb = vc + base;
+    for (int jj = w * 4; jj < cnt; jj += ATT_WARPS * 4) {
+        float s4[4];
 #pragma unroll
-        for (int i = 0; i < ATT_MAXD; i++) {
-            int d = lane + 32 * i;
-            if (i < nd && d < hd) s += qv[i] * kv_at(kj, d);
-        }
-        s = warp_sum(s) * scale;
-        float mn = fmaxf(m, s);
-        float corr = expf(m - mn), e = expf(s - mn);
-        if (m == -INFINITY) corr = 0;
-        l = l * corr + e;
-        const KT *vj = vc + base + (size_t)j * kv_dim;
+        for (int u = 0; u < 4; u++) {
+            s4[u] = 0;
+            if (jj + u < cnt) {
+                const KT *kj = kb + (size_t)(jj + u) * kv_dim;
 #pragma unroll
-        for (int i = 0; i < ATT_MAXD; i++) {
-            int d = lane + 32 * i;
-            if (i < nd && d < hd) acc[i] = acc[i] * corr + e * kv_at(vj, d);
-        }
-        m = mn;
-    }
-    if (lane == 0) {
-        sm_m[w] = m;
-        sm_l[w] = l;
-    }
-#pragma unroll
-    for (int i = 0; i < ATT_MAXD; i++)
-        if (i < nd) sm_acc[w][lane + 32 * i] = acc[i];
-    __syncthreads();
-    float M = -INFINITY;
-    for (int i = 0; i < ATT_WARPS; i++) M = fmaxf(M, sm_m[i]);
-    float L = 0, f[ATT_WARPS];
-    for (int i = 0; i < ATT_WARPS; i++) {
-        f[i] = sm_m[i] == -INFINITY ? 0.0f : expf(sm_m[i] - M);
-        L += sm_l[i] * f[i];
-    }
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float o = 0;
-        for (int i = 0; i < ATT_WARPS; i++) o += sm_acc[i][d] * f[i];
-        if (n_splits == 1) {
-            out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
-        } else {
-            float *p = part + (((size_t)r * n_heads + h) * n_splits + split) * (hd + 2);
-            p[2 + d] = o;
-            if (d == 0) {
-                p[0] = M;
-                p[1] = L;
+                for (int i = 0; i < ATT_MAXD; i++) {
+                    int d = lane + 32 * i;
+                    if (i < nd && d < hd) s4[u] += qv[i] * kv_at(kj, d);
+                }
             }
         }
+#pragma unroll
+        for (int u = 0; u < 4; u++) s4[u] = warp_sum(s4[u]);
+        if (lane == 0)
+#pragma unroll
+            for (int u = 0; u < 4; u++)
+                if (jj + u < cnt) sc[jj + u] = s4[u] * scale;
+    }
+    __syncthreads();
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) m = fmaxf(m, sc[j]);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (lane == 0) red[w] = m;
+    __syncthreads();
+    m = -INFINITY;
+    for (int i = 0; i < ATT_WARPS; i++) m = fmaxf(m, red[i]);
+    __syncthreads();
+    float l = 0;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) {
+        float e = expf(sc[j] - m);
+        sc[j] = e;
+        l += e;
+    }
+    l = warp_sum(l);
+    if (lane == 0) red[w] = l;
+    __syncthreads();
+    l = 0;
+    for (int i = 0; i < ATT_WARPS; i++) l += red[i];
+    /* weighted V: D dims per pass, G key groups */
+    int D = hd < 128 ? hd : 128, G = (ATT_WARPS * 32) / D;
+    if (G > 2) G = 2;
+    int g = threadIdx.x / D, dl = threadIdx.x % D;
+    for (int d0 = 0; d0 < hd; d0 += D) {
+        int d = d0 + dl;
+        float o = 0;
+        if (g < G && d < hd)
+            for (int j = g; j < cnt; j += G) o += sc[j] * kv_at(vb + (size_t)j * kv_dim, d);
+        if (g < G) po[g * 128 + dl] = o;
+        __syncthreads();
+        if (g == 0 && d < hd) {
+            float t = po[dl];
+            for (int k = 1; k < G; k++) t += po[k * 128 + dl];
+            if (n_splits == 1) {
+                out[((size_t)r * n_heads + h) * hd + d] = l > 0 ? t / l : 0.0f;
+            } else {
+                float *p = part + (((size_t)r * n_heads + h) * n_splits + split) * (hd + 2);
+                p[2 + d] = t;
+                if (d == 0) {
+                    p[0] = m;
+                    p[1] = l;
+                }
+            }
+        }
+        __syncthreads();
     }
 }
 
 static __global__ void k_attn_combine(float *out, const float *part, int n_heads, int hd, int n_splits) {
+    pdl_start();
     int h = blockIdx.x, r = blockIdx.y;
     const float *p = part + ((size_t)r * n_heads + h) * n_splits * (hd + 2);
     float M = -INFINITY;
@@ -668,7 +719,10 @@ void cuda_op_attention(grt_device *dev, const grt_tensor *out, const grt_tensor 
     int max_splits = (span + 31) / 32;
     if (n_splits > max_splits) n_splits = max_splits;
     if (n_splits > 64) n_splits = 64;
+    int min_splits = (span + ATT_CHUNK - 1) / ATT_CHUNK; /* scores fit in shared memory */
+    if (n_splits < min_splits) n_splits = min_splits;
     if (n_splits < 1) n_splits = 1;
+    size_t smem = (size_t)((span + n_splits - 1) / n_splits) * 4;
     float *part = NULL;
     if (n_splits > 1) {
         part = (float *)cuda_scratch(dev, (size_t)base_blocks * n_splits * (head_dim + 2) * 4);
@@ -677,15 +731,15 @@ void cuda_op_attention(grt_device *dev, const grt_tensor *out, const grt_tensor 
     dim3 grid((unsigned)n_splits, (unsigned)n_heads, (unsigned)rows.n_rows);
     const grt_step_state *st = (const grt_step_state *)tptr(state);
     if (k_cache->type == GRT_F16)
-        k_attention<__half><<<grid, ATT_WARPS * 32, 0, c->stream>>>(
+        launch(dev, k_attention<__half>, dim3(grid), dim3(ATT_WARPS * 32), smem,
             (float *)tptr(out), part, (const float *)tptr(q), (const __half *)tptr(k_cache),
             (const __half *)tptr(v_cache), st, rows, n_heads, n_kv_heads, head_dim, max_ctx, scale, window, n_splits);
     else
-        k_attention<float><<<grid, ATT_WARPS * 32, 0, c->stream>>>(
+        launch(dev, k_attention<float>, dim3(grid), dim3(ATT_WARPS * 32), smem,
             (float *)tptr(out), part, (const float *)tptr(q), (const float *)tptr(k_cache),
             (const float *)tptr(v_cache), st, rows, n_heads, n_kv_heads, head_dim, max_ctx, scale, window, n_splits);
     if (n_splits > 1)
-        k_attn_combine<<<dim3((unsigned)n_heads, (unsigned)rows.n_rows), head_dim < 128 ? 64 : 128, 0, c->stream>>>(
+        launch(dev, k_attn_combine, dim3((unsigned)n_heads, (unsigned)rows.n_rows), dim3(head_dim < 128 ? 64 : 128), 0,
             (float *)tptr(out), part, n_heads, head_dim, n_splits);
     cuda_check_launch(dev, "attention");
 }
@@ -693,6 +747,7 @@ void cuda_op_attention(grt_device *dev, const grt_tensor *out, const grt_tensor 
 /* ---------------------------------------------------------------- glu, advance */
 
 static __global__ void k_glu(float *out, const float *g, const float *u, int64_t n, int act) {
+    pdl_start();
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         float x = g[i];
         float a;
@@ -707,17 +762,18 @@ void cuda_op_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate,
     int64_t n = n_rows * n_ff;
     int64_t blocks = (n + 255) / 256;
     if (blocks > 8192) blocks = 8192;
-    k_glu<<<(unsigned)blocks, 256, 0, cuda_ctx_of(dev)->stream>>>((float *)tptr(out), (const float *)tptr(gate),
+    launch(dev, k_glu, dim3((unsigned)blocks), dim3(256), 0, (float *)tptr(out), (const float *)tptr(gate),
                                                                  (const float *)tptr(up), n, act);
     cuda_check_launch(dev, "glu");
 }
 
 static __global__ void k_advance(grt_step_state *st, grt_rows rows) {
+    pdl_start();
     int s = rows.seq0 + blockIdx.x * blockDim.x + threadIdx.x;
     if (s < rows.seq0 + rows.n_seqs) st[s].pos += rows.n_rows / rows.n_seqs;
 }
 
 void cuda_op_advance(grt_device *dev, const grt_tensor *state, grt_rows rows) {
-    k_advance<<<(rows.n_seqs + 127) / 128, 128, 0, cuda_ctx_of(dev)->stream>>>((grt_step_state *)tptr(state), rows);
+    launch(dev, k_advance, dim3((rows.n_seqs + 127) / 128), dim3(128), 0, (grt_step_state *)tptr(state), rows);
     cuda_check_launch(dev, "advance");
 }

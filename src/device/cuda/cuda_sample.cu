@@ -55,6 +55,7 @@ static __device__ void emit(const samp_args &a, int s, int32_t tok) {
 /* ---------------------------------------------------------------- penalty */
 
 static __global__ void k_penalty(samp_args a) {
+    pdl_start();
     int s = a.seq0 + blockIdx.x;
     float *x = a.logits + (size_t)blockIdx.x * a.V;
     uint32_t *bits = a.bits + (size_t)blockIdx.x * a.bw;
@@ -85,6 +86,7 @@ static __device__ __forceinline__ bool better(float v, int32_t i, float bv, int3
 enum { AM_THREADS = 256 };
 
 static __global__ void k_argmax_part(samp_args a) {
+    pdl_start();
     __shared__ float sv[AM_THREADS / 32];
     __shared__ int32_t si[AM_THREADS / 32];
     const float *x = a.logits + (size_t)blockIdx.y * a.V;
@@ -116,6 +118,7 @@ static __global__ void k_argmax_part(samp_args a) {
 }
 
 static __global__ void k_argmax_final(samp_args a) {
+    pdl_start();
     int sl = blockIdx.x, lane = threadIdx.x;
     float bv = -INFINITY;
     int32_t bi = 0;
@@ -350,6 +353,7 @@ static __device__ int32_t walk(samp_smem &S, const float *x, int V, float xmax, 
 }
 
 static __global__ void __launch_bounds__(SB) k_sample(samp_args a) {
+    pdl_start();
     extern __shared__ u64 smem_raw[];
     samp_smem &S = *(samp_smem *)smem_raw;
     int sl = blockIdx.x, s = a.seq0 + sl;
@@ -421,17 +425,17 @@ void cuda_op_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, cons
     a.bits = (uint32_t *)scr;
     a.part_v = (float *)(scr + bits_bytes);
     a.part_i = (int32_t *)(scr + bits_bytes + (size_t)n_seqs * a.nb * 4);
-    if (cfg->repeat_penalty != 1.0f) k_penalty<<<n_seqs, 1024, 0, c->stream>>>(a);
+    if (cfg->repeat_penalty != 1.0f) launch(dev, k_penalty, dim3(n_seqs), dim3(1024), 0, a);
     if (cfg->temperature == 0) {
-        k_argmax_part<<<dim3((unsigned)a.nb, (unsigned)n_seqs), AM_THREADS, 0, c->stream>>>(a);
-        k_argmax_final<<<n_seqs, 32, 0, c->stream>>>(a);
+        launch(dev, k_argmax_part, dim3(dim3((unsigned)a.nb, (unsigned)n_seqs)), dim3(AM_THREADS), 0, a);
+        launch(dev, k_argmax_final, dim3(n_seqs), dim3(32), 0, a);
     } else {
         static bool attr_set = false;
         if (!attr_set) {
             cudaFuncSetAttribute(k_sample, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sizeof(samp_smem));
             attr_set = true;
         }
-        k_sample<<<n_seqs, SB, sizeof(samp_smem), c->stream>>>(a);
+        launch(dev, k_sample, dim3(n_seqs), dim3(SB), sizeof(samp_smem), a);
     }
     cuda_check_launch(dev, "sample");
 }

@@ -160,6 +160,7 @@ static grt_status cuda_buffer_from_host(grt_device *dev, const void *host, size_
 
 static void cuda_buffer_free(grt_buffer *b) {
     if (!b) return;
+    cuda_flush(b->dev);
     if (b->owned) {
         if (b->flags & GRT_BUF_HOST_VISIBLE) cudaFreeHost(b->impl);
         else cudaFree(b->ptr);
@@ -168,6 +169,7 @@ static void cuda_buffer_free(grt_buffer *b) {
 }
 
 static void cuda_write(grt_device *dev, grt_buffer *dst, size_t off, const void *src, size_t n) {
+    cuda_flush(dev);
     if (n == 0) return;
     char *d = (char *)dst->ptr + off;
     if (n <= SMALL_WRITE_MAX || dev->capturing) {
@@ -181,6 +183,7 @@ static void cuda_write(grt_device *dev, grt_buffer *dst, size_t off, const void 
 
 static grt_status cuda_read(grt_device *dev, grt_buffer *src, size_t off, void *dst, size_t n) {
     cuda_ctx *c = cuda_ctx_of(dev);
+    cuda_flush(dev);
     if (n) cuda_check(dev, cudaMemcpyAsync(dst, (char *)src->ptr + off, n, cudaMemcpyDefault, c->stream), "read");
     cuda_check(dev, cudaStreamSynchronize(c->stream), "read");
     check_err_word(dev);
@@ -189,6 +192,7 @@ static grt_status cuda_read(grt_device *dev, grt_buffer *src, size_t off, void *
 
 static void cuda_copy(grt_device *dev, grt_buffer *dst, size_t dst_off, grt_buffer *src, size_t src_off,
                       size_t n) {
+    cuda_flush(dev);
     if (n == 0) return;
     cuda_check(dev,
                cudaMemcpyAsync((char *)dst->ptr + dst_off, (char *)src->ptr + src_off, n, cudaMemcpyDefault,
@@ -197,6 +201,7 @@ static void cuda_copy(grt_device *dev, grt_buffer *dst, size_t dst_off, grt_buff
 }
 
 static void cuda_fill(grt_device *dev, grt_buffer *dst, size_t off, size_t n, uint32_t pattern) {
+    cuda_flush(dev);
     if (n == 0) return;
     cuda_op_fill(dev, (char *)dst->ptr + off, n, pattern);
 }
@@ -210,6 +215,7 @@ static grt_status cuda_read_completed(grt_device *dev, grt_buffer *hv, size_t of
 /* ---------------------------------------------------------------- queue */
 
 static grt_status cuda_sync(grt_device *dev) {
+    cuda_flush(dev);
     cuda_check(dev, cudaStreamSynchronize(cuda_ctx_of(dev)->stream), "sync");
     check_err_word(dev);
     return grt_dev_status(dev);
@@ -236,6 +242,7 @@ static void cuda_fence_free(grt_fence *f) {
 }
 
 static void cuda_fence_record(grt_device *dev, grt_fence *f) {
+    cuda_flush(dev);
     if (!cuda_check(dev, cudaEventRecord(f->ev, cuda_ctx_of(dev)->stream), "fence record")) f->recorded = true;
 }
 
@@ -248,6 +255,7 @@ static bool cuda_fence_done(grt_device *dev, grt_fence *f) {
 }
 
 static grt_status cuda_fence_wait(grt_device *dev, grt_fence *f) {
+    cuda_flush(dev);
     cuda_check(dev, cudaEventSynchronize(f->ev), "fence wait");
     check_err_word(dev);
     return grt_dev_status(dev);
@@ -268,6 +276,7 @@ static bool cuda_fence_elapsed_ms(grt_device *dev, grt_fence *a, grt_fence *b, d
 /* ---------------------------------------------------------------- capture */
 
 static grt_status cuda_capture_begin(grt_device *dev) {
+    cuda_flush(dev);
     if (dev->error != GRT_OK) return grt_dev_status(dev);
     cudaError_t e = cudaStreamBeginCapture(cuda_ctx_of(dev)->stream, cudaStreamCaptureModeThreadLocal);
     if (e != cudaSuccess) {
@@ -280,6 +289,7 @@ static grt_status cuda_capture_begin(grt_device *dev) {
 static grt_status cuda_capture_end(grt_device *dev, grt_graph **out) {
     cuda_ctx *c = cuda_ctx_of(dev);
     cudaGraph_t graph = NULL;
+    cuda_flush(dev);
     cudaError_t e = cudaStreamEndCapture(c->stream, &graph);
     if (e != cudaSuccess || dev->error != GRT_OK) {
         if (graph) cudaGraphDestroy(graph);
@@ -304,6 +314,7 @@ static grt_status cuda_capture_end(grt_device *dev, grt_graph **out) {
 }
 
 static void cuda_graph_launch(grt_device *dev, grt_graph *g) {
+    cuda_flush(dev);
     cuda_check(dev, cudaGraphLaunch(g->exec, cuda_ctx_of(dev)->stream), "graph launch");
 }
 
@@ -320,6 +331,10 @@ static void cuda_close(grt_device *dev) {
     if (!dev) return;
     cuda_ctx *c = cuda_ctx_of(dev);
     if (c) {
+        if (c->stream) cuda_flush(dev);
+        free(c->pend);
+        c->pend = NULL;
+        cudaFree(c->counters);
         if (c->stream) {
             cudaStreamSynchronize(c->stream);
             cudaStreamDestroy(c->stream);
@@ -411,10 +426,15 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
         goto fail;
     }
     c->n_sm = prop.multiProcessorCount;
+    env = getenv("GENRT_CUDA_FUSE");
+    c->fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_PDL");
     c->pdl = prop.major >= 9 && !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);
     if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) goto cuda_fail;
+    if ((e = cudaMalloc((void **)&c->counters, CUDA_N_COUNTERS * sizeof(unsigned))) != cudaSuccess) goto cuda_fail;
+    if ((e = cudaMemset(c->counters, 0, CUDA_N_COUNTERS * sizeof(unsigned))) != cudaSuccess) goto cuda_fail;
+    if ((e = cudaDeviceSynchronize()) != cudaSuccess) goto cuda_fail;
     if ((e = cudaHostAlloc((void **)&c->err_word, 64, cudaHostAllocMapped)) != cudaSuccess) goto cuda_fail;
     memset(c->err_word, 0, 64);
     if ((e = cudaHostGetDevicePointer((void **)&c->err_word_dev, c->err_word, 0)) != cudaSuccess) goto cuda_fail;

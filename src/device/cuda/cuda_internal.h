@@ -23,6 +23,9 @@ typedef struct cuda_ctx {
     int *err_word_dev;
     char dev_name[256];
     bool pdl;               /* programmatic dependent launch (GENRT_CUDA_PDL=0: off) */
+    bool fuse;              /* hold ops back to fuse them (GENRT_CUDA_FUSE=0: off) */
+    unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
+    struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
 } cuda_ctx;
 
 /* Device error codes written to err_word by kernels. */
@@ -45,11 +48,19 @@ void *cuda_scratch(grt_device *dev, size_t n);
 /* Programmatic dependent launch: each kernel lets the next one start
  * launching at once, then waits for its predecessor's results before it
  * touches memory. Launch gaps shrink; the order of effects does not change. */
-static __device__ __forceinline__ void pdl_start() {
+static __device__ __forceinline__ void pdl_launch() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+static __device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+static __device__ __forceinline__ void pdl_start() {
+    pdl_launch();
+    pdl_wait();
 }
 
 /* Launch k on the device's stream (with PDL when on); errors are checked by
@@ -70,6 +81,12 @@ static inline void launch(grt_device *dev, void (*k)(KArgs...), dim3 grid, dim3 
     cfg.numAttrs = c->pdl ? 1 : 0;
     cudaLaunchKernelEx(&cfg, k, args...);
 }
+
+enum { CUDA_N_COUNTERS = 1 << 16 };
+
+/* Launch the op held back for fusion, if any. Every queue operation that is
+ * not a fusable kernel calls it first. */
+void cuda_flush(grt_device *dev);
 
 /* Op launchers (cuda_ops.cu, cuda_sample.cu). Arguments were checked by the
  * grt_dev_* wrappers. */

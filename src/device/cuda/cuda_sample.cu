@@ -395,6 +395,7 @@ void cuda_op_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, cons
                     const grt_tensor *state, int seq0, int n_seqs, const grt_tensor *history, int max_ctx,
                     const grt_tensor *next_ids, const grt_tensor *ring, int ring_len) {
     cuda_ctx *c = cuda_ctx_of(dev);
+    cuda_flush(dev);
     samp_args a;
     memset(&a, 0, sizeof a);
     a.logits = (float *)tptr(logits);

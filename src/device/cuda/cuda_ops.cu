@@ -216,14 +216,18 @@ static __device__ const float *mv_stage(const mv_args &a, float *xs) {
         float *y = xs + r * K;
         if (a.pro == PRO_NORM) {
             float ss = 0;
+#pragma unroll 4
             for (int64_t k = threadIdx.x; k < K; k += blockDim.x) ss += x[k] * x[k];
             ss = block_sum(ss);
             float sc = 1.0f / sqrtf(ss / (float)K + a.eps);
+#pragma unroll 4
             for (int64_t k = threadIdx.x; k < K; k += blockDim.x) y[k] = x[k] * sc * a.pw[k];
         } else if (a.pro == PRO_GLU) {
             const float *u = a.up + r * K;
+#pragma unroll 4
             for (int64_t k = threadIdx.x; k < K; k += blockDim.x) y[k] = act_f(x[k], a.act) * u[k];
         } else {
+#pragma unroll 4
             for (int64_t k = threadIdx.x; k < K; k += blockDim.x) y[k] = x[k];
         }
     }
@@ -820,8 +824,17 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
     for (int d0 = 0; d0 < hd; d0 += D) {
         int d = d0 + dl;
         float o = 0;
-        if (g < G && d < hd)
-            for (int j = g; j < cnt; j += G) o += sc[j] * kv_at(vb + (size_t)j * kv_dim, d);
+        if (g < G && d < hd) {
+            /* four independent chains keep four loads in flight */
+            float o4[4] = {0, 0, 0, 0};
+            int j = g;
+            for (; j + 3 * G < cnt; j += 4 * G) {
+#pragma unroll
+                for (int u = 0; u < 4; u++) o4[u] += sc[j + u * G] * kv_at(vb + (size_t)(j + u * G) * kv_dim, d);
+            }
+            for (; j < cnt; j += G) o4[0] += sc[j] * kv_at(vb + (size_t)j * kv_dim, d);
+            o = (o4[0] + o4[1]) + (o4[2] + o4[3]);
+        }
         if (g < G) po[g * 128 + dl] = o;
         __syncthreads();
         if (g == 0 && d < hd) {

@@ -3,6 +3,7 @@
 #   make test       build and run the test suite (tests/run.sh)
 #   make asan       the same suite under AddressSanitizer + UBSan (build-asan/)
 #   make CUDA=0 / WEBGPU=0 force a backend off (they switch on when found)
+#   make CUDA_ARCH='-gencode ...' to build the CUDA kernels for other GPUs
 
 BUILD   ?= build
 CC      ?= cc
@@ -32,6 +33,29 @@ $(BUILD)/%_avx2.o:   CFLAGS += -mavx2 -mfma -mf16c
 $(BUILD)/%_avx512.o: CFLAGS += -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 
 OBJ_LIB   := $(SRC_LIB:%.c=$(BUILD)/%.o) $(OBJ_WGSL)
+
+# CUDA backend: on when nvcc is found (CUDA=0 turns it off). The runtime is
+# linked statically so the binary runs, and says why, on machines with no GPU.
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+ifeq ($(strip $(NVCC)),)
+CUDA    ?= 0
+else
+CUDA    ?= 1
+endif
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -fPIC,-Wall,-Wno-unused-function -Iinclude -Isrc \
+             -DGRT_HAVE_CUDA -MD -MP
+CFLAGS  += -DGRT_HAVE_CUDA
+LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -ldl -lstdc++
+SRC_CU  := $(wildcard src/device/cuda/*.cu)
+OBJ_LIB += $(SRC_CU:%.cu=$(BUILD)/%.o)
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@ -MF $(@:.o=.d)
+endif
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_COMMON := $(BUILD)/tests/testutil.o

@@ -19,15 +19,24 @@ typedef struct backend_entry {
     const char *name;
     grt_status (*open)(const grt_device_options *opts, grt_device **out);
     const char *missing; /* non-NULL: not built in, and why */
-    /* Whether the machine has one (NULL: always when built in). */
+    /* Built in but maybe absent on this machine (no GPU): false and why. */
     bool (*probe)(const char **why);
 } backend_entry;
+
+#ifdef GRT_HAVE_CUDA
+bool grt_cuda_probe(const char **why);
+grt_status grt_cuda_device_open(const grt_device_options *opts, grt_device **out);
+#endif
 
 /* Extension point: a backend built in (cuda/, webgpu/) replaces its NULL
  * open function under #ifdef GRT_HAVE_CUDA / GRT_HAVE_WEBGPU. */
 static const backend_entry g_backends[] = {
     {"cpu", grt_cpu_device_open, NULL, NULL},
+#ifdef GRT_HAVE_CUDA
+    {"cuda", grt_cuda_device_open, NULL, grt_cuda_probe},
+#else
     {"cuda", NULL, "genrt was built without the CUDA backend", NULL},
+#endif
 #ifdef GRT_HAVE_WEBGPU
     {"webgpu", grt_webgpu_device_open, NULL, grt_webgpu_available},
 #else

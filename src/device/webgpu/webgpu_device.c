@@ -580,9 +580,13 @@ static void wg_copy(grt_device *dev, grt_buffer *dst, size_t dst_off, grt_buffer
     wg_ctx *x = wg_ctx_of(dev);
     if (n == 0) return;
     if ((dst_off | src_off | n) & 3) {
+        if (dst->impl != src->impl) {
+            wg_copy_bytes(dev, dst, dst_off, src, src_off, n);
+            return;
+        }
         grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
-                          "webgpu: copy of %zu bytes from offset %zu to %zu: offsets and size must be "
-                          "multiples of 4", n, src_off, dst_off);
+                          "webgpu: copy of %zu bytes from offset %zu to %zu within one buffer: offsets and size "
+                          "must be multiples of 4", n, src_off, dst_off);
         return;
     }
     wg_buf *d = dst->impl, *s = src->impl;

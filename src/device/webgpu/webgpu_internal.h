@@ -134,6 +134,8 @@ WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int 
 void wg_bg_purge(wg_ctx *x, uint64_t id);
 
 void wg_fill(grt_device *dev, grt_buffer *dst, size_t off, size_t n, uint32_t pattern);
+/* A copy at offsets that are not multiples of 4, between two buffers, by a kernel. */
+void wg_copy_bytes(grt_device *dev, grt_buffer *dst, size_t dst_off, grt_buffer *src, size_t src_off, size_t n);
 void wg_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids, float scale,
               int n_rows);
 void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w, int64_t n_rows,

@@ -12,10 +12,10 @@
 
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
-    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[];
+    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_copy[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
-       SH_ADVANCE, SH_SAMPLE };
+       SH_ADVANCE, SH_SAMPLE, SH_COPY };
 
 typedef struct shader_def {
     const char *name;
@@ -36,6 +36,7 @@ static const shader_def SHADERS[] = {
     [SH_GLU] = {"glu", grt_wgsl_glu, false, 3, {"ACT", "ALIAS"}},
     [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, 1, {NULL, NULL}},
     [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
+    [SH_COPY] = {"copy", grt_wgsl_copy, false, 2, {NULL, NULL}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -308,6 +309,21 @@ void wg_fill(grt_device *dev, grt_buffer *dst, size_t off, size_t n, uint32_t pa
     p.w[1] = u32of(n / 4);
     p.w[2] = pattern;
     dispatch(dev, get_pipe(dev, SH_FILL, 0, 0), 1, b, &p, (n / 4 + 255) / 256, "fill");
+}
+
+void wg_copy_bytes(grt_device *dev, grt_buffer *dst, size_t dst_off, grt_buffer *src, size_t src_off, size_t n) {
+    if (n == 0) return;
+    wg_binding b[2];
+    uint64_t srel, drel;
+    if (!bind_range(dev, src, src_off, n + 4, &b[0], &srel, "copy") ||
+        !bind_range(dev, dst, dst_off, n + 4, &b[1], &drel, "copy"))
+        return;
+    params p = {{0}};
+    p.w[0] = u32of(srel);
+    p.w[1] = u32of(drel);
+    p.w[2] = u32of(n);
+    uint64_t words = (drel + n + 3) / 4 - drel / 4;
+    dispatch(dev, get_pipe(dev, SH_COPY, 0, 0), 2, b, &p, (words + 255) / 256, "copy");
 }
 
 static int wtype_code(grt_dtype t) {

@@ -1,0 +1,1227 @@
+/* The forward-pass kernels. Positions come from the device step state, so
+ * every launch here has the same arguments at every decode step and can be
+ * replayed from a graph. Accumulation is in f32 throughout. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <string.h>
+
+#include "device/cuda/cuda_internal.h"
+
+static __device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+
+/* Sum over a block of up to 1024 threads; every thread gets the result. */
+static __device__ float block_sum(float v) {
+    __shared__ float part[32];
+    __shared__ float total;
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    if (lane == 0) part[w] = v;
+    __syncthreads();
+    if (w == 0) {
+        float s = lane < nw ? part[lane] : 0.0f;
+        s = warp_sum(s);
+        if (lane == 0) total = s;
+    }
+    __syncthreads();
+    float r = total;
+    __syncthreads();
+    return r;
+}
+
+static __device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
+static __device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+static __device__ __forceinline__ float f16_to_f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+
+/* Element k of a row of type T (any alignment the type allows). */
+static __device__ __forceinline__ float load_elem(const uint8_t *row, int T, int64_t k) {
+    switch (T) {
+    case GRT_F32: return ((const float *)row)[k];
+    case GRT_F16: return f16_to_f(((const uint16_t *)row)[k]);
+    case GRT_BF16: return __uint_as_float((uint32_t)((const uint16_t *)row)[k] << 16);
+    case GRT_Q8_0: {
+        const uint8_t *b = row + (k >> 5) * 34;
+        float d = f16_to_f((uint16_t)(b[0] | (b[1] << 8)));
+        return d * (float)(int8_t)b[2 + (k & 31)];
+    }
+    case GRT_Q4_0: {
+        const uint8_t *b = row + (k >> 5) * 18;
+        float d = f16_to_f((uint16_t)(b[0] | (b[1] << 8)));
+        int j = (int)(k & 31);
+        int q = j < 16 ? (b[2 + j] & 15) : (b[2 + j - 16] >> 4);
+        return d * (float)(q - 8);
+    }
+    }
+    return 0.0f;
+}
+
+static size_t row_bytes(int T, int64_t n) { return grt_row_bytes((grt_dtype)T, n); }
+
+/* ---------------------------------------------------------------- write, fill */
+
+enum { WRITE_CHUNK = 4096 };
+struct write_chunk {
+    unsigned char b[WRITE_CHUNK];
+};
+
+static __global__ void k_write(unsigned char *dst, int n, const write_chunk p) {
+    pdl_start();
+    for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = p.b[i];
+}
+
+void cuda_op_write_small(grt_device *dev, void *dst, const void *src, size_t n) {
+    cudaStream_t st = cuda_ctx_of(dev)->stream;
+    write_chunk p;
+    for (size_t o = 0; o < n; o += WRITE_CHUNK) {
+        size_t m = n - o < WRITE_CHUNK ? n - o : WRITE_CHUNK;
+        memcpy(p.b, (const char *)src + o, m);
+        launch(dev, k_write, dim3(1), dim3(256), 0, (unsigned char *)dst + o, (int)m, p);
+    }
+    cuda_check_launch(dev, "write");
+}
+
+static __global__ void k_fill(uint32_t *dst, size_t n, uint32_t v) {
+    pdl_start();
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = v;
+}
+
+void cuda_op_fill(grt_device *dev, void *dst, size_t n, uint32_t pattern) {
+    size_t w = n / 4;
+    size_t blocks = (w + 255) / 256;
+    if (blocks > 4096) blocks = 4096;
+    if (blocks == 0) blocks = 1;
+    launch(dev, k_fill, dim3((unsigned)blocks), dim3(256), 0, (uint32_t *)dst, w, pattern);
+    cuda_check_launch(dev, "fill");
+}
+
+/* ---------------------------------------------------------------- embed */
+
+static __global__ void k_embed(float *out, const uint8_t *table, int T, size_t row, int64_t n_vocab,
+                               int64_t n_embd, const int32_t *ids, float scale, int *err) {
+    pdl_start();
+    int r = blockIdx.y;
+    int32_t id = ids[r];
+    float *o = out + (int64_t)r * n_embd;
+    bool bad = id < 0 || id >= n_vocab;
+    if (bad && threadIdx.x == 0 && blockIdx.x == 0) *(volatile int *)err = CUDA_KERR_EMBED_ID;
+    const uint8_t *src = table + (size_t)(bad ? 0 : id) * row;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_embd; i += (int64_t)gridDim.x * blockDim.x)
+        o[i] = bad ? 0.0f : load_elem(src, T, i) * scale;
+}
+
+void cuda_op_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids,
+                   float scale, int n_rows) {
+    cuda_flush(dev);
+    cuda_ctx *c = cuda_ctx_of(dev);
+    int64_t n_vocab = table->ne[0], n_embd = table->ne[1];
+    dim3 grid((unsigned)((n_embd + 255) / 256 < 16 ? (n_embd + 255) / 256 : 16), (unsigned)n_rows);
+    launch(dev, k_embed, dim3(grid), dim3(256), 0, (float *)tptr(out), (const uint8_t *)tptr(table), table->type,
+                                         row_bytes(table->type, n_embd), n_vocab, n_embd,
+                                         (const int32_t *)tptr(ids), scale, c->err_word_dev);
+    cuda_check_launch(dev, "embed");
+}
+
+/* ---------------------------------------------------------------- rmsnorm */
+
+static __global__ void k_rmsnorm(float *out, const float *in, const float *w, int64_t dim, float eps) {
+    pdl_start();
+    const float *x = in + blockIdx.x * dim;
+    float *y = out + blockIdx.x * dim;
+    float ss = 0;
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += x[i] * x[i];
+    ss = block_sum(ss);
+    float s = 1.0f / sqrtf(ss / (float)dim + eps);
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) y[i] = x[i] * s * w[i];
+}
+
+static void direct_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                     int64_t n_rows, int64_t dim, float eps) {
+    int th = dim >= 1024 ? 512 : dim >= 256 ? 256 : dim > 64 ? 128 : 32;
+    launch(dev, k_rmsnorm, dim3((unsigned)n_rows), dim3(th), 0, (float *)tptr(out), (const float *)tptr(in),
+                                                                   (const float *)tptr(w), dim, eps);
+    cuda_check_launch(dev, "rmsnorm");
+}
+
+/* ---------------------------------------------------------------- matmul: decode */
+
+/* Matrix-vector products for R <= 4 input rows: one warp per output,
+ * 16-byte weight loads (several in flight per lane), quantized blocks
+ * unpacked in registers, a warp reduction at the end. */
+enum { MV_WARPS = 8 };
+
+struct mv_mat {
+    const uint8_t *w;
+    size_t w_row;      /* bytes */
+    const float *bias; /* [N] or NULL */
+    float *out;        /* [R, N] */
+    int64_t N;
+    int acc;
+};
+
+enum { PRO_NONE = 0, PRO_NORM = 1, PRO_GLU = 2 };
+enum { MV_STAGE_MAX = 64 * 1024 }; /* bytes of x staged in shared memory */
+
+/* Up to three matrices that read the same input, one launch; blocks
+ * [blk[i], blk[i + 1]) compute matrix i. With stage, each block first puts
+ * the input rows in shared memory, applying the prologue of a fused
+ * rmsnorm (x * rsqrt(mean(x^2) + eps) * pw) or GLU (act(x) * up); the last
+ * block to finish staging writes that result to pro_out, so the fused op's
+ * output exists as if it had run alone (in place included). */
+struct mv_args {
+    mv_mat m[3];
+    int n_mats;
+    unsigned blk[4];
+    const float *x; /* [R, K] */
+    int64_t K;
+    int stage, pro, act;
+    const float *pw, *up;
+    float eps;
+    float *pro_out;
+    unsigned *ctr;  /* zero between launches */
+};
+
+template <int R>
+static __device__ __forceinline__ void mv_finish(const mv_mat &M, int64_t n, float (&s)[R]) {
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = warp_sum(s[r]);
+    if (lane == 0) {
+        float b = M.bias ? M.bias[n] : 0.0f;
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float *o = M.out + r * M.N + n;
+            float v = s[r] + b;
+            *o = M.acc ? *o + v : v;
+        }
+    }
+}
+
+static __device__ __forceinline__ float act_f(float x, int act) {
+    if (act == GRT_ACT_SILU) return x / (1.0f + expf(-x));
+    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+
+template <int R>
+static __device__ const float *mv_stage(const mv_args &a, float *xs) {
+    if (!a.stage) return a.x;
+    int64_t K = a.K;
+    for (int r = 0; r < R; r++) {
+        const float *x = a.x + r * K;
+        float *y = xs + r * K;
+        if (a.pro == PRO_NORM) {
+            float ss = 0;
+#pragma unroll 4
+            for (int64_t k = threadIdx.x; k < K; k += blockDim.x) ss += x[k] * x[k];
+            ss = block_sum(ss);
+            float sc = 1.0f / sqrtf(ss / (float)K + a.eps);
+#pragma unroll 4
+            for (int64_t k = threadIdx.x; k < K; k += blockDim.x) y[k] = x[k] * sc * a.pw[k];
+        } else if (a.pro == PRO_GLU) {
+            const float *u = a.up + r * K;
+#pragma unroll 4
+            for (int64_t k = threadIdx.x; k < K; k += blockDim.x) y[k] = act_f(x[k], a.act) * u[k];
+        } else {
+#pragma unroll 4
+            for (int64_t k = threadIdx.x; k < K; k += blockDim.x) y[k] = x[k];
+        }
+    }
+    __syncthreads();
+    if (a.pro_out) {
+        __shared__ unsigned last;
+        if (threadIdx.x == 0) {
+            __threadfence();
+            last = atomicAdd(a.ctr, 1u) == gridDim.x - 1;
+            if (last) atomicExch(a.ctr, 0u);
+        }
+        __syncthreads();
+        if (last)
+            for (int64_t i = threadIdx.x; i < R * K; i += blockDim.x) a.pro_out[i] = xs[i];
+    }
+    return xs;
+}
+
+/* The matrix of this block and the output row of this warp (-1: none).
+ * Selects without indexing the parameter array (which would copy it to
+ * local memory). */
+static __device__ __forceinline__ int64_t mv_row(const mv_args &a, unsigned vb, mv_mat *M) {
+    bool in1 = a.n_mats > 1 && vb >= a.blk[1], in2 = a.n_mats > 2 && vb >= a.blk[2];
+    *M = in2 ? a.m[2] : in1 ? a.m[1] : a.m[0];
+    unsigned b0 = in2 ? a.blk[2] : in1 ? a.blk[1] : 0;
+    int64_t n = (int64_t)(vb - b0) * MV_WARPS + (threadIdx.x >> 5);
+    return n < M->N ? n : -1;
+}
+
+/* 8 activations of row r starting at element k. */
+static __device__ __forceinline__ void load_x8(const float *x, int64_t k, float (&v)[8]) {
+    float4 a = *(const float4 *)(x + k), b = *(const float4 *)(x + k + 4);
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+
+/* Float weights: each lane takes 16-byte chunks (8 bf16/f16 or 4 f32),
+ * U chunks per round, all loads issued before any is used. */
+template <int T>
+static __device__ __forceinline__ void unpack16(const uint4 &v, float (&wf)[8]) {
+    if (T == GRT_F32) {
+        wf[0] = __uint_as_float(v.x); wf[1] = __uint_as_float(v.y);
+        wf[2] = __uint_as_float(v.z); wf[3] = __uint_as_float(v.w);
+    } else if (T == GRT_BF16) {
+        wf[0] = bf16_lo(v.x); wf[1] = bf16_hi(v.x); wf[2] = bf16_lo(v.y); wf[3] = bf16_hi(v.y);
+        wf[4] = bf16_lo(v.z); wf[5] = bf16_hi(v.z); wf[6] = bf16_lo(v.w); wf[7] = bf16_hi(v.w);
+    } else {
+        const uint32_t q[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 f = __half22float2(*(const __half2 *)&q[i]);
+            wf[2 * i] = f.x;
+            wf[2 * i + 1] = f.y;
+        }
+    }
+}
+
+/* Weights never change, so each kernel issues its first round of weight
+ * loads before it waits for the previous kernel (PDL), then stages x. */
+template <int T, int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
+    pdl_launch();
+    extern __shared__ float xs_dyn[];
+    mv_mat M;
+    unsigned vb = blockIdx.x;
+    int64_t n = mv_row(a, vb, &M);
+    bool valid = n >= 0;
+    int lane = threadIdx.x & 31;
+    const uint4 *wr = (const uint4 *)(M.w + (valid ? n : 0) * M.w_row);
+    constexpr int EPC = T == GRT_F32 ? 4 : 8; /* elements per chunk */
+    int64_t n_chunks = valid ? a.K / EPC : 0;
+    constexpr int U = 4;
+    uint4 wv[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        int64_t c = lane + 32 * u;
+        wv[u] = c < n_chunks ? __ldg(wr + c) : make_uint4(0, 0, 0, 0);
+    }
+    pdl_wait();
+    const float *X = mv_stage<R>(a, xs_dyn);
+    for (bool first = true;; first = false) {
+        if (valid) {
+            float s[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) s[r] = 0;
+            for (int64_t c0 = lane; c0 < n_chunks; c0 += 32 * U) {
+                if (!first || c0 != lane) {
+#pragma unroll
+                    for (int u = 0; u < U; u++) {
+                        int64_t c = c0 + 32 * u;
+                        wv[u] = c < n_chunks ? __ldg(wr + c) : make_uint4(0, 0, 0, 0);
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    int64_t c = c0 + 32 * u;
+                    if (c >= n_chunks) break;
+                    int64_t k = c * EPC;
+                    float wf[8];
+                    unpack16<T>(wv[u], wf);
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        const float *xr = X + r * a.K + k;
+                        if (EPC == 4) {
+                            float4 xv = *(const float4 *)xr;
+                            s[r] += wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
+                        } else {
+                            float xv[8];
+                            load_x8(xr, 0, xv);
+#pragma unroll
+                            for (int i = 0; i < 8; i++) s[r] += wf[i] * xv[i];
+                        }
+                    }
+                }
+            }
+            mv_finish<R>(M, n, s);
+        }
+        vb += gridDim.x;
+        if (vb >= a.blk[a.n_mats]) break;
+        n = mv_row(a, vb, &M);
+        valid = n >= 0;
+        wr = (const uint4 *)(M.w + (valid ? n : 0) * M.w_row);
+        n_chunks = valid ? a.K / EPC : 0;
+    }
+}
+
+/* Two bytes at a 2-aligned address as the low half of a word. */
+static __device__ __forceinline__ uint32_t ld16(const uint8_t *p) { return __ldg((const unsigned short *)p); }
+
+/* Q8_0: lane handles a quarter block (8 quants); a warp covers 8 blocks
+ * (272 contiguous bytes) per step, U steps per round. Blocks are 2-byte
+ * aligned, so quants load as 16-bit pairs. */
+template <int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q8(mv_args a) {
+    pdl_launch();
+    extern __shared__ float xs_dyn[];
+    mv_mat M;
+    unsigned vb = blockIdx.x;
+    int64_t n = mv_row(a, vb, &M);
+    bool valid = n >= 0;
+    int lane = threadIdx.x & 31, part = lane & 3;
+    const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
+    int64_t nb = valid ? a.K / 32 : 0;
+    constexpr int U = 4;
+    uint32_t dq[U], q01[U], q23[U];
+    auto load_round = [&](int64_t b0) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t b = b0 + 8 * u;
+            if (b < nb) {
+                const uint8_t *blk = wr + b * 34, *qp = blk + 2 + part * 8;
+                dq[u] = ld16(blk);
+                q01[u] = ld16(qp) | (ld16(qp + 2) << 16);
+                q23[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
+            } else {
+                dq[u] = q01[u] = q23[u] = 0;
+            }
+        }
+    };
+    load_round(lane >> 2);
+    pdl_wait();
+    const float *X = mv_stage<R>(a, xs_dyn);
+    for (bool first = true;; first = false) {
+        if (valid) {
+            float s[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) s[r] = 0;
+            for (int64_t b0 = lane >> 2; b0 < nb; b0 += 8 * U) {
+                if (!first || b0 != (lane >> 2)) load_round(b0);
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    int64_t b = b0 + 8 * u;
+                    if (b >= nb) break;
+                    float d = f16_to_f((uint16_t)dq[u]);
+                    float wf[8];
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        wf[i] = (float)(int8_t)(q01[u] >> (8 * i));
+                        wf[4 + i] = (float)(int8_t)(q23[u] >> (8 * i));
+                    }
+                    int64_t k = b * 32 + part * 8;
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        float xv[8];
+                        load_x8(X + r * a.K, k, xv);
+                        float t = 0;
+#pragma unroll
+                        for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
+                        s[r] += d * t;
+                    }
+                }
+            }
+            mv_finish<R>(M, n, s);
+        }
+        vb += gridDim.x;
+        if (vb >= a.blk[a.n_mats]) break;
+        n = mv_row(a, vb, &M);
+        valid = n >= 0;
+        wr = M.w + (valid ? n : 0) * M.w_row;
+        nb = valid ? a.K / 32 : 0;
+    }
+}
+
+/* Q4_0: lane pairs share a block; lane half h takes qs[8h, 8h + 8), i.e.
+ * elements [8h, 8h + 8) (low nibbles) and [16 + 8h, 24 + 8h) (high). */
+template <int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
+    pdl_launch();
+    extern __shared__ float xs_dyn[];
+    mv_mat M;
+    unsigned vb = blockIdx.x;
+    int64_t n = mv_row(a, vb, &M);
+    bool valid = n >= 0;
+    int lane = threadIdx.x & 31, h = lane & 1;
+    const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
+    int64_t nb = valid ? a.K / 32 : 0;
+    constexpr int U = 4;
+    uint32_t dq[U], q0[U], q1[U];
+    auto load_round = [&](int64_t b0) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t b = b0 + 16 * u;
+            if (b < nb) {
+                const uint8_t *blk = wr + b * 18, *qp = blk + 2 + h * 8;
+                dq[u] = ld16(blk);
+                q0[u] = ld16(qp) | (ld16(qp + 2) << 16);
+                q1[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
+            } else {
+                dq[u] = q0[u] = q1[u] = 0;
+            }
+        }
+    };
+    load_round(lane >> 1);
+    pdl_wait();
+    const float *X = mv_stage<R>(a, xs_dyn);
+    for (bool first = true;; first = false) {
+        if (valid) {
+            float s[R];
+#pragma unroll
+            for (int r = 0; r < R; r++) s[r] = 0;
+            for (int64_t b0 = lane >> 1; b0 < nb; b0 += 16 * U) {
+                if (!first || b0 != (lane >> 1)) load_round(b0);
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    int64_t b = b0 + 16 * u;
+                    if (b >= nb) break;
+                    float d = f16_to_f((uint16_t)dq[u]);
+                    float lo[8], hi[8];
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        uint32_t b0v = (q0[u] >> (8 * i)) & 0xff, b1v = (q1[u] >> (8 * i)) & 0xff;
+                        lo[i] = (float)((int)(b0v & 15) - 8);
+                        hi[i] = (float)((int)(b0v >> 4) - 8);
+                        lo[4 + i] = (float)((int)(b1v & 15) - 8);
+                        hi[4 + i] = (float)((int)(b1v >> 4) - 8);
+                    }
+                    int64_t k = b * 32 + h * 8;
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        float x0[8], x1[8];
+                        load_x8(X + r * a.K, k, x0);
+                        load_x8(X + r * a.K, k + 16, x1);
+                        float t = 0;
+#pragma unroll
+                        for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
+                        s[r] += d * t;
+                    }
+                }
+            }
+            mv_finish<R>(M, n, s);
+        }
+        vb += gridDim.x;
+        if (vb >= a.blk[a.n_mats]) break;
+        n = mv_row(a, vb, &M);
+        valid = n >= 0;
+        wr = M.w + (valid ? n : 0) * M.w_row;
+        nb = valid ? a.K / 32 : 0;
+    }
+}
+
+/* Any type, any alignment: one warp per output, element by element. */
+static __global__ void k_mv_generic(mv_args a, int T, int R) {
+    pdl_start();
+    const mv_mat &M = a.m[0];
+    int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    if (n >= M.N) return;
+    int lane = threadIdx.x & 31;
+    const uint8_t *wr = M.w + n * M.w_row;
+    for (int r = 0; r < R; r++) {
+        float s = 0;
+        for (int64_t k = lane; k < a.K; k += 32) s += load_elem(wr, T, k) * a.x[r * a.K + k];
+        s = warp_sum(s);
+        if (lane == 0) {
+            float v = s + (M.bias ? M.bias[n] : 0.0f);
+            float *o = M.out + r * M.N + n;
+            *o = M.acc ? *o + v : v;
+        }
+    }
+}
+
+template <typename KF>
+static void launch_staged(grt_device *dev, KF k, unsigned grid, size_t smem, const mv_args &a) {
+    static bool big_smem; /* the attribute is per kernel; set for each instantiation once */
+    (void)big_smem;
+    if (smem > 48 * 1024) cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, MV_STAGE_MAX);
+    launch(dev, k, dim3(grid), dim3(MV_WARPS * 32), smem, a);
+}
+
+template <int R>
+static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
+    unsigned grid = a.blk[a.n_mats];
+    if (!aligned) {
+        launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
+        return;
+    }
+    size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
+    /* A staged input is worth reusing: blocks loop over rows, a few waves. */
+    unsigned cap = (unsigned)cuda_ctx_of(dev)->n_sm * 8;
+    if (a.stage && grid > cap) grid = cap;
+    switch (T) {
+    case GRT_F32: launch_staged(dev, k_mv_float<GRT_F32, R>, grid, smem, a); break;
+    case GRT_F16: launch_staged(dev, k_mv_float<GRT_F16, R>, grid, smem, a); break;
+    case GRT_BF16: launch_staged(dev, k_mv_float<GRT_BF16, R>, grid, smem, a); break;
+    case GRT_Q8_0: launch_staged(dev, k_mv_q8<R>, grid, smem, a); break;
+    case GRT_Q4_0: launch_staged(dev, k_mv_q4<R>, grid, smem, a); break;
+    }
+}
+
+static void launch_mv_rows(grt_device *dev, const mv_args &a, int T, int R, bool aligned) {
+    switch (R) {
+    case 1: launch_mv<1>(dev, a, T, aligned); break;
+    case 2: launch_mv<2>(dev, a, T, aligned); break;
+    case 3: launch_mv<3>(dev, a, T, aligned); break;
+    default: launch_mv<4>(dev, a, T, aligned); break;
+    }
+}
+
+/* ---------------------------------------------------------------- matmul: prefill */
+
+/* Tiled f32 SIMT product for many rows: a 64 x 64 output tile per block of
+ * 256 threads, 4 x 4 per thread, K in steps of 32 (one quant block), the
+ * weight tile dequantized into shared memory. */
+enum { TM = 64, TN = 64, TK = 32 };
+
+static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_t w_row, int T, const float *x,
+                                                         const float *bias, float *out, int64_t M, int64_t N,
+                                                         int64_t K, int acc) {
+    pdl_start();
+    __shared__ float xs[TK][TM + 4];
+    __shared__ float ws[TK][TN + 4];
+    int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    int64_t m0 = (int64_t)blockIdx.y * TM, n0 = (int64_t)blockIdx.x * TN;
+    float accu[4][4] = {};
+    for (int64_t k0 = 0; k0 < K; k0 += TK) {
+        for (int i = tid; i < TM * TK; i += 256) {
+            int mm = i / TK, kk = i % TK;
+            int64_t m = m0 + mm, k = k0 + kk;
+            xs[kk][mm] = (m < M && k < K) ? x[m * K + k] : 0.0f;
+        }
+        for (int i = tid; i < TN * TK; i += 256) {
+            int nn = i / TK, kk = i % TK;
+            int64_t nr = n0 + nn, k = k0 + kk;
+            ws[kk][nn] = (nr < N && k < K) ? load_elem(w + nr * w_row, T, k) : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int kk = 0; kk < TK; kk++) {
+            float xv[4], wv[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) xv[i] = xs[kk][ty * 4 + i];
+#pragma unroll
+            for (int j = 0; j < 4; j++) wv[j] = ws[kk][tx * 4 + j];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) accu[i][j] += xv[i] * wv[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int64_t m = m0 + ty * 4 + i;
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int64_t nn = n0 + tx * 4 + j;
+            if (nn >= N) continue;
+            float v = accu[i][j] + (bias ? bias[nn] : 0.0f);
+            float *o = out + m * N + nn;
+            *o = acc ? *o + v : v;
+        }
+    }
+}
+
+static bool mv_aligned(int T, const uint8_t *w, size_t w_row, const float *x, int64_t K) {
+    /* 16-byte chunks need rows and the x vector 16-byte aligned. */
+    if (T == GRT_Q8_0 || T == GRT_Q4_0) return ((uintptr_t)w % 2 == 0) && ((uintptr_t)x % 16 == 0) && (K % 32 == 0);
+    int epc = T == GRT_F32 ? 4 : 8;
+    return ((uintptr_t)w % 16 == 0) && (w_row % 16 == 0) && ((uintptr_t)x % 16 == 0) && (K % epc == 0);
+}
+
+static mv_mat mat_of(const grt_tensor *out, const grt_tensor *w, const grt_tensor *bias, bool acc) {
+    mv_mat m;
+    m.w = (const uint8_t *)tptr(w);
+    m.w_row = row_bytes(w->type, w->ne[1]);
+    m.bias = bias ? (const float *)tptr(bias) : NULL;
+    m.out = (float *)tptr(out);
+    m.N = w->ne[0];
+    m.acc = acc;
+    return m;
+}
+
+static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                          const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+    int T = w->type;
+    int64_t N = w->ne[0], K = w->ne[1];
+    mv_mat m = mat_of(out, w, bias, accumulate);
+    const float *x = (const float *)tptr(in);
+    if (n_rows > 8) {
+        dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
+        launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, x, m.bias, m.out, n_rows, N, K,
+               (int)accumulate);
+        cuda_check_launch(dev, "matmul");
+        return;
+    }
+    bool aligned = mv_aligned(T, m.w, m.w_row, x, K);
+    for (int64_t r0 = 0; r0 < n_rows; r0 += 4) {
+        mv_args b;
+        memset(&b, 0, sizeof b);
+        b.m[0] = m;
+        b.m[0].out = m.out + r0 * N;
+        b.n_mats = 1;
+        b.blk[1] = (unsigned)((N + MV_WARPS - 1) / MV_WARPS);
+        b.x = x + r0 * K;
+        b.K = K;
+        int R = (int)(n_rows - r0 < 4 ? n_rows - r0 : 4);
+        launch_mv_rows(dev, b, T, R, aligned);
+    }
+    cuda_check_launch(dev, "matmul");
+}
+
+/* ---------------------------------------------------------------- rope, kv */
+
+static __device__ __forceinline__ void row_pos(const grt_step_state *st, grt_rows rows, int r, int *seq, int *pos) {
+    int tps = rows.n_rows / rows.n_seqs;
+    *seq = rows.seq0 + r / tps;
+    *pos = st[*seq].pos + r % tps;
+}
+
+static __global__ void k_rope(float *x, const float *inv_freq, const grt_step_state *st, grt_rows rows,
+                              int n_heads, int head_dim, int rot_dim, int inter) {
+    pdl_start();
+    int r = blockIdx.x, seq, pos;
+    row_pos(st, rows, r, &seq, &pos);
+    int half = rot_dim / 2;
+    for (int t = threadIdx.x; t < half * n_heads; t += blockDim.x) {
+        int i = t % half, h = t / half;
+        /* As the CPU: the angle is an f32 product, cos/sin correctly rounded. */
+        float ang = (float)pos * inv_freq[i];
+        double sd, cd;
+        sincos((double)ang, &sd, &cd);
+        float cs = (float)cd, sn = (float)sd;
+        int i0 = inter ? 2 * i : i, i1 = inter ? 2 * i + 1 : i + half;
+        float *v = x + ((int64_t)r * n_heads + h) * head_dim;
+        float a = v[i0], b = v[i1];
+        v[i0] = a * cs - b * sn;
+        v[i1] = a * sn + b * cs;
+    }
+}
+
+static void direct_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_freq, const grt_tensor *state,
+                  grt_rows rows, int n_heads, int head_dim, int rot_dim, bool interleaved) {
+    int work = rot_dim / 2 * n_heads;
+    int th = work >= 1024 ? 1024 : (work + 31) / 32 * 32;
+    launch(dev, k_rope, dim3(rows.n_rows), dim3(th), 0, (float *)tptr(x), (const float *)tptr(inv_freq),
+           (const grt_step_state *)tptr(state), rows, n_heads, head_dim, rot_dim, (int)interleaved);
+    cuda_check_launch(dev, "rope");
+}
+
+static __global__ void k_kv_store(void *kc, void *vc, int k16, int v16, const float *k, const float *v,
+                                  const grt_step_state *st, grt_rows rows, int kv_dim, int max_ctx) {
+    pdl_start();
+    int r = blockIdx.x, seq, pos;
+    row_pos(st, rows, r, &seq, &pos);
+    if (pos < 0 || pos >= max_ctx) return;
+    size_t at = ((size_t)seq * max_ctx + pos) * kv_dim;
+    for (int i = threadIdx.x; i < kv_dim; i += blockDim.x) {
+        float kv = k[(size_t)r * kv_dim + i], vv = v[(size_t)r * kv_dim + i];
+        if (k16) ((__half *)kc)[at + i] = __float2half_rn(kv);
+        else ((float *)kc)[at + i] = kv;
+        if (v16) ((__half *)vc)[at + i] = __float2half_rn(vv);
+        else ((float *)vc)[at + i] = vv;
+    }
+}
+
+static void direct_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v_cache, const grt_tensor *k,
+                      const grt_tensor *v, const grt_tensor *state, grt_rows rows, int kv_dim, int max_ctx) {
+    launch(dev, k_kv_store, dim3(rows.n_rows), dim3(128), 0, 
+        tptr(k_cache), tptr(v_cache), k_cache->type == GRT_F16, v_cache->type == GRT_F16,
+        (const float *)tptr(k), (const float *)tptr(v), (const grt_step_state *)tptr(state), rows, kv_dim, max_ctx);
+    cuda_check_launch(dev, "kv_store");
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* One block of 4 warps per (split, head, row). The split's share of the
+ * row's key range is computed from the step state, so the launch does not
+ * change as the context grows. Scores first (each warp takes 4 keys at a
+ * time, loads in flight together), then the softmax in shared memory, then
+ * the weighted sum of V with threads over (key group, dim). With one split
+ * the block writes the output; otherwise (max, sum, acc) partials that
+ * k_attn_combine merges. */
+enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */, ATT_CHUNK = 4096 };
+
+static __device__ __forceinline__ float kv_at(const float *p, size_t i) { return p[i]; }
+static __device__ __forceinline__ float kv_at(const __half *p, size_t i) { return __half2float(p[i]); }
+
+template <typename KT>
+static __global__ void __launch_bounds__(ATT_WARPS * 32)
+    k_attention(float *out, float *part, const float *q, const KT *kc, const KT *vc, const grt_step_state *st,
+                grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx, float scale, int window, int n_splits,
+                unsigned *ctr) {
+    pdl_start();
+    extern __shared__ float sc[]; /* [chunk] scores, then weights */
+    __shared__ float red[ATT_WARPS];
+    __shared__ float po[2 * 128];
+    int split = blockIdx.x, h = blockIdx.y, r = blockIdx.z;
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    int seq, pos;
+    row_pos(st, rows, r, &seq, &pos);
+    int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
+    int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    int n = hi - lo + 1;
+    int chunk = n > 0 ? (n + n_splits - 1) / n_splits : 0;
+    int j0 = lo + split * chunk, j1 = j0 + chunk;
+    if (j1 > hi + 1) j1 = hi + 1;
+    int cnt = j1 > j0 ? j1 - j0 : 0;
+    int kvh = h / (n_heads / n_kv), kv_dim = n_kv * hd;
+    const float *qh = q + ((size_t)r * n_heads + h) * hd;
+    int nd = (hd + 31) / 32;
+    float qv[ATT_MAXD];
+#pragma unroll
+    for (int i = 0; i < ATT_MAXD; i++) {
+        int d = lane + 32 * i;
+        qv[i] = (i < nd && d < hd) ? qh[d] : 0.0f;
+    }
+    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd + (size_t)j0 * kv_dim;
+    const KT *kb = kc + base, *vb = vc + base;
+    for (int jj = w * 4; jj < cnt; jj += ATT_WARPS * 4) {
+        float s4[4];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            s4[u] = 0;
+            if (jj + u < cnt) {
+                const KT *kj = kb + (size_t)(jj + u) * kv_dim;
+#pragma unroll
+                for (int i = 0; i < ATT_MAXD; i++) {
+                    int d = lane + 32 * i;
+                    if (i < nd && d < hd) s4[u] += qv[i] * kv_at(kj, d);
+                }
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < 4; u++) s4[u] = warp_sum(s4[u]);
+        if (lane == 0)
+#pragma unroll
+            for (int u = 0; u < 4; u++)
+                if (jj + u < cnt) sc[jj + u] = s4[u] * scale;
+    }
+    __syncthreads();
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) m = fmaxf(m, sc[j]);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (lane == 0) red[w] = m;
+    __syncthreads();
+    m = -INFINITY;
+    for (int i = 0; i < ATT_WARPS; i++) m = fmaxf(m, red[i]);
+    __syncthreads();
+    float l = 0;
+    for (int j = threadIdx.x; j < cnt; j += blockDim.x) {
+        float e = expf(sc[j] - m);
+        sc[j] = e;
+        l += e;
+    }
+    l = warp_sum(l);
+    if (lane == 0) red[w] = l;
+    __syncthreads();
+    l = 0;
+    for (int i = 0; i < ATT_WARPS; i++) l += red[i];
+    /* weighted V: D dims per pass, G key groups */
+    int D = hd < 128 ? hd : 128, G = (ATT_WARPS * 32) / D;
+    if (G > 2) G = 2;
+    int g = threadIdx.x / D, dl = threadIdx.x % D;
+    for (int d0 = 0; d0 < hd; d0 += D) {
+        int d = d0 + dl;
+        float o = 0;
+        if (g < G && d < hd) {
+            /* four independent chains keep four loads in flight */
+            float o4[4] = {0, 0, 0, 0};
+            int j = g;
+            for (; j + 3 * G < cnt; j += 4 * G) {
+#pragma unroll
+                for (int u = 0; u < 4; u++) o4[u] += sc[j + u * G] * kv_at(vb + (size_t)(j + u * G) * kv_dim, d);
+            }
+            for (; j < cnt; j += G) o4[0] += sc[j] * kv_at(vb + (size_t)j * kv_dim, d);
+            o = (o4[0] + o4[1]) + (o4[2] + o4[3]);
+        }
+        if (g < G) po[g * 128 + dl] = o;
+        __syncthreads();
+        if (g == 0 && d < hd) {
+            float t = po[dl];
+            for (int k = 1; k < G; k++) t += po[k * 128 + dl];
+            if (n_splits == 1) {
+                out[((size_t)r * n_heads + h) * hd + d] = l > 0 ? t / l : 0.0f;
+            } else {
+                float *p = part + (((size_t)r * n_heads + h) * n_splits + split) * (hd + 2);
+                p[2 + d] = t;
+                if (d == 0) {
+                    p[0] = m;
+                    p[1] = l;
+                }
+            }
+        }
+        __syncthreads();
+    }
+    if (n_splits == 1 || !ctr) return;
+    /* The last split block of (row, head) merges the partials. */
+    __shared__ unsigned last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        unsigned *c = ctr + 1 + (size_t)r * n_heads + h;
+        last = atomicAdd(c, 1u) == (unsigned)n_splits - 1;
+        if (last) atomicExch(c, 0u);
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const float *pp = part + ((size_t)r * n_heads + h) * n_splits * (hd + 2);
+    float M = -INFINITY, L = 0;
+    for (int k = 0; k < n_splits; k++) M = fmaxf(M, __ldcg(pp + k * (hd + 2)));
+    for (int k = 0; k < n_splits; k++) {
+        float ms = __ldcg(pp + k * (hd + 2));
+        if (ms != -INFINITY) L += __ldcg(pp + k * (hd + 2) + 1) * expf(ms - M);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0;
+        for (int k = 0; k < n_splits; k++) {
+            float ms = __ldcg(pp + k * (hd + 2));
+            if (ms != -INFINITY) o += __ldcg(pp + k * (hd + 2) + 2 + d) * expf(ms - M);
+        }
+        out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
+    }
+}
+
+static __global__ void k_attn_combine(float *out, const float *part, int n_heads, int hd, int n_splits) {
+    pdl_start();
+    int h = blockIdx.x, r = blockIdx.y;
+    const float *p = part + ((size_t)r * n_heads + h) * n_splits * (hd + 2);
+    float M = -INFINITY;
+    for (int s = 0; s < n_splits; s++) M = fmaxf(M, p[s * (hd + 2)]);
+    float L = 0;
+    for (int s = 0; s < n_splits; s++) {
+        float ms = p[s * (hd + 2)];
+        if (ms != -INFINITY) L += p[s * (hd + 2) + 1] * expf(ms - M);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0;
+        for (int s = 0; s < n_splits; s++) {
+            float ms = p[s * (hd + 2)];
+            if (ms != -INFINITY) o += p[s * (hd + 2) + 2 + d] * expf(ms - M);
+        }
+        out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
+    }
+}
+
+void cuda_op_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                       const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
+                       int n_kv_heads, int head_dim, int max_ctx, float scale, int window) {
+    cuda_flush(dev);
+    cuda_ctx *c = cuda_ctx_of(dev);
+    if (head_dim > 32 * ATT_MAXD || k_cache->type != v_cache->type) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "cuda attention: head_dim %d (max %d) or mixed cache types",
+                          head_dim, 32 * ATT_MAXD);
+        return;
+    }
+    /* Enough blocks to fill the GPU twice over; splits never shorter than
+     * 32 keys of the longest possible context. */
+    int64_t base_blocks = (int64_t)rows.n_rows * n_heads;
+    int n_splits = (int)((2 * c->n_sm + base_blocks - 1) / base_blocks);
+    int span = window > 0 && window < max_ctx ? window : max_ctx;
+    int max_splits = (span + 31) / 32;
+    if (n_splits > max_splits) n_splits = max_splits;
+    if (n_splits > 64) n_splits = 64;
+    int min_splits = (span + ATT_CHUNK - 1) / ATT_CHUNK; /* scores fit in shared memory */
+    if (n_splits < min_splits) n_splits = min_splits;
+    if (n_splits < 1) n_splits = 1;
+    size_t smem = (size_t)((span + n_splits - 1) / n_splits) * 4;
+    float *part = NULL;
+    if (n_splits > 1) {
+        part = (float *)cuda_scratch(dev, (size_t)base_blocks * n_splits * (head_dim + 2) * 4);
+        if (!part) return;
+    }
+    dim3 grid((unsigned)n_splits, (unsigned)n_heads, (unsigned)rows.n_rows);
+    unsigned *ctr = 1 + base_blocks <= CUDA_N_COUNTERS ? c->counters : NULL;
+    const grt_step_state *st = (const grt_step_state *)tptr(state);
+    if (k_cache->type == GRT_F16)
+        launch(dev, k_attention<__half>, dim3(grid), dim3(ATT_WARPS * 32), smem,
+            (float *)tptr(out), part, (const float *)tptr(q), (const __half *)tptr(k_cache),
+            (const __half *)tptr(v_cache), st, rows, n_heads, n_kv_heads, head_dim, max_ctx, scale, window, n_splits, ctr);
+    else
+        launch(dev, k_attention<float>, dim3(grid), dim3(ATT_WARPS * 32), smem,
+            (float *)tptr(out), part, (const float *)tptr(q), (const float *)tptr(k_cache),
+            (const float *)tptr(v_cache), st, rows, n_heads, n_kv_heads, head_dim, max_ctx, scale, window, n_splits, ctr);
+    if (n_splits > 1 && !ctr)
+        launch(dev, k_attn_combine, dim3((unsigned)n_heads, (unsigned)rows.n_rows), dim3(head_dim < 128 ? 64 : 128), 0,
+            (float *)tptr(out), part, n_heads, head_dim, n_splits);
+    cuda_check_launch(dev, "attention");
+}
+
+/* ---------------------------------------------------------------- glu, advance */
+
+static __global__ void k_glu(float *out, const float *g, const float *u, int64_t n, int act) {
+    pdl_start();
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float x = g[i];
+        float a;
+        if (act == GRT_ACT_SILU) a = x / (1.0f + expf(-x));
+        else a = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+        out[i] = a * u[i];
+    }
+}
+
+static void direct_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, const grt_tensor *up,
+                 int64_t n_rows, int64_t n_ff, grt_act act) {
+    int64_t n = n_rows * n_ff;
+    int64_t blocks = (n + 255) / 256;
+    if (blocks > 8192) blocks = 8192;
+    launch(dev, k_glu, dim3((unsigned)blocks), dim3(256), 0, (float *)tptr(out), (const float *)tptr(gate),
+                                                                 (const float *)tptr(up), n, act);
+    cuda_check_launch(dev, "glu");
+}
+
+static __global__ void k_advance(grt_step_state *st, grt_rows rows) {
+    pdl_start();
+    int s = rows.seq0 + blockIdx.x * blockDim.x + threadIdx.x;
+    if (s < rows.seq0 + rows.n_seqs) st[s].pos += rows.n_rows / rows.n_seqs;
+}
+
+void cuda_op_advance(grt_device *dev, const grt_tensor *state, grt_rows rows) {
+    cuda_flush(dev);
+    launch(dev, k_advance, dim3((rows.n_seqs + 127) / 128), dim3(128), 0, (grt_step_state *)tptr(state), rows);
+    cuda_check_launch(dev, "advance");
+}
+
+/* ---------------------------------------------------------------- fusion */
+
+/* rope on q and k rows (same positions), then k and v into the caches. */
+static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const float *inv_freq,
+                                 const grt_step_state *st, grt_rows rows, int hd, int rot, int inter, void *kc,
+                                 void *vc, int k16, int v16, const float *v, int max_ctx) {
+    pdl_start();
+    int r = blockIdx.x, seq, pos;
+    row_pos(st, rows, r, &seq, &pos);
+    int half = rot / 2;
+    for (int t = threadIdx.x; t < half * (hq + hk); t += blockDim.x) {
+        int i = t % half, h = t / half;
+        float ang = (float)pos * inv_freq[i];
+        double sd, cd;
+        sincos((double)ang, &sd, &cd);
+        float cs = (float)cd, sn = (float)sd;
+        int i0 = inter ? 2 * i : i, i1 = inter ? 2 * i + 1 : i + half;
+        float *x = h < hq ? xq + ((int64_t)r * hq + h) * hd : xk + ((int64_t)r * hk + (h - hq)) * hd;
+        float a = x[i0], b = x[i1];
+        x[i0] = a * cs - b * sn;
+        x[i1] = a * sn + b * cs;
+    }
+    __syncthreads();
+    if (pos < 0 || pos >= max_ctx) return;
+    int kv_dim = hk * hd;
+    size_t at = ((size_t)seq * max_ctx + pos) * kv_dim;
+    for (int i = threadIdx.x; i < kv_dim; i += blockDim.x) {
+        float kv = xk[(size_t)r * kv_dim + i], vv = v[(size_t)r * kv_dim + i];
+        if (k16) ((__half *)kc)[at + i] = __float2half_rn(kv);
+        else ((float *)kc)[at + i] = kv;
+        if (v16) ((__half *)vc)[at + i] = __float2half_rn(vv);
+        else ((float *)vc)[at + i] = vv;
+    }
+}
+
+/* One op held back so the next may fuse with it: an rmsnorm or GLU whose
+ * output the next matmul reads (it becomes that matmul's prologue), a group
+ * of matmuls reading one input, or rope on q then k (fused with kv_store).
+ * Everything else flushes it first, in order, so effects are unchanged. */
+enum { PEND_NONE = 0, PEND_NORM, PEND_GLU, PEND_MM, PEND_ROPE };
+
+struct cuda_pend {
+    int kind;
+    /* norm: out = rmsnorm(in) * w; glu: out = act(in) * up */
+    grt_tensor out, in, w, up;
+    int64_t n_rows, dim;
+    float eps;
+    grt_act act;
+    /* matmul group */
+    mv_args mv;
+    int T, R;
+    grt_tensor lin;           /* what the group's matmuls name as input */
+    grt_tensor outs[3];
+    /* rope */
+    int n_rope;
+    grt_tensor rx[2], rf, rst;
+    int rheads[2], hd, rot;
+    bool inter;
+    grt_rows rows;
+};
+
+static cuda_pend *pend_of(grt_device *dev) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    if (!c->pend) c->pend = (cuda_pend *)calloc(1, sizeof(cuda_pend));
+    return c->pend;
+}
+
+static bool same_start(const grt_tensor *a, const grt_tensor *b) {
+    return a->buf == b->buf && a->offset == b->offset;
+}
+
+static bool overlaps(const grt_tensor *a, const grt_tensor *b) {
+    if (a->buf != b->buf) return false;
+    size_t a0 = a->offset, a1 = a0 + grt_tensor_nbytes(a), b0 = b->offset, b1 = b0 + grt_tensor_nbytes(b);
+    return a0 < b1 && b0 < a1;
+}
+
+void cuda_flush(grt_device *dev) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    cuda_pend *p = c->pend;
+    if (!p || p->kind == PEND_NONE) return;
+    int kind = p->kind;
+    p->kind = PEND_NONE;
+    switch (kind) {
+    case PEND_NORM: direct_rmsnorm(dev, &p->out, &p->in, &p->w, p->n_rows, p->dim, p->eps); break;
+    case PEND_GLU: direct_glu(dev, &p->out, &p->in, &p->up, p->n_rows, p->dim, p->act); break;
+    case PEND_MM:
+        launch_mv_rows(dev, p->mv, p->T, p->R, true);
+        cuda_check_launch(dev, "matmul");
+        break;
+    case PEND_ROPE:
+        for (int i = 0; i < p->n_rope; i++)
+            direct_rope(dev, &p->rx[i], &p->rf, &p->rst, p->rows, p->rheads[i], p->hd, p->rot, p->inter);
+        break;
+    }
+}
+
+static bool fusing(grt_device *dev) { return cuda_ctx_of(dev)->fuse; }
+
+void cuda_op_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                     int64_t n_rows, int64_t dim, float eps) {
+    cuda_flush(dev);
+    if (fusing(dev) && n_rows <= 4 && (size_t)(n_rows * dim) * 4 <= MV_STAGE_MAX && !overlaps(out, in)) {
+        cuda_pend *p = pend_of(dev);
+        p->kind = PEND_NORM;
+        p->out = *out, p->in = *in, p->w = *w, p->n_rows = n_rows, p->dim = dim, p->eps = eps;
+        return;
+    }
+    direct_rmsnorm(dev, out, in, w, n_rows, dim, eps);
+}
+
+void cuda_op_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, const grt_tensor *up,
+                 int64_t n_rows, int64_t n_ff, grt_act act) {
+    cuda_flush(dev);
+    if (fusing(dev) && n_rows <= 4 && (size_t)(n_rows * n_ff) * 4 <= MV_STAGE_MAX && !overlaps(out, up)) {
+        cuda_pend *p = pend_of(dev);
+        p->kind = PEND_GLU;
+        p->out = *out, p->in = *gate, p->up = *up, p->n_rows = n_rows, p->dim = n_ff, p->act = act;
+        return;
+    }
+    direct_glu(dev, out, gate, up, n_rows, n_ff, act);
+}
+
+void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                    const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+    int T = w->type;
+    int64_t K = w->ne[1];
+    mv_mat m = mat_of(out, w, bias, accumulate);
+    bool ok = fusing(dev) && n_rows <= 4 && (size_t)(n_rows * K) * 4 <= MV_STAGE_MAX &&
+              mv_aligned(T, m.w, m.w_row, (const float *)tptr(in), K);
+    if (!ok) {
+        cuda_flush(dev);
+        direct_matmul(dev, out, in, w, bias, n_rows, accumulate);
+        return;
+    }
+    cuda_pend *p = pend_of(dev);
+    unsigned nblk = (unsigned)((m.N + MV_WARPS - 1) / MV_WARPS);
+    if ((p->kind == PEND_NORM || p->kind == PEND_GLU) && same_start(in, &p->out) && p->n_rows == n_rows &&
+        p->dim == K && !overlaps(out, &p->out) && !overlaps(out, &p->in) &&
+        (p->kind == PEND_NORM || !overlaps(out, &p->up))) {
+        /* the held op becomes this matmul's prologue */
+        mv_args a;
+        memset(&a, 0, sizeof a);
+        a.stage = 1;
+        a.pro = p->kind == PEND_NORM ? PRO_NORM : PRO_GLU;
+        a.x = (const float *)tptr(&p->in);
+        a.K = K;
+        a.pw = p->kind == PEND_NORM ? (const float *)tptr(&p->w) : NULL;
+        a.up = p->kind == PEND_GLU ? (const float *)tptr(&p->up) : NULL;
+        a.eps = p->eps;
+        a.act = p->act;
+        a.pro_out = (float *)tptr(&p->out);
+        a.ctr = cuda_ctx_of(dev)->counters;
+        a.m[0] = m;
+        a.n_mats = 1;
+        a.blk[1] = nblk;
+        p->mv = a;
+        p->T = T;
+        p->R = (int)n_rows;
+        p->lin = *in;
+        p->outs[0] = *out;
+        p->kind = PEND_MM;
+        return;
+    }
+    if (p->kind == PEND_MM && same_start(in, &p->lin) && p->T == T && p->R == n_rows && p->mv.K == K &&
+        p->mv.n_mats < 3 && !overlaps(out, &p->lin)) {
+        bool clash = false;
+        for (int i = 0; i < p->mv.n_mats; i++) clash |= overlaps(out, &p->outs[i]);
+        if (!clash) {
+            int i = p->mv.n_mats++;
+            p->mv.m[i] = m;
+            p->mv.blk[i + 1] = p->mv.blk[i] + nblk;
+            p->outs[i] = *out;
+            return;
+        }
+    }
+    cuda_flush(dev);
+    mv_args a;
+    memset(&a, 0, sizeof a);
+    a.stage = 1;
+    a.x = (const float *)tptr(in);
+    a.K = K;
+    a.m[0] = m;
+    a.n_mats = 1;
+    a.blk[1] = nblk;
+    p->mv = a;
+    p->T = T;
+    p->R = (int)n_rows;
+    p->lin = *in;
+    p->outs[0] = *out;
+    p->kind = PEND_MM;
+}
+
+void cuda_op_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_freq, const grt_tensor *state,
+                  grt_rows rows, int n_heads, int head_dim, int rot_dim, bool interleaved) {
+    cuda_pend *p = pend_of(dev);
+    if (fusing(dev) && p->kind == PEND_ROPE && p->n_rope == 1 && same_start(inv_freq, &p->rf) &&
+        same_start(state, &p->rst) && rows.n_rows == p->rows.n_rows && rows.seq0 == p->rows.seq0 &&
+        rows.n_seqs == p->rows.n_seqs && head_dim == p->hd && rot_dim == p->rot && interleaved == p->inter &&
+        !overlaps(x, &p->rx[0])) {
+        p->rx[1] = *x;
+        p->rheads[1] = n_heads;
+        p->n_rope = 2;
+        return;
+    }
+    cuda_flush(dev);
+    if (!fusing(dev)) {
+        direct_rope(dev, x, inv_freq, state, rows, n_heads, head_dim, rot_dim, interleaved);
+        return;
+    }
+    p->kind = PEND_ROPE;
+    p->n_rope = 1;
+    p->rx[0] = *x;
+    p->rheads[0] = n_heads;
+    p->rf = *inv_freq;
+    p->rst = *state;
+    p->rows = rows;
+    p->hd = head_dim;
+    p->rot = rot_dim;
+    p->inter = interleaved;
+}
+
+void cuda_op_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v_cache, const grt_tensor *k,
+                      const grt_tensor *v, const grt_tensor *state, grt_rows rows, int kv_dim, int max_ctx) {
+    cuda_pend *p = pend_of(dev);
+    if (p->kind == PEND_ROPE && same_start(k, &p->rx[p->n_rope - 1]) && same_start(state, &p->rst) &&
+        rows.n_rows == p->rows.n_rows && rows.seq0 == p->rows.seq0 && rows.n_seqs == p->rows.n_seqs &&
+        kv_dim == p->rheads[p->n_rope - 1] * p->hd && !overlaps(v, &p->rx[0]) && !overlaps(v, &p->rx[p->n_rope - 1])) {
+        p->kind = PEND_NONE;
+        int hq = p->n_rope == 2 ? p->rheads[0] : 0, hk = p->rheads[p->n_rope - 1];
+        int work = p->rot / 2 * (hq + hk);
+        int th = work >= 1024 ? 1024 : work < 128 ? 128 : (work + 31) / 32 * 32;
+        launch(dev, k_rope_kv, dim3(rows.n_rows), dim3(th), 0, p->n_rope == 2 ? (float *)tptr(&p->rx[0]) : (float *)NULL,
+               hq, (float *)tptr(&p->rx[p->n_rope - 1]), hk, (const float *)tptr(&p->rf),
+               (const grt_step_state *)tptr(state), rows, p->hd, p->rot, (int)p->inter, tptr(k_cache), tptr(v_cache),
+               (int)(k_cache->type == GRT_F16), (int)(v_cache->type == GRT_F16), (const float *)tptr(v), max_ctx);
+        cuda_check_launch(dev, "rope+kv_store");
+        return;
+    }
+    cuda_flush(dev);
+    direct_kv_store(dev, k_cache, v_cache, k, v, state, rows, kv_dim, max_ctx);
+}

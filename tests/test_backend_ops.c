@@ -1,0 +1,658 @@
+/* Every op of the device interface on each GPU backend this build and
+ * machine have ("cuda", "webgpu"), against the CPU backend on the same
+ * random inputs, with a tolerance per op. Backends that are not available
+ * report themselves skipped, with the reason.
+ *
+ * Tolerances (max |gpu - cpu| / max |cpu| over the output unless noted):
+ *   embed, kv_store, advance, copies, fill: exact.
+ *   rmsnorm, rope, glu: 1e-5 (f32 math; expf/tanhf/sqrt may differ by ulps).
+ *   matmul f32/f16/bf16: 1e-4 (f32 accumulation in another order).
+ *   matmul q8_0/q4_0: 2e-2 (the CPU multiplies against activations
+ *     quantized to Q8_0 blocks; a backend may keep them in f32).
+ *   attention: 1e-4.
+ *   sample, greedy: the same token always (ties to the lowest id).
+ *   sample, with temperature: the draw is a deterministic function of the
+ *     logits and philox(seed, seq, ctr); backends differ only in float
+ *     rounding (expf ulps, sum order), which moves a cumulative boundary by
+ *     ~1e-6 of the total weight, so a draw flips only when u falls that close
+ *     to a boundary: expected mismatches are far below 1 in 1000. We require
+ *     at least 98% of 360 draws over varied settings to agree. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/device.h"
+#include "dtype.h"
+#include "error.h"
+#include "testutil.h"
+
+static grt_device *g_cpu, *g_dev;
+static const char *g_name;
+
+static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd_u32(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 32);
+}
+static float rnd(void) { return (float)((double)rnd_u32() / 2147483648.0 - 1.0); }
+static void fill_rnd(float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) x[i] = rnd() * scale;
+}
+
+/* The same bytes on the CPU and on the device under test. */
+typedef struct twin {
+    grt_buffer *c, *d;
+    size_t size;
+} twin;
+
+static twin twin_new(size_t size, unsigned flags) {
+    twin t = {NULL, NULL, size};
+    if (grt_dev_buffer_new(g_cpu, size, flags, &t.c) || grt_dev_buffer_new(g_dev, size, flags, &t.d)) {
+        printf("buffer_new: %s\n", grt_last_error());
+        exit(2);
+    }
+    return t;
+}
+
+static twin twin_data(const void *data, size_t n) {
+    twin t = twin_new(n + 256, GRT_BUF_DEVICE);
+    grt_dev_write(g_cpu, t.c, 0, data, n);
+    grt_dev_write(g_dev, t.d, 0, data, n);
+    return t;
+}
+
+static void twin_free(twin *t) {
+    grt_dev_buffer_free(t->c);
+    grt_dev_buffer_free(t->d);
+    t->c = t->d = NULL;
+}
+
+static grt_tensor tv(grt_buffer *b, size_t off, grt_dtype type, int64_t rows, int64_t cols) {
+    int64_t ne[2] = {rows, cols};
+    return grt_tensor_view(b, off, type, 2, ne);
+}
+
+/* Read n bytes of both sides; false (and a message) on a device error. */
+static bool fetch(twin *t, size_t off, void *c, void *d, size_t n) {
+    if (grt_dev_read(g_cpu, t->c, off, c, n) || grt_dev_read(g_dev, t->d, off, d, n)) {
+        printf("  read: %s\n", grt_last_error());
+        return false;
+    }
+    return true;
+}
+
+static double rel_err(const float *got, const float *ref, int64_t n) {
+    double m = 0, e = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d == d) || isinf(d)) return INFINITY;
+        if (d > e) e = d;
+        if (fabs(ref[i]) > m) m = fabs(ref[i]);
+    }
+    return m > 0 ? e / m : e;
+}
+
+/* Compare n floats at off; prints the case on failure. */
+static bool cmp_f32(twin *t, size_t off, int64_t n, double tol, const char *what) {
+    float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
+    bool ok = fetch(t, off, a, b, (size_t)n * 4);
+    double e = ok ? rel_err(b, a, n) : INFINITY;
+    if (!(e <= tol)) {
+        printf("  %s: rel err %.3g > %.1e\n", what, e, tol);
+        ok = false;
+    }
+    free(a);
+    free(b);
+    return ok;
+}
+
+static bool cmp_bytes(twin *t, size_t off, size_t n, const char *what) {
+    uint8_t *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+    bool ok = fetch(t, off, a, b, n) && memcmp(a, b, n) == 0;
+    if (!ok) printf("  %s: bytes differ\n", what);
+    free(a);
+    free(b);
+    return ok;
+}
+
+static twin state_twin(int n_seqs, const int *pos) {
+    grt_step_state *st = calloc((size_t)n_seqs, sizeof *st);
+    for (int i = 0; i < n_seqs; i++) st[i].pos = pos[i], st[i].rng_ctr = (uint32_t)(7 * i + 3);
+    twin t = twin_data(st, (size_t)n_seqs * sizeof *st);
+    free(st);
+    return t;
+}
+
+static grt_tensor state_view(grt_buffer *b, int n_seqs) {
+    return tv(b, 0, GRT_I32, n_seqs, (int64_t)sizeof(grt_step_state) / 4);
+}
+
+static bool ok_status(void) {
+    if (grt_dev_sync(g_dev) != GRT_OK || grt_dev_sync(g_cpu) != GRT_OK) {
+        printf("  device error: %s\n", grt_last_error());
+        return false;
+    }
+    return true;
+}
+
+static const grt_dtype g_wtypes[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
+
+/* Random weights of type t, [N, K], in GGUF layout. */
+static void *make_weights(grt_dtype t, int64_t N, int64_t K, size_t *bytes) {
+    size_t row = grt_row_bytes(t, K);
+    uint8_t *w = malloc(row * (size_t)N);
+    float *f = malloc((size_t)K * 4);
+    for (int64_t n = 0; n < N; n++) {
+        fill_rnd(f, K, 0.5f);
+        grt_quantize_row(t, f, w + (size_t)n * row, K);
+    }
+    free(f);
+    *bytes = row * (size_t)N;
+    return w;
+}
+
+/* ---------------------------------------------------------------- cases */
+
+static void test_embed(void) {
+    for (size_t ti = 0; ti < 5; ti++) {
+        grt_dtype t = g_wtypes[ti];
+        int64_t V = 37, E = 96;
+        size_t wb;
+        void *w = make_weights(t, V, E, &wb);
+        twin tab = twin_data(w, wb);
+        int32_t ids[5] = {0, 36, 5, 5, 17};
+        twin idb = twin_data(ids, sizeof ids);
+        twin out = twin_new(5 * E * 4, GRT_BUF_DEVICE);
+        grt_tensor tc = tv(tab.c, 0, t, V, E), td = tv(tab.d, 0, t, V, E);
+        grt_tensor ic = tv(idb.c, 0, GRT_I32, 1, 5), id = tv(idb.d, 0, GRT_I32, 1, 5);
+        grt_tensor oc = tv(out.c, 0, GRT_F32, 5, E), od = tv(out.d, 0, GRT_F32, 5, E);
+        grt_dev_embed(g_cpu, &oc, &tc, &ic, 1.5f, 5);
+        grt_dev_embed(g_dev, &od, &td, &id, 1.5f, 5);
+        CHECK(ok_status());
+        CHECKF(cmp_f32(&out, 0, 5 * E, 0, "embed"), "type %s", grt_dtype_name(t));
+        twin_free(&tab);
+        twin_free(&idb);
+        twin_free(&out);
+        free(w);
+    }
+}
+
+static void test_rmsnorm(void) {
+    const int64_t dims[] = {1, 31, 64, 576, 2048, 5000};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        int64_t D = dims[i], R = 3;
+        float *x = malloc((size_t)(R * D) * 4), *w = malloc((size_t)D * 4);
+        fill_rnd(x, R * D, 3.0f);
+        fill_rnd(w, D, 1.0f);
+        twin xb = twin_data(x, (size_t)(R * D) * 4), wb = twin_data(w, (size_t)D * 4);
+        twin out = twin_new((size_t)(R * D) * 4, GRT_BUF_DEVICE);
+        grt_tensor xc = tv(xb.c, 0, GRT_F32, R, D), xd = tv(xb.d, 0, GRT_F32, R, D);
+        grt_tensor wc = tv(wb.c, 0, GRT_F32, 1, D), wd = tv(wb.d, 0, GRT_F32, 1, D);
+        grt_tensor oc = tv(out.c, 0, GRT_F32, R, D), od = tv(out.d, 0, GRT_F32, R, D);
+        grt_dev_rmsnorm(g_cpu, &oc, &xc, &wc, R, D, 1e-6f);
+        grt_dev_rmsnorm(g_dev, &od, &xd, &wd, R, D, 1e-6f);
+        /* in place too */
+        grt_dev_rmsnorm(g_cpu, &xc, &xc, &wc, R, D, 1e-5f);
+        grt_dev_rmsnorm(g_dev, &xd, &xd, &wd, R, D, 1e-5f);
+        CHECK(ok_status());
+        CHECKF(cmp_f32(&out, 0, R * D, 1e-5, "rmsnorm"), "dim %lld", (long long)D);
+        CHECKF(cmp_f32(&xb, 0, R * D, 1e-5, "rmsnorm in place"), "dim %lld", (long long)D);
+        twin_free(&xb);
+        twin_free(&wb);
+        twin_free(&out);
+        free(x);
+        free(w);
+    }
+}
+
+static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff) {
+    size_t wb;
+    void *w = make_weights(t, N, K, &wb);
+    float *x = malloc((size_t)(R * K) * 4), *b = malloc((size_t)N * 4), *o = malloc((size_t)(R * N) * 4);
+    fill_rnd(x, R * K, 1.0f);
+    fill_rnd(b, N, 1.0f);
+    fill_rnd(o, R * N, 1.0f);
+    twin W = twin_data(w, wb), X = twin_new(xoff + (size_t)(R * K) * 4, GRT_BUF_DEVICE), B = twin_data(b, (size_t)N * 4);
+    grt_dev_write(g_cpu, X.c, xoff, x, (size_t)(R * K) * 4);
+    grt_dev_write(g_dev, X.d, xoff, x, (size_t)(R * K) * 4);
+    twin O = twin_data(o, (size_t)(R * N) * 4);
+    grt_tensor wc = tv(W.c, 0, t, N, K), wd = tv(W.d, 0, t, N, K);
+    grt_tensor xc = tv(X.c, xoff, GRT_F32, R, K), xd = tv(X.d, xoff, GRT_F32, R, K);
+    grt_tensor bc = tv(B.c, 0, GRT_F32, 1, N), bd = tv(B.d, 0, GRT_F32, 1, N);
+    grt_tensor oc = tv(O.c, 0, GRT_F32, R, N), od = tv(O.d, 0, GRT_F32, R, N);
+    grt_dev_matmul(g_cpu, &oc, &xc, &wc, bias ? &bc : NULL, R, acc);
+    grt_dev_matmul(g_dev, &od, &xd, &wd, bias ? &bd : NULL, R, acc);
+    bool q = t == GRT_Q8_0 || t == GRT_Q4_0;
+    bool ok = ok_status() && cmp_f32(&O, 0, R * N, q ? 2e-2 : 1e-4, "matmul");
+    if (!ok)
+        printf("  matmul %s rows %lld K %lld N %lld bias %d acc %d xoff %zu\n", grt_dtype_name(t), (long long)R,
+               (long long)K, (long long)N, bias, acc, xoff);
+    twin_free(&W);
+    twin_free(&X);
+    twin_free(&B);
+    twin_free(&O);
+    free(w);
+    free(x);
+    free(b);
+    free(o);
+    return ok;
+}
+
+static void test_matmul(void) {
+    const int64_t rows[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 70};
+    const int64_t shapes[][2] = {{32, 1}, {96, 37}, {576, 64}, {2048, 130}, {160, 300}};
+    int n = 0, bad = 0;
+    for (size_t ti = 0; ti < 5; ti++)
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                bool ok = matmul_case(g_wtypes[ti], rows[r], shapes[s][0], shapes[s][1], (r + s) % 2 == 0,
+                                      (r + s) % 3 == 0, (r % 2) * 16);
+                n++;
+                bad += !ok;
+                if (bad > 5) break;
+            }
+    /* float weights with K not a multiple of 8 (unaligned rows) */
+    for (size_t ti = 0; ti < 3; ti++) {
+        bool ok = matmul_case(g_wtypes[ti], 1, 13, 29, true, false, 4) && matmul_case(g_wtypes[ti], 3, 44, 7, false, true, 0);
+        n += 2;
+        bad += !ok;
+    }
+    printf("  %d matmul cases, %d failed\n", n, bad);
+    CHECK(bad == 0);
+}
+
+static void test_rope(void) {
+    for (int inter = 0; inter < 2; inter++) {
+        int n_seqs = 2, tps = 5, R = n_seqs * tps, H = 3, hd = 64, rot = 32;
+        int pos[2] = {0, 1000};
+        twin st = state_twin(n_seqs, pos);
+        float f[32], *x = malloc((size_t)R * H * hd * 4);
+        for (int i = 0; i < rot / 2; i++) f[i] = powf(10000.0f, -(float)(2 * i) / (float)rot);
+        fill_rnd(x, (int64_t)R * H * hd, 2.0f);
+        twin F = twin_data(f, sizeof f), X = twin_data(x, (size_t)R * H * hd * 4);
+        grt_rows rows = {R, 0, n_seqs};
+        grt_tensor sc = state_view(st.c, n_seqs), sd = state_view(st.d, n_seqs);
+        grt_tensor fc = tv(F.c, 0, GRT_F32, 1, rot / 2), fd = tv(F.d, 0, GRT_F32, 1, rot / 2);
+        grt_tensor xc = tv(X.c, 0, GRT_F32, R, H * hd), xd = tv(X.d, 0, GRT_F32, R, H * hd);
+        grt_dev_rope(g_cpu, &xc, &fc, &sc, rows, H, hd, rot, inter);
+        grt_dev_rope(g_dev, &xd, &fd, &sd, rows, H, hd, rot, inter);
+        CHECK(ok_status());
+        CHECKF(cmp_f32(&X, 0, (int64_t)R * H * hd, 1e-5, "rope"), "interleaved %d", inter);
+        twin_free(&st);
+        twin_free(&F);
+        twin_free(&X);
+        free(x);
+    }
+}
+
+/* kv_store then attention, decode-like (one row per sequence) and
+ * prefill-like (many rows of one sequence), GQA, sliding window. */
+static bool attn_case(int n_seqs, int tps, const int *pos, int H, int KVH, int hd, int max_ctx, int window) {
+    int R = n_seqs * tps, kvd = KVH * hd;
+    size_t cache = (size_t)n_seqs * max_ctx * kvd;
+    float *kc = malloc(cache * 4), *q = malloc((size_t)R * H * hd * 4), *k = malloc((size_t)R * kvd * 4),
+          *v = malloc((size_t)R * kvd * 4);
+    fill_rnd(kc, (int64_t)cache, 1.0f);
+    fill_rnd(q, (int64_t)R * H * hd, 1.0f);
+    fill_rnd(k, (int64_t)R * kvd, 1.0f);
+    fill_rnd(v, (int64_t)R * kvd, 1.0f);
+    twin K = twin_data(kc, cache * 4);
+    fill_rnd(kc, (int64_t)cache, 1.0f);
+    twin V = twin_data(kc, cache * 4), Q = twin_data(q, (size_t)R * H * hd * 4);
+    twin k1 = twin_data(k, (size_t)R * kvd * 4), v1 = twin_data(v, (size_t)R * kvd * 4);
+    twin O = twin_new((size_t)R * H * hd * 4, GRT_BUF_DEVICE);
+    twin st = state_twin(n_seqs, pos);
+    grt_rows rows = {R, 0, n_seqs};
+    grt_device *devs[2] = {g_cpu, g_dev};
+    for (int d = 0; d < 2; d++) {
+        grt_buffer *kb = d ? K.d : K.c, *vb = d ? V.d : V.c;
+        grt_tensor kt = tv(kb, 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor vt = tv(vb, 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor s = state_view(d ? st.d : st.c, n_seqs);
+        grt_tensor kk = tv(d ? k1.d : k1.c, 0, GRT_F32, R, kvd), vv = tv(d ? v1.d : v1.c, 0, GRT_F32, R, kvd);
+        grt_tensor qq = tv(d ? Q.d : Q.c, 0, GRT_F32, R, H * hd), oo = tv(d ? O.d : O.c, 0, GRT_F32, R, H * hd);
+        grt_dev_kv_store(devs[d], &kt, &vt, &kk, &vv, &s, rows, kvd, max_ctx);
+        grt_dev_attention(devs[d], &oo, &qq, &kt, &vt, &s, rows, H, KVH, hd, max_ctx, 1.0f / sqrtf((float)hd), window);
+    }
+    bool ok = ok_status() && cmp_bytes(&K, 0, cache * 4, "k cache") && cmp_bytes(&V, 0, cache * 4, "v cache") &&
+              cmp_f32(&O, 0, (int64_t)R * H * hd, 1e-4, "attention");
+    if (!ok)
+        printf("  attention seqs %d tps %d heads %d/%d hd %d ctx %d window %d\n", n_seqs, tps, H, KVH, hd, max_ctx,
+               window);
+    twin_free(&K);
+    twin_free(&V);
+    twin_free(&Q);
+    twin_free(&k1);
+    twin_free(&v1);
+    twin_free(&O);
+    twin_free(&st);
+    free(kc);
+    free(q);
+    free(k);
+    free(v);
+    return ok;
+}
+
+static void test_attention(void) {
+    int p1[1] = {0}, p2[1] = {40}, p3[3] = {5, 300, 1023}, p4[2] = {7, 60}, p5[1] = {1000};
+    CHECK(attn_case(1, 1, p1, 4, 2, 64, 16, 0));
+    CHECK(attn_case(1, 12, p2, 4, 1, 32, 64, 0));       /* prefill, MQA */
+    CHECK(attn_case(1, 12, p2, 6, 3, 64, 64, 8));       /* prefill across a window */
+    CHECK(attn_case(3, 1, p3, 8, 2, 128, 1024, 0));     /* decode, 3 sequences */
+    CHECK(attn_case(3, 1, p3, 8, 8, 64, 1024, 100));    /* decode, window */
+    CHECK(attn_case(2, 3, p4, 2, 1, 96, 70, 0));        /* multi-seq rows, odd head_dim */
+    CHECK(attn_case(1, 1, p5, 32, 8, 64, 1001, 0));     /* long decode, many splits */
+    CHECK(attn_case(1, 1, p5, 2, 1, 256, 1001, 0));     /* head_dim 256 */
+}
+
+static void test_glu(void) {
+    for (int act = 0; act < 2; act++) {
+        int64_t R = 3, F = 1000;
+        float *g = malloc((size_t)(R * F) * 4), *u = malloc((size_t)(R * F) * 4);
+        fill_rnd(g, R * F, 6.0f);
+        fill_rnd(u, R * F, 2.0f);
+        twin G = twin_data(g, (size_t)(R * F) * 4), U = twin_data(u, (size_t)(R * F) * 4);
+        grt_tensor gc = tv(G.c, 0, GRT_F32, R, F), gd = tv(G.d, 0, GRT_F32, R, F);
+        grt_tensor uc = tv(U.c, 0, GRT_F32, R, F), ud = tv(U.d, 0, GRT_F32, R, F);
+        grt_dev_glu(g_cpu, &gc, &gc, &uc, R, F, (grt_act)act);
+        grt_dev_glu(g_dev, &gd, &gd, &ud, R, F, (grt_act)act);
+        CHECK(ok_status());
+        CHECKF(cmp_f32(&G, 0, R * F, 1e-5, "glu"), "act %d", act);
+        twin_free(&G);
+        twin_free(&U);
+        free(g);
+        free(u);
+    }
+}
+
+static void test_advance(void) {
+    int pos[4] = {0, 5, 9, 100};
+    twin st = state_twin(4, pos);
+    grt_rows a = {2, 1, 2}, b = {6, 3, 1};
+    for (int d = 0; d < 2; d++) {
+        grt_tensor s = state_view(d ? st.d : st.c, 4);
+        grt_dev_advance(d ? g_dev : g_cpu, &s, a);
+        grt_dev_advance(d ? g_dev : g_cpu, &s, b);
+    }
+    CHECK(ok_status());
+    CHECK(cmp_bytes(&st, 0, 4 * sizeof(grt_step_state), "state"));
+    twin_free(&st);
+}
+
+/* Sampling: n_seqs sequences, both devices, same inputs; returns the number
+ * of sequences whose token agrees, and checks every other output. */
+static int sample_round(const grt_sample_cfg *cfg, int V, int n_seqs, int seq0, int max_ctx, uint32_t ctr0,
+                        bool *outputs_ok) {
+    int n_total = seq0 + n_seqs, ring_len = 8;
+    float *x = malloc((size_t)n_seqs * V * 4);
+    for (int64_t i = 0; i < (int64_t)n_seqs * V; i++) {
+        x[i] = rnd() * 4.0f;
+        if (rnd_u32() % 97 == 0) x[i] = x[i > 0 ? i - 1 : 0]; /* ties */
+    }
+    grt_step_state *st = calloc((size_t)n_total, sizeof *st);
+    int32_t *hist = calloc((size_t)n_total * max_ctx, 4);
+    for (int s = 0; s < n_total; s++) {
+        st[s].pos = (int)(rnd_u32() % (uint32_t)max_ctx);
+        st[s].n_new = (int)(rnd_u32() % 20);
+        st[s].rng_ctr = ctr0 + (uint32_t)s;
+        for (int j = 0; j < max_ctx; j++) hist[(size_t)s * max_ctx + j] = (int32_t)(rnd_u32() % (uint32_t)V);
+    }
+    twin L = twin_data(x, (size_t)n_seqs * V * 4), S = twin_data(st, (size_t)n_total * sizeof *st);
+    twin Hh = twin_data(hist, (size_t)n_total * max_ctx * 4), N = twin_new((size_t)n_total * 4, GRT_BUF_DEVICE);
+    twin Rg = twin_new((size_t)n_total * ring_len * 4, GRT_BUF_HOST_VISIBLE);
+    for (int d = 0; d < 2; d++) {
+        grt_device *dev = d ? g_dev : g_cpu;
+        grt_tensor l = tv(d ? L.d : L.c, 0, GRT_F32, n_seqs, V), s = state_view(d ? S.d : S.c, n_total);
+        grt_tensor h = tv(d ? Hh.d : Hh.c, 0, GRT_I32, n_total, max_ctx), n = tv(d ? N.d : N.c, 0, GRT_I32, 1, n_total);
+        grt_tensor r = tv(d ? Rg.d : Rg.c, 0, GRT_I32, n_total, ring_len);
+        grt_dev_sample(dev, &l, V, cfg, &s, seq0, n_seqs, &h, max_ctx, &n, &r, ring_len);
+    }
+    int agree = 0;
+    *outputs_ok = ok_status();
+    int32_t *a = malloc((size_t)n_total * 4), *b = malloc((size_t)n_total * 4);
+    if (*outputs_ok && fetch(&N, 0, a, b, (size_t)n_total * 4)) {
+        for (int s = seq0; s < n_total; s++) agree += a[s] == b[s];
+        /* the rest must agree wherever the tokens do */
+        if (agree == n_seqs) {
+            *outputs_ok = cmp_bytes(&S, 0, (size_t)n_total * sizeof *st, "state") &&
+                          cmp_bytes(&Hh, 0, (size_t)n_total * max_ctx * 4, "history") &&
+                          cmp_bytes(&Rg, 0, (size_t)n_total * ring_len * 4, "ring");
+        }
+    } else {
+        *outputs_ok = false;
+    }
+    twin_free(&L);
+    twin_free(&S);
+    twin_free(&Hh);
+    twin_free(&N);
+    twin_free(&Rg);
+    free(x);
+    free(st);
+    free(hist);
+    free(a);
+    free(b);
+    return agree;
+}
+
+static grt_sample_cfg cfg_of(float temp, int top_k, float top_p, float min_p, float pen, int last_n) {
+    grt_sample_cfg c;
+    memset(&c, 0, sizeof c);
+    c.temperature = temp;
+    c.top_k = top_k;
+    c.top_p = top_p;
+    c.min_p = min_p;
+    c.repeat_penalty = pen;
+    c.repeat_last_n = last_n;
+    c.seed = 1234;
+    c.n_eos = 2;
+    c.eos[0] = 3;
+    c.eos[1] = 11;
+    return c;
+}
+
+static void test_sample_greedy(void) {
+    const int Vs[] = {1, 7, 1000, 49152, 128256};
+    int bad = 0;
+    for (size_t v = 0; v < sizeof Vs / sizeof Vs[0]; v++)
+        for (int rep = 0; rep < 4; rep++) {
+            grt_sample_cfg c = cfg_of(0, 0, 1, 0, rep % 2 ? 1.3f : 1.0f, rep == 3 ? -1 : 64);
+            bool ok;
+            int n_seqs = rep == 2 ? 3 : 1;
+            int agree = sample_round(&c, Vs[v], n_seqs, rep == 2 ? 1 : 0, 300, 5, &ok);
+            if (agree != n_seqs || !ok) {
+                printf("  greedy V %d rep %d: %d/%d agree, outputs %s\n", Vs[v], rep, agree, n_seqs, ok ? "ok" : "differ");
+                bad++;
+            }
+        }
+    CHECK(bad == 0);
+}
+
+static void test_sample_draws(void) {
+    grt_sample_cfg cfgs[] = {
+        cfg_of(1.0f, 0, 1.0f, 0, 1.0f, 64),     /* full vocabulary */
+        cfg_of(0.8f, 40, 0.95f, 0.05f, 1.0f, 64), /* the CLI defaults */
+        cfg_of(1.5f, 0, 0.9f, 0, 1.1f, -1),     /* top-p over the vocabulary, penalty */
+        cfg_of(0.7f, 5, 1.0f, 0, 1.0f, 64),     /* top-k alone */
+        cfg_of(1.0f, 0, 1.0f, 0.2f, 1.0f, 64),  /* min-p alone */
+        cfg_of(2.0f, 1000, 0.5f, 0.01f, 1.2f, 16),
+    };
+    const int Vs[] = {50, 4099, 32000};
+    int total = 0, agree = 0, bad_outputs = 0;
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
+        for (size_t v = 0; v < sizeof Vs / sizeof Vs[0]; v++)
+            for (int rep = 0; rep < 16; rep++) {
+                bool ok;
+                int n_seqs = rep % 8 == 0 ? 3 : 1;
+                int a = sample_round(&cfgs[c], Vs[v], n_seqs, 0, 128, (uint32_t)(rep * 131 + c), &ok);
+                total += n_seqs;
+                agree += a;
+                bad_outputs += !ok;
+            }
+    printf("  %d of %d sampled tokens equal the CPU's\n", agree, total);
+    CHECK(agree * 100 >= total * 98);
+    CHECK(bad_outputs == 0);
+}
+
+static void test_copy_fill(void) {
+    size_t n = 4096;
+    uint8_t *src = malloc(n), *a = malloc(n), *b = malloc(n);
+    for (size_t i = 0; i < n; i++) src[i] = (uint8_t)rnd_u32();
+    twin A = twin_new(n, GRT_BUF_DEVICE), B = twin_new(n, GRT_BUF_DEVICE), H = twin_new(n, GRT_BUF_HOST_VISIBLE);
+    for (int d = 0; d < 2; d++) {
+        grt_device *dev = d ? g_dev : g_cpu;
+        grt_buffer *ab = d ? A.d : A.c, *bb = d ? B.d : B.c, *hb = d ? H.d : H.c;
+        grt_dev_fill(dev, ab, 0, n, 0xdeadbeefu);
+        grt_dev_write(dev, ab, 3, src, 1001);
+        grt_dev_fill(dev, bb, 8, 400, 0x01020304u);
+        grt_dev_copy(dev, bb, 1000, ab, 7, 777);   /* device to device, odd offsets */
+        grt_dev_copy(dev, hb, 5, bb, 900, 1500);   /* device to host-visible */
+        grt_dev_copy(dev, ab, 2000, hb, 5, 1000);  /* host-visible to device */
+        grt_dev_write(dev, hb, 3000, src + 100, 99);
+    }
+    CHECK(ok_status());
+    CHECK(cmp_bytes(&A, 0, n, "a"));
+    CHECK(cmp_bytes(&B, 0, n, "b"));
+    CHECK(cmp_bytes(&H, 0, n, "host-visible"));
+    /* read_completed after a fence */
+    grt_fence *f;
+    CHECK(grt_dev_fence_new(g_dev, &f) == GRT_OK);
+    grt_dev_fence_record(g_dev, f);
+    CHECK(grt_dev_fence_wait(g_dev, f) == GRT_OK);
+    CHECK(grt_dev_fence_done(g_dev, f));
+    CHECK(grt_dev_read_completed(g_dev, H.d, 0, a, n) == GRT_OK);
+    CHECK(grt_dev_read(g_cpu, H.c, 0, b, n) == GRT_OK);
+    CHECK(memcmp(a, b, n) == 0);
+    grt_dev_fence_free(g_dev, f);
+    twin_free(&A);
+    twin_free(&B);
+    twin_free(&H);
+    free(src);
+    free(a);
+    free(b);
+}
+
+/* A toy decode step (embed, rmsnorm, matmul to logits, advance, sample into
+ * the next input): 40 steps eagerly on the CPU, eagerly on the device, and
+ * captured once on the device then replayed 40 times. Outputs: history,
+ * state and ring bytes ([max_ctx + 8 + ring_len] words). */
+enum { TOY_V = 300, TOY_E = 64, TOY_CTX = 64, TOY_RING = 8, TOY_WORDS = TOY_CTX + 8 + TOY_RING };
+
+static bool toy_run(grt_device *dev, bool capture, const void *w, size_t wb, int32_t *out) {
+    float nw[TOY_E];
+    for (int i = 0; i < TOY_E; i++) nw[i] = 1.0f + 0.01f * (float)i;
+    grt_step_state st0;
+    memset(&st0, 0, sizeof st0);
+    grt_buffer *W, *NW, *X, *L, *S, *H, *N, *R;
+    if (grt_dev_buffer_new(dev, wb, 0, &W) || grt_dev_buffer_new(dev, sizeof nw, 0, &NW) ||
+        grt_dev_buffer_new(dev, TOY_E * 4, 0, &X) || grt_dev_buffer_new(dev, TOY_V * 4, 0, &L) ||
+        grt_dev_buffer_new(dev, sizeof st0, 0, &S) || grt_dev_buffer_new(dev, TOY_CTX * 4, 0, &H) ||
+        grt_dev_buffer_new(dev, 4, 0, &N) || grt_dev_buffer_new(dev, TOY_RING * 4, GRT_BUF_HOST_VISIBLE, &R)) {
+        printf("  toy buffers: %s\n", grt_last_error());
+        return false;
+    }
+    grt_dev_write(dev, W, 0, w, wb);
+    grt_dev_write(dev, NW, 0, nw, sizeof nw);
+    grt_dev_fill(dev, S, 0, sizeof st0, 0);
+    grt_dev_fill(dev, H, 0, TOY_CTX * 4, 0);
+    grt_dev_fill(dev, N, 0, 4, 0);
+    grt_dev_fill(dev, R, 0, TOY_RING * 4, 0);
+    grt_tensor wt = tv(W, 0, GRT_F32, TOY_V, TOY_E), nt = tv(NW, 0, GRT_F32, 1, TOY_E);
+    grt_tensor x = tv(X, 0, GRT_F32, 1, TOY_E), l = tv(L, 0, GRT_F32, 1, TOY_V);
+    grt_tensor s = state_view(S, 1), h = tv(H, 0, GRT_I32, 1, TOY_CTX);
+    grt_tensor n = tv(N, 0, GRT_I32, 1, 1), r = tv(R, 0, GRT_I32, 1, TOY_RING);
+    grt_rows rows = {1, 0, 1};
+    grt_sample_cfg cfg = cfg_of(0, 0, 1, 0, 1.5f, -1);
+    grt_graph *g = NULL;
+    bool ok = true;
+    if (capture && grt_dev_capture_begin(dev) != GRT_OK) {
+        printf("  capture_begin: %s\n", grt_last_error());
+        ok = false;
+    }
+    for (int step = 0; ok && step < (capture ? 1 : 40); step++) {
+        grt_dev_embed(dev, &x, &wt, &n, 1.0f, 1);
+        grt_dev_rmsnorm(dev, &x, &x, &nt, 1, TOY_E, 1e-5f);
+        grt_dev_matmul(dev, &l, &x, &wt, NULL, 1, false);
+        grt_dev_advance(dev, &s, rows);
+        grt_dev_sample(dev, &l, TOY_V, &cfg, &s, 0, 1, &h, TOY_CTX, &n, &r, TOY_RING);
+    }
+    if (ok && capture) {
+        if (grt_dev_capture_end(dev, &g) != GRT_OK) {
+            printf("  capture_end: %s\n", grt_last_error());
+            ok = false;
+        }
+        for (int step = 0; ok && step < 40; step++) grt_dev_graph_launch(dev, g);
+    }
+    ok = ok && grt_dev_read(dev, H, 0, out, TOY_CTX * 4) == GRT_OK &&
+         grt_dev_read(dev, S, 0, out + TOY_CTX, sizeof st0) == GRT_OK &&
+         grt_dev_read(dev, R, 0, out + TOY_CTX + 8, TOY_RING * 4) == GRT_OK;
+    grt_dev_graph_free(dev, g);
+    grt_buffer *all[] = {W, NW, X, L, S, H, N, R};
+    for (int i = 0; i < 8; i++) grt_dev_buffer_free(all[i]);
+    return ok;
+}
+
+static void test_capture_replay(void) {
+    size_t wb;
+    void *w = make_weights(GRT_F32, TOY_V, TOY_E, &wb);
+    int32_t a[TOY_WORDS], b[TOY_WORDS], c[TOY_WORDS];
+    bool ok = toy_run(g_cpu, false, w, wb, a) && toy_run(g_dev, false, w, wb, b) && toy_run(g_dev, true, w, wb, c);
+    CHECK(ok);
+    CHECKF(ok && memcmp(b, c, sizeof b) == 0, "captured replay differs from eager steps");
+    CHECKF(ok && memcmp(a, b, sizeof a) == 0, "eager steps differ from the CPU's");
+    CHECK(a[TOY_CTX] == 40); /* pos */
+    free(w);
+}
+
+/* Device memory exhaustion is an error that says how much, not a crash: the
+ * message names what was free (CUDA) or the adapter limit hit (WebGPU). */
+static void test_out_of_memory(void) {
+    grt_buffer *b = NULL;
+    grt_status s = grt_dev_buffer_new(g_dev, (size_t)1 << 50, GRT_BUF_DEVICE, &b);
+    CHECK(s == GRT_ERR_NO_MEMORY && b == NULL);
+    printf("  %s\n", grt_last_error());
+    CHECK(strstr(grt_last_error(), "free") != NULL || strstr(grt_last_error(), "max") != NULL);
+    CHECK(grt_dev_status(g_dev) == GRT_OK); /* not sticky: the device still works */
+}
+
+int main(void) {
+    if (grt_device_open("cpu", NULL, &g_cpu) != GRT_OK) {
+        printf("FAIL cpu device: %s\n", grt_last_error());
+        return 1;
+    }
+    const char *devs[] = {"cuda", "webgpu"};
+    for (size_t d = 0; d < sizeof devs / sizeof devs[0]; d++) {
+        g_name = devs[d];
+        const char *why = NULL;
+        char name[128];
+        if (!grt_device_available(g_name, &why)) {
+            snprintf(name, sizeof name, "%s ops vs cpu", g_name);
+            t_skip(name, why ? why : "unavailable");
+            continue;
+        }
+        if (grt_device_open(g_name, NULL, &g_dev) != GRT_OK) {
+            printf("FAIL %s open: %s\n", g_name, grt_last_error());
+            continue;
+        }
+        struct {
+            const char *n;
+            void (*fn)(void);
+        } cases[] = {
+            {"embed", test_embed},           {"rmsnorm", test_rmsnorm},
+            {"matmul", test_matmul},         {"rope", test_rope},
+            {"kv_store+attention", test_attention}, {"glu", test_glu},
+            {"advance", test_advance},       {"sample_greedy", test_sample_greedy},
+            {"sample_draws", test_sample_draws}, {"copy_fill", test_copy_fill},
+            {"capture_replay", test_capture_replay}, {"out_of_memory", test_out_of_memory},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            snprintf(name, sizeof name, "%s/%s", g_name, cases[i].n);
+            t_run(name, cases[i].fn);
+        }
+        grt_device_close(g_dev);
+        g_dev = NULL;
+    }
+    grt_device_close(g_cpu);
+    return t_done();
+}

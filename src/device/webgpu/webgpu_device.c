@@ -631,6 +631,7 @@ struct grt_fence {
     WGPUFuture fut;
     uint64_t serial;         /* 0: never recorded */
     bool has_future;
+    grt_fence *next_orphan;  /* freed while its callback was pending (lost device) */
 };
 
 static void on_fence_map(WGPUMapAsyncStatus st, WGPUStringView m, void *u1, void *u2) {
@@ -700,6 +701,14 @@ static void wg_fence_free(grt_fence *f) {
     if (f->staging) {
         if (f->mapped) W.BufferUnmap(f->staging);
         W.BufferRelease(f->staging);
+        f->staging = NULL;
+    }
+    if (f->serial && !f->done) {
+        /* A lost device left its map callback pending: the callback still
+         * names f, so f lives until the device closes. */
+        f->next_orphan = x->orphans;
+        x->orphans = f;
+        return;
     }
     free(f);
 }
@@ -971,6 +980,11 @@ static void wg_close(grt_device *dev) {
         if (x->instance) {
             W.InstanceProcessEvents(x->instance);
             W.InstanceRelease(x->instance);
+        }
+        while (x->orphans) {
+            grt_fence *o = x->orphans;
+            x->orphans = o->next_orphan;
+            free(o);
         }
         free(x);
     }

@@ -99,6 +99,7 @@ typedef struct wg_ctx {
     uint64_t hv_version;
     uint64_t fence_serial;
     struct grt_fence *fences_live[WG_FENCE_TRACK];
+    struct grt_fence *orphans;  /* fences freed with a callback pending */
 
     /* capture */
     wg_cmd *rec;

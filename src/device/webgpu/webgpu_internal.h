@@ -62,7 +62,7 @@ typedef struct wg_pipe {
     WGPUComputePipeline p;
 } wg_pipe;
 
-enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 12 };
+enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 16 };
 
 typedef struct wg_ctx {
     WGPUInstance instance;

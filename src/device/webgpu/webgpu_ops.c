@@ -12,10 +12,10 @@
 
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
-    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[];
+    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
-       SH_ADVANCE, SH_SAMPLE };
+       SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ };
 
 typedef struct shader_def {
     const char *name;
@@ -36,6 +36,8 @@ static const shader_def SHADERS[] = {
     [SH_GLU] = {"glu", grt_wgsl_glu, false, 3, {"ACT", "ALIAS"}},
     [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, 1, {NULL, NULL}},
     [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
+    [SH_MV] = {"mv", grt_wgsl_mv, false, 4, {"WTYPE", "R"}},
+    [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, 4, {"WTYPE", "R"}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -387,6 +389,27 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
         if (!bind_t(dev, bias, &b[3], &rb, "matmul")) return;
     } else {
         b[3] = dummy_binding(x);
+    }
+    uint64_t rbytes = grt_row_bytes(w->type, K);
+    /* The streaming kernels (mv, mvq): 16-byte activation rows; float weight
+     * rows 16-byte aligned, quantized blocks 2-byte aligned. */
+    bool fast = !getenv("GENRT_WEBGPU_PLAIN_MATMUL") && ri % 16 == 0 && K % 8 == 0 &&
+                (wt <= 2 ? rw % 16 == 0 && rbytes % 16 == 0 : rw % 2 == 0 && K % 32 == 0);
+    if (fast) {
+        uint32_t R = n_rows >= 8 ? 8 : n_rows >= 4 ? 4 : n_rows >= 2 ? 2 : 1;
+        params p = {{0}};
+        p.w[0] = u32of(ro / 4);
+        p.w[1] = u32of(ri / 16);
+        p.w[2] = u32of(wt <= 2 ? rw / 16 : rw);
+        p.w[3] = u32of(N);
+        p.w[4] = u32of(K);
+        p.w[5] = u32of(n_rows);
+        p.w[6] = u32of(wt <= 2 ? rbytes / 16 : rbytes);
+        p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+        p.w[8] = u32of(rb / 4);
+        uint64_t tiles = ((uint64_t)n_rows + R - 1) / R, blocks = ((uint64_t)N + 7) / 8;
+        dispatch(dev, get_pipe(dev, wt <= 2 ? SH_MV : SH_MVQ, (uint32_t)wt, R), 4, b, &p, blocks * tiles, "matmul");
+        return;
     }
     uint32_t rows = n_rows == 1 ? 1 : 8;
     params p = {{0}};

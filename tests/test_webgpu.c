@@ -306,6 +306,39 @@ static void test_kv_attention(void) {
     free(kv);
 }
 
+/* Decode (one token per sequence): keys split over workgroups and merged;
+ * long and short histories, with and without a window. */
+static void test_attention_decode(void) {
+    const int NH = 4, NKV = 2, HD = 64, KVD = NKV * HD, MC = 300, NS = 2;
+    size_t cache = (size_t)NS * MC * KVD * 4;
+    float *kv = malloc(2 * cache), q[NS * NH * HD];
+    for (size_t i = 0; i < 2 * cache / 4; i++) kv[i] = frand();
+    for (int i = 0; i < NS * NH * HD; i++) q[i] = frand();
+    grt_step_state st[2] = {{.pos = 5}, {.pos = 250}};
+    dual d;
+    memset(&d, 0, sizeof d);
+    dual_up(&d, 0, kv, 2 * cache);
+    dual_up(&d, 1, q, sizeof q);
+    dual_up(&d, 2, st, sizeof st);
+    dual_up(&d, 3, q, sizeof q); /* out, no window */
+    dual_up(&d, 4, q, sizeof q); /* out, window 100 */
+    for (int k = 0; k < 2; k++) {
+        grt_device *dv = k ? C : G;
+        grt_buffer **B = k ? d.c : d.g;
+        grt_tensor kc = view(B[0], 0, GRT_F32, NS * MC, KVD), vc = view(B[0], cache, GRT_F32, NS * MC, KVD);
+        grt_tensor tq = view(B[1], 0, GRT_F32, NS, NH * HD), ts = view(B[2], 0, GRT_I32, 2, 8);
+        grt_tensor o0 = view(B[3], 0, GRT_F32, NS, NH * HD), o1 = view(B[4], 0, GRT_F32, NS, NH * HD);
+        grt_dev_attention(dv, &o0, &tq, &kc, &vc, &ts, (grt_rows){NS, 0, NS}, NH, NKV, HD, MC, 0.125f, 0);
+        grt_dev_attention(dv, &o1, &tq, &kc, &vc, &ts, (grt_rows){NS, 0, NS}, NH, NKV, HD, MC, 0.125f, 100);
+    }
+    double e = fmax(dual_cmp(&d, 3, 0, NS * NH * HD), dual_cmp(&d, 4, 0, NS * NH * HD));
+    printf("  decode attention (split keys, window) vs cpu: max rel err %.2g\n", e);
+    CHECK(e < 1e-5);
+    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    dual_free(&d);
+    free(kv);
+}
+
 /* Sampled ids, history, ring, next ids and state equal the CPU backend's
  * over 12 draws for 3 sequences, for each sampler setting. */
 static void test_sample_vs_cpu(void) {
@@ -506,6 +539,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: ring snapshots mapped per fence", test_ring_mapping);
     t_run("webgpu: buffer beyond the adapter's limits", test_limits);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
+    t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: embed, all weight types", test_embed_types);
     t_run("webgpu: rmsnorm, glu, rope, advance", test_norm_glu_rope);
     t_run("webgpu: kv_store and attention", test_kv_attention);

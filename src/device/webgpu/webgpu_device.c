@@ -957,7 +957,9 @@ static void wg_close(grt_device *dev) {
         if (x->dummy) W.BufferRelease(x->dummy);
         if (x->rb) W.BufferRelease(x->rb);
         if (x->tmp) W.BufferRelease(x->tmp);
-        if (x->scratch) W.BufferRelease(x->scratch);
+        if (x->sample_seen.b) W.BufferRelease(x->sample_seen.b);
+        if (x->att_part.b) W.BufferRelease(x->att_part.b);
+        for (int i = 0; i < x->n_retired; i++) W.BufferRelease(x->retired[i]);
         if (x->queue) W.QueueRelease(x->queue);
         if (x->device) {
             W.DeviceDestroy(x->device);

@@ -14,7 +14,8 @@ enum {
     WG_PARAM_SLOTS = 1024,  /* eager slots per submit */
     WG_MAX_BIND = 7,        /* storage bindings per kernel, after the parameters */
     WG_MAX_HV = 8,
-    WG_FENCE_TRACK = 128,   /* fences read_completed considers (by serial) */
+    WG_FENCE_TRACK = 128,
+    WG_MAX_RETIRED = 32,   /* fences read_completed considers (by serial) */
 };
 
 /* A storage binding: a window of a buffer. */
@@ -64,6 +65,12 @@ typedef struct wg_pipe {
 
 enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 16 };
 
+/* A scratch buffer private to a kernel (grown on demand). */
+typedef struct wg_scratch {
+    WGPUBuffer b;
+    uint64_t size, id;
+} wg_scratch;
+
 typedef struct wg_ctx {
     WGPUInstance instance;
     WGPUAdapter adapter;
@@ -91,8 +98,12 @@ typedef struct wg_ctx {
 
     WGPUBuffer dummy;             /* bound where a kernel's binding is unused */
     uint64_t dummy_id;
-    WGPUBuffer rb, tmp, scratch;  /* readback staging, copy scratch, sampler scratch */
-    uint64_t rb_size, tmp_size, scratch_size, scratch_id;
+    WGPUBuffer rb, tmp;           /* readback staging, copy scratch */
+    uint64_t rb_size, tmp_size;
+    wg_scratch sample_seen;       /* sampler: seen-token bits */
+    wg_scratch att_part;          /* split attention: partial results */
+    WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
+    int n_retired;
 
     grt_buffer *hv[WG_MAX_HV];
     int n_hv;

@@ -12,10 +12,12 @@
 
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
-    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[];
+    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
-       SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ };
+       SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
+       SH_ATTN_COMBINE };
 
 typedef struct shader_def {
     const char *name;
@@ -38,6 +40,8 @@ static const shader_def SHADERS[] = {
     [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
     [SH_MV] = {"mv", grt_wgsl_mv, false, 4, {"WTYPE", "R"}},
     [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, 4, {"WTYPE", "R"}},
+    [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, 5, {"KV_SHARED", NULL}},
+    [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, 2, {NULL, NULL}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -298,6 +302,32 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
 
 static uint32_t u32of(uint64_t v) { return (uint32_t)v; }
 
+/* Grow a device-private scratch buffer to at least need bytes. */
+static bool scratch_ensure(grt_device *dev, wg_scratch *sc, uint64_t need, const char *what) {
+    wg_ctx *x = wg_ctx_of(dev);
+    need = round_up(need, 256);
+    if (need <= sc->size) return true;
+    WGPUBuffer nb = wg_raw_buffer(dev, need, WGPUBufferUsage_Storage, false, what);
+    if (!nb) {
+        grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "%s", grt_last_error());
+        return false;
+    }
+    if (sc->b) {
+        /* graphs may hold bind groups naming the old buffer: it stays alive
+         * until the device closes */
+        if (x->n_retired == WG_MAX_RETIRED) {
+            W.BufferRelease(nb);
+            grt_dev_set_error(dev, GRT_ERR_INTERNAL, "webgpu: %s grew too many times", what);
+            return false;
+        }
+        x->retired[x->n_retired++] = sc->b;
+    }
+    sc->b = nb;
+    sc->size = need;
+    sc->id = ++x->next_id;
+    return true;
+}
+
 /* ---------------------------------------------------------------- ops */
 
 void wg_fill(grt_device *dev, grt_buffer *dst, size_t off, size_t n, uint32_t pattern) {
@@ -525,6 +555,31 @@ void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, c
     p.w[11] = (uint32_t)max_ctx;
     p.w[12] = (uint32_t)window;
     pf(&p, 0, scale);
+    wg_ctx *x = wg_ctx_of(dev);
+    if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION")) {
+        /* one token per sequence: keys split over workgroups, then merged */
+        uint32_t splits = (uint32_t)((max_ctx + 63) / 64);
+        if (splits > 32) splits = 32;
+        uint64_t heads = (uint64_t)rows.n_rows * (uint64_t)n_heads;
+        if (!scratch_ensure(dev, &x->att_part, heads * splits * (uint64_t)(head_dim + 2) * 4, "attention partials"))
+            return;
+        wg_binding bp[5];
+        memcpy(bp, b, sizeof bp);
+        bp[0] = (wg_binding){x->att_part.id, x->att_part.b, 0, x->att_part.size};
+        params pp = p;
+        pp.w[0] = 0;
+        pp.w[13] = splits;
+        dispatch(dev, get_pipe(dev, SH_ATTN_PART, shared, 0), 5, bp, &pp, heads * splits, "attention");
+        wg_binding bc[2] = {b[0], bp[0]};
+        params pc = {{0}};
+        pc.w[0] = u32of(ro / 4);
+        pc.w[1] = 0;
+        pc.w[2] = (uint32_t)head_dim;
+        pc.w[3] = splits;
+        pc.w[4] = u32of(heads);
+        dispatch(dev, get_pipe(dev, SH_ATTN_COMBINE, 0, 0), 2, bc, &pc, heads, "attention");
+        return;
+    }
     dispatch(dev, get_pipe(dev, SH_ATTENTION, shared, 0), 5, b, &p, (uint64_t)rows.n_rows * (uint64_t)n_heads,
              "attention");
 }
@@ -574,29 +629,14 @@ void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt
                const grt_tensor *next_ids, const grt_tensor *ring, int ring_len) {
     wg_ctx *x = wg_ctx_of(dev);
     uint64_t words = ((uint64_t)n_vocab + 31) / 32;
-    uint64_t need = round_up((uint64_t)n_seqs * words * 4, 256);
-    if (need > x->scratch_size) {
-        WGPUBuffer nb = wg_raw_buffer(dev, need, WGPUBufferUsage_Storage, false, "sampler scratch");
-        if (!nb) {
-            grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "%s", grt_last_error());
-            return;
-        }
-        if (x->scratch) {
-            wg_flush(dev);
-            wg_bg_purge(x, x->scratch_id);
-            W.BufferRelease(x->scratch);
-        }
-        x->scratch = nb;
-        x->scratch_size = need;
-        x->scratch_id = ++x->next_id;
-    }
+    if (!scratch_ensure(dev, &x->sample_seen, (uint64_t)n_seqs * words * 4, "sampler scratch")) return;
     wg_binding b[6];
     uint64_t rl, rs, rh, rn, rr;
     if (!bind_range(dev, logits->buf, logits->offset, (uint64_t)n_seqs * n_vocab * 4, &b[0], &rl, "sample") ||
         !bind_t(dev, state, &b[1], &rs, "sample") || !bind_t(dev, history, &b[2], &rh, "sample") ||
         !bind_t(dev, next_ids, &b[3], &rn, "sample") || !bind_t(dev, ring, &b[4], &rr, "sample"))
         return;
-    b[5] = (wg_binding){x->scratch_id, x->scratch, 0, x->scratch_size};
+    b[5] = (wg_binding){x->sample_seen.id, x->sample_seen.b, 0, x->sample_seen.size};
     params p = {{0}};
     p.w[0] = u32of(rl / 4);
     p.w[1] = (uint32_t)n_vocab;

@@ -13,11 +13,11 @@
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
-    grt_wgsl_attn_part[], grt_wgsl_attn_combine[];
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART };
 
 typedef struct shader_def {
     const char *name;
@@ -42,6 +42,7 @@ static const shader_def SHADERS[] = {
     [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, 4, {"WTYPE", "R"}},
     [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, 5, {"KV_SHARED", NULL}},
     [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, 2, {NULL, NULL}},
+    [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, 2, {NULL, NULL}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -629,7 +630,13 @@ void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt
                const grt_tensor *next_ids, const grt_tensor *ring, int ring_len) {
     wg_ctx *x = wg_ctx_of(dev);
     uint64_t words = ((uint64_t)n_vocab + 31) / 32;
-    if (!scratch_ensure(dev, &x->sample_seen, (uint64_t)n_seqs * words * 4, "sampler scratch")) return;
+    /* greedy without a penalty: a parallel argmax first (its pairs after the seen bits) */
+    bool split_argmax = cfg->temperature == 0 && cfg->repeat_penalty == 1 && !getenv("GENRT_WEBGPU_PLAIN_SAMPLE");
+    uint64_t nb_arg = ((uint64_t)n_vocab + 1023) / 1024;
+    uint64_t pairs_off = (uint64_t)n_seqs * words;
+    if (!scratch_ensure(dev, &x->sample_seen, (pairs_off + (split_argmax ? (uint64_t)n_seqs * nb_arg * 2 : 0)) * 4,
+                        "sampler scratch"))
+        return;
     wg_binding b[6];
     uint64_t rl, rs, rh, rn, rr;
     if (!bind_range(dev, logits->buf, logits->offset, (uint64_t)n_seqs * n_vocab * 4, &b[0], &rl, "sample") ||
@@ -637,11 +644,20 @@ void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt
         !bind_t(dev, next_ids, &b[3], &rn, "sample") || !bind_t(dev, ring, &b[4], &rr, "sample"))
         return;
     b[5] = (wg_binding){x->sample_seen.id, x->sample_seen.b, 0, x->sample_seen.size};
+    if (split_argmax) {
+        wg_binding ba[2] = {b[0], b[5]};
+        params pa = {{0}};
+        pa.w[0] = u32of(rl / 4);
+        pa.w[1] = (uint32_t)n_vocab;
+        pa.w[2] = u32of(nb_arg);
+        pa.w[3] = u32of(pairs_off);
+        dispatch(dev, get_pipe(dev, SH_ARGMAX_PART, 0, 0), 2, ba, &pa, (uint64_t)n_seqs * nb_arg, "sample");
+    }
     params p = {{0}};
     p.w[0] = u32of(rl / 4);
     p.w[1] = (uint32_t)n_vocab;
     p.w[2] = (uint32_t)seq0;
-    p.w[3] = 0;
+    p.w[3] = split_argmax ? u32of(pairs_off) : 0;
     p.w[4] = (uint32_t)max_ctx;
     p.w[5] = (uint32_t)ring_len;
     p.w[6] = u32of(rs / 4);

@@ -558,9 +558,10 @@ void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, c
     pf(&p, 0, scale);
     wg_ctx *x = wg_ctx_of(dev);
     if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION")) {
-        /* one token per sequence: keys split over workgroups, then merged */
-        uint32_t splits = (uint32_t)((max_ctx + 63) / 64);
-        if (splits > 32) splits = 32;
+        /* one token per sequence: keys split over workgroups (spans of >= 16 keys
+         * at full context), then merged */
+        uint32_t splits = (uint32_t)((max_ctx + 15) / 16);
+        if (splits > 64) splits = 64;
         uint64_t heads = (uint64_t)rows.n_rows * (uint64_t)n_heads;
         if (!scratch_ensure(dev, &x->att_part, heads * splits * (uint64_t)(head_dim + 2) * 4, "attention partials"))
             return;

@@ -1,7 +1,7 @@
 // out[r, n] (+)= sum_k in[r, k] * w[n, k] + bias[n] for weights whose rows
 // are 16-byte aligned: f32, f16, bf16 (WTYPE 0, 1, 2).  A workgroup of 256
 // computes OPW = 8 outputs for R activation rows; 32 threads per output
-// stream its weight row 16 bytes at a time (two loads in flight), unpack
+// stream its weight row 16 bytes at a time (four loads in flight), unpack
 // in registers and accumulate in f32; a shared-memory pass sums them.
 // a: out off, in off (vec4s), w off (vec4s), N   b: K, n_rows, row stride
 // (vec4s), flags (1 acc, 2 bias)   c.x: bias off
@@ -49,20 +49,27 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     let per = select(2u, 1u, WTYPE == 0u);
     let nv = select(K / 8u, K / 4u, WTYPE == 0u);
     var i = t;
-    for (; i + TPR < nv; i += 2u * TPR) {
-      let wa = unpack8(W[row + i]);
-      let wb = unpack8(W[row + i + TPR]);
+    // four 16-byte loads in flight per thread, then one at a time
+    for (; i + 3u * TPR < nv; i += 4u * TPR) {
+      let w0 = unpack8(W[row + i]);
+      let w1 = unpack8(W[row + i + TPR]);
+      let w2 = unpack8(W[row + i + 2u * TPR]);
+      let w3 = unpack8(W[row + i + 3u * TPR]);
       for (var r = 0u; r < R; r++) {
         if (r0 + r < nr) {
-          let xa = xb + r * K4 + i * per;
-          let xc = xa + TPR * per;
-          var s = dot(wa[0], X[xa]) + dot(wb[0], X[xc]);
-          if (WTYPE != 0u) { s += dot(wa[1], X[xa + 1u]) + dot(wb[1], X[xc + 1u]); }
+          let x0 = xb + r * K4 + i * per;
+          let st = TPR * per;
+          var s = dot(w0[0], X[x0]) + dot(w1[0], X[x0 + st]) + dot(w2[0], X[x0 + 2u * st]) +
+                  dot(w3[0], X[x0 + 3u * st]);
+          if (WTYPE != 0u) {
+            s += dot(w0[1], X[x0 + 1u]) + dot(w1[1], X[x0 + st + 1u]) + dot(w2[1], X[x0 + 2u * st + 1u]) +
+                 dot(w3[1], X[x0 + 3u * st + 1u]);
+          }
           acc[r] += s;
         }
       }
     }
-    if (i < nv) {
+    for (; i < nv; i += TPR) {
       let wa = unpack8(W[row + i]);
       for (var r = 0u; r < R; r++) {
         if (r0 + r < nr) {

@@ -19,6 +19,7 @@ fn i8x4(q : u32) -> vec4<f32> {
   return vec4<f32>(f32(i32(q << 24u) >> 24u), f32(i32(q << 16u) >> 24u), f32(i32(q << 8u) >> 24u),
                    f32(i32(q) >> 24u));
 }
+fn qw(a : u32, b : u32, odd : bool) -> u32 { return select(a, (a >> 16u) | (b << 16u), odd); }
 fn nib4(q : u32) -> vec4<f32> {
   return vec4<f32>(f32(q & 15u), f32((q >> 8u) & 15u), f32((q >> 16u) & 15u), f32((q >> 24u) & 15u)) - 8.0;
 }
@@ -40,30 +41,44 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   if (n < N) {
     let row = P.a.z + n * P.b.z;
     let bs = select(18u, 34u, WTYPE == 3u);
-    let nq = select(4u, 8u, WTYPE == 3u);  // words of quants
     for (var b = t; b < K / 32u; b += TPR) {
       let s = row + b * bs;
       let d = unpack2x16float((W[s >> 2u] >> ((s & 2u) * 8u)) & 0xffffu).x;
+      // quants start at byte s + 2: word aligned, or halfway (odd): then
+      // each quant word is the top half of one word and the bottom of the next
       let qb = (s + 2u) >> 2u;
       let odd = ((s + 2u) & 2u) != 0u;
-      var w : array<u32, 9>;
-      for (var j = 0u; j < nq; j++) { w[j] = W[qb + j]; }
-      w[nq] = 0u;
-      if (odd) { w[nq] = W[qb + nq]; }
-      var q : array<u32, 8>;
-      for (var j = 0u; j < nq; j++) { q[j] = select(w[j], (w[j] >> 16u) | (w[j + 1u] << 16u), odd); }
-      for (var r = 0u; r < R; r++) {
-        if (r0 + r < nr) {
-          let xa = xb + r * K4 + b * 8u;
-          var s4 = vec4<f32>(0.0);
-          if (WTYPE == 3u) {
-            for (var j = 0u; j < 8u; j++) { s4 += i8x4(q[j]) * X[xa + j]; }
-          } else {
-            for (var j = 0u; j < 4u; j++) {
-              s4 += nib4(q[j]) * X[xa + j] + nib4(q[j] >> 4u) * X[xa + 4u + j];
-            }
+      if (WTYPE == 3u) {
+        let w0 = W[qb]; let w1 = W[qb + 1u]; let w2 = W[qb + 2u]; let w3 = W[qb + 3u];
+        let w4 = W[qb + 4u]; let w5 = W[qb + 5u]; let w6 = W[qb + 6u]; let w7 = W[qb + 7u];
+        var w8 = 0u;
+        if (odd) { w8 = W[qb + 8u]; }
+        let q0 = i8x4(qw(w0, w1, odd)); let q1 = i8x4(qw(w1, w2, odd));
+        let q2 = i8x4(qw(w2, w3, odd)); let q3 = i8x4(qw(w3, w4, odd));
+        let q4 = i8x4(qw(w4, w5, odd)); let q5 = i8x4(qw(w5, w6, odd));
+        let q6 = i8x4(qw(w6, w7, odd)); let q7 = i8x4(qw(w7, w8, odd));
+        for (var r = 0u; r < R; r++) {
+          if (r0 + r < nr) {
+            let xa = xb + r * K4 + b * 8u;
+            let s4 = q0 * X[xa] + q1 * X[xa + 1u] + q2 * X[xa + 2u] + q3 * X[xa + 3u] + q4 * X[xa + 4u] +
+                     q5 * X[xa + 5u] + q6 * X[xa + 6u] + q7 * X[xa + 7u];
+            acc[r] += d * (s4.x + s4.y + s4.z + s4.w);
           }
-          acc[r] += d * (s4.x + s4.y + s4.z + s4.w);
+        }
+      } else {
+        let w0 = W[qb]; let w1 = W[qb + 1u]; let w2 = W[qb + 2u]; let w3 = W[qb + 3u];
+        var w4 = 0u;
+        if (odd) { w4 = W[qb + 4u]; }
+        let u0 = qw(w0, w1, odd); let u1 = qw(w1, w2, odd); let u2 = qw(w2, w3, odd); let u3 = qw(w3, w4, odd);
+        let l0 = nib4(u0); let l1 = nib4(u1); let l2 = nib4(u2); let l3 = nib4(u3);
+        let h0 = nib4(u0 >> 4u); let h1 = nib4(u1 >> 4u); let h2 = nib4(u2 >> 4u); let h3 = nib4(u3 >> 4u);
+        for (var r = 0u; r < R; r++) {
+          if (r0 + r < nr) {
+            let xa = xb + r * K4 + b * 8u;
+            let s4 = l0 * X[xa] + l1 * X[xa + 1u] + l2 * X[xa + 2u] + l3 * X[xa + 3u] + h0 * X[xa + 4u] +
+                     h1 * X[xa + 5u] + h2 * X[xa + 6u] + h3 * X[xa + 7u];
+            acc[r] += d * (s4.x + s4.y + s4.z + s4.w);
+          }
         }
       }
     }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# WebGPU decode/prefill benchmark: Llama-3.2-1B shape in F16, Q8_0, Q4_0 and
+# SmolLM2-135M in F16 with graph capture on and off; random weights (speed
+# does not depend on values), prompt 128, 256 new tokens, greedy. Prints one
+# JSON line per run (genrt bench --json), then a trace of a short Llama run.
+# Usage: bench/webgpu.sh [OUTDIR]   (GENRT: the binary, default build/genrt)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+G=${GENRT:-build/genrt}
+out=${1:-}
+S=bench/configs/smollm2-135m/config.json
+B=bench/configs/llama-3.2-1b/config.json
+b() {
+    echo "== $*" >&2
+    timeout "${BENCH_TIMEOUT:-60}" "$G" bench --random-weights --device webgpu --prompt-len 128 -n 256 --json "$@"
+}
+b -m $B --dtype f16 --graph-capture on
+b -m $B --dtype f16 --graph-capture off
+b -m $B --dtype q8_0 --graph-capture on
+b -m $B --dtype q4_0 --graph-capture on
+b -m $S --dtype f16 --graph-capture on
+b -m $S --dtype f16 --graph-capture off
+if [ -n "$out" ]; then
+    b -m $B --dtype f16 --graph-capture on -n 64 --trace "$out/trace_llama1b_f16.json" >/dev/null
+fi

@@ -120,12 +120,14 @@ static void test_limits(void) {
 static void test_matmul_types(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     const int N = 37;
-    /* K 1056: the streaming kernels' unrolled loop and its tails */
+    /* K 1056, 1088: the streaming kernels' unrolled loop and its tails; 1088
+     * (34 blocks) gives quantized rows at 4-byte offsets (staged through
+     * workgroup memory, with a partial last run of blocks) */
     for (size_t ti = 0; ti < 5; ti++)
-        for (int variant = 0; variant < 4; variant++) {
+        for (int variant = 0; variant < 5; variant++) {
             grt_dtype wt = types[ti];
             int rows = variant == 1 ? 13 : variant == 2 ? 3 : 1;
-            int K = variant >= 2 ? 1056 : 96;
+            int K = variant == 2 || variant == 4 ? 1088 : variant == 3 ? 1056 : 96;
             bool acc = variant & 1, with_bias = variant & 1;
             size_t rb = grt_row_bytes(wt, K);
             uint8_t *wq = malloc(rb * N);

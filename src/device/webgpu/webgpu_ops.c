@@ -24,7 +24,7 @@ typedef struct shader_def {
     const char *src;
     bool weights;            /* needs weights.wgsl */
     int nb;                  /* storage bindings */
-    const char *consts[2];   /* override constants, values from the pipeline key */
+    const char *consts[3];   /* override constants, values from the pipeline key */
 } shader_def;
 
 static const shader_def SHADERS[] = {
@@ -39,7 +39,7 @@ static const shader_def SHADERS[] = {
     [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, 1, {NULL, NULL}},
     [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
     [SH_MV] = {"mv", grt_wgsl_mv, false, 4, {"WTYPE", "R"}},
-    [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, 4, {"WTYPE", "R"}},
+    [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, 4, {"WTYPE", "R", "STAGED"}},
     [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, 5, {"KV_SHARED", NULL}},
     [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, 2, {NULL, NULL}},
     [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, 2, {NULL, NULL}},
@@ -85,10 +85,10 @@ void wg_pipes_free(wg_ctx *x) {
     }
 }
 
-/* The pipeline of a shader with its override constants (v0, v1). */
-static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32_t v1) {
+/* The pipeline of a shader with its override constants (v0, v1, v2; each < 256). */
+static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint32_t v1, uint32_t v2) {
     wg_ctx *x = wg_ctx_of(dev);
-    uint32_t key = v0 | v1 << 16;
+    uint32_t key = v0 | v1 << 8 | v2 << 16;
     for (int i = 0; i < x->n_pipes; i++)
         if (x->pipes[i].shader == sh && x->pipes[i].key == key) return x->pipes[i].p;
     if (x->n_pipes == WG_MAX_PIPES) {
@@ -113,11 +113,11 @@ static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32
             return NULL;
         }
     }
-    WGPUConstantEntry ce[2];
+    WGPUConstantEntry ce[3];
     memset(ce, 0, sizeof ce);
     size_t nc = 0;
-    uint32_t vals[2] = {v0, v1};
-    for (int i = 0; i < 2; i++)
+    uint32_t vals[3] = {v0, v1, v2};
+    for (int i = 0; i < 3; i++)
         if (d->consts[i]) {
             ce[nc].key = sv(d->consts[i]);
             ce[nc].value = (double)vals[i];
@@ -140,6 +140,10 @@ static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32
     x->pipes[x->n_pipes++] = (wg_pipe){sh, key, p};
     x->counters.pipelines++;
     return p;
+}
+
+static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32_t v1) {
+    return get_pipe3(dev, sh, v0, v1, 0);
 }
 
 /* ---------------------------------------------------------------- bind groups */
@@ -439,7 +443,9 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
         p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
         p.w[8] = u32of(rb / 4);
         uint64_t tiles = ((uint64_t)n_rows + R - 1) / R, blocks = ((uint64_t)N + 7) / 8;
-        dispatch(dev, get_pipe(dev, wt <= 2 ? SH_MV : SH_MVQ, (uint32_t)wt, R), 4, b, &p, blocks * tiles, "matmul");
+        bool staged = wt > 2 && rw % 4 == 0 && rbytes % 4 == 0 && !getenv("GENRT_WEBGPU_UNSTAGED");
+        dispatch(dev, get_pipe3(dev, wt <= 2 ? SH_MV : SH_MVQ, (uint32_t)wt, R, staged), 4, b, &p, blocks * tiles,
+                 "matmul");
         return;
     }
     uint32_t rows = n_rows == 1 ? 1 : 8;

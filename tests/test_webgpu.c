@@ -14,6 +14,7 @@
 #include "genrt.h"
 #include "model.h"
 #include "testutil.h"
+#include "trace.h"
 
 #ifdef GRT_HAVE_WEBGPU
 static grt_device *G, *C; /* webgpu, cpu */
@@ -94,7 +95,7 @@ static void test_ring_mapping(void) {
     int32_t v = 0;
     grt_webgpu_counters c0, c1;
     grt_webgpu_get_counters(G, &c0);
-    CHECK(grt_dev_read_completed(G, R, 8, &v, 4) == GRT_OK && v == 1);
+    CHECKF(grt_dev_read_completed(G, R, 8, &v, 4) == GRT_OK && v == 1, "%s v=%d", grt_last_error(), v);
     grt_webgpu_get_counters(G, &c1);
     CHECK(c1.bytes_mapped - c0.bytes_mapped == 4);
     grt_dev_fill(G, R, 8, 4, 2);
@@ -105,6 +106,37 @@ static void test_ring_mapping(void) {
     grt_dev_fence_free(G, f1);
     grt_dev_fence_free(G, f2);
     grt_dev_buffer_free(R);
+}
+
+/* With the timestamp-query feature, the device time of a fence's window of
+ * work is positive and within the host's wall time around it. */
+static void test_timestamps(void) {
+    grt_webgpu_features ft;
+    CHECK(grt_webgpu_get_features(G, &ft));
+    printf("  features: timestamps %d, shader-f16 %d, subgroups %d (min %u), max binding %llu\n", ft.timestamps,
+           ft.shader_f16, ft.subgroups, ft.subgroup_min, (unsigned long long)ft.max_binding);
+    grt_buffer *A = NULL;
+    grt_fence *f1 = NULL, *f2 = NULL;
+    size_t n = (size_t)16 << 20;
+    CHECK(grt_dev_buffer_new(G, n, GRT_BUF_DEVICE, &A) == GRT_OK);
+    CHECK(grt_dev_fence_new(G, &f1) == GRT_OK && grt_dev_fence_new(G, &f2) == GRT_OK);
+    if (!A || !f1 || !f2) return;
+    grt_dev_fill(G, A, 0, n, 1);
+    grt_dev_fence_record(G, f1);
+    CHECK(grt_dev_fence_wait(G, f1) == GRT_OK);
+    double t0 = grt_now_us();
+    for (int i = 0; i < 4; i++) grt_dev_fill(G, A, 0, n, (uint32_t)i);
+    grt_dev_fence_record(G, f2);
+    CHECK(grt_dev_fence_wait(G, f2) == GRT_OK);
+    double wall_ms = (grt_now_us() - t0) / 1e3, ms = -1;
+    bool ok = grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
+    printf("  4 fills of 16 MiB: device %.3f ms (%s), host wall %.3f ms\n", ms, ok ? "timestamps" : "none", wall_ms);
+    CHECK(ok == ft.timestamps);
+    if (ok) CHECK(ms > 0 && ms <= wall_ms);
+    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    grt_dev_fence_free(G, f1);
+    grt_dev_fence_free(G, f2);
+    grt_dev_buffer_free(A);
 }
 
 static void test_limits(void) {
@@ -541,6 +573,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: copies, fills, reads and writes at offsets", test_copy_fill_offsets);
     t_run("webgpu: ring snapshots mapped per fence", test_ring_mapping);
     t_run("webgpu: buffer beyond the adapter's limits", test_limits);
+    t_run("webgpu: device timestamps between fences", test_timestamps);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: embed, all weight types", test_embed_types);

@@ -32,6 +32,15 @@ typedef struct grt_webgpu_counters {
 bool grt_webgpu_get_counters(grt_device *dev, grt_webgpu_counters *out);
 /* "adapter (backend)" of a WebGPU device, or NULL. */
 const char *grt_webgpu_adapter_name(grt_device *dev);
+/* Adapter features in use: "timestamp-query" (device spans in traces;
+ * GENRT_WEBGPU_NO_TIMESTAMPS=1 turns it off), "shader-f16", "subgroups"
+ * (detected). */
+typedef struct grt_webgpu_features {
+    bool timestamps, shader_f16, subgroups;
+    uint32_t subgroup_min;
+    uint64_t max_binding;   /* storage binding size genrt uses */
+} grt_webgpu_features;
+bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out);
 /* Test hook: destroy the device underneath the backend, as a lost device. */
 void grt_webgpu_lose_device(grt_device *dev);
 

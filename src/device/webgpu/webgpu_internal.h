@@ -15,7 +15,8 @@ enum {
     WG_MAX_BIND = 7,        /* storage bindings per kernel, after the parameters */
     WG_MAX_HV = 8,
     WG_FENCE_TRACK = 128,
-    WG_MAX_RETIRED = 32,   /* fences read_completed considers (by serial) */
+    WG_MAX_RETIRED = 32,
+    WG_TS_PAIRS = 64,       /* timestamp windows (begin, end) in flight */   /* fences read_completed considers (by serial) */
 };
 
 /* A storage binding: a window of a buffer. */
@@ -85,6 +86,13 @@ typedef struct wg_ctx {
     bool lose_on_destroy, closing;
     grt_status raw_status;        /* of the last failed wg_raw_buffer */
     uint64_t next_id;
+
+    /* timestamps (adapter feature): each fence's window of passes gets the
+     * first pass's begin and the last pass's end, in pair ts_window % WG_TS_PAIRS */
+    bool ts_on, ts_pass_in_window;
+    uint64_t ts_window;
+    WGPUQuerySet qset;
+    WGPUBuffer q_resolve;
 
     /* the open command encoder and compute pass */
     WGPUCommandEncoder enc;

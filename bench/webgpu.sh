@@ -2,7 +2,9 @@
 # WebGPU decode/prefill benchmark: Llama-3.2-1B shape in F16, Q8_0, Q4_0 and
 # SmolLM2-135M in F16 with graph capture on and off; random weights (speed
 # does not depend on values), prompt 128, 256 new tokens, greedy. Prints one
-# JSON line per run (genrt bench --json), then a trace of a short Llama run.
+# JSON line per run (genrt bench --json), then a trace of a short Llama run
+# that reads tokens one step behind (genrt's way) and right after each
+# step's submit (--read-compare), with device spans where timestamps exist.
 # Usage: bench/webgpu.sh [OUTDIR]   (GENRT: the binary, default build/genrt)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,8 @@ b -m $B --dtype q8_0 --graph-capture on
 b -m $B --dtype q4_0 --graph-capture on
 b -m $S --dtype f16 --graph-capture on
 b -m $S --dtype f16 --graph-capture off
+b -m $S --dtype f16 --graph-capture on --steps-per-submit 4
 if [ -n "$out" ]; then
-    b -m $B --dtype f16 --graph-capture on -n 64 --trace "$out/trace_llama1b_f16.json" >/dev/null
+    # device spans (timestamp-query) and both read modes in one trace
+    b -m $B --dtype f16 --graph-capture on -n 64 --read-compare --trace "$out/trace_llama1b_f16.json"
 fi

@@ -493,6 +493,65 @@ static void test_no_creation_after_warmup(void) {
     grt_model_free(m);
 }
 
+/* Tokens (seeded sampling) do not depend on how steps are submitted or
+ * read: steps_per_submit 4 and 5 (one queue submission per group) and
+ * read_immediate give the ids of the default loop, capture on and off; K
+ * steps per submit cut the submits per token to about 1/K. */
+static void test_submit_modes(void) {
+    grt_model *m = load_tiny();
+    CHECK(m != NULL);
+    if (!m) return;
+    int32_t prompt[4] = {1, 100, 200, 300};
+    enum { N = 45 };
+    int32_t ref[N];
+    int modes[4][2] = {{1, 0}, {4, 0}, {5, 0}, {1, 1}}; /* steps_per_submit, read_immediate */
+    for (int cap = 1; cap >= 0; cap--)
+        for (int mi = 0; mi < 4; mi++) {
+            grt_gen_params p = grt_gen_params_default();
+            p.sampler.temperature = 0.9f;
+            p.sampler.seed = 5;
+            p.max_new_tokens = N;
+            p.ignore_eos = true;
+            p.graph_capture = cap;
+            p.steps_per_submit = modes[mi][0];
+            p.read_immediate = modes[mi][1];
+            grt_generator *g = NULL;
+            CHECKF(grt_generator_new(m, &p, &g) == GRT_OK && grt_generator_prefill(g, 0, prompt, 4) == GRT_OK, "%s",
+                   grt_last_error());
+            if (!g) return;
+            int32_t got[N];
+            int n_got = 0;
+            bool done = false;
+            grt_webgpu_counters c0, c1;
+            grt_webgpu_get_counters(m->dev, &c0);
+            while (!done) {
+                int32_t t[8];
+                size_t n;
+                if (grt_generator_next(g, NULL, t, 8, &n, &done) != GRT_OK) break;
+                for (size_t i = 0; i < n && n_got < N; i++) got[n_got++] = t[i];
+            }
+            grt_webgpu_get_counters(m->dev, &c1);
+            grt_gen_stats st;
+            grt_generator_stats(g, &st);
+            if (cap == 1 && mi == 0) memcpy(ref, got, sizeof ref);
+            bool same = n_got == N && memcmp(got, ref, sizeof ref) == 0;
+            double sub = (double)(c1.submits - c0.submits) / N;
+            printf("  capture %s, %d steps/submit%s: %d tokens, equal to the default loop: %s; %.2f submits/token, "
+                   "%.0f us submit-to-token\n", cap ? "on" : "off", modes[mi][0],
+                   modes[mi][1] ? ", immediate read" : "", n_got, same ? "yes" : "no", sub, st.token_latency_us);
+            CHECK(same);
+            if (modes[mi][0] > 1) CHECK(sub < 1.5 / modes[mi][0] + 0.1);
+            grt_generator_free(g);
+        }
+    grt_gen_params p = grt_gen_params_default();
+    p.steps_per_submit = 17;
+    CHECK(grt_gen_params_check(m, &p) == GRT_ERR_INVALID_ARG && strstr(grt_last_error(), "--steps-per-submit 17"));
+    p.steps_per_submit = 2;
+    p.read_immediate = 1;
+    CHECK(grt_gen_params_check(m, &p) == GRT_ERR_INVALID_ARG && strstr(grt_last_error(), "read_immediate"));
+    grt_model_free(m);
+}
+
 /* A device lost mid-generation ends it with an error, no hang, no crash. */
 static void test_device_lost(void) {
     grt_model *m = load_tiny();
@@ -588,6 +647,7 @@ int main(int argc, char **argv) {
     if (f) {
         fclose(f);
         t_run("webgpu: no object creation after warm-up", test_no_creation_after_warmup);
+    t_run("webgpu: steps per submit and immediate reads give the same tokens", test_submit_modes);
         t_run("webgpu: device lost mid-generation", test_device_lost);
     } else {
         t_skip("webgpu: model-level", "no llama3-tiny reference model");

@@ -373,6 +373,95 @@ static void test_attention_decode(void) {
     free(kv);
 }
 
+/* With the storage binding limit lowered to 64 KiB (GENRT_WEBGPU_MAX_BINDING),
+ * weights and embedding tables larger than that are bound in parts and give
+ * the CPU backend's results; what cannot be split gets a clear error. */
+static void test_split_bindings(void) {
+    setenv("GENRT_WEBGPU_MAX_BINDING", "65536", 1);
+    grt_device *D = NULL;
+    grt_status st = grt_device_open("webgpu", NULL, &D);
+    unsetenv("GENRT_WEBGPU_MAX_BINDING");
+    CHECKF(st == GRT_OK, "%s", grt_last_error());
+    if (!D) return;
+    grt_webgpu_features ft;
+    CHECK(grt_webgpu_get_features(D, &ft) && ft.max_binding == 65536);
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_Q8_0};
+    const int N = 600, K = 256, R = 3;
+    for (int ti = 0; ti < 3; ti++) {
+        grt_dtype wt = types[ti];
+        size_t rb = grt_row_bytes(wt, K);
+        uint8_t *wq = malloc(rb * N);
+        float *wf = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * R * K), bias[600];
+        float *o0 = malloc(sizeof(float) * R * N), *og = malloc(sizeof(float) * R * N), *oc = malloc(sizeof(float) * R * N);
+        for (int i = 0; i < N * K; i++) wf[i] = frand();
+        for (int n = 0; n < N; n++) grt_quantize_row(wt, wf + n * K, wq + n * rb, K);
+        for (int i = 0; i < R * K; i++) x[i] = frand();
+        for (int i = 0; i < R * N; i++) o0[i] = frand();
+        for (int i = 0; i < N; i++) bias[i] = frand();
+        /* reference: the dequantized weights, in double */
+        for (int n = 0; n < N; n++) grt_dequantize_row(wt, wq + n * rb, wf + n * K, K);
+        for (int r = 0; r < R; r++)
+            for (int n = 0; n < N; n++) {
+                double acc = (double)o0[r * N + n] + bias[n];
+                for (int k = 0; k < K; k++) acc += (double)wf[n * K + k] * x[r * K + k];
+                oc[r * N + n] = (float)acc;
+            }
+        grt_buffer *bw = upload(D, wq, rb * N, 0), *bx = upload(D, x, sizeof(float) * R * K, 0);
+        grt_buffer *bo = upload(D, o0, sizeof(float) * R * N, 0), *bb = upload(D, bias, sizeof bias, 0);
+        grt_tensor tw = view(bw, 0, wt, N, K), tx = view(bx, 0, GRT_F32, R, K);
+        grt_tensor to = view(bo, 0, GRT_F32, R, N), tb = view(bb, 0, GRT_F32, N, 0);
+        grt_dev_matmul(D, &to, &tx, &tw, &tb, R, true);
+        CHECKF(grt_dev_read(D, bo, 0, og, sizeof(float) * R * N) == GRT_OK, "%s", grt_last_error());
+        grt_dev_buffer_free(bw), grt_dev_buffer_free(bx), grt_dev_buffer_free(bo), grt_dev_buffer_free(bb);
+        double e = max_rel(og, oc, (size_t)R * N);
+        printf("  matmul %s, %zu-byte weight in 64 KiB bindings vs reference: max rel err %.2g\n", grt_dtype_name(wt),
+               rb * N, e);
+        CHECK(e < 1e-5);
+        free(wq), free(wf), free(x), free(o0), free(og), free(oc);
+    }
+    {
+        enum { V = 1000, E = 64, NR = 6 };
+        float *tab = malloc(sizeof(float) * V * E), og[NR * E], oc[NR * E];
+        for (int i = 0; i < V * E; i++) tab[i] = frand();
+        int32_t ids[NR] = {999, 0, 300, 700, 299, 300};
+        for (int k = 0; k < 2; k++) {
+            grt_device *dv = k ? C : D;
+            grt_buffer *bt = upload(dv, tab, sizeof(float) * V * E, 0), *bi = upload(dv, ids, sizeof ids, 0);
+            grt_buffer *bo = upload(dv, NULL, 0, sizeof og);
+            grt_tensor tt = view(bt, 0, GRT_F32, V, E), ti = view(bi, 0, GRT_I32, NR, 0);
+            grt_tensor to = view(bo, 0, GRT_F32, NR, E);
+            grt_dev_embed(dv, &to, &tt, &ti, 0.5f, NR);
+            CHECKF(grt_dev_read(dv, bo, 0, k ? oc : og, sizeof og) == GRT_OK, "%s", grt_last_error());
+            grt_dev_buffer_free(bt), grt_dev_buffer_free(bi), grt_dev_buffer_free(bo);
+        }
+        double e = max_rel(og, oc, NR * E);
+        printf("  embed, 256000-byte table in 64 KiB bindings vs cpu: max rel err %.2g\n", e);
+        CHECK(e == 0);
+        free(tab);
+    }
+    CHECKF(grt_dev_status(D) == GRT_OK, "%s", grt_last_error());
+    /* activations are not split: a clear error */
+    grt_buffer *big = NULL;
+    CHECK(grt_dev_buffer_new(D, 200000, GRT_BUF_DEVICE, &big) == GRT_OK);
+    grt_buffer *wn = upload(D, NULL, 0, 4 * 50000);
+    if (big && wn) {
+        grt_tensor a = view(big, 0, GRT_F32, 1, 50000), tw = view(wn, 0, GRT_F32, 50000, 0);
+        grt_dev_rmsnorm(D, &a, &a, &tw, 1, 50000, 1e-5f);
+        grt_status s2 = grt_dev_status(D);
+        printf("  rmsnorm over 200000 bytes: %s\n", grt_last_error());
+        CHECK(s2 == GRT_ERR_UNSUPPORTED && strstr(grt_last_error(), "GENRT_WEBGPU_MAX_BINDING"));
+    }
+    grt_dev_buffer_free(big);
+    grt_dev_buffer_free(wn);
+    grt_device_close(D);
+    setenv("GENRT_WEBGPU_MAX_BINDING", "12", 1);
+    D = NULL;
+    st = grt_device_open("webgpu", NULL, &D);
+    unsetenv("GENRT_WEBGPU_MAX_BINDING");
+    CHECK(st == GRT_ERR_INVALID_ARG && D == NULL && strstr(grt_last_error(), "GENRT_WEBGPU_MAX_BINDING=12"));
+    grt_device_close(D);
+}
+
 /* Sampled ids, history, ring, next ids and state equal the CPU backend's
  * over 12 draws for 3 sequences, for each sampler setting. */
 static void test_sample_vs_cpu(void) {
@@ -635,6 +724,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: device timestamps between fences", test_timestamps);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
+    t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: embed, all weight types", test_embed_types);
     t_run("webgpu: rmsnorm, glu, rope, advance", test_norm_glu_rope);
     t_run("webgpu: kv_store and attention", test_kv_attention);

@@ -1147,6 +1147,18 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
         goto fail;
     }
     x->align = x->limits.minStorageBufferOffsetAlignment ? x->limits.minStorageBufferOffsetAlignment : 256;
+    x->max_binding = x->limits.maxStorageBufferBindingSize;
+    {
+        /* a lower binding limit (tests of the split paths) */
+        const char *mb = getenv("GENRT_WEBGPU_MAX_BINDING");
+        char *end = NULL;
+        unsigned long long v = mb ? strtoull(mb, &end, 10) : 0;
+        if (mb && (!*mb || *end || v < 4096)) {
+            s = grt_fail(GRT_ERR_INVALID_ARG, "GENRT_WEBGPU_MAX_BINDING=%s: expected a byte count >= 4096", mb);
+            goto fail;
+        }
+        if (v && v < x->max_binding) x->max_binding = v / 16 * 16;
+    }
     x->param_host = calloc(WG_PARAM_SLOTS, WG_SLOT);
     if (!x->param_host) {
         s = GRT_ERR_NO_MEMORY;
@@ -1189,7 +1201,7 @@ bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out) {
     if (!dev || dev->i != &wg_device_i) return false;
     wg_ctx *x = wg_ctx_of(dev);
     *out = (grt_webgpu_features){x->ts_on, x->has_f16, x->has_subgroups, x->subgroup_min,
-                                 x->limits.maxStorageBufferBindingSize};
+                                 x->max_binding};
     return true;
 }
 

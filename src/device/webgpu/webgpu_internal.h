@@ -82,6 +82,7 @@ typedef struct wg_ctx {
     bool has_f16, has_subgroups, has_timestamps;
     uint32_t subgroup_min;
     uint32_t align;               /* minStorageBufferOffsetAlignment */
+    uint64_t max_binding;         /* maxStorageBufferBindingSize, or lower: GENRT_WEBGPU_MAX_BINDING */
     volatile bool lost;
     bool lose_on_destroy, closing;
     grt_status raw_status;        /* of the last failed wg_raw_buffer */

@@ -236,11 +236,11 @@ static bool bind_range(grt_device *dev, grt_buffer *buf, uint64_t off, uint64_t 
     uint64_t start = off / x->align * x->align;
     uint64_t end = round_up(off + (nbytes ? nbytes : 4), 4);
     if (end > wb->alloc) end = wb->alloc;
-    if (end - start > x->limits.maxStorageBufferBindingSize) {
+    if (end - start > x->max_binding) {
         grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
-                          "webgpu: %s: a tensor of %llu bytes exceeds the adapter's maxStorageBufferBindingSize "
-                          "(%llu)", op, (unsigned long long)(end - start),
-                          (unsigned long long)x->limits.maxStorageBufferBindingSize);
+                          "webgpu: %s: a tensor of %llu bytes exceeds the storage binding limit (%llu: "
+                          "maxStorageBufferBindingSize or GENRT_WEBGPU_MAX_BINDING)", op,
+                          (unsigned long long)(end - start), (unsigned long long)x->max_binding);
         return false;
     }
     *out = (wg_binding){wb->id, wb->b, start, end - start};
@@ -360,29 +360,43 @@ static int wtype_code(grt_dtype t) {
 
 void wg_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids, float scale,
               int n_rows) {
+    wg_ctx *x = wg_ctx_of(dev);
     int wt = wtype_code(table->type);
     if (wt < 0) {
         grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: embed: table type %s", grt_dtype_name(table->type));
         return;
     }
-    int64_t n_embd = table->ne[1];
-    wg_binding b[3];
-    uint64_t ro, rt, ri;
-    grt_tensor o = *out;
-    if (!bind_range(dev, o.buf, o.offset, (uint64_t)n_rows * n_embd * 4, &b[0], &ro, "embed") ||
-        !bind_t(dev, table, &b[1], &rt, "embed") ||
-        !bind_range(dev, ids->buf, ids->offset, (uint64_t)n_rows * 4, &b[2], &ri, "embed"))
+    int64_t n_embd = table->ne[1], V = table->ne[0];
+    uint64_t rbytes = grt_row_bytes(table->type, n_embd), room = x->max_binding - x->align - 16;
+    /* rows per binding: the whole table, or parts that fit */
+    int64_t per = (uint64_t)V * rbytes <= room ? V : (int64_t)(room / rbytes);
+    if (per < 1) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: embed: a table row of %llu bytes exceeds the storage "
+                          "binding limit (%llu)", (unsigned long long)rbytes, (unsigned long long)x->max_binding);
         return;
-    params p = {{0}};
-    p.w[0] = u32of(ro / 4);
-    p.w[1] = u32of(rt);
-    p.w[2] = u32of(ri / 4);
-    p.w[3] = u32of(n_embd);
-    p.w[4] = (uint32_t)n_rows;
-    p.w[5] = u32of(table->ne[0]);
-    p.w[6] = u32of(grt_row_bytes(table->type, n_embd));
-    pf(&p, 0, scale);
-    dispatch(dev, get_pipe(dev, SH_EMBED, (uint32_t)wt, 0), 3, b, &p, (uint64_t)n_rows, "embed");
+    }
+    for (int64_t lo = 0; lo < V; lo += per) {
+        int64_t hi = V - lo < per ? V : lo + per;
+        wg_binding b[3];
+        uint64_t ro, rt, ri;
+        if (!bind_range(dev, out->buf, out->offset, (uint64_t)n_rows * n_embd * 4, &b[0], &ro, "embed") ||
+            !bind_range(dev, table->buf, table->offset + (uint64_t)lo * rbytes, (uint64_t)(hi - lo) * rbytes, &b[1],
+                        &rt, "embed") ||
+            !bind_range(dev, ids->buf, ids->offset, (uint64_t)n_rows * 4, &b[2], &ri, "embed"))
+            return;
+        params p = {{0}};
+        p.w[0] = u32of(ro / 4);
+        p.w[1] = u32of(rt);
+        p.w[2] = u32of(ri / 4);
+        p.w[3] = u32of(n_embd);
+        p.w[4] = (uint32_t)n_rows;
+        p.w[5] = u32of(V);
+        p.w[6] = u32of(rbytes);
+        p.w[8] = u32of(lo);
+        p.w[9] = u32of(hi);
+        pf(&p, 0, scale);
+        dispatch(dev, get_pipe(dev, SH_EMBED, (uint32_t)wt, 0), 3, b, &p, (uint64_t)n_rows, "embed");
+    }
 }
 
 void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w, int64_t n_rows,
@@ -409,14 +423,26 @@ void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, co
     dispatch(dev, get_pipe(dev, SH_RMSNORM, inplace, 0), 3, b, &p, (uint64_t)n_rows, "rmsnorm");
 }
 
-void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
-               const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+/* Whether the streaming kernels (mv, mvq) take these operands: 16-byte
+ * activation rows; float weight rows 16-byte aligned, quantized blocks 2-byte
+ * aligned (windows start at the offset alignment, a multiple of 16). */
+static bool mv_fits(wg_ctx *x, const grt_tensor *in, const grt_tensor *w) {
+    int wt = wtype_code(w->type);
+    int64_t K = w->ne[1];
+    uint64_t rbytes = grt_row_bytes(w->type, K), ri = in->offset % x->align, rw = w->offset % x->align;
+    return !getenv("GENRT_WEBGPU_PLAIN_MATMUL") && ri % 16 == 0 && K % 8 == 0 &&
+           (wt <= 2 ? rw % 16 == 0 && rbytes % 16 == 0 : rw % 2 == 0 && K % 32 == 0);
+}
+
+/* Outputs n0 .. n0 + w->ne[0] of a matmul with N_full outputs (w: those rows). */
+static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                        const grt_tensor *bias, int64_t n_rows, bool accumulate, int64_t n0, int64_t N_full) {
     wg_ctx *x = wg_ctx_of(dev);
     int wt = wtype_code(w->type);
     int64_t N = w->ne[0], K = w->ne[1];
     wg_binding b[4];
     uint64_t ro, ri, rw, rb = 0;
-    if (!bind_range(dev, out->buf, out->offset, (uint64_t)(n_rows * N) * 4, &b[0], &ro, "matmul") ||
+    if (!bind_range(dev, out->buf, out->offset, (uint64_t)(n_rows * N_full) * 4, &b[0], &ro, "matmul") ||
         !bind_range(dev, in->buf, in->offset, (uint64_t)(n_rows * K) * 4, &b[1], &ri, "matmul") ||
         !bind_t(dev, w, &b[2], &rw, "matmul"))
         return;
@@ -426,11 +452,7 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
         b[3] = dummy_binding(x);
     }
     uint64_t rbytes = grt_row_bytes(w->type, K);
-    /* The streaming kernels (mv, mvq): 16-byte activation rows; float weight
-     * rows 16-byte aligned, quantized blocks 2-byte aligned. */
-    bool fast = !getenv("GENRT_WEBGPU_PLAIN_MATMUL") && ri % 16 == 0 && K % 8 == 0 &&
-                (wt <= 2 ? rw % 16 == 0 && rbytes % 16 == 0 : rw % 2 == 0 && K % 32 == 0);
-    if (fast) {
+    if (mv_fits(x, in, w)) {
         uint32_t R = n_rows >= 8 ? 8 : n_rows >= 4 ? 4 : n_rows >= 2 ? 2 : 1;
         params p = {{0}};
         p.w[0] = u32of(ro / 4);
@@ -442,6 +464,8 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
         p.w[6] = u32of(wt <= 2 ? rbytes / 16 : rbytes);
         p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
         p.w[8] = u32of(rb / 4);
+        p.w[9] = u32of(N_full);
+        p.w[10] = u32of(n0);
         uint64_t tiles = ((uint64_t)n_rows + R - 1) / R, blocks = ((uint64_t)N + 7) / 8;
         bool staged = wt > 2 && rw % 4 == 0 && rbytes % 4 == 0 && !getenv("GENRT_WEBGPU_UNSTAGED");
         dispatch(dev, get_pipe3(dev, wt <= 2 ? SH_MV : SH_MVQ, (uint32_t)wt, R, staged), 4, b, &p, blocks * tiles,
@@ -462,6 +486,33 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
     p.w[8] = u32of(rb / 4);
     uint64_t tiles = ((uint64_t)n_rows + rows - 1) / rows;
     dispatch(dev, get_pipe(dev, SH_MATMUL, (uint32_t)wt, rows), 4, b, &p, (uint64_t)N * tiles, "matmul");
+}
+
+/* A weight larger than one storage binding is split by output rows into
+ * windows that fit, one dispatch each (streaming kernels only). */
+void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+               const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+    wg_ctx *x = wg_ctx_of(dev);
+    int64_t N = w->ne[0], K = w->ne[1];
+    uint64_t rbytes = grt_row_bytes(w->type, K), room = x->max_binding - x->align - 16;
+    if ((uint64_t)N * rbytes <= room || !mv_fits(x, in, w)) {
+        matmul_part(dev, out, in, w, bias, n_rows, accumulate, 0, N);
+        return;
+    }
+    int64_t per = (int64_t)(room / rbytes);
+    if (per < 8) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
+                          "webgpu: matmul: weight rows of %llu bytes: fewer than 8 fit the storage binding limit "
+                          "(%llu)", (unsigned long long)rbytes, (unsigned long long)x->max_binding);
+        return;
+    }
+    per = per / 8 * 8;
+    for (int64_t n0 = 0; n0 < N; n0 += per) {
+        grt_tensor sub = *w;
+        sub.offset += (size_t)n0 * rbytes;
+        sub.ne[0] = N - n0 < per ? N - n0 : per;
+        matmul_part(dev, out, in, &sub, bias, n_rows, accumulate, n0, N);
+    }
 }
 
 void wg_rope(grt_device *dev, const grt_tensor *xt, const grt_tensor *inv_freq, const grt_tensor *state,

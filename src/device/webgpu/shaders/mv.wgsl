@@ -4,7 +4,9 @@
 // stream its weight row 16 bytes at a time (four loads in flight), unpack
 // in registers and accumulate in f32; a shared-memory pass sums them.
 // a: out off, in off (vec4s), w off (vec4s), N   b: K, n_rows, row stride
-// (vec4s), flags (1 acc, 2 bias)   c.x: bias off
+// (vec4s), flags (1 acc, 2 bias)   c: bias off, out row stride (outputs),
+// first output (the weight rows given are outputs c.z .. c.z + N of a
+// split matrix)
 override WTYPE : u32 = 1u;
 override R : u32 = 1u;
 const TPR : u32 = 32u;
@@ -90,8 +92,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       var v = 0.0;
       let rb = (r * OPW + oo) * TPR;
       for (var j = 0u; j < TPR; j++) { v += red[rb + j]; }
-      if ((P.b.w & 2u) != 0u) { v += B[P.c.x + n2]; }
-      let oi = P.a.x + (r0 + r) * N + n2;
+      if ((P.b.w & 2u) != 0u) { v += B[P.c.x + P.c.z + n2]; }
+      let oi = P.a.x + (r0 + r) * P.c.y + P.c.z + n2;
       if ((P.b.w & 1u) != 0u) { v = O[oi] + v; }
       O[oi] = v;
     }

@@ -7,7 +7,8 @@
 // with consecutive words on consecutive threads, so global loads coalesce;
 // otherwise each thread reads its block's words straight from W.
 // a: out off, in off (vec4s), w byte off, N   b: K, n_rows, row bytes,
-// flags (1 acc, 2 bias)   c.x: bias off
+// flags (1 acc, 2 bias)   c: bias off, out row stride (outputs), first output
+// (the weight rows given are outputs c.z .. c.z + N of a split matrix)
 override WTYPE : u32 = 3u;
 override R : u32 = 1u;
 override STAGED : bool = false;
@@ -113,8 +114,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       var v = 0.0;
       let rb = (r * OPW + oo) * TPR;
       for (var j = 0u; j < TPR; j++) { v += bitcast<f32>(sh[rb + j]); }
-      if ((P.b.w & 2u) != 0u) { v += B[P.c.x + n2]; }
-      let oi = P.a.x + (r0 + r) * N + n2;
+      if ((P.b.w & 2u) != 0u) { v += B[P.c.x + P.c.z + n2]; }
+      let oi = P.a.x + (r0 + r) * P.c.y + P.c.z + n2;
       if ((P.b.w & 1u) != 0u) { v = O[oi] + v; }
       O[oi] = v;
     }

@@ -569,10 +569,13 @@ static void test_no_creation_after_warmup(void) {
         grt_generator_stats(g, &st);
         double sub = (double)(c1.submits - c0.submits) / (got_total - 8);
         printf("  capture %s: %d tokens; after warm-up: +%llu buffers, +%llu bind groups, +%llu pipelines, "
-               "%.2f submits/token, %d blocking waits, %.1f us/step host\n",
+               "%.2f submits/token, %d blocking waits, %.1f us/step host; %llu dispatches merged in the graph\n",
                cap ? "on" : "off", got_total, (unsigned long long)(c1.buffers - c0.buffers),
                (unsigned long long)(c1.bind_groups - c0.bind_groups),
-               (unsigned long long)(c1.pipelines - c0.pipelines), sub, st.blocking_waits, st.host_us_per_step);
+               (unsigned long long)(c1.pipelines - c0.pipelines), sub, st.blocking_waits, st.host_us_per_step,
+               (unsigned long long)c1.merged);
+        /* q, k, v and gate, up of each layer become one dispatch each */
+        if (cap) CHECK(c1.merged >= (uint64_t)3 * m->cfg.n_layers);
         CHECK(got_total == 120);
         CHECK(c1.buffers == c0.buffers && c1.bind_groups == c0.bind_groups && c1.pipelines == c0.pipelines);
         CHECK(sub <= 1.05);

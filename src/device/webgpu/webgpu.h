@@ -26,6 +26,7 @@ bool grt_webgpu_available(const char **why);
 typedef struct grt_webgpu_counters {
     uint64_t buffers, bind_groups, pipelines;
     uint64_t submits, dispatches, bytes_mapped;
+    uint64_t merged;      /* captured dispatches merged into others */
 } grt_webgpu_counters;
 
 /* false when dev is not a WebGPU device. */

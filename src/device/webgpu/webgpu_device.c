@@ -922,6 +922,11 @@ static grt_status wg_capture_end(grt_device *dev, grt_graph **out) {
         wg_graph_free(g);
         return grt_dev_status(dev);
     }
+    g->n = wg_merge_mv(dev, g->cmds, g->n);
+    if (dev->error != GRT_OK) {
+        wg_graph_free(g);
+        return grt_dev_status(dev);
+    }
     size_t nd = 0;
     for (size_t i = 0; i < g->n; i++) nd += g->cmds[i].kind == WG_CMD_DISPATCH;
     if (nd) {

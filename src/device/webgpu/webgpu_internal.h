@@ -33,6 +33,7 @@ typedef struct wg_buf {
 } wg_buf;
 
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
+enum { WG_TAG_NONE = 0, WG_TAG_MV = 1 };
 
 typedef struct wg_cmd {
     int kind;
@@ -44,6 +45,8 @@ typedef struct wg_cmd {
     uint32_t gx, gy;
     WGPUBindGroup bg;       /* set at capture end */
     uint32_t dynoff;
+    int tag;                /* WG_TAG_MV: a float mv dispatch (mergeable) */
+    uint32_t wt, R;         /* its weight type code and rows per tile */
     /* copy */
     WGPUBuffer src, dst;
     uint64_t soff, doff, n;
@@ -121,6 +124,8 @@ typedef struct wg_ctx {
     struct grt_fence *fences_live[WG_FENCE_TRACK];
 
     /* capture */
+    int rec_tag;                  /* tag (and wt, R) of the dispatch being recorded */
+    uint32_t rec_wt, rec_R;
     wg_cmd *rec;
     size_t n_rec, cap_rec;
 
@@ -150,6 +155,9 @@ grt_status wg_pipes_init(grt_device *dev);
 void wg_pipes_free(wg_ctx *x);
 /* A cached bind group: uniform buffer (id uid) at binding 0, then nb storage windows. */
 WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int nb, const wg_binding *b);
+/* Merge runs of consecutive float mv dispatches that share their input
+ * into mv3 dispatches (captured steps); returns the new count. */
+size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n);
 /* Drop cached bind groups naming buffer id (0: all). */
 void wg_bg_purge(wg_ctx *x, uint64_t id);
 

@@ -13,11 +13,11 @@
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
-    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[];
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3 };
 
 typedef struct shader_def {
     const char *name;
@@ -43,6 +43,7 @@ static const shader_def SHADERS[] = {
     [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, 5, {"KV_SHARED", NULL}},
     [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, 2, {NULL, NULL}},
     [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, 2, {NULL, NULL}},
+    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, 5, {"WTYPE", "R"}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -287,6 +288,9 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
         memcpy(c->params, p->w, sizeof c->params);
         c->gx = (uint32_t)gx;
         c->gy = (uint32_t)gy;
+        c->tag = x->rec_tag;
+        c->wt = x->rec_wt;
+        c->R = x->rec_R;
         return;
     }
     if (x->param_used == WG_PARAM_SLOTS) wg_flush(dev);
@@ -468,8 +472,14 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         p.w[10] = u32of(n0);
         uint64_t tiles = ((uint64_t)n_rows + R - 1) / R, blocks = ((uint64_t)N + 7) / 8;
         bool staged = wt > 2 && rw % 4 == 0 && rbytes % 4 == 0 && !getenv("GENRT_WEBGPU_UNSTAGED");
+        if (wt <= 2 && !bias) {
+            x->rec_tag = WG_TAG_MV;
+            x->rec_wt = (uint32_t)wt;
+            x->rec_R = R;
+        }
         dispatch(dev, get_pipe3(dev, wt <= 2 ? SH_MV : SH_MVQ, (uint32_t)wt, R, staged), 4, b, &p, blocks * tiles,
                  "matmul");
+        x->rec_tag = WG_TAG_NONE;
         return;
     }
     uint32_t rows = n_rows == 1 ? 1 : 8;
@@ -734,4 +744,87 @@ void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt
     pf(&p, 2, cfg->min_p);
     pf(&p, 3, cfg->repeat_penalty);
     dispatch(dev, get_pipe(dev, SH_SAMPLE, 0, 0), 6, b, &p, (uint64_t)n_seqs, "sample");
+}
+
+/* ---------------------------------------------------------------- capture merging */
+
+/* Whether dispatch b can join a (mv, same pipeline and input, outputs in
+ * one buffer, neither split nor accumulating into a bias). */
+static bool mv_joinable(const wg_cmd *a, const wg_cmd *b) {
+    if (a->kind != WG_CMD_DISPATCH || b->kind != WG_CMD_DISPATCH || a->tag != WG_TAG_MV || b->tag != WG_TAG_MV)
+        return false;
+    const uint32_t *p = a->params, *q = b->params;
+    return a->pipe == b->pipe && a->b[1].id == b->b[1].id && a->b[1].off == b->b[1].off &&
+           a->b[1].size == b->b[1].size && p[1] == q[1] && p[4] == q[4] && p[5] == q[5] && p[6] == q[6] &&
+           p[7] == q[7] && p[9] == p[3] && q[9] == q[3] && p[10] == 0 && q[10] == 0 && a->b[0].id == b->b[0].id;
+}
+
+size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t m = 1;
+        while (m < 3 && i + m < n && mv_joinable(&cmds[i], &cmds[i + m])) m++;
+        /* the outputs' union window: within the binding limit, clear of the input */
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t j = 0; j < m; j++) {
+            const wg_binding *w = &cmds[i + j].b[0];
+            if (w->off < lo) lo = w->off;
+            if (w->off + w->size > hi) hi = w->off + w->size;
+        }
+        const wg_binding *in = &cmds[i].b[1];
+        bool ok = m > 1 && hi - lo <= x->max_binding &&
+                  !(in->id == cmds[i].b[0].id && in->off < hi && lo < in->off + in->size);
+        WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3, cmds[i].wt, cmds[i].R) : NULL;
+        if (!pipe) {
+            for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
+            i += m;
+            continue;
+        }
+        wg_cmd c = cmds[i];
+        c.pipe = pipe;
+        c.nb = 5;
+        c.b[0] = (wg_binding){cmds[i].b[0].id, cmds[i].b[0].b, lo, hi - lo};
+        c.b[1] = cmds[i].b[1];
+        memset(c.params, 0, sizeof c.params);
+        uint64_t blocks = 0;
+        for (size_t j = 0; j < 3; j++) {
+            const wg_cmd *s = &cmds[i + (j < m ? j : 0)];
+            uint32_t oo = (uint32_t)((s->b[0].off - lo) / 4) + s->params[0];
+            uint32_t wo = s->params[2], N = j < m ? s->params[3] : 0;
+            c.b[2 + j] = j < m ? s->b[2] : dummy_binding(x);
+            uint32_t *slot = j == 0 ? &c.params[0] : j == 1 ? &c.params[8] : &c.params[12];
+            if (j == 0) {
+                c.params[0] = oo, c.params[2] = wo, c.params[3] = N;
+            } else {
+                slot[0] = oo, slot[1] = wo, slot[2] = N;
+            }
+            blocks += ((uint64_t)N + 7) / 8;
+        }
+        c.params[1] = cmds[i].params[1];
+        c.params[4] = cmds[i].params[4];
+        c.params[5] = cmds[i].params[5];
+        c.params[6] = cmds[i].params[6];
+        c.params[7] = cmds[i].params[7] & 1u;
+        c.params[15] = (uint32_t)m;
+        uint64_t n_rows = cmds[i].params[5], tiles = (n_rows + cmds[i].R - 1) / cmds[i].R, n_wg = blocks * tiles;
+        uint64_t maxd = x->limits.maxComputeWorkgroupsPerDimension ? x->limits.maxComputeWorkgroupsPerDimension : 65535;
+        c.gx = (uint32_t)(n_wg < maxd ? n_wg : maxd);
+        c.gy = (uint32_t)((n_wg + c.gx - 1) / c.gx);
+        c.tag = WG_TAG_NONE;
+        bool alias = false; /* one buffer's windows may not overlap (e.g. slices of a fused weight) */
+        for (int a = 0; a < 5; a++)
+            for (int b2 = a + 1; b2 < 5; b2++)
+                alias |= c.b[a].id != x->dummy_id && overlapping(&c.b[a], &c.b[b2]);
+        if (alias) {
+            for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
+            i += m;
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged += m - 1;
+        i += m;
+    }
+    return o;
 }

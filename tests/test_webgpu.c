@@ -462,6 +462,54 @@ static void test_split_bindings(void) {
     grt_device_close(D);
 }
 
+/* GENRT_WEBGPU_F16=1 on an adapter with shader-f16: the decode matvec of f16
+ * weights runs in f16 arithmetic, within f16 rounding of the f32 result. */
+static void test_f16_math(void) {
+    setenv("GENRT_WEBGPU_F16", "1", 1);
+    grt_device *D = NULL;
+    grt_status st = grt_device_open("webgpu", NULL, &D);
+    unsetenv("GENRT_WEBGPU_F16");
+    CHECKF(st == GRT_OK, "%s", grt_last_error());
+    if (!D) return;
+    grt_webgpu_features ft;
+    grt_webgpu_get_features(D, &ft);
+    if (!ft.shader_f16) {
+        CHECK(!ft.f16_math);
+        grt_device_close(D);
+        printf("  adapter has no shader-f16: the f32 path stays\n");
+        return;
+    }
+    CHECK(ft.f16_math);
+    enum { N = 70, K = 1088 };
+    size_t rb = grt_row_bytes(GRT_F16, K);
+    uint16_t *wq = malloc(rb * N);
+    float *wf = malloc(sizeof(float) * N * K), x[K], ref[N], out[N], bias[N];
+    for (int i = 0; i < N * K; i++) wf[i] = frand();
+    for (int n = 0; n < N; n++) {
+        grt_quantize_row(GRT_F16, wf + n * K, (uint8_t *)wq + n * rb, K);
+        grt_dequantize_row(GRT_F16, (uint8_t *)wq + n * rb, wf + n * K, K);
+    }
+    for (int i = 0; i < K; i++) x[i] = frand();
+    for (int i = 0; i < N; i++) bias[i] = frand(), out[i] = frand();
+    for (int n = 0; n < N; n++) {
+        double a = out[n] + bias[n];
+        for (int k = 0; k < K; k++) a += (double)wf[n * K + k] * x[k];
+        ref[n] = (float)a;
+    }
+    grt_buffer *bw = upload(D, wq, rb * N, 0), *bx = upload(D, x, sizeof x, 0), *bo = upload(D, out, sizeof out, 0);
+    grt_buffer *bb = upload(D, bias, sizeof bias, 0);
+    grt_tensor tw = view(bw, 0, GRT_F16, N, K), tx = view(bx, 0, GRT_F32, 1, K), to = view(bo, 0, GRT_F32, 1, N);
+    grt_tensor tb = view(bb, 0, GRT_F32, N, 0);
+    grt_dev_matmul(D, &to, &tx, &tw, &tb, 1, true);
+    CHECKF(grt_dev_read(D, bo, 0, out, sizeof out) == GRT_OK, "%s", grt_last_error());
+    double e = max_rel(out, ref, N);
+    printf("  f16 arithmetic matvec (K %d): max rel err %.2g (f32 path: ~1e-7)\n", K, e);
+    CHECK(e < 5e-3 && e > 0);
+    grt_dev_buffer_free(bw), grt_dev_buffer_free(bx), grt_dev_buffer_free(bo), grt_dev_buffer_free(bb);
+    free(wq), free(wf);
+    grt_device_close(D);
+}
+
 /* Sampled ids, history, ring, next ids and state equal the CPU backend's
  * over 12 draws for 3 sequences, for each sampler setting. */
 static void test_sample_vs_cpu(void) {
@@ -728,6 +776,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: matmul, all weight types", test_matmul_types);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
+    t_run("webgpu: f16 arithmetic on request", test_f16_math);
     t_run("webgpu: embed, all weight types", test_embed_types);
     t_run("webgpu: rmsnorm, glu, rope, advance", test_norm_glu_rope);
     t_run("webgpu: kv_store and attention", test_kv_attention);

@@ -34,12 +34,14 @@ bool grt_webgpu_get_counters(grt_device *dev, grt_webgpu_counters *out);
 /* "adapter (backend)" of a WebGPU device, or NULL. */
 const char *grt_webgpu_adapter_name(grt_device *dev);
 /* Adapter features in use: "timestamp-query" (device spans in traces;
- * GENRT_WEBGPU_NO_TIMESTAMPS=1 turns it off), "shader-f16", "subgroups"
- * (detected). */
+ * GENRT_WEBGPU_NO_TIMESTAMPS=1 turns it off), "shader-f16" (f16 arithmetic
+ * on request), "subgroups" (detected, unused). */
 typedef struct grt_webgpu_features {
     bool timestamps, shader_f16, subgroups;
     uint32_t subgroup_min;
     uint64_t max_binding;   /* storage binding size genrt uses */
+    bool f16_math;          /* GENRT_WEBGPU_F16=1 with shader-f16: decode matvec of f16
+                               weights in f16 arithmetic (activations rounded to f16) */
 } grt_webgpu_features;
 bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out);
 /* Test hook: destroy the device underneath the backend, as a lost device. */

@@ -1125,9 +1125,14 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
         dd.nextInChain = &tg.chain;
         const char *nots = getenv("GENRT_WEBGPU_NO_TIMESTAMPS");
         x->ts_on = x->has_timestamps && !(nots && strcmp(nots, "1") == 0);
-        WGPUFeatureName feats[1] = {WGPUFeatureName_TimestampQuery};
-        dd.requiredFeatureCount = x->ts_on ? 1 : 0;
-        dd.requiredFeatures = x->ts_on ? feats : NULL;
+        WGPUFeatureName feats[2];
+        size_t nf = 0;
+        if (x->ts_on) feats[nf++] = WGPUFeatureName_TimestampQuery;
+        if (x->has_f16) feats[nf++] = WGPUFeatureName_ShaderF16;
+        const char *f16 = getenv("GENRT_WEBGPU_F16");
+        x->f16_math = x->has_f16 && f16 && strcmp(f16, "1") == 0;
+        dd.requiredFeatureCount = nf;
+        dd.requiredFeatures = nf ? feats : NULL;
         dd.label = sv("genrt");
         dd.requiredLimits = &req;
         dd.defaultQueue.label = sv("genrt queue");
@@ -1206,7 +1211,7 @@ bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out) {
     if (!dev || dev->i != &wg_device_i) return false;
     wg_ctx *x = wg_ctx_of(dev);
     *out = (grt_webgpu_features){x->ts_on, x->has_f16, x->has_subgroups, x->subgroup_min,
-                                 x->max_binding};
+                                 x->max_binding, x->f16_math};
     return true;
 }
 

@@ -67,7 +67,7 @@ typedef struct wg_pipe {
     WGPUComputePipeline p;
 } wg_pipe;
 
-enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 16 };
+enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 24 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
 typedef struct wg_scratch {
@@ -83,6 +83,7 @@ typedef struct wg_ctx {
     WGPULimits limits;
     char adapter_name[200];
     bool has_f16, has_subgroups, has_timestamps;
+    bool f16_math;                /* shader-f16 enabled and GENRT_WEBGPU_F16=1: f16 decode matvec */
     uint32_t subgroup_min;
     uint32_t align;               /* minStorageBufferOffsetAlignment */
     uint64_t max_binding;         /* maxStorageBufferBindingSize, or lower: GENRT_WEBGPU_MAX_BINDING */

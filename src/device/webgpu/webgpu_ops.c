@@ -13,37 +13,39 @@
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
-    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[];
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3 };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH };
 
 typedef struct shader_def {
     const char *name;
     const char *src;
     bool weights;            /* needs weights.wgsl */
+    bool f16;                /* needs "enable f16;" (shader-f16) */
     int nb;                  /* storage bindings */
     const char *consts[3];   /* override constants, values from the pipeline key */
 } shader_def;
 
 static const shader_def SHADERS[] = {
-    [SH_FILL] = {"fill", grt_wgsl_fill, false, 1, {NULL, NULL}},
-    [SH_EMBED] = {"embed", grt_wgsl_embed, true, 3, {"WTYPE", NULL}},
-    [SH_RMSNORM] = {"rmsnorm", grt_wgsl_rmsnorm, false, 3, {"IN_IS_OUT", NULL}},
-    [SH_MATMUL] = {"matmul", grt_wgsl_matmul, true, 4, {"WTYPE", "ROWS"}},
-    [SH_ROPE] = {"rope", grt_wgsl_rope, false, 3, {NULL, NULL}},
-    [SH_KV_STORE] = {"kv_store", grt_wgsl_kv_store, false, 5, {"KV_SHARED", NULL}},
-    [SH_ATTENTION] = {"attention", grt_wgsl_attention, false, 5, {"KV_SHARED", NULL}},
-    [SH_GLU] = {"glu", grt_wgsl_glu, false, 3, {"ACT", "ALIAS"}},
-    [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, 1, {NULL, NULL}},
-    [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
-    [SH_MV] = {"mv", grt_wgsl_mv, false, 4, {"WTYPE", "R"}},
-    [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, 4, {"WTYPE", "R", "STAGED"}},
-    [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, 5, {"KV_SHARED", NULL}},
-    [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, 2, {NULL, NULL}},
-    [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, 2, {NULL, NULL}},
-    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, 5, {"WTYPE", "R"}},
+    [SH_FILL] = {"fill", grt_wgsl_fill, false, false, 1, {NULL, NULL}},
+    [SH_EMBED] = {"embed", grt_wgsl_embed, true, false, 3, {"WTYPE", NULL}},
+    [SH_RMSNORM] = {"rmsnorm", grt_wgsl_rmsnorm, false, false, 3, {"IN_IS_OUT", NULL}},
+    [SH_MATMUL] = {"matmul", grt_wgsl_matmul, true, false, 4, {"WTYPE", "ROWS"}},
+    [SH_ROPE] = {"rope", grt_wgsl_rope, false, false, 3, {NULL, NULL}},
+    [SH_KV_STORE] = {"kv_store", grt_wgsl_kv_store, false, false, 5, {"KV_SHARED", NULL}},
+    [SH_ATTENTION] = {"attention", grt_wgsl_attention, false, false, 5, {"KV_SHARED", NULL}},
+    [SH_GLU] = {"glu", grt_wgsl_glu, false, false, 3, {"ACT", "ALIAS"}},
+    [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, false, 1, {NULL, NULL}},
+    [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, false, 6, {NULL, NULL}},
+    [SH_MV] = {"mv", grt_wgsl_mv, false, false, 4, {"WTYPE", "R"}},
+    [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, false, 4, {"WTYPE", "R", "STAGED"}},
+    [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, false, 5, {"KV_SHARED", NULL}},
+    [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, false, 2, {NULL, NULL}},
+    [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, false, 2, {NULL, NULL}},
+    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, false, 5, {"WTYPE", "R"}},
+    [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -98,13 +100,14 @@ static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint3
     }
     const shader_def *d = &SHADERS[sh];
     if (!x->modules[sh]) {
-        size_t n = strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(d->src) + 1;
+        const char *en = d->f16 ? "enable f16;\n" : "";
+        size_t n = strlen(en) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(d->src) + 1;
         char *src = malloc(n);
         if (!src) {
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
-        snprintf(src, n, "%s%s%s", grt_wgsl_common, d->weights ? grt_wgsl_weights : "", d->src);
+        snprintf(src, n, "%s%s%s%s", en, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", d->src);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
@@ -472,6 +475,10 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         p.w[10] = u32of(n0);
         uint64_t tiles = ((uint64_t)n_rows + R - 1) / R, blocks = ((uint64_t)N + 7) / 8;
         bool staged = wt > 2 && rw % 4 == 0 && rbytes % 4 == 0 && !getenv("GENRT_WEBGPU_UNSTAGED");
+        if (x->f16_math && wt == 1 && n_rows == 1) {
+            dispatch(dev, get_pipe(dev, SH_MVH, 0, 0), 4, b, &p, blocks, "matmul");
+            return;
+        }
         if (wt <= 2 && !bias) {
             x->rec_tag = WG_TAG_MV;
             x->rec_wt = (uint32_t)wt;

@@ -6,7 +6,16 @@
  * unset, no NVIDIA driver) and scripts/setup_webgpu.sh unpacked Mesa's
  * lavapipe into .deps/lavapipe, the backend points Vulkan at it;
  * GENRT_WEBGPU_LAVAPIPE=0 turns that off. Dawn's Null adapter counts as no
- * adapter. */
+ * adapter.
+ *
+ * Other environment switches: GENRT_WEBGPU_SKIP_VALIDATION=1 (Dawn skips
+ * validation: less host time per dispatch), GENRT_WEBGPU_SAFE=1 (keep Dawn's
+ * robustness and workgroup zeroing), GENRT_WEBGPU_NO_TIMESTAMPS=1,
+ * GENRT_WEBGPU_F16=1 (f16 arithmetic, see grt_webgpu_features),
+ * GENRT_WEBGPU_MAX_BINDING=BYTES (a lower storage binding limit: weights and
+ * tables are then bound in parts), GENRT_WEBGPU_NO_CAPTURE=1; and, to compare
+ * kernels, GENRT_WEBGPU_PLAIN_MATMUL / _PLAIN_ATTENTION / _PLAIN_SAMPLE /
+ * _UNSTAGED / _NO_MERGE=1 select the simpler paths. */
 #ifndef GRT_WEBGPU_H
 #define GRT_WEBGPU_H
 

@@ -999,6 +999,7 @@ static void wg_close(grt_device *dev) {
         if (x->param_buf) W.BufferRelease(x->param_buf);
         free(x->param_host);
         if (x->dummy) W.BufferRelease(x->dummy);
+        if (x->dummy2) W.BufferRelease(x->dummy2);
         if (x->rb) W.BufferRelease(x->rb);
         if (x->tmp) W.BufferRelease(x->tmp);
         if (x->sample_seen.b) W.BufferRelease(x->sample_seen.b);
@@ -1179,7 +1180,9 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
     x->param_id = ++x->next_id;
     x->dummy = wg_raw_buffer(dev, 256, WGPUBufferUsage_Storage, false, "placeholder binding");
     x->dummy_id = ++x->next_id;
-    if (!x->param_buf || !x->dummy) {
+    x->dummy2 = wg_raw_buffer(dev, 256, WGPUBufferUsage_Storage, false, "placeholder binding");
+    x->dummy2_id = ++x->next_id;
+    if (!x->param_buf || !x->dummy || !x->dummy2) {
         s = x->raw_status;
         goto fail;
     }

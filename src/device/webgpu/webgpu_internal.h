@@ -33,7 +33,7 @@ typedef struct wg_buf {
 } wg_buf;
 
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
-enum { WG_TAG_NONE = 0, WG_TAG_MV = 1 };
+enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3 };
 
 typedef struct wg_cmd {
     int kind;
@@ -45,7 +45,7 @@ typedef struct wg_cmd {
     uint32_t gx, gy;
     WGPUBindGroup bg;       /* set at capture end */
     uint32_t dynoff;
-    int tag;                /* WG_TAG_MV: a float mv dispatch (mergeable) */
+    int tag;                /* WG_TAG_*: what a mergeable dispatch is */
     uint32_t wt, R;         /* its weight type code and rows per tile */
     /* copy */
     WGPUBuffer src, dst;
@@ -109,8 +109,8 @@ typedef struct wg_ctx {
     WGPUBuffer param_buf;
     uint64_t param_id;
 
-    WGPUBuffer dummy;             /* bound where a kernel's binding is unused */
-    uint64_t dummy_id;
+    WGPUBuffer dummy, dummy2;     /* bound where a kernel's binding is unused (two: no aliasing) */
+    uint64_t dummy_id, dummy2_id;
     WGPUBuffer rb, tmp;           /* readback staging, copy scratch */
     uint64_t rb_size, tmp_size;
     wg_scratch sample_seen;       /* sampler: seen-token bits */

@@ -13,11 +13,11 @@
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
-    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[];
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N };
 
 typedef struct shader_def {
     const char *name;
@@ -46,6 +46,7 @@ static const shader_def SHADERS[] = {
     [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, false, 2, {NULL, NULL}},
     [SH_MV3] = {"mv3", grt_wgsl_mv3, false, false, 5, {"WTYPE", "R"}},
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
+    [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -257,6 +258,8 @@ static bool bind_t(grt_device *dev, const grt_tensor *t, wg_binding *out, uint64
 }
 
 static wg_binding dummy_binding(wg_ctx *x) { return (wg_binding){x->dummy_id, x->dummy, 0, 256}; }
+static wg_binding dummy_binding2(wg_ctx *x) { return (wg_binding){x->dummy2_id, x->dummy2, 0, 256}; }
+static bool is_dummy(const wg_ctx *x, const wg_binding *b) { return b->id == x->dummy_id || b->id == x->dummy2_id; }
 
 static bool overlapping(const wg_binding *a, const wg_binding *b) {
     return a->id == b->id && a->off < b->off + b->size && b->off < a->off + a->size;
@@ -427,7 +430,9 @@ void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, co
     p.w[3] = u32of(dim);
     p.w[4] = u32of(n_rows);
     pf(&p, 0, eps);
+    if (!inplace) x->rec_tag = WG_TAG_NORM;
     dispatch(dev, get_pipe(dev, SH_RMSNORM, inplace, 0), 3, b, &p, (uint64_t)n_rows, "rmsnorm");
+    x->rec_tag = WG_TAG_NONE;
 }
 
 /* Whether the streaming kernels (mv, mvq) take these operands: 16-byte
@@ -766,9 +771,8 @@ static bool mv_joinable(const wg_cmd *a, const wg_cmd *b) {
            p[7] == q[7] && p[9] == p[3] && q[9] == q[3] && p[10] == 0 && q[10] == 0 && a->b[0].id == b->b[0].id;
 }
 
-size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
+static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
     wg_ctx *x = wg_ctx_of(dev);
-    if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
         size_t m = 1;
@@ -819,11 +823,11 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
         uint64_t maxd = x->limits.maxComputeWorkgroupsPerDimension ? x->limits.maxComputeWorkgroupsPerDimension : 65535;
         c.gx = (uint32_t)(n_wg < maxd ? n_wg : maxd);
         c.gy = (uint32_t)((n_wg + c.gx - 1) / c.gx);
-        c.tag = WG_TAG_NONE;
+        c.tag = WG_TAG_MV3;
         bool alias = false; /* one buffer's windows may not overlap (e.g. slices of a fused weight) */
         for (int a = 0; a < 5; a++)
             for (int b2 = a + 1; b2 < 5; b2++)
-                alias |= c.b[a].id != x->dummy_id && overlapping(&c.b[a], &c.b[b2]);
+                alias |= !is_dummy(x, &c.b[a]) && overlapping(&c.b[a], &c.b[b2]);
         if (alias) {
             for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
             i += m;
@@ -834,4 +838,64 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
         i += m;
     }
     return o;
+}
+
+/* An rmsnorm right before the mv or mv3 that reads its output: one mv3n. */
+static size_t merge_norm(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (x->limits.maxStorageBuffersPerShaderStage < 7) return n;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *nm = &cmds[i], *mv = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = nm->kind == WG_CMD_DISPATCH && nm->tag == WG_TAG_NORM && mv && mv->kind == WG_CMD_DISPATCH &&
+                  (mv->tag == WG_TAG_MV || mv->tag == WG_TAG_MV3);
+        if (ok) {
+            const uint32_t *np = nm->params, *mp = mv->params;
+            ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
+                 np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == mp[5] && np[1] % 4 == 0 && np[2] % 4 == 0 &&
+                 (mv->tag == WG_TAG_MV3 || (mp[9] == mp[3] && mp[10] == 0));
+        }
+        WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3N, mv->wt, mv->R) : NULL;
+        if (!pipe) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        wg_cmd c = *mv;
+        if (mv->tag == WG_TAG_MV) { /* one segment in mv3's layout */
+            c.b[3] = dummy_binding(x);
+            c.b[4] = dummy_binding2(x);
+            for (int k = 8; k < 16; k++) c.params[k] = 0;
+            c.params[15] = 1;
+            c.params[7] &= 1u;
+        }
+        c.pipe = pipe;
+        c.nb = 7;
+        c.b[1] = nm->b[1];
+        c.b[5] = nm->b[2];
+        c.b[6] = nm->b[0];
+        c.params[1] = nm->params[1] / 4;
+        c.params[16] = nm->params[2] / 4;
+        c.params[17] = nm->params[0];
+        c.params[24] = nm->params[24];
+        c.tag = WG_TAG_NONE;
+        bool alias = false;
+        for (int a = 0; a < 7; a++)
+            for (int b2 = a + 1; b2 < 7; b2++)
+                alias |= !is_dummy(x, &c.b[a]) && overlapping(&c.b[a], &c.b[b2]);
+        if (alias) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the mv is consumed */
+    }
+    return o;
+}
+
+size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
+    if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
+    n = merge_mv3(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) n = merge_norm(dev, cmds, n);
+    return n;
 }

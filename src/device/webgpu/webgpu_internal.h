@@ -33,7 +33,7 @@ typedef struct wg_buf {
 } wg_buf;
 
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
-enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3 };
+enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3, WG_TAG_ROPE = 4 };
 
 typedef struct wg_cmd {
     int kind;

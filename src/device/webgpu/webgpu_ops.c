@@ -556,7 +556,10 @@ void wg_rope(grt_device *dev, const grt_tensor *xt, const grt_tensor *inv_freq, 
     p.w[8] = u32of(rf / 4);
     p.w[9] = u32of(rs / 4);
     uint64_t n = (uint64_t)rows.n_rows * (uint64_t)(rot_dim / 2);
+    wg_ctx *x = wg_ctx_of(dev);
+    x->rec_tag = WG_TAG_ROPE;
     dispatch(dev, get_pipe(dev, SH_ROPE, 0, 0), 3, b, &p, (n + 63) / 64, "rope");
+    x->rec_tag = WG_TAG_NONE;
 }
 
 /* K and V caches: one window when they share a buffer (KV_SHARED). */
@@ -893,8 +896,50 @@ static size_t merge_norm(grt_device *dev, wg_cmd *cmds, size_t n) {
     return o;
 }
 
+/* Two consecutive ropes of the same rows (q, then k) in one buffer: one
+ * dispatch over both (rope.wgsl's second tensor). */
+static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *a = &cmds[i], *b = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = b && a->kind == WG_CMD_DISPATCH && b->kind == WG_CMD_DISPATCH && a->tag == WG_TAG_ROPE &&
+                  b->tag == WG_TAG_ROPE && a->pipe == b->pipe && a->b[0].id == b->b[0].id &&
+                  a->params[2] == b->params[2] && a->params[3] == b->params[3];
+        for (int k = 4; k < 10 && ok; k++) ok = a->params[k] == b->params[k];
+        for (int k = 1; k < 3 && ok; k++)
+            ok = a->b[k].id == b->b[k].id && a->b[k].off == b->b[k].off && a->b[k].size == b->b[k].size;
+        uint64_t lo = 0, hi = 0;
+        if (ok) {
+            lo = a->b[0].off < b->b[0].off ? a->b[0].off : b->b[0].off;
+            uint64_t ea = a->b[0].off + a->b[0].size, eb = b->b[0].off + b->b[0].size;
+            hi = ea > eb ? ea : eb;
+            ok = hi - lo <= x->max_binding;
+        }
+        if (ok) {
+            wg_binding u = {a->b[0].id, a->b[0].b, lo, hi - lo};
+            ok = !overlapping(&u, &a->b[1]) && !overlapping(&u, &a->b[2]);
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        wg_cmd c = *a;
+        c.b[0] = (wg_binding){a->b[0].id, a->b[0].b, lo, hi - lo};
+        c.params[0] = (uint32_t)((a->b[0].off - lo) / 4) + a->params[0];
+        c.params[12] = (uint32_t)((b->b[0].off - lo) / 4) + b->params[0];
+        c.params[13] = b->params[1];
+        c.tag = WG_TAG_NONE;
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++;
+    }
+    return o;
+}
+
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
+    n = merge_rope(dev, cmds, n);
     n = merge_mv3(dev, cmds, n);
     if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) n = merge_norm(dev, cmds, n);
     return n;

@@ -170,6 +170,11 @@ typedef struct grt_gen_params {
     int readback_every;    /* read the token ring every K steps; 0/1 = every */
     int graph_capture;     /* 1 on (default), 0 off; GENRT_GRAPH_CAPTURE=0 in the
                               environment turns it off too */
+    int steps_per_submit;  /* decode steps per queue submission (one fence per
+                              group); 0/1 = every step; at most 16 */
+    int read_immediate;    /* 1: read each token right after its step is submitted,
+                              waiting on it (a latency probe; slower); 0 = read
+                              one step behind (default) */
 } grt_gen_params;
 
 grt_gen_params grt_gen_params_default(void);
@@ -221,6 +226,7 @@ typedef struct grt_gen_stats {
     double host_us_per_step;  /* host time spent enqueuing a step */
     int blocking_waits;    /* waits on the queue during decode */
     bool captured;         /* the decode loop replayed a captured step */
+    double token_latency_us;  /* mean, submit of a token's step .. token read */
 } grt_gen_stats;
 
 void grt_generator_stats(const grt_generator *gen, grt_gen_stats *stats);

@@ -45,6 +45,13 @@ struct grt_generator {
     int64_t next_step;       /* next decode step to enqueue (token index) */
     int64_t n_read;          /* tokens read back per sequence */
     int lag;                 /* steps enqueued ahead of the oldest unread token */
+    int K;                   /* steps per submit: a fence ends each group */
+    bool immediate;          /* read each token as soon as its step is submitted */
+    int64_t recorded;        /* tokens 0..recorded have a fence recorded after them */
+    int64_t prev_recorded;   /* the same, one fence earlier */
+    int64_t cover[RING_LEN]; /* token t: the step whose fence covers it (fences[cover % RING_LEN]) */
+    double t_submit[RING_LEN]; /* token t: host time its covering fence was recorded */
+    double latency_us_sum;
     grt_status err;
     grt_gen_stats st;
     double t_decode0, t_dev_cursor;
@@ -108,6 +115,14 @@ grt_status grt_gen_params_check(const grt_model *m, const grt_gen_params *p) {
                         RING_LEN / 2 - 1);
     if (p->graph_capture < -1 || p->graph_capture > 1)
         return grt_fail(GRT_ERR_INVALID_ARG, "--graph-capture: expected on or off");
+    if (p->steps_per_submit < 0 || p->steps_per_submit > 16)
+        return grt_fail(GRT_ERR_INVALID_ARG, "--steps-per-submit %d: expected 0 to 16", p->steps_per_submit);
+    if (p->read_immediate < 0 || p->read_immediate > 1)
+        return grt_fail(GRT_ERR_INVALID_ARG, "read_immediate %d: expected 0 or 1", p->read_immediate);
+    if (p->read_immediate && (p->steps_per_submit > 1 || p->readback_every > 1))
+        return grt_fail(GRT_ERR_INVALID_ARG,
+                        "read_immediate reads every step as it is submitted: it excludes --steps-per-submit and "
+                        "--readback-every above 1");
     return GRT_OK;
 }
 
@@ -142,7 +157,11 @@ grt_status grt_generator_new(grt_model *m, const grt_gen_params *params, grt_gen
     g->p = p;
     g->p.stop_strings = NULL;
     g->use_capture = p.graph_capture == 1;
+    g->K = p.steps_per_submit > 1 ? p.steps_per_submit : 1;
+    g->immediate = p.read_immediate == 1;
     g->lag = (p.readback_every > 1 ? p.readback_every : 1) + 1;
+    if (g->lag < 2 * g->K) g->lag = 2 * g->K; /* a whole group queued behind the one being read */
+    if (g->immediate) g->lag = 0;
 
     grt_sample_cfg *c = &g->scfg;
     c->temperature = p.sampler.temperature;
@@ -290,7 +309,17 @@ static void enqueue_step(grt_generator *g) {
     }
     if (g->graph) grt_dev_graph_launch(dev, g->graph);
     int64_t k = g->next_step++;
-    grt_dev_fence_record(dev, g->fences[k % RING_LEN]);
+    /* a fence (and with it a submit) ends each group of K steps and the last step */
+    if (k % g->K == 0 || k + 1 >= g->n_target) {
+        grt_dev_fence_record(dev, g->fences[k % RING_LEN]);
+        double ts = grt_now_us();
+        for (int64_t t = g->recorded + 1; t <= k; t++) {
+            g->cover[t % RING_LEN] = k;
+            g->t_submit[t % RING_LEN] = ts;
+        }
+        g->prev_recorded = g->recorded;
+        g->recorded = k;
+    }
     g->st.n_steps++;
     double t1 = grt_now_us();
     g->host_enqueue_us += t1 - t0;
@@ -361,6 +390,10 @@ static grt_status start(grt_generator *g) {
     g->n_read = 0;
     grt_dev_fence_record(g->model->dev, g->fences[0]);
     g->t_decode0 = grt_now_us();
+    g->cover[0] = 0;
+    g->t_submit[0] = g->t_decode0;
+    g->recorded = 0;
+    g->prev_recorded = -1;
     return GRT_OK;
 }
 
@@ -388,15 +421,15 @@ grt_status grt_generator_next(grt_generator *g, int *seqs, int32_t *tokens, size
             enqueue_step(g);
             if (g->err) return g->err;
         }
-        /* Read token n_read once a later step is queued (or none will be),
-         * in batches of `batch` tokens. */
+        /* Read token n_read once a later fence is recorded (or none will be),
+         * in batches of `batch` tokens; immediate: once its own is. */
         bool tail = g->next_step >= g->n_target;
-        int64_t ready = g->next_step - g->n_read - (tail ? 0 : 1);
+        int64_t ready = (tail || g->immediate ? g->recorded : g->prev_recorded) + 1 - g->n_read;
         if (ready <= 0 || (!tail && ready < batch)) {
             if (g->next_step < g->n_target) continue; /* room to enqueue: loop */
         }
         if (got + (size_t)B > cap) break;
-        grt_fence *f = g->fences[g->n_read % RING_LEN];
+        grt_fence *f = g->fences[g->cover[g->n_read % RING_LEN] % RING_LEN];
         if (!grt_dev_fence_done(dev, f)) {
             double t0 = grt_now_us();
             if (g->n_read + 1 >= g->next_step) g->st.blocking_waits++; /* waiting on the queue's tail */
@@ -416,14 +449,22 @@ grt_status grt_generator_next(grt_generator *g, int *seqs, int32_t *tokens, size
                 g->st.n_decoded++;
             }
         }
+        double t2 = grt_now_us(), ts = g->t_submit[g->n_read % RING_LEN];
+        g->latency_us_sum += t2 - ts;
         if (grt_trace_on()) {
             double ms;
             char args[48];
             snprintf(args, sizeof args, "{\"token\":%lld}", (long long)g->n_read);
-            grt_trace_span("read token", "readback", GRT_TRACE_HOST, t0, grt_now_us() - t0, args);
-            if (g->n_read > 0 &&
-                grt_dev_fence_elapsed_ms(dev, g->fences[(g->n_read - 1) % RING_LEN], f, &ms)) {
-                grt_trace_span("step", "device", GRT_TRACE_DEVICE, g->t_dev_cursor, ms * 1e3, args);
+            grt_trace_span("read token", "readback", GRT_TRACE_HOST, t0, t2 - t0, args);
+            grt_trace_span(g->immediate ? "token latency (immediate read)" : "token latency (lagged read)",
+                           "latency", GRT_TRACE_HOST, ts, t2 - ts, args);
+            int64_t cv = g->cover[g->n_read % RING_LEN];
+            /* the device span of each fence's group, at its first token */
+            if (g->n_read > 0 && g->cover[(g->n_read - 1) % RING_LEN] != cv &&
+                grt_dev_fence_elapsed_ms(dev, g->fences[g->cover[(g->n_read - 1) % RING_LEN] % RING_LEN], f,
+                                         &ms)) {
+                grt_trace_span(g->K > 1 ? "steps" : "step", "device", GRT_TRACE_DEVICE, g->t_dev_cursor,
+                               ms * 1e3, args);
                 g->t_dev_cursor += ms * 1e3;
             }
         }
@@ -452,4 +493,5 @@ void grt_generator_stats(const grt_generator *g, grt_gen_stats *st) {
     *st = g->st;
     if (g->started && !all_stopped(g)) st->decode_ms = (grt_now_us() - g->t_decode0) / 1e3;
     st->host_us_per_step = g->st.n_steps ? g->host_enqueue_us / g->st.n_steps : 0;
+    st->token_latency_us = g->n_read ? g->latency_us_sum / (double)g->n_read : 0;
 }

@@ -14,6 +14,7 @@
 #include "genrt.h"
 #include "model.h"
 #include "testutil.h"
+#include "trace.h"
 
 #ifdef GRT_HAVE_WEBGPU
 static grt_device *G, *C; /* webgpu, cpu */
@@ -94,7 +95,7 @@ static void test_ring_mapping(void) {
     int32_t v = 0;
     grt_webgpu_counters c0, c1;
     grt_webgpu_get_counters(G, &c0);
-    CHECK(grt_dev_read_completed(G, R, 8, &v, 4) == GRT_OK && v == 1);
+    CHECKF(grt_dev_read_completed(G, R, 8, &v, 4) == GRT_OK && v == 1, "%s v=%d", grt_last_error(), v);
     grt_webgpu_get_counters(G, &c1);
     CHECK(c1.bytes_mapped - c0.bytes_mapped == 4);
     grt_dev_fill(G, R, 8, 4, 2);
@@ -105,6 +106,37 @@ static void test_ring_mapping(void) {
     grt_dev_fence_free(G, f1);
     grt_dev_fence_free(G, f2);
     grt_dev_buffer_free(R);
+}
+
+/* With the timestamp-query feature, the device time of a fence's window of
+ * work is positive and within the host's wall time around it. */
+static void test_timestamps(void) {
+    grt_webgpu_features ft;
+    CHECK(grt_webgpu_get_features(G, &ft));
+    printf("  features: timestamps %d, shader-f16 %d, subgroups %d (min %u), max binding %llu\n", ft.timestamps,
+           ft.shader_f16, ft.subgroups, ft.subgroup_min, (unsigned long long)ft.max_binding);
+    grt_buffer *A = NULL;
+    grt_fence *f1 = NULL, *f2 = NULL;
+    size_t n = (size_t)16 << 20;
+    CHECK(grt_dev_buffer_new(G, n, GRT_BUF_DEVICE, &A) == GRT_OK);
+    CHECK(grt_dev_fence_new(G, &f1) == GRT_OK && grt_dev_fence_new(G, &f2) == GRT_OK);
+    if (!A || !f1 || !f2) return;
+    grt_dev_fill(G, A, 0, n, 1);
+    grt_dev_fence_record(G, f1);
+    CHECK(grt_dev_fence_wait(G, f1) == GRT_OK);
+    double t0 = grt_now_us();
+    for (int i = 0; i < 4; i++) grt_dev_fill(G, A, 0, n, (uint32_t)i);
+    grt_dev_fence_record(G, f2);
+    CHECK(grt_dev_fence_wait(G, f2) == GRT_OK);
+    double wall_ms = (grt_now_us() - t0) / 1e3, ms = -1;
+    bool ok = grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
+    printf("  4 fills of 16 MiB: device %.3f ms (%s), host wall %.3f ms\n", ms, ok ? "timestamps" : "none", wall_ms);
+    CHECK(ok == ft.timestamps);
+    if (ok) CHECK(ms > 0 && ms <= wall_ms);
+    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    grt_dev_fence_free(G, f1);
+    grt_dev_fence_free(G, f2);
+    grt_dev_buffer_free(A);
 }
 
 static void test_limits(void) {
@@ -119,12 +151,16 @@ static void test_limits(void) {
 
 static void test_matmul_types(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
-    const int K = 96, N = 37;
+    const int N = 37;
+    /* K 1056, 1088: the streaming kernels' unrolled loop and its tails; 1088
+     * (34 blocks) gives quantized rows at 4-byte offsets (staged through
+     * workgroup memory, with a partial last run of blocks) */
     for (size_t ti = 0; ti < 5; ti++)
-        for (int variant = 0; variant < 2; variant++) {
+        for (int variant = 0; variant < 5; variant++) {
             grt_dtype wt = types[ti];
-            int rows = variant ? 13 : 1;
-            bool acc = variant, with_bias = variant;
+            int rows = variant == 1 ? 13 : variant == 2 ? 3 : 1;
+            int K = variant == 2 || variant == 4 ? 1088 : variant == 3 ? 1056 : 96;
+            bool acc = variant & 1, with_bias = variant & 1;
             size_t rb = grt_row_bytes(wt, K);
             uint8_t *wq = malloc(rb * N);
             float *wf = malloc(sizeof(float) * N * K), *wd = malloc(sizeof(float) * N * K);
@@ -163,7 +199,7 @@ static void test_matmul_types(void) {
             grt_dev_matmul(G, &to, &tx, &tw, with_bias ? &tb : NULL, rows, acc);
             CHECK(grt_dev_read(G, act, ooff, out, (size_t)rows * N * 4) == GRT_OK);
             double e = max_rel(out, ref, (size_t)rows * N);
-            printf("  matmul %-5s rows %2d%s: max rel err %.2g\n", grt_dtype_name(wt), rows,
+            printf("  matmul %-5s rows %2d K %4d%s: max rel err %.2g\n", grt_dtype_name(wt), rows, K,
                    variant ? " (bias, accumulate)" : "", e);
             CHECK(e < 2e-5);
             CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
@@ -304,10 +340,180 @@ static void test_kv_attention(void) {
     free(kv);
 }
 
+/* Decode (one token per sequence): keys split over workgroups and merged;
+ * long and short histories, with and without a window. */
+static void test_attention_decode(void) {
+    const int NH = 4, NKV = 2, HD = 64, KVD = NKV * HD, MC = 300, NS = 2;
+    size_t cache = (size_t)NS * MC * KVD * 4;
+    float *kv = malloc(2 * cache), q[NS * NH * HD];
+    for (size_t i = 0; i < 2 * cache / 4; i++) kv[i] = frand();
+    for (int i = 0; i < NS * NH * HD; i++) q[i] = frand();
+    grt_step_state st[2] = {{.pos = 5}, {.pos = 250}};
+    dual d;
+    memset(&d, 0, sizeof d);
+    dual_up(&d, 0, kv, 2 * cache);
+    dual_up(&d, 1, q, sizeof q);
+    dual_up(&d, 2, st, sizeof st);
+    dual_up(&d, 3, q, sizeof q); /* out, no window */
+    dual_up(&d, 4, q, sizeof q); /* out, window 100 */
+    for (int k = 0; k < 2; k++) {
+        grt_device *dv = k ? C : G;
+        grt_buffer **B = k ? d.c : d.g;
+        grt_tensor kc = view(B[0], 0, GRT_F32, NS * MC, KVD), vc = view(B[0], cache, GRT_F32, NS * MC, KVD);
+        grt_tensor tq = view(B[1], 0, GRT_F32, NS, NH * HD), ts = view(B[2], 0, GRT_I32, 2, 8);
+        grt_tensor o0 = view(B[3], 0, GRT_F32, NS, NH * HD), o1 = view(B[4], 0, GRT_F32, NS, NH * HD);
+        grt_dev_attention(dv, &o0, &tq, &kc, &vc, &ts, (grt_rows){NS, 0, NS}, NH, NKV, HD, MC, 0.125f, 0);
+        grt_dev_attention(dv, &o1, &tq, &kc, &vc, &ts, (grt_rows){NS, 0, NS}, NH, NKV, HD, MC, 0.125f, 100);
+    }
+    double e = fmax(dual_cmp(&d, 3, 0, NS * NH * HD), dual_cmp(&d, 4, 0, NS * NH * HD));
+    printf("  decode attention (split keys, window) vs cpu: max rel err %.2g\n", e);
+    CHECK(e < 1e-5);
+    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    dual_free(&d);
+    free(kv);
+}
+
+/* With the storage binding limit lowered to 64 KiB (GENRT_WEBGPU_MAX_BINDING),
+ * weights and embedding tables larger than that are bound in parts and give
+ * the CPU backend's results; what cannot be split gets a clear error. */
+static void test_split_bindings(void) {
+    setenv("GENRT_WEBGPU_MAX_BINDING", "65536", 1);
+    grt_device *D = NULL;
+    grt_status st = grt_device_open("webgpu", NULL, &D);
+    unsetenv("GENRT_WEBGPU_MAX_BINDING");
+    CHECKF(st == GRT_OK, "%s", grt_last_error());
+    if (!D) return;
+    grt_webgpu_features ft;
+    CHECK(grt_webgpu_get_features(D, &ft) && ft.max_binding == 65536);
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_Q8_0};
+    const int N = 600, K = 256, R = 3;
+    for (int ti = 0; ti < 3; ti++) {
+        grt_dtype wt = types[ti];
+        size_t rb = grt_row_bytes(wt, K);
+        uint8_t *wq = malloc(rb * N);
+        float *wf = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * R * K), bias[600];
+        float *o0 = malloc(sizeof(float) * R * N), *og = malloc(sizeof(float) * R * N), *oc = malloc(sizeof(float) * R * N);
+        for (int i = 0; i < N * K; i++) wf[i] = frand();
+        for (int n = 0; n < N; n++) grt_quantize_row(wt, wf + n * K, wq + n * rb, K);
+        for (int i = 0; i < R * K; i++) x[i] = frand();
+        for (int i = 0; i < R * N; i++) o0[i] = frand();
+        for (int i = 0; i < N; i++) bias[i] = frand();
+        /* reference: the dequantized weights, in double */
+        for (int n = 0; n < N; n++) grt_dequantize_row(wt, wq + n * rb, wf + n * K, K);
+        for (int r = 0; r < R; r++)
+            for (int n = 0; n < N; n++) {
+                double acc = (double)o0[r * N + n] + bias[n];
+                for (int k = 0; k < K; k++) acc += (double)wf[n * K + k] * x[r * K + k];
+                oc[r * N + n] = (float)acc;
+            }
+        grt_buffer *bw = upload(D, wq, rb * N, 0), *bx = upload(D, x, sizeof(float) * R * K, 0);
+        grt_buffer *bo = upload(D, o0, sizeof(float) * R * N, 0), *bb = upload(D, bias, sizeof bias, 0);
+        grt_tensor tw = view(bw, 0, wt, N, K), tx = view(bx, 0, GRT_F32, R, K);
+        grt_tensor to = view(bo, 0, GRT_F32, R, N), tb = view(bb, 0, GRT_F32, N, 0);
+        grt_dev_matmul(D, &to, &tx, &tw, &tb, R, true);
+        CHECKF(grt_dev_read(D, bo, 0, og, sizeof(float) * R * N) == GRT_OK, "%s", grt_last_error());
+        grt_dev_buffer_free(bw), grt_dev_buffer_free(bx), grt_dev_buffer_free(bo), grt_dev_buffer_free(bb);
+        double e = max_rel(og, oc, (size_t)R * N);
+        printf("  matmul %s, %zu-byte weight in 64 KiB bindings vs reference: max rel err %.2g\n", grt_dtype_name(wt),
+               rb * N, e);
+        CHECK(e < 1e-5);
+        free(wq), free(wf), free(x), free(o0), free(og), free(oc);
+    }
+    {
+        enum { V = 1000, E = 64, NR = 6 };
+        float *tab = malloc(sizeof(float) * V * E), og[NR * E], oc[NR * E];
+        for (int i = 0; i < V * E; i++) tab[i] = frand();
+        int32_t ids[NR] = {999, 0, 300, 700, 299, 300};
+        for (int k = 0; k < 2; k++) {
+            grt_device *dv = k ? C : D;
+            grt_buffer *bt = upload(dv, tab, sizeof(float) * V * E, 0), *bi = upload(dv, ids, sizeof ids, 0);
+            grt_buffer *bo = upload(dv, NULL, 0, sizeof og);
+            grt_tensor tt = view(bt, 0, GRT_F32, V, E), ti = view(bi, 0, GRT_I32, NR, 0);
+            grt_tensor to = view(bo, 0, GRT_F32, NR, E);
+            grt_dev_embed(dv, &to, &tt, &ti, 0.5f, NR);
+            CHECKF(grt_dev_read(dv, bo, 0, k ? oc : og, sizeof og) == GRT_OK, "%s", grt_last_error());
+            grt_dev_buffer_free(bt), grt_dev_buffer_free(bi), grt_dev_buffer_free(bo);
+        }
+        double e = max_rel(og, oc, NR * E);
+        printf("  embed, 256000-byte table in 64 KiB bindings vs cpu: max rel err %.2g\n", e);
+        CHECK(e == 0);
+        free(tab);
+    }
+    CHECKF(grt_dev_status(D) == GRT_OK, "%s", grt_last_error());
+    /* activations are not split: a clear error */
+    grt_buffer *big = NULL;
+    CHECK(grt_dev_buffer_new(D, 200000, GRT_BUF_DEVICE, &big) == GRT_OK);
+    grt_buffer *wn = upload(D, NULL, 0, 4 * 50000);
+    if (big && wn) {
+        grt_tensor a = view(big, 0, GRT_F32, 1, 50000), tw = view(wn, 0, GRT_F32, 50000, 0);
+        grt_dev_rmsnorm(D, &a, &a, &tw, 1, 50000, 1e-5f);
+        grt_status s2 = grt_dev_status(D);
+        printf("  rmsnorm over 200000 bytes: %s\n", grt_last_error());
+        CHECK(s2 == GRT_ERR_UNSUPPORTED && strstr(grt_last_error(), "GENRT_WEBGPU_MAX_BINDING"));
+    }
+    grt_dev_buffer_free(big);
+    grt_dev_buffer_free(wn);
+    grt_device_close(D);
+    setenv("GENRT_WEBGPU_MAX_BINDING", "12", 1);
+    D = NULL;
+    st = grt_device_open("webgpu", NULL, &D);
+    unsetenv("GENRT_WEBGPU_MAX_BINDING");
+    CHECK(st == GRT_ERR_INVALID_ARG && D == NULL && strstr(grt_last_error(), "GENRT_WEBGPU_MAX_BINDING=12"));
+    grt_device_close(D);
+}
+
+/* GENRT_WEBGPU_F16=1 on an adapter with shader-f16: the decode matvec of f16
+ * weights runs in f16 arithmetic, within f16 rounding of the f32 result. */
+static void test_f16_math(void) {
+    setenv("GENRT_WEBGPU_F16", "1", 1);
+    grt_device *D = NULL;
+    grt_status st = grt_device_open("webgpu", NULL, &D);
+    unsetenv("GENRT_WEBGPU_F16");
+    CHECKF(st == GRT_OK, "%s", grt_last_error());
+    if (!D) return;
+    grt_webgpu_features ft;
+    grt_webgpu_get_features(D, &ft);
+    if (!ft.shader_f16) {
+        CHECK(!ft.f16_math);
+        grt_device_close(D);
+        printf("  adapter has no shader-f16: the f32 path stays\n");
+        return;
+    }
+    CHECK(ft.f16_math);
+    enum { N = 70, K = 1088 };
+    size_t rb = grt_row_bytes(GRT_F16, K);
+    uint16_t *wq = malloc(rb * N);
+    float *wf = malloc(sizeof(float) * N * K), x[K], ref[N], out[N], bias[N];
+    for (int i = 0; i < N * K; i++) wf[i] = frand();
+    for (int n = 0; n < N; n++) {
+        grt_quantize_row(GRT_F16, wf + n * K, (uint8_t *)wq + n * rb, K);
+        grt_dequantize_row(GRT_F16, (uint8_t *)wq + n * rb, wf + n * K, K);
+    }
+    for (int i = 0; i < K; i++) x[i] = frand();
+    for (int i = 0; i < N; i++) bias[i] = frand(), out[i] = frand();
+    for (int n = 0; n < N; n++) {
+        double a = out[n] + bias[n];
+        for (int k = 0; k < K; k++) a += (double)wf[n * K + k] * x[k];
+        ref[n] = (float)a;
+    }
+    grt_buffer *bw = upload(D, wq, rb * N, 0), *bx = upload(D, x, sizeof x, 0), *bo = upload(D, out, sizeof out, 0);
+    grt_buffer *bb = upload(D, bias, sizeof bias, 0);
+    grt_tensor tw = view(bw, 0, GRT_F16, N, K), tx = view(bx, 0, GRT_F32, 1, K), to = view(bo, 0, GRT_F32, 1, N);
+    grt_tensor tb = view(bb, 0, GRT_F32, N, 0);
+    grt_dev_matmul(D, &to, &tx, &tw, &tb, 1, true);
+    CHECKF(grt_dev_read(D, bo, 0, out, sizeof out) == GRT_OK, "%s", grt_last_error());
+    double e = max_rel(out, ref, N);
+    printf("  f16 arithmetic matvec (K %d): max rel err %.2g (f32 path: ~1e-7)\n", K, e);
+    CHECK(e < 5e-3 && e > 0);
+    grt_dev_buffer_free(bw), grt_dev_buffer_free(bx), grt_dev_buffer_free(bo), grt_dev_buffer_free(bb);
+    free(wq), free(wf);
+    grt_device_close(D);
+}
+
 /* Sampled ids, history, ring, next ids and state equal the CPU backend's
  * over 12 draws for 3 sequences, for each sampler setting. */
 static void test_sample_vs_cpu(void) {
-    enum { V = 1000, NS = 3, MC = 40, RL = 8 };
+    enum { V = 3000, NS = 3, MC = 40, RL = 8 }; /* V: 3 argmax partials per sequence */
     grt_sample_cfg cfgs[6] = {
         {.temperature = 0, .top_p = 1, .repeat_penalty = 1, .repeat_last_n = 64},
         {.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .repeat_penalty = 1, .seed = 7},
@@ -359,6 +565,7 @@ static void test_sample_vs_cpu(void) {
             same += eq;
         }
         printf("  sampler setting %d: device state equals cpu after 12 draws: %s\n", ci, eq ? "yes" : "no");
+        if (!eq) printf("  status %d %s\n", grt_dev_status(G), grt_last_error());
         CHECK(eq);
         dual_free(&d);
         free(lg);
@@ -410,16 +617,80 @@ static void test_no_creation_after_warmup(void) {
         grt_generator_stats(g, &st);
         double sub = (double)(c1.submits - c0.submits) / (got_total - 8);
         printf("  capture %s: %d tokens; after warm-up: +%llu buffers, +%llu bind groups, +%llu pipelines, "
-               "%.2f submits/token, %d blocking waits, %.1f us/step host\n",
+               "%.2f submits/token, %d blocking waits, %.1f us/step host; %llu dispatches merged in the graph\n",
                cap ? "on" : "off", got_total, (unsigned long long)(c1.buffers - c0.buffers),
                (unsigned long long)(c1.bind_groups - c0.bind_groups),
-               (unsigned long long)(c1.pipelines - c0.pipelines), sub, st.blocking_waits, st.host_us_per_step);
+               (unsigned long long)(c1.pipelines - c0.pipelines), sub, st.blocking_waits, st.host_us_per_step,
+               (unsigned long long)c1.merged);
+        /* per layer q, k, v and gate, up become one dispatch each, both
+         * rmsnorms join them, the two ropes become one; the final norm joins
+         * the output matmul */
+        if (cap) CHECK(c1.merged >= (uint64_t)6 * m->cfg.n_layers + 1);
         CHECK(got_total == 120);
         CHECK(c1.buffers == c0.buffers && c1.bind_groups == c0.bind_groups && c1.pipelines == c0.pipelines);
         CHECK(sub <= 1.05);
         CHECK(st.captured == (cap == 1));
         grt_generator_free(g);
     }
+    grt_model_free(m);
+}
+
+/* Tokens (seeded sampling) do not depend on how steps are submitted or
+ * read: steps_per_submit 4 and 5 (one queue submission per group) and
+ * read_immediate give the ids of the default loop, capture on and off; K
+ * steps per submit cut the submits per token to about 1/K. */
+static void test_submit_modes(void) {
+    grt_model *m = load_tiny();
+    CHECK(m != NULL);
+    if (!m) return;
+    int32_t prompt[4] = {1, 100, 200, 300};
+    enum { N = 45 };
+    int32_t ref[N];
+    int modes[4][2] = {{1, 0}, {4, 0}, {5, 0}, {1, 1}}; /* steps_per_submit, read_immediate */
+    for (int cap = 1; cap >= 0; cap--)
+        for (int mi = 0; mi < 4; mi++) {
+            grt_gen_params p = grt_gen_params_default();
+            p.sampler.temperature = 0.9f;
+            p.sampler.seed = 5;
+            p.max_new_tokens = N;
+            p.ignore_eos = true;
+            p.graph_capture = cap;
+            p.steps_per_submit = modes[mi][0];
+            p.read_immediate = modes[mi][1];
+            grt_generator *g = NULL;
+            CHECKF(grt_generator_new(m, &p, &g) == GRT_OK && grt_generator_prefill(g, 0, prompt, 4) == GRT_OK, "%s",
+                   grt_last_error());
+            if (!g) return;
+            int32_t got[N];
+            int n_got = 0;
+            bool done = false;
+            grt_webgpu_counters c0, c1;
+            grt_webgpu_get_counters(m->dev, &c0);
+            while (!done) {
+                int32_t t[8];
+                size_t n;
+                if (grt_generator_next(g, NULL, t, 8, &n, &done) != GRT_OK) break;
+                for (size_t i = 0; i < n && n_got < N; i++) got[n_got++] = t[i];
+            }
+            grt_webgpu_get_counters(m->dev, &c1);
+            grt_gen_stats st;
+            grt_generator_stats(g, &st);
+            if (cap == 1 && mi == 0) memcpy(ref, got, sizeof ref);
+            bool same = n_got == N && memcmp(got, ref, sizeof ref) == 0;
+            double sub = (double)(c1.submits - c0.submits) / N;
+            printf("  capture %s, %d steps/submit%s: %d tokens, equal to the default loop: %s; %.2f submits/token, "
+                   "%.0f us submit-to-token\n", cap ? "on" : "off", modes[mi][0],
+                   modes[mi][1] ? ", immediate read" : "", n_got, same ? "yes" : "no", sub, st.token_latency_us);
+            CHECK(same);
+            if (modes[mi][0] > 1) CHECK(sub < 1.5 / modes[mi][0] + 0.1);
+            grt_generator_free(g);
+        }
+    grt_gen_params p = grt_gen_params_default();
+    p.steps_per_submit = 17;
+    CHECK(grt_gen_params_check(m, &p) == GRT_ERR_INVALID_ARG && strstr(grt_last_error(), "--steps-per-submit 17"));
+    p.steps_per_submit = 2;
+    p.read_immediate = 1;
+    CHECK(grt_gen_params_check(m, &p) == GRT_ERR_INVALID_ARG && strstr(grt_last_error(), "read_immediate"));
     grt_model_free(m);
 }
 
@@ -503,7 +774,11 @@ int main(int argc, char **argv) {
     t_run("webgpu: copies, fills, reads and writes at offsets", test_copy_fill_offsets);
     t_run("webgpu: ring snapshots mapped per fence", test_ring_mapping);
     t_run("webgpu: buffer beyond the adapter's limits", test_limits);
+    t_run("webgpu: device timestamps between fences", test_timestamps);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
+    t_run("webgpu: decode attention, keys split", test_attention_decode);
+    t_run("webgpu: weights and tables split over bindings", test_split_bindings);
+    t_run("webgpu: f16 arithmetic on request", test_f16_math);
     t_run("webgpu: embed, all weight types", test_embed_types);
     t_run("webgpu: rmsnorm, glu, rope, advance", test_norm_glu_rope);
     t_run("webgpu: kv_store and attention", test_kv_attention);
@@ -516,6 +791,7 @@ int main(int argc, char **argv) {
     if (f) {
         fclose(f);
         t_run("webgpu: no object creation after warm-up", test_no_creation_after_warmup);
+    t_run("webgpu: steps per submit and immediate reads give the same tokens", test_submit_modes);
         t_run("webgpu: device lost mid-generation", test_device_lost);
     } else {
         t_skip("webgpu: model-level", "no llama3-tiny reference model");

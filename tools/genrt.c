@@ -40,6 +40,7 @@ static const char *RUN_HELP =
     "  --device D           cpu | cuda | webgpu (default cpu)\n"
     "  --graph-capture on|off   replay a captured decode step (default on)\n"
     "  --readback-every K   read sampled tokens every K steps (default 1)\n"
+    "  --steps-per-submit K decode steps per queue submission (default 1)\n"
     "  --prefill-chunk N    prompt tokens per prefill pass (default 512)\n"
     "  --raw                do not add the tokenizer's BOS/EOS template to -p text\n"
     "  --print-ids          print token ids (one line, space-separated) instead of text\n"
@@ -144,7 +145,7 @@ typedef struct opts {
     int n_stop;
     grt_gen_params gp;
     int threads;
-    bool print_ids, raw, json, random_weights, help;
+    bool print_ids, raw, json, random_weights, help, read_compare;
     long prompt_len;
 } opts;
 
@@ -231,6 +232,12 @@ static int parse_opts(int argc, char **argv, opts *o, const char **positional) {
             NEED_VALUE();
             if (!parse_long(v, 1, 31, &l)) return usage_error("%s %s: expected a whole number from 1 to 31", a, v);
             o->gp.readback_every = (int)l;
+        } else if (!strcmp(a, "--steps-per-submit")) {
+            NEED_VALUE();
+            if (!parse_long(v, 1, 16, &l)) return usage_error("%s %s: expected a whole number from 1 to 16", a, v);
+            o->gp.steps_per_submit = (int)l;
+        } else if (!strcmp(a, "--read-compare")) {
+            o->read_compare = true;
         } else if (!strcmp(a, "--prefill-chunk")) {
             NEED_VALUE();
             if (!parse_long(v, 1, 16384, &l)) return usage_error("%s %s: expected a whole number from 1 to 16384", a, v);
@@ -442,8 +449,12 @@ static int cmd_bench(int argc, char **argv) {
     if (rc) return rc;
     if (o.help) {
         puts("genrt bench -m MODEL [--random-weights [--dtype f32|f16|bf16|q8_0|q4_0]] [--prompt-len 128] [-n 256]\n"
-             "            [--threads N] [--device D] [--graph-capture on|off] [--json]\n"
-             "  MODEL may be a config.json (or its directory) with --random-weights. EOS is ignored.");
+             "            [--threads N] [--device D] [--graph-capture on|off] [--steps-per-submit K]\n"
+             "            [--read-compare] [--trace FILE] [--json]\n"
+             "  MODEL may be a config.json (or its directory) with --random-weights. EOS is ignored.\n"
+             "  --read-compare: decode again reading each token right after its step is submitted\n"
+             "  (waiting on it), next to genrt's read one step behind; one result each (and both in\n"
+             "  the trace: 'token latency (lagged read)' / '(immediate read)').");
         return 0;
     }
     if (!o.model) return usage_error("bench: -m MODEL is required", NULL, NULL);
@@ -472,6 +483,10 @@ static int cmd_bench(int argc, char **argv) {
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
         ids[i] = (int32_t)(x % (uint64_t)info.n_vocab);
     }
+    for (int mode = 0; mode < (o.read_compare ? 2 : 1); mode++) {
+    o.gp.read_immediate = mode;
+    grt_generator_free(g);
+    g = NULL;
     if (grt_generator_new(m, &o.gp, &g) || grt_generator_prefill(g, 0, ids, (size_t)o.prompt_len)) {
         rc = fail(NULL);
         goto out;
@@ -497,10 +512,13 @@ static int cmd_bench(int argc, char **argv) {
         printf("{\"model\":\"%s\",\"arch\":\"%s\",\"weight_type\":\"%s\",\"device\":\"%s\",\"prompt_len\":%ld,"
                "\"n_decode\":%d,\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,\"ms_per_token\":%.4f,"
                "\"weight_bytes_per_token\":%llu,\"kv_bytes_per_token\":%.0f,\"effective_gb_per_s\":%.3f,"
-               "\"host_us_per_step\":%.2f,\"blocking_waits\":%d,\"captured\":%s,\"steps\":%d}\n",
+               "\"host_us_per_step\":%.2f,\"blocking_waits\":%d,\"captured\":%s,\"steps\":%d,"
+               "\"steps_per_submit\":%d,\"read\":\"%s\",\"token_latency_us\":%.1f}\n",
                o.model, info.arch, info.weight_type, info.device, o.prompt_len, dec, pre_tps, dec_tps,
                dec_tps > 0 ? 1e3 / dec_tps : 0.0, (unsigned long long)info.bytes_per_token, kv_bytes, gbs,
-               st.host_us_per_step, st.blocking_waits, st.captured ? "true" : "false", st.n_steps);
+               st.host_us_per_step, st.blocking_waits, st.captured ? "true" : "false", st.n_steps,
+               o.gp.steps_per_submit > 1 ? o.gp.steps_per_submit : 1, mode ? "immediate" : "lagged",
+               st.token_latency_us);
     } else {
         printf("model        %s (%s, %s, %s)\n", o.model, info.arch, info.weight_type, info.device);
         printf("prompt       %ld tokens, %.1f tokens/s\n", o.prompt_len, pre_tps);
@@ -509,6 +527,9 @@ static int cmd_bench(int argc, char **argv) {
         printf("bandwidth    %.2f GB/s effective\n", gbs);
         printf("host         %.2f us/step enqueue, %d blocking waits, capture %s\n", st.host_us_per_step,
                st.blocking_waits, st.captured ? "on" : "off");
+        printf("readback     %s: %.1f us from a step's submit to its token (mean)\n",
+               mode ? "immediate" : "lagged (one step behind)", st.token_latency_us);
+    }
     }
 out:
     free(ids);

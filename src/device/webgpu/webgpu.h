@@ -6,7 +6,16 @@
  * unset, no NVIDIA driver) and scripts/setup_webgpu.sh unpacked Mesa's
  * lavapipe into .deps/lavapipe, the backend points Vulkan at it;
  * GENRT_WEBGPU_LAVAPIPE=0 turns that off. Dawn's Null adapter counts as no
- * adapter. */
+ * adapter.
+ *
+ * Other environment switches: GENRT_WEBGPU_SKIP_VALIDATION=1 (Dawn skips
+ * validation: less host time per dispatch), GENRT_WEBGPU_SAFE=1 (keep Dawn's
+ * robustness and workgroup zeroing), GENRT_WEBGPU_NO_TIMESTAMPS=1,
+ * GENRT_WEBGPU_F16=1 (f16 arithmetic, see grt_webgpu_features),
+ * GENRT_WEBGPU_MAX_BINDING=BYTES (a lower storage binding limit: weights and
+ * tables are then bound in parts), GENRT_WEBGPU_NO_CAPTURE=1; and, to compare
+ * kernels, GENRT_WEBGPU_PLAIN_MATMUL / _PLAIN_ATTENTION / _PLAIN_SAMPLE /
+ * _UNSTAGED / _NO_MERGE=1 select the simpler paths. */
 #ifndef GRT_WEBGPU_H
 #define GRT_WEBGPU_H
 
@@ -26,12 +35,24 @@ bool grt_webgpu_available(const char **why);
 typedef struct grt_webgpu_counters {
     uint64_t buffers, bind_groups, pipelines;
     uint64_t submits, dispatches, bytes_mapped;
+    uint64_t merged;      /* captured dispatches merged into others */
 } grt_webgpu_counters;
 
 /* false when dev is not a WebGPU device. */
 bool grt_webgpu_get_counters(grt_device *dev, grt_webgpu_counters *out);
 /* "adapter (backend)" of a WebGPU device, or NULL. */
 const char *grt_webgpu_adapter_name(grt_device *dev);
+/* Adapter features in use: "timestamp-query" (device spans in traces;
+ * GENRT_WEBGPU_NO_TIMESTAMPS=1 turns it off), "shader-f16" (f16 arithmetic
+ * on request), "subgroups" (detected, unused). */
+typedef struct grt_webgpu_features {
+    bool timestamps, shader_f16, subgroups;
+    uint32_t subgroup_min;
+    uint64_t max_binding;   /* storage binding size genrt uses */
+    bool f16_math;          /* GENRT_WEBGPU_F16=1 with shader-f16: decode matvec of f16
+                               weights in f16 arithmetic (activations rounded to f16) */
+} grt_webgpu_features;
+bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out);
 /* Test hook: destroy the device underneath the backend, as a lost device. */
 void grt_webgpu_lose_device(grt_device *dev);
 

@@ -451,7 +451,15 @@ void wg_ensure_encoder(wg_ctx *x) {
 void wg_ensure_pass(wg_ctx *x) {
     if (x->pass) return;
     wg_ensure_encoder(x);
-    x->pass = W.CommandEncoderBeginComputePass(x->enc, NULL);
+    if (x->ts_on) {
+        uint32_t q = (uint32_t)(x->ts_window % WG_TS_PAIRS) * 2;
+        WGPUPassTimestampWrites tw = {NULL, x->qset, x->ts_pass_in_window ? WGPU_QUERY_SET_INDEX_UNDEFINED : q, q + 1};
+        WGPUComputePassDescriptor d = {NULL, sv("genrt"), &tw};
+        x->pass = W.CommandEncoderBeginComputePass(x->enc, &d);
+        x->ts_pass_in_window = true;
+    } else {
+        x->pass = W.CommandEncoderBeginComputePass(x->enc, NULL);
+    }
     x->pass_pipe = NULL;
 }
 
@@ -632,6 +640,8 @@ struct grt_fence {
     uint64_t serial;         /* 0: never recorded */
     bool has_future;
     grt_fence *next_orphan;  /* freed while its callback was pending (lost device) */
+    bool has_ts;             /* staging holds (begin, end) ns of its window's passes at ts_at */
+    uint64_t ts_at;
 };
 
 static void on_fence_map(WGPUMapAsyncStatus st, WGPUStringView m, void *u1, void *u2) {
@@ -654,7 +664,7 @@ static void on_fence_work(WGPUQueueWorkDoneStatus st, WGPUStringView m, void *u1
 static uint64_t hv_bytes(wg_ctx *x) {
     uint64_t t = 0;
     for (int i = 0; i < x->n_hv; i++) t += round_up(x->hv[i]->size, 4);
-    return t;
+    return x->ts_on ? round_up(t, 8) + 16 : t;
 }
 
 static grt_status fence_staging(grt_device *dev, grt_fence *f) {
@@ -742,12 +752,25 @@ static void wg_fence_record(grt_device *dev, grt_fence *f) {
         f->n_snap++;
         at += n;
     }
+    f->has_ts = false;
+    if (x->ts_on && x->ts_pass_in_window && f->staging) {
+        uint32_t q = (uint32_t)(x->ts_window % WG_TS_PAIRS) * 2;
+        wg_ensure_encoder(x);
+        /* resolve offsets are multiples of 256 */
+        W.CommandEncoderResolveQuerySet(x->enc, x->qset, q, 2, x->q_resolve, (uint64_t)q * 128);
+        f->ts_at = round_up(at, 8);
+        W.CommandEncoderCopyBufferToBuffer(x->enc, x->q_resolve, (uint64_t)q * 128, f->staging, f->ts_at, 16);
+        at = f->ts_at + 16;
+        f->has_ts = true;
+        x->ts_window++;
+        x->ts_pass_in_window = false;
+    }
     wg_flush(dev);
     f->done = 0;
     f->serial = ++x->fence_serial;
-    if (f->n_snap) {
+    if (f->n_snap || f->has_ts) {
         WGPUBufferMapCallbackInfo ci = {NULL, WGPUCallbackMode_AllowProcessEvents, on_fence_map, f, NULL};
-        f->fut = W.BufferMapAsync(f->staging, WGPUMapMode_Read, 0, (size_t)at, ci);
+        f->fut = W.BufferMapAsync(f->staging, WGPUMapMode_Read, 0, (size_t)f->staging_size, ci);
     } else {
         WGPUQueueWorkDoneCallbackInfo ci = {NULL, WGPUCallbackMode_AllowProcessEvents, on_fence_work, f, NULL};
         f->fut = W.QueueOnSubmittedWorkDone(x->queue, ci);
@@ -800,12 +823,28 @@ static grt_status wg_read_completed(grt_device *dev, grt_buffer *hv, size_t off,
     return GRT_OK;
 }
 
+/* (begin, end) in ns of the passes in f's window, once f has completed. */
+static bool fence_ts(grt_fence *f, uint64_t t[2]) {
+    if (!f->serial || !f->done || !f->mapped || !f->has_ts) return false;
+    const uint8_t *p = W.BufferGetConstMappedRange(f->staging, 0, (size_t)f->staging_size);
+    if (!p) return false;
+    memcpy(t, p + f->ts_at, 16);
+    return t[1] >= t[0] && t[0] != 0;
+}
+
+/* b right after a: the span of b's passes (first begin to last end);
+ * otherwise from a's last end to b's, idle gaps included. */
 static bool wg_fence_elapsed_ms(grt_device *dev, grt_fence *a, grt_fence *b, double *ms) {
     (void)dev;
-    (void)a;
-    (void)b;
-    (void)ms;
-    return false;
+    uint64_t tb[2], ta[2];
+    if (!fence_ts(b, tb)) return false;
+    if (a && a->serial + 1 == b->serial) {
+        *ms = (double)(tb[1] - tb[0]) / 1e6;
+        return true;
+    }
+    if (!a || !fence_ts(a, ta) || tb[1] < ta[1]) return false;
+    *ms = (double)(tb[1] - ta[1]) / 1e6;
+    return true;
 }
 
 typedef struct work_req {
@@ -896,6 +935,11 @@ static grt_status wg_capture_end(grt_device *dev, grt_graph **out) {
         wg_graph_free(g);
         return grt_dev_status(dev);
     }
+    g->n = wg_merge_mv(dev, g->cmds, g->n);
+    if (dev->error != GRT_OK) {
+        wg_graph_free(g);
+        return grt_dev_status(dev);
+    }
     size_t nd = 0;
     for (size_t i = 0; i < g->n; i++) nd += g->cmds[i].kind == WG_CMD_DISPATCH;
     if (nd) {
@@ -968,9 +1012,17 @@ static void wg_close(grt_device *dev) {
         if (x->param_buf) W.BufferRelease(x->param_buf);
         free(x->param_host);
         if (x->dummy) W.BufferRelease(x->dummy);
+        if (x->dummy2) W.BufferRelease(x->dummy2);
         if (x->rb) W.BufferRelease(x->rb);
         if (x->tmp) W.BufferRelease(x->tmp);
-        if (x->scratch) W.BufferRelease(x->scratch);
+        if (x->sample_seen.b) W.BufferRelease(x->sample_seen.b);
+        if (x->att_part.b) W.BufferRelease(x->att_part.b);
+        if (x->q_resolve) W.BufferRelease(x->q_resolve);
+        if (x->qset) {
+            W.QuerySetDestroy(x->qset);
+            W.QuerySetRelease(x->qset);
+        }
+        for (int i = 0; i < x->n_retired; i++) W.BufferRelease(x->retired[i]);
         if (x->queue) W.QueueRelease(x->queue);
         if (x->device) {
             W.DeviceDestroy(x->device);
@@ -1083,9 +1135,23 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
         tg.chain.sType = WGPUSType_DawnTogglesDescriptor;
         tg.enabledToggles = toggles;
         tg.enabledToggleCount = (safe && strcmp(safe, "1") == 0) ? 0 : (sk && strcmp(sk, "1") == 0) ? 3 : 2;
+        /* device timestamps at full resolution (Dawn quantizes them by default) */
+        const char *off[1] = {"timestamp_quantization"};
+        tg.disabledToggles = off;
+        tg.disabledToggleCount = 1;
         WGPUDeviceDescriptor dd;
         memset(&dd, 0, sizeof dd);
-        dd.nextInChain = tg.enabledToggleCount ? &tg.chain : NULL;
+        dd.nextInChain = &tg.chain;
+        const char *nots = getenv("GENRT_WEBGPU_NO_TIMESTAMPS");
+        x->ts_on = x->has_timestamps && !(nots && strcmp(nots, "1") == 0);
+        WGPUFeatureName feats[2];
+        size_t nf = 0;
+        if (x->ts_on) feats[nf++] = WGPUFeatureName_TimestampQuery;
+        if (x->has_f16) feats[nf++] = WGPUFeatureName_ShaderF16;
+        const char *f16 = getenv("GENRT_WEBGPU_F16");
+        x->f16_math = x->has_f16 && f16 && strcmp(f16, "1") == 0;
+        dd.requiredFeatureCount = nf;
+        dd.requiredFeatures = nf ? feats : NULL;
         dd.label = sv("genrt");
         dd.requiredLimits = &req;
         dd.defaultQueue.label = sv("genrt queue");
@@ -1110,6 +1176,18 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
         goto fail;
     }
     x->align = x->limits.minStorageBufferOffsetAlignment ? x->limits.minStorageBufferOffsetAlignment : 256;
+    x->max_binding = x->limits.maxStorageBufferBindingSize;
+    {
+        /* a lower binding limit (tests of the split paths) */
+        const char *mb = getenv("GENRT_WEBGPU_MAX_BINDING");
+        char *end = NULL;
+        unsigned long long v = mb ? strtoull(mb, &end, 10) : 0;
+        if (mb && (!*mb || *end || v < 4096)) {
+            s = grt_fail(GRT_ERR_INVALID_ARG, "GENRT_WEBGPU_MAX_BINDING=%s: expected a byte count >= 4096", mb);
+            goto fail;
+        }
+        if (v && v < x->max_binding) x->max_binding = v / 16 * 16;
+    }
     x->param_host = calloc(WG_PARAM_SLOTS, WG_SLOT);
     if (!x->param_host) {
         s = GRT_ERR_NO_MEMORY;
@@ -1120,9 +1198,21 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
     x->param_id = ++x->next_id;
     x->dummy = wg_raw_buffer(dev, 256, WGPUBufferUsage_Storage, false, "placeholder binding");
     x->dummy_id = ++x->next_id;
-    if (!x->param_buf || !x->dummy) {
+    x->dummy2 = wg_raw_buffer(dev, 256, WGPUBufferUsage_Storage, false, "placeholder binding");
+    x->dummy2_id = ++x->next_id;
+    if (!x->param_buf || !x->dummy || !x->dummy2) {
         s = x->raw_status;
         goto fail;
+    }
+    if (x->ts_on) {
+        WGPUQuerySetDescriptor qd = {NULL, sv("genrt timestamps"), WGPUQueryType_Timestamp, WG_TS_PAIRS * 2};
+        x->qset = W.DeviceCreateQuerySet(x->device, &qd);
+        x->q_resolve = wg_raw_buffer(dev, WG_TS_PAIRS * 256, WGPUBufferUsage_QueryResolve | WGPUBufferUsage_CopySrc,
+                                     false, "timestamp resolve");
+        if (!x->qset || !x->q_resolve || dev->error) {
+            s = grt_fail(GRT_ERR_NO_DEVICE, "webgpu: %s: timestamp queries could not be set up", x->adapter_name);
+            goto fail;
+        }
     }
     if ((s = wg_pipes_init(dev)) != GRT_OK) goto fail;
     *out = dev;
@@ -1135,6 +1225,14 @@ fail:
 bool grt_webgpu_get_counters(grt_device *dev, grt_webgpu_counters *out) {
     if (!dev || dev->i != &wg_device_i) return false;
     *out = wg_ctx_of(dev)->counters;
+    return true;
+}
+
+bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out) {
+    if (!dev || dev->i != &wg_device_i) return false;
+    wg_ctx *x = wg_ctx_of(dev);
+    *out = (grt_webgpu_features){x->ts_on, x->has_f16, x->has_subgroups, x->subgroup_min,
+                                 x->max_binding, x->f16_math};
     return true;
 }
 

@@ -14,7 +14,9 @@ enum {
     WG_PARAM_SLOTS = 1024,  /* eager slots per submit */
     WG_MAX_BIND = 7,        /* storage bindings per kernel, after the parameters */
     WG_MAX_HV = 8,
-    WG_FENCE_TRACK = 128,   /* fences read_completed considers (by serial) */
+    WG_FENCE_TRACK = 128,
+    WG_MAX_RETIRED = 32,
+    WG_TS_PAIRS = 64,       /* timestamp windows (begin, end) in flight */   /* fences read_completed considers (by serial) */
 };
 
 /* A storage binding: a window of a buffer. */
@@ -31,6 +33,7 @@ typedef struct wg_buf {
 } wg_buf;
 
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
+enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3, WG_TAG_ROPE = 4 };
 
 typedef struct wg_cmd {
     int kind;
@@ -42,6 +45,8 @@ typedef struct wg_cmd {
     uint32_t gx, gy;
     WGPUBindGroup bg;       /* set at capture end */
     uint32_t dynoff;
+    int tag;                /* WG_TAG_*: what a mergeable dispatch is */
+    uint32_t wt, R;         /* its weight type code and rows per tile */
     /* copy */
     WGPUBuffer src, dst;
     uint64_t soff, doff, n;
@@ -62,7 +67,13 @@ typedef struct wg_pipe {
     WGPUComputePipeline p;
 } wg_pipe;
 
-enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 12 };
+enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 24 };
+
+/* A scratch buffer private to a kernel (grown on demand). */
+typedef struct wg_scratch {
+    WGPUBuffer b;
+    uint64_t size, id;
+} wg_scratch;
 
 typedef struct wg_ctx {
     WGPUInstance instance;
@@ -72,12 +83,21 @@ typedef struct wg_ctx {
     WGPULimits limits;
     char adapter_name[200];
     bool has_f16, has_subgroups, has_timestamps;
+    bool f16_math;                /* shader-f16 enabled and GENRT_WEBGPU_F16=1: f16 decode matvec */
     uint32_t subgroup_min;
     uint32_t align;               /* minStorageBufferOffsetAlignment */
+    uint64_t max_binding;         /* maxStorageBufferBindingSize, or lower: GENRT_WEBGPU_MAX_BINDING */
     volatile bool lost;
     bool lose_on_destroy, closing;
     grt_status raw_status;        /* of the last failed wg_raw_buffer */
     uint64_t next_id;
+
+    /* timestamps (adapter feature): each fence's window of passes gets the
+     * first pass's begin and the last pass's end, in pair ts_window % WG_TS_PAIRS */
+    bool ts_on, ts_pass_in_window;
+    uint64_t ts_window;
+    WGPUQuerySet qset;
+    WGPUBuffer q_resolve;
 
     /* the open command encoder and compute pass */
     WGPUCommandEncoder enc;
@@ -89,10 +109,14 @@ typedef struct wg_ctx {
     WGPUBuffer param_buf;
     uint64_t param_id;
 
-    WGPUBuffer dummy;             /* bound where a kernel's binding is unused */
-    uint64_t dummy_id;
-    WGPUBuffer rb, tmp, scratch;  /* readback staging, copy scratch, sampler scratch */
-    uint64_t rb_size, tmp_size, scratch_size, scratch_id;
+    WGPUBuffer dummy, dummy2;     /* bound where a kernel's binding is unused (two: no aliasing) */
+    uint64_t dummy_id, dummy2_id;
+    WGPUBuffer rb, tmp;           /* readback staging, copy scratch */
+    uint64_t rb_size, tmp_size;
+    wg_scratch sample_seen;       /* sampler: seen-token bits */
+    wg_scratch att_part;          /* split attention: partial results */
+    WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
+    int n_retired;
 
     grt_buffer *hv[WG_MAX_HV];
     int n_hv;
@@ -102,6 +126,8 @@ typedef struct wg_ctx {
     struct grt_fence *orphans;  /* fences freed with a callback pending */
 
     /* capture */
+    int rec_tag;                  /* tag (and wt, R) of the dispatch being recorded */
+    uint32_t rec_wt, rec_R;
     wg_cmd *rec;
     size_t n_rec, cap_rec;
 
@@ -131,6 +157,9 @@ grt_status wg_pipes_init(grt_device *dev);
 void wg_pipes_free(wg_ctx *x);
 /* A cached bind group: uniform buffer (id uid) at binding 0, then nb storage windows. */
 WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int nb, const wg_binding *b);
+/* Merge runs of consecutive float mv dispatches that share their input
+ * into mv3 dispatches (captured steps); returns the new count. */
+size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n);
 /* Drop cached bind groups naming buffer id (0: all). */
 void wg_bg_purge(wg_ctx *x, uint64_t id);
 

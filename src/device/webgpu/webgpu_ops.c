@@ -12,31 +12,42 @@
 
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
-    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_copy[];
+    grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
-       SH_ADVANCE, SH_SAMPLE, SH_COPY };
+       SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY };
 
 typedef struct shader_def {
     const char *name;
     const char *src;
     bool weights;            /* needs weights.wgsl */
+    bool f16;                /* needs "enable f16;" (shader-f16) */
     int nb;                  /* storage bindings */
-    const char *consts[2];   /* override constants, values from the pipeline key */
+    const char *consts[3];   /* override constants, values from the pipeline key */
 } shader_def;
 
 static const shader_def SHADERS[] = {
-    [SH_FILL] = {"fill", grt_wgsl_fill, false, 1, {NULL, NULL}},
-    [SH_EMBED] = {"embed", grt_wgsl_embed, true, 3, {"WTYPE", NULL}},
-    [SH_RMSNORM] = {"rmsnorm", grt_wgsl_rmsnorm, false, 3, {"IN_IS_OUT", NULL}},
-    [SH_MATMUL] = {"matmul", grt_wgsl_matmul, true, 4, {"WTYPE", "ROWS"}},
-    [SH_ROPE] = {"rope", grt_wgsl_rope, false, 3, {NULL, NULL}},
-    [SH_KV_STORE] = {"kv_store", grt_wgsl_kv_store, false, 5, {"KV_SHARED", NULL}},
-    [SH_ATTENTION] = {"attention", grt_wgsl_attention, false, 5, {"KV_SHARED", NULL}},
-    [SH_GLU] = {"glu", grt_wgsl_glu, false, 3, {"ACT", "ALIAS"}},
-    [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, 1, {NULL, NULL}},
-    [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, 6, {NULL, NULL}},
-    [SH_COPY] = {"copy", grt_wgsl_copy, false, 2, {NULL, NULL}},
+    [SH_FILL] = {"fill", grt_wgsl_fill, false, false, 1, {NULL, NULL}},
+    [SH_EMBED] = {"embed", grt_wgsl_embed, true, false, 3, {"WTYPE", NULL}},
+    [SH_RMSNORM] = {"rmsnorm", grt_wgsl_rmsnorm, false, false, 3, {"IN_IS_OUT", NULL}},
+    [SH_MATMUL] = {"matmul", grt_wgsl_matmul, true, false, 4, {"WTYPE", "ROWS"}},
+    [SH_ROPE] = {"rope", grt_wgsl_rope, false, false, 3, {NULL, NULL}},
+    [SH_KV_STORE] = {"kv_store", grt_wgsl_kv_store, false, false, 5, {"KV_SHARED", NULL}},
+    [SH_ATTENTION] = {"attention", grt_wgsl_attention, false, false, 5, {"KV_SHARED", NULL}},
+    [SH_GLU] = {"glu", grt_wgsl_glu, false, false, 3, {"ACT", "ALIAS"}},
+    [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, false, 1, {NULL, NULL}},
+    [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, false, 6, {NULL, NULL}},
+    [SH_MV] = {"mv", grt_wgsl_mv, false, false, 4, {"WTYPE", "R"}},
+    [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, false, 4, {"WTYPE", "R", "STAGED"}},
+    [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, false, 5, {"KV_SHARED", NULL}},
+    [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, false, 2, {NULL, NULL}},
+    [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, false, 2, {NULL, NULL}},
+    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, false, 5, {"WTYPE", "R"}},
+    [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
+    [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
+    [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -79,10 +90,10 @@ void wg_pipes_free(wg_ctx *x) {
     }
 }
 
-/* The pipeline of a shader with its override constants (v0, v1). */
-static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32_t v1) {
+/* The pipeline of a shader with its override constants (v0, v1, v2; each < 256). */
+static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint32_t v1, uint32_t v2) {
     wg_ctx *x = wg_ctx_of(dev);
-    uint32_t key = v0 | v1 << 16;
+    uint32_t key = v0 | v1 << 8 | v2 << 16;
     for (int i = 0; i < x->n_pipes; i++)
         if (x->pipes[i].shader == sh && x->pipes[i].key == key) return x->pipes[i].p;
     if (x->n_pipes == WG_MAX_PIPES) {
@@ -91,13 +102,14 @@ static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32
     }
     const shader_def *d = &SHADERS[sh];
     if (!x->modules[sh]) {
-        size_t n = strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(d->src) + 1;
+        const char *en = d->f16 ? "enable f16;\n" : "";
+        size_t n = strlen(en) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(d->src) + 1;
         char *src = malloc(n);
         if (!src) {
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
-        snprintf(src, n, "%s%s%s", grt_wgsl_common, d->weights ? grt_wgsl_weights : "", d->src);
+        snprintf(src, n, "%s%s%s%s", en, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", d->src);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
@@ -107,11 +119,11 @@ static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32
             return NULL;
         }
     }
-    WGPUConstantEntry ce[2];
+    WGPUConstantEntry ce[3];
     memset(ce, 0, sizeof ce);
     size_t nc = 0;
-    uint32_t vals[2] = {v0, v1};
-    for (int i = 0; i < 2; i++)
+    uint32_t vals[3] = {v0, v1, v2};
+    for (int i = 0; i < 3; i++)
         if (d->consts[i]) {
             ce[nc].key = sv(d->consts[i]);
             ce[nc].value = (double)vals[i];
@@ -134,6 +146,10 @@ static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32
     x->pipes[x->n_pipes++] = (wg_pipe){sh, key, p};
     x->counters.pipelines++;
     return p;
+}
+
+static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32_t v1) {
+    return get_pipe3(dev, sh, v0, v1, 0);
 }
 
 /* ---------------------------------------------------------------- bind groups */
@@ -226,11 +242,11 @@ static bool bind_range(grt_device *dev, grt_buffer *buf, uint64_t off, uint64_t 
     uint64_t start = off / x->align * x->align;
     uint64_t end = round_up(off + (nbytes ? nbytes : 4), 4);
     if (end > wb->alloc) end = wb->alloc;
-    if (end - start > x->limits.maxStorageBufferBindingSize) {
+    if (end - start > x->max_binding) {
         grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
-                          "webgpu: %s: a tensor of %llu bytes exceeds the adapter's maxStorageBufferBindingSize "
-                          "(%llu)", op, (unsigned long long)(end - start),
-                          (unsigned long long)x->limits.maxStorageBufferBindingSize);
+                          "webgpu: %s: a tensor of %llu bytes exceeds the storage binding limit (%llu: "
+                          "maxStorageBufferBindingSize or GENRT_WEBGPU_MAX_BINDING)", op,
+                          (unsigned long long)(end - start), (unsigned long long)x->max_binding);
         return false;
     }
     *out = (wg_binding){wb->id, wb->b, start, end - start};
@@ -243,6 +259,8 @@ static bool bind_t(grt_device *dev, const grt_tensor *t, wg_binding *out, uint64
 }
 
 static wg_binding dummy_binding(wg_ctx *x) { return (wg_binding){x->dummy_id, x->dummy, 0, 256}; }
+static wg_binding dummy_binding2(wg_ctx *x) { return (wg_binding){x->dummy2_id, x->dummy2, 0, 256}; }
+static bool is_dummy(const wg_ctx *x, const wg_binding *b) { return b->id == x->dummy_id || b->id == x->dummy2_id; }
 
 static bool overlapping(const wg_binding *a, const wg_binding *b) {
     return a->id == b->id && a->off < b->off + b->size && b->off < a->off + a->size;
@@ -277,6 +295,9 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
         memcpy(c->params, p->w, sizeof c->params);
         c->gx = (uint32_t)gx;
         c->gy = (uint32_t)gy;
+        c->tag = x->rec_tag;
+        c->wt = x->rec_wt;
+        c->R = x->rec_R;
         return;
     }
     if (x->param_used == WG_PARAM_SLOTS) wg_flush(dev);
@@ -296,6 +317,32 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
 }
 
 static uint32_t u32of(uint64_t v) { return (uint32_t)v; }
+
+/* Grow a device-private scratch buffer to at least need bytes. */
+static bool scratch_ensure(grt_device *dev, wg_scratch *sc, uint64_t need, const char *what) {
+    wg_ctx *x = wg_ctx_of(dev);
+    need = round_up(need, 256);
+    if (need <= sc->size) return true;
+    WGPUBuffer nb = wg_raw_buffer(dev, need, WGPUBufferUsage_Storage, false, what);
+    if (!nb) {
+        grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "%s", grt_last_error());
+        return false;
+    }
+    if (sc->b) {
+        /* graphs may hold bind groups naming the old buffer: it stays alive
+         * until the device closes */
+        if (x->n_retired == WG_MAX_RETIRED) {
+            W.BufferRelease(nb);
+            grt_dev_set_error(dev, GRT_ERR_INTERNAL, "webgpu: %s grew too many times", what);
+            return false;
+        }
+        x->retired[x->n_retired++] = sc->b;
+    }
+    sc->b = nb;
+    sc->size = need;
+    sc->id = ++x->next_id;
+    return true;
+}
 
 /* ---------------------------------------------------------------- ops */
 
@@ -339,29 +386,43 @@ static int wtype_code(grt_dtype t) {
 
 void wg_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids, float scale,
               int n_rows) {
+    wg_ctx *x = wg_ctx_of(dev);
     int wt = wtype_code(table->type);
     if (wt < 0) {
         grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: embed: table type %s", grt_dtype_name(table->type));
         return;
     }
-    int64_t n_embd = table->ne[1];
-    wg_binding b[3];
-    uint64_t ro, rt, ri;
-    grt_tensor o = *out;
-    if (!bind_range(dev, o.buf, o.offset, (uint64_t)n_rows * n_embd * 4, &b[0], &ro, "embed") ||
-        !bind_t(dev, table, &b[1], &rt, "embed") ||
-        !bind_range(dev, ids->buf, ids->offset, (uint64_t)n_rows * 4, &b[2], &ri, "embed"))
+    int64_t n_embd = table->ne[1], V = table->ne[0];
+    uint64_t rbytes = grt_row_bytes(table->type, n_embd), room = x->max_binding - x->align - 16;
+    /* rows per binding: the whole table, or parts that fit */
+    int64_t per = (uint64_t)V * rbytes <= room ? V : (int64_t)(room / rbytes);
+    if (per < 1) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "webgpu: embed: a table row of %llu bytes exceeds the storage "
+                          "binding limit (%llu)", (unsigned long long)rbytes, (unsigned long long)x->max_binding);
         return;
-    params p = {{0}};
-    p.w[0] = u32of(ro / 4);
-    p.w[1] = u32of(rt);
-    p.w[2] = u32of(ri / 4);
-    p.w[3] = u32of(n_embd);
-    p.w[4] = (uint32_t)n_rows;
-    p.w[5] = u32of(table->ne[0]);
-    p.w[6] = u32of(grt_row_bytes(table->type, n_embd));
-    pf(&p, 0, scale);
-    dispatch(dev, get_pipe(dev, SH_EMBED, (uint32_t)wt, 0), 3, b, &p, (uint64_t)n_rows, "embed");
+    }
+    for (int64_t lo = 0; lo < V; lo += per) {
+        int64_t hi = V - lo < per ? V : lo + per;
+        wg_binding b[3];
+        uint64_t ro, rt, ri;
+        if (!bind_range(dev, out->buf, out->offset, (uint64_t)n_rows * n_embd * 4, &b[0], &ro, "embed") ||
+            !bind_range(dev, table->buf, table->offset + (uint64_t)lo * rbytes, (uint64_t)(hi - lo) * rbytes, &b[1],
+                        &rt, "embed") ||
+            !bind_range(dev, ids->buf, ids->offset, (uint64_t)n_rows * 4, &b[2], &ri, "embed"))
+            return;
+        params p = {{0}};
+        p.w[0] = u32of(ro / 4);
+        p.w[1] = u32of(rt);
+        p.w[2] = u32of(ri / 4);
+        p.w[3] = u32of(n_embd);
+        p.w[4] = (uint32_t)n_rows;
+        p.w[5] = u32of(V);
+        p.w[6] = u32of(rbytes);
+        p.w[8] = u32of(lo);
+        p.w[9] = u32of(hi);
+        pf(&p, 0, scale);
+        dispatch(dev, get_pipe(dev, SH_EMBED, (uint32_t)wt, 0), 3, b, &p, (uint64_t)n_rows, "embed");
+    }
 }
 
 void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w, int64_t n_rows,
@@ -385,17 +446,31 @@ void wg_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in, co
     p.w[3] = u32of(dim);
     p.w[4] = u32of(n_rows);
     pf(&p, 0, eps);
+    if (!inplace) x->rec_tag = WG_TAG_NORM;
     dispatch(dev, get_pipe(dev, SH_RMSNORM, inplace, 0), 3, b, &p, (uint64_t)n_rows, "rmsnorm");
+    x->rec_tag = WG_TAG_NONE;
 }
 
-void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
-               const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+/* Whether the streaming kernels (mv, mvq) take these operands: 16-byte
+ * activation rows; float weight rows 16-byte aligned, quantized blocks 2-byte
+ * aligned (windows start at the offset alignment, a multiple of 16). */
+static bool mv_fits(wg_ctx *x, const grt_tensor *in, const grt_tensor *w) {
+    int wt = wtype_code(w->type);
+    int64_t K = w->ne[1];
+    uint64_t rbytes = grt_row_bytes(w->type, K), ri = in->offset % x->align, rw = w->offset % x->align;
+    return !getenv("GENRT_WEBGPU_PLAIN_MATMUL") && ri % 16 == 0 && K % 8 == 0 &&
+           (wt <= 2 ? rw % 16 == 0 && rbytes % 16 == 0 : rw % 2 == 0 && K % 32 == 0);
+}
+
+/* Outputs n0 .. n0 + w->ne[0] of a matmul with N_full outputs (w: those rows). */
+static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+                        const grt_tensor *bias, int64_t n_rows, bool accumulate, int64_t n0, int64_t N_full) {
     wg_ctx *x = wg_ctx_of(dev);
     int wt = wtype_code(w->type);
     int64_t N = w->ne[0], K = w->ne[1];
     wg_binding b[4];
     uint64_t ro, ri, rw, rb = 0;
-    if (!bind_range(dev, out->buf, out->offset, (uint64_t)(n_rows * N) * 4, &b[0], &ro, "matmul") ||
+    if (!bind_range(dev, out->buf, out->offset, (uint64_t)(n_rows * N_full) * 4, &b[0], &ro, "matmul") ||
         !bind_range(dev, in->buf, in->offset, (uint64_t)(n_rows * K) * 4, &b[1], &ri, "matmul") ||
         !bind_t(dev, w, &b[2], &rw, "matmul"))
         return;
@@ -403,6 +478,37 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
         if (!bind_t(dev, bias, &b[3], &rb, "matmul")) return;
     } else {
         b[3] = dummy_binding(x);
+    }
+    uint64_t rbytes = grt_row_bytes(w->type, K);
+    if (mv_fits(x, in, w)) {
+        uint32_t R = n_rows >= 8 ? 8 : n_rows >= 4 ? 4 : n_rows >= 2 ? 2 : 1;
+        params p = {{0}};
+        p.w[0] = u32of(ro / 4);
+        p.w[1] = u32of(ri / 16);
+        p.w[2] = u32of(wt <= 2 ? rw / 16 : rw);
+        p.w[3] = u32of(N);
+        p.w[4] = u32of(K);
+        p.w[5] = u32of(n_rows);
+        p.w[6] = u32of(wt <= 2 ? rbytes / 16 : rbytes);
+        p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+        p.w[8] = u32of(rb / 4);
+        p.w[9] = u32of(N_full);
+        p.w[10] = u32of(n0);
+        uint64_t tiles = ((uint64_t)n_rows + R - 1) / R, blocks = ((uint64_t)N + 7) / 8;
+        bool staged = wt > 2 && rw % 4 == 0 && rbytes % 4 == 0 && !getenv("GENRT_WEBGPU_UNSTAGED");
+        if (x->f16_math && wt == 1 && n_rows == 1) {
+            dispatch(dev, get_pipe(dev, SH_MVH, 0, 0), 4, b, &p, blocks, "matmul");
+            return;
+        }
+        if (wt <= 2 && !bias) {
+            x->rec_tag = WG_TAG_MV;
+            x->rec_wt = (uint32_t)wt;
+            x->rec_R = R;
+        }
+        dispatch(dev, get_pipe3(dev, wt <= 2 ? SH_MV : SH_MVQ, (uint32_t)wt, R, staged), 4, b, &p, blocks * tiles,
+                 "matmul");
+        x->rec_tag = WG_TAG_NONE;
+        return;
     }
     uint32_t rows = n_rows == 1 ? 1 : 8;
     params p = {{0}};
@@ -418,6 +524,33 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
     p.w[8] = u32of(rb / 4);
     uint64_t tiles = ((uint64_t)n_rows + rows - 1) / rows;
     dispatch(dev, get_pipe(dev, SH_MATMUL, (uint32_t)wt, rows), 4, b, &p, (uint64_t)N * tiles, "matmul");
+}
+
+/* A weight larger than one storage binding is split by output rows into
+ * windows that fit, one dispatch each (streaming kernels only). */
+void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
+               const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+    wg_ctx *x = wg_ctx_of(dev);
+    int64_t N = w->ne[0], K = w->ne[1];
+    uint64_t rbytes = grt_row_bytes(w->type, K), room = x->max_binding - x->align - 16;
+    if ((uint64_t)N * rbytes <= room || !mv_fits(x, in, w)) {
+        matmul_part(dev, out, in, w, bias, n_rows, accumulate, 0, N);
+        return;
+    }
+    int64_t per = (int64_t)(room / rbytes);
+    if (per < 8) {
+        grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
+                          "webgpu: matmul: weight rows of %llu bytes: fewer than 8 fit the storage binding limit "
+                          "(%llu)", (unsigned long long)rbytes, (unsigned long long)x->max_binding);
+        return;
+    }
+    per = per / 8 * 8;
+    for (int64_t n0 = 0; n0 < N; n0 += per) {
+        grt_tensor sub = *w;
+        sub.offset += (size_t)n0 * rbytes;
+        sub.ne[0] = N - n0 < per ? N - n0 : per;
+        matmul_part(dev, out, in, &sub, bias, n_rows, accumulate, n0, N);
+    }
 }
 
 void wg_rope(grt_device *dev, const grt_tensor *xt, const grt_tensor *inv_freq, const grt_tensor *state,
@@ -439,7 +572,10 @@ void wg_rope(grt_device *dev, const grt_tensor *xt, const grt_tensor *inv_freq, 
     p.w[8] = u32of(rf / 4);
     p.w[9] = u32of(rs / 4);
     uint64_t n = (uint64_t)rows.n_rows * (uint64_t)(rot_dim / 2);
+    wg_ctx *x = wg_ctx_of(dev);
+    x->rec_tag = WG_TAG_ROPE;
     dispatch(dev, get_pipe(dev, SH_ROPE, 0, 0), 3, b, &p, (n + 63) / 64, "rope");
+    x->rec_tag = WG_TAG_NONE;
 }
 
 /* K and V caches: one window when they share a buffer (KV_SHARED). */
@@ -518,6 +654,32 @@ void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, c
     p.w[11] = (uint32_t)max_ctx;
     p.w[12] = (uint32_t)window;
     pf(&p, 0, scale);
+    wg_ctx *x = wg_ctx_of(dev);
+    if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION")) {
+        /* one token per sequence: keys split over workgroups (spans of >= 16 keys
+         * at full context), then merged */
+        uint32_t splits = (uint32_t)((max_ctx + 15) / 16);
+        if (splits > 64) splits = 64;
+        uint64_t heads = (uint64_t)rows.n_rows * (uint64_t)n_heads;
+        if (!scratch_ensure(dev, &x->att_part, heads * splits * (uint64_t)(head_dim + 2) * 4, "attention partials"))
+            return;
+        wg_binding bp[5];
+        memcpy(bp, b, sizeof bp);
+        bp[0] = (wg_binding){x->att_part.id, x->att_part.b, 0, x->att_part.size};
+        params pp = p;
+        pp.w[0] = 0;
+        pp.w[13] = splits;
+        dispatch(dev, get_pipe(dev, SH_ATTN_PART, shared, 0), 5, bp, &pp, heads * splits, "attention");
+        wg_binding bc[2] = {b[0], bp[0]};
+        params pc = {{0}};
+        pc.w[0] = u32of(ro / 4);
+        pc.w[1] = 0;
+        pc.w[2] = (uint32_t)head_dim;
+        pc.w[3] = splits;
+        pc.w[4] = u32of(heads);
+        dispatch(dev, get_pipe(dev, SH_ATTN_COMBINE, 0, 0), 2, bc, &pc, heads, "attention");
+        return;
+    }
     dispatch(dev, get_pipe(dev, SH_ATTENTION, shared, 0), 5, b, &p, (uint64_t)rows.n_rows * (uint64_t)n_heads,
              "attention");
 }
@@ -567,34 +729,34 @@ void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt
                const grt_tensor *next_ids, const grt_tensor *ring, int ring_len) {
     wg_ctx *x = wg_ctx_of(dev);
     uint64_t words = ((uint64_t)n_vocab + 31) / 32;
-    uint64_t need = round_up((uint64_t)n_seqs * words * 4, 256);
-    if (need > x->scratch_size) {
-        WGPUBuffer nb = wg_raw_buffer(dev, need, WGPUBufferUsage_Storage, false, "sampler scratch");
-        if (!nb) {
-            grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "%s", grt_last_error());
-            return;
-        }
-        if (x->scratch) {
-            wg_flush(dev);
-            wg_bg_purge(x, x->scratch_id);
-            W.BufferRelease(x->scratch);
-        }
-        x->scratch = nb;
-        x->scratch_size = need;
-        x->scratch_id = ++x->next_id;
-    }
+    /* greedy without a penalty: a parallel argmax first (its pairs after the seen bits) */
+    bool split_argmax = cfg->temperature == 0 && cfg->repeat_penalty == 1 && !getenv("GENRT_WEBGPU_PLAIN_SAMPLE");
+    uint64_t nb_arg = ((uint64_t)n_vocab + 1023) / 1024;
+    uint64_t pairs_off = (uint64_t)n_seqs * words;
+    if (!scratch_ensure(dev, &x->sample_seen, (pairs_off + (split_argmax ? (uint64_t)n_seqs * nb_arg * 2 : 0)) * 4,
+                        "sampler scratch"))
+        return;
     wg_binding b[6];
     uint64_t rl, rs, rh, rn, rr;
     if (!bind_range(dev, logits->buf, logits->offset, (uint64_t)n_seqs * n_vocab * 4, &b[0], &rl, "sample") ||
         !bind_t(dev, state, &b[1], &rs, "sample") || !bind_t(dev, history, &b[2], &rh, "sample") ||
         !bind_t(dev, next_ids, &b[3], &rn, "sample") || !bind_t(dev, ring, &b[4], &rr, "sample"))
         return;
-    b[5] = (wg_binding){x->scratch_id, x->scratch, 0, x->scratch_size};
+    b[5] = (wg_binding){x->sample_seen.id, x->sample_seen.b, 0, x->sample_seen.size};
+    if (split_argmax) {
+        wg_binding ba[2] = {b[0], b[5]};
+        params pa = {{0}};
+        pa.w[0] = u32of(rl / 4);
+        pa.w[1] = (uint32_t)n_vocab;
+        pa.w[2] = u32of(nb_arg);
+        pa.w[3] = u32of(pairs_off);
+        dispatch(dev, get_pipe(dev, SH_ARGMAX_PART, 0, 0), 2, ba, &pa, (uint64_t)n_seqs * nb_arg, "sample");
+    }
     params p = {{0}};
     p.w[0] = u32of(rl / 4);
     p.w[1] = (uint32_t)n_vocab;
     p.w[2] = (uint32_t)seq0;
-    p.w[3] = 0;
+    p.w[3] = split_argmax ? u32of(pairs_off) : 0;
     p.w[4] = (uint32_t)max_ctx;
     p.w[5] = (uint32_t)ring_len;
     p.w[6] = u32of(rs / 4);
@@ -613,4 +775,188 @@ void wg_sample(grt_device *dev, const grt_tensor *logits, int n_vocab, const grt
     pf(&p, 2, cfg->min_p);
     pf(&p, 3, cfg->repeat_penalty);
     dispatch(dev, get_pipe(dev, SH_SAMPLE, 0, 0), 6, b, &p, (uint64_t)n_seqs, "sample");
+}
+
+/* ---------------------------------------------------------------- capture merging */
+
+/* Whether dispatch b can join a (mv, same pipeline and input, outputs in
+ * one buffer, neither split nor accumulating into a bias). */
+static bool mv_joinable(const wg_cmd *a, const wg_cmd *b) {
+    if (a->kind != WG_CMD_DISPATCH || b->kind != WG_CMD_DISPATCH || a->tag != WG_TAG_MV || b->tag != WG_TAG_MV)
+        return false;
+    const uint32_t *p = a->params, *q = b->params;
+    return a->pipe == b->pipe && a->b[1].id == b->b[1].id && a->b[1].off == b->b[1].off &&
+           a->b[1].size == b->b[1].size && p[1] == q[1] && p[4] == q[4] && p[5] == q[5] && p[6] == q[6] &&
+           p[7] == q[7] && p[9] == p[3] && q[9] == q[3] && p[10] == 0 && q[10] == 0 && a->b[0].id == b->b[0].id;
+}
+
+static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t m = 1;
+        while (m < 3 && i + m < n && mv_joinable(&cmds[i], &cmds[i + m])) m++;
+        /* the outputs' union window: within the binding limit, clear of the input */
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t j = 0; j < m; j++) {
+            const wg_binding *w = &cmds[i + j].b[0];
+            if (w->off < lo) lo = w->off;
+            if (w->off + w->size > hi) hi = w->off + w->size;
+        }
+        const wg_binding *in = &cmds[i].b[1];
+        bool ok = m > 1 && hi - lo <= x->max_binding &&
+                  !(in->id == cmds[i].b[0].id && in->off < hi && lo < in->off + in->size);
+        WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3, cmds[i].wt, cmds[i].R) : NULL;
+        if (!pipe) {
+            for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
+            i += m;
+            continue;
+        }
+        wg_cmd c = cmds[i];
+        c.pipe = pipe;
+        c.nb = 5;
+        c.b[0] = (wg_binding){cmds[i].b[0].id, cmds[i].b[0].b, lo, hi - lo};
+        c.b[1] = cmds[i].b[1];
+        memset(c.params, 0, sizeof c.params);
+        uint64_t blocks = 0;
+        for (size_t j = 0; j < 3; j++) {
+            const wg_cmd *s = &cmds[i + (j < m ? j : 0)];
+            uint32_t oo = (uint32_t)((s->b[0].off - lo) / 4) + s->params[0];
+            uint32_t wo = s->params[2], N = j < m ? s->params[3] : 0;
+            c.b[2 + j] = j < m ? s->b[2] : dummy_binding(x);
+            uint32_t *slot = j == 0 ? &c.params[0] : j == 1 ? &c.params[8] : &c.params[12];
+            if (j == 0) {
+                c.params[0] = oo, c.params[2] = wo, c.params[3] = N;
+            } else {
+                slot[0] = oo, slot[1] = wo, slot[2] = N;
+            }
+            blocks += ((uint64_t)N + 7) / 8;
+        }
+        c.params[1] = cmds[i].params[1];
+        c.params[4] = cmds[i].params[4];
+        c.params[5] = cmds[i].params[5];
+        c.params[6] = cmds[i].params[6];
+        c.params[7] = cmds[i].params[7] & 1u;
+        c.params[15] = (uint32_t)m;
+        uint64_t n_rows = cmds[i].params[5], tiles = (n_rows + cmds[i].R - 1) / cmds[i].R, n_wg = blocks * tiles;
+        uint64_t maxd = x->limits.maxComputeWorkgroupsPerDimension ? x->limits.maxComputeWorkgroupsPerDimension : 65535;
+        c.gx = (uint32_t)(n_wg < maxd ? n_wg : maxd);
+        c.gy = (uint32_t)((n_wg + c.gx - 1) / c.gx);
+        c.tag = WG_TAG_MV3;
+        bool alias = false; /* one buffer's windows may not overlap (e.g. slices of a fused weight) */
+        for (int a = 0; a < 5; a++)
+            for (int b2 = a + 1; b2 < 5; b2++)
+                alias |= !is_dummy(x, &c.b[a]) && overlapping(&c.b[a], &c.b[b2]);
+        if (alias) {
+            for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
+            i += m;
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged += m - 1;
+        i += m;
+    }
+    return o;
+}
+
+/* An rmsnorm right before the mv or mv3 that reads its output: one mv3n. */
+static size_t merge_norm(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (x->limits.maxStorageBuffersPerShaderStage < 7) return n;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *nm = &cmds[i], *mv = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = nm->kind == WG_CMD_DISPATCH && nm->tag == WG_TAG_NORM && mv && mv->kind == WG_CMD_DISPATCH &&
+                  (mv->tag == WG_TAG_MV || mv->tag == WG_TAG_MV3);
+        if (ok) {
+            const uint32_t *np = nm->params, *mp = mv->params;
+            ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
+                 np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == mp[5] && np[1] % 4 == 0 && np[2] % 4 == 0 &&
+                 (mv->tag == WG_TAG_MV3 || (mp[9] == mp[3] && mp[10] == 0));
+        }
+        WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3N, mv->wt, mv->R) : NULL;
+        if (!pipe) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        wg_cmd c = *mv;
+        if (mv->tag == WG_TAG_MV) { /* one segment in mv3's layout */
+            c.b[3] = dummy_binding(x);
+            c.b[4] = dummy_binding2(x);
+            for (int k = 8; k < 16; k++) c.params[k] = 0;
+            c.params[15] = 1;
+            c.params[7] &= 1u;
+        }
+        c.pipe = pipe;
+        c.nb = 7;
+        c.b[1] = nm->b[1];
+        c.b[5] = nm->b[2];
+        c.b[6] = nm->b[0];
+        c.params[1] = nm->params[1] / 4;
+        c.params[16] = nm->params[2] / 4;
+        c.params[17] = nm->params[0];
+        c.params[24] = nm->params[24];
+        c.tag = WG_TAG_NONE;
+        bool alias = false;
+        for (int a = 0; a < 7; a++)
+            for (int b2 = a + 1; b2 < 7; b2++)
+                alias |= !is_dummy(x, &c.b[a]) && overlapping(&c.b[a], &c.b[b2]);
+        if (alias) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the mv is consumed */
+    }
+    return o;
+}
+
+/* Two consecutive ropes of the same rows (q, then k) in one buffer: one
+ * dispatch over both (rope.wgsl's second tensor). */
+static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *a = &cmds[i], *b = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = b && a->kind == WG_CMD_DISPATCH && b->kind == WG_CMD_DISPATCH && a->tag == WG_TAG_ROPE &&
+                  b->tag == WG_TAG_ROPE && a->pipe == b->pipe && a->b[0].id == b->b[0].id &&
+                  a->params[2] == b->params[2] && a->params[3] == b->params[3];
+        for (int k = 4; k < 10 && ok; k++) ok = a->params[k] == b->params[k];
+        for (int k = 1; k < 3 && ok; k++)
+            ok = a->b[k].id == b->b[k].id && a->b[k].off == b->b[k].off && a->b[k].size == b->b[k].size;
+        uint64_t lo = 0, hi = 0;
+        if (ok) {
+            lo = a->b[0].off < b->b[0].off ? a->b[0].off : b->b[0].off;
+            uint64_t ea = a->b[0].off + a->b[0].size, eb = b->b[0].off + b->b[0].size;
+            hi = ea > eb ? ea : eb;
+            ok = hi - lo <= x->max_binding;
+        }
+        if (ok) {
+            wg_binding u = {a->b[0].id, a->b[0].b, lo, hi - lo};
+            ok = !overlapping(&u, &a->b[1]) && !overlapping(&u, &a->b[2]);
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        wg_cmd c = *a;
+        c.b[0] = (wg_binding){a->b[0].id, a->b[0].b, lo, hi - lo};
+        c.params[0] = (uint32_t)((a->b[0].off - lo) / 4) + a->params[0];
+        c.params[12] = (uint32_t)((b->b[0].off - lo) / 4) + b->params[0];
+        c.params[13] = b->params[1];
+        c.tag = WG_TAG_NONE;
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++;
+    }
+    return o;
+}
+
+size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
+    if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
+    n = merge_rope(dev, cmds, n);
+    n = merge_mv3(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) n = merge_norm(dev, cmds, n);
+    return n;
 }

@@ -30,13 +30,14 @@ typedef struct WGPUComputePipelineImpl *WGPUComputePipeline;
 typedef struct WGPUCommandEncoderImpl *WGPUCommandEncoder;
 typedef struct WGPUComputePassEncoderImpl *WGPUComputePassEncoder;
 typedef struct WGPUCommandBufferImpl *WGPUCommandBuffer;
+typedef struct WGPUQuerySetImpl *WGPUQuerySet;
 
 /* Every C enum of webgpu.h is 32 bits wide. */
 typedef uint32_t WGPUSType, WGPUStatus, WGPUCallbackMode, WGPUWaitStatus, WGPUFeatureLevel,
     WGPUPowerPreference, WGPUBackendType, WGPUAdapterType, WGPURequestAdapterStatus,
     WGPURequestDeviceStatus, WGPUDeviceLostReason, WGPUErrorType, WGPUErrorFilter,
     WGPUPopErrorScopeStatus, WGPUMapAsyncStatus, WGPUQueueWorkDoneStatus, WGPUBufferBindingType,
-    WGPUFeatureName;
+    WGPUFeatureName, WGPUQueryType;
 typedef WGPUFlags WGPUBufferUsage, WGPUShaderStage, WGPUMapMode;
 
 enum { WGPUStatus_Success = 1 };
@@ -56,6 +57,8 @@ enum { WGPUErrorFilter_Validation = 1, WGPUErrorFilter_OutOfMemory = 2 };
 enum { WGPUMapAsyncStatus_Success = 1 };
 enum { WGPUQueueWorkDoneStatus_Success = 1 };
 enum { WGPUBufferBindingType_Uniform = 2, WGPUBufferBindingType_Storage = 3 };
+enum { WGPUQueryType_Timestamp = 2 };
+#define WGPU_QUERY_SET_INDEX_UNDEFINED UINT32_MAX
 enum { WGPUFeatureName_TimestampQuery = 3, WGPUFeatureName_ShaderF16 = 10, WGPUFeatureName_Subgroups = 17 };
 
 #define WGPUBufferUsage_MapRead ((WGPUBufferUsage)0x0001)
@@ -63,6 +66,7 @@ enum { WGPUFeatureName_TimestampQuery = 3, WGPUFeatureName_ShaderF16 = 10, WGPUF
 #define WGPUBufferUsage_CopyDst ((WGPUBufferUsage)0x0008)
 #define WGPUBufferUsage_Uniform ((WGPUBufferUsage)0x0040)
 #define WGPUBufferUsage_Storage ((WGPUBufferUsage)0x0080)
+#define WGPUBufferUsage_QueryResolve ((WGPUBufferUsage)0x0200)
 #define WGPUShaderStage_Compute ((WGPUShaderStage)0x0004)
 #define WGPUMapMode_Read ((WGPUMapMode)0x0001)
 
@@ -288,10 +292,24 @@ typedef struct WGPUComputePipelineDescriptor {
     WGPUComputeState compute;
 } WGPUComputePipelineDescriptor;
 
+typedef struct WGPUQuerySetDescriptor {
+    WGPUChainedStruct *nextInChain;
+    WGPUStringView label;
+    WGPUQueryType type;
+    uint32_t count;
+} WGPUQuerySetDescriptor;
+
+typedef struct WGPUPassTimestampWrites {
+    WGPUChainedStruct *nextInChain;
+    WGPUQuerySet querySet;
+    uint32_t beginningOfPassWriteIndex;
+    uint32_t endOfPassWriteIndex;
+} WGPUPassTimestampWrites;
+
 typedef struct WGPUComputePassDescriptor {
     WGPUChainedStruct *nextInChain;
     WGPUStringView label;
-    const void *timestampWrites;
+    const WGPUPassTimestampWrites *timestampWrites;
 } WGPUComputePassDescriptor;
 
 #define GRT_WGPU_SA(c) _Static_assert(c, "webgpu.h layout: " #c)
@@ -328,6 +346,8 @@ GRT_WGPU_SA(sizeof(WGPUPipelineLayoutDescriptor) == 48);
 GRT_WGPU_SA(sizeof(WGPUComputeState) == 48);
 GRT_WGPU_SA(sizeof(WGPUComputePipelineDescriptor) == 80);
 GRT_WGPU_SA(sizeof(WGPUComputePassDescriptor) == 32);
+GRT_WGPU_SA(sizeof(WGPUQuerySetDescriptor) == 32);
+GRT_WGPU_SA(sizeof(WGPUPassTimestampWrites) == 24);
 #undef GRT_WGPU_SA
 
 /* X(return type, name without the wgpu prefix, parameter list) */
@@ -391,7 +411,12 @@ GRT_WGPU_SA(sizeof(WGPUComputePassDescriptor) == 32);
     X(void, BindGroupLayoutRelease, (WGPUBindGroupLayout))                                         \
     X(void, BindGroupRelease, (WGPUBindGroup))                                                     \
     X(void, PipelineLayoutRelease, (WGPUPipelineLayout))                                           \
-    X(void, ComputePipelineRelease, (WGPUComputePipeline))
+    X(void, ComputePipelineRelease, (WGPUComputePipeline))                                       \
+    X(WGPUQuerySet, DeviceCreateQuerySet, (WGPUDevice, const WGPUQuerySetDescriptor *))             \
+    X(void, CommandEncoderResolveQuerySet,                                                         \
+      (WGPUCommandEncoder, WGPUQuerySet, uint32_t, uint32_t, WGPUBuffer, uint64_t))                \
+    X(void, QuerySetDestroy, (WGPUQuerySet))                                                       \
+    X(void, QuerySetRelease, (WGPUQuerySet))
 
 typedef struct wgpu_api {
 #define GRT_WGPU_FIELD(ret, name, args) ret(*name) args;

@@ -1,6 +1,7 @@
 // Rotary embedding in place. One thread per (row, pair i), over all heads.
 // a: x off, n_heads, head_dim, rot_dim   b: n_rows, seq0, n_seqs, interleaved
-// c: inv_freq off, state off (i32 elements)
+// c: inv_freq off, state off (i32 elements)   d: second tensor's off and
+// n_heads (0: none; a captured step rotates q and k in one dispatch)
 @group(0) @binding(1) var<storage, read_write> X : array<f32>;
 @group(0) @binding(2) var<storage, read_write> F : array<f32>;
 @group(0) @binding(3) var<storage, read_write> S : array<i32>;
@@ -42,6 +43,12 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let hd = P.a.z;
   for (var h = 0u; h < P.a.y; h++) {
     let base = P.a.x + (r * P.a.y + h) * hd;
+    let a = X[base + i0]; let b = X[base + i1];
+    X[base + i0] = a * sc.y - b * sc.x;
+    X[base + i1] = a * sc.x + b * sc.y;
+  }
+  for (var h = 0u; h < P.d.y; h++) {
+    let base = P.d.x + (r * P.d.y + h) * hd;
     let a = X[base + i0]; let b = X[base + i1];
     X[base + i0] = a * sc.y - b * sc.x;
     X[base + i1] = a * sc.x + b * sc.y;

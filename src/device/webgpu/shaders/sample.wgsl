@@ -6,7 +6,7 @@
 // so each step is "the first token whose cumulative weight reaches T",
 // found by a radix walk, 4 bits a pass, over the rank of the candidates:
 // per-thread bins, summed in a fixed order (deterministic).
-// a: logits off, V, seq0, seen off   b: max_ctx, ring_len, state off, hist off
+// a: logits off, V, seq0, argmax_part's pairs off in SEEN (0: none; the seen bits start at 0)  b: max_ctx, ring_len, state off, hist off
 // c: next off, ring off, top_k, repeat_last_n (i32)
 // d: n_eos, seed lo, seed hi, seen words per sequence   e, g: eos ids
 // f: temperature, top_p, min_p, repeat_penalty
@@ -143,7 +143,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
     var lo = 0;
     if (rln >= 0) { lo = max(0, pos - rln); }
     let hb = P.b.w + s * P.b.x;
-    let sb = P.a.w + si * P.d.w;
+    let sb = si * P.d.w;
     for (var j = lo + i32(lid); j < hi; j += i32(WG)) {
       let t = H[hb + u32(j)];
       if (t >= 0 && u32(t) < V) {
@@ -169,9 +169,19 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
   if (temp == 0.0) {
     var best = neg_inf();
     var bid = 0xffffffffu;
-    for (var i = lid; i < V; i += WG) {
-      let x = LG[xo + i];
-      if (x > best) { best = x; bid = i; }
+    if (rp == 1.0 && P.a.w > 0u) {
+      // argmax_part's NB = (V + 1023) / 1024 pairs of this sequence
+      let nb = (V + 1023u) / 1024u;
+      for (var i = lid; i < nb; i += WG) {
+        let x = bitcast<f32>(atomicLoad(&SEEN[P.a.w + (si * nb + i) * 2u]));
+        let id = atomicLoad(&SEEN[P.a.w + (si * nb + i) * 2u + 1u]);
+        if (x > best || (x == best && id < bid)) { best = x; bid = id; }
+      }
+    } else {
+      for (var i = lid; i < V; i += WG) {
+        let x = LG[xo + i];
+        if (x > best) { best = x; bid = i; }
+      }
     }
     redf[lid] = best; redi[lid] = bid;
     workgroupBarrier();

@@ -430,6 +430,12 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_PDL");
     c->pdl = prop.major >= 9 && !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
+    env = getenv("GENRT_CUDA_MV");
+    c->mv_pipe = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
+    env = getenv("GENRT_CUDA_MVU");
+    c->mv_u = env && atoi(env) == 8 ? 8 : env && atoi(env) == 2 ? 2 : 4;
+    env = getenv("GENRT_CUDA_MVW");
+    c->mv_waves = env && atoi(env) > 0 ? atoi(env) : 1;
     snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);
     if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) goto cuda_fail;
     if ((e = cudaMalloc((void **)&c->counters, CUDA_N_COUNTERS * sizeof(unsigned))) != cudaSuccess) goto cuda_fail;

@@ -24,6 +24,9 @@ typedef struct cuda_ctx {
     char dev_name[256];
     bool pdl;               /* programmatic dependent launch (GENRT_CUDA_PDL=0: off) */
     bool fuse;              /* hold ops back to fuse them (GENRT_CUDA_FUSE=0: off) */
+    bool mv_pipe;           /* pipelined one-wave GEMV kernels (GENRT_CUDA_MV=0: the older ones) */
+    int mv_waves;           /* blocks of the pipelined GEMVs: this many waves at most (GENRT_CUDA_MVW) */
+    int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
 } cuda_ctx;

@@ -528,6 +528,312 @@ static __global__ void k_mv_generic(mv_args a, int T, int R) {
     }
 }
 
+/* ------------------------------------------- matmul: decode, pipelined */
+
+/* The pipelined GEMVs run one wave of blocks (as many as fit on the SMs at
+ * once); each warp walks its rows in rounds of loads and issues the loads
+ * of its next round (next row included) before it computes the current
+ * one, so every warp keeps weight bytes in flight from start to end. */
+
+/* A warp's place: block vb, its output row n of matrix mi, round r. */
+struct mv_it {
+    const uint8_t *w; /* row n of the matrix */
+    int64_t n;
+    unsigned vb;
+    int mi, r;
+};
+
+static __device__ __forceinline__ bool it_row(const mv_args &a, mv_it &p) {
+    unsigned end = a.blk[a.n_mats];
+    for (; p.vb < end; p.vb += gridDim.x) {
+        bool in1 = a.n_mats > 1 && p.vb >= a.blk[1], in2 = a.n_mats > 2 && p.vb >= a.blk[2];
+        const mv_mat &M = in2 ? a.m[2] : in1 ? a.m[1] : a.m[0];
+        unsigned b0 = in2 ? a.blk[2] : in1 ? a.blk[1] : 0;
+        int64_t n = (int64_t)(p.vb - b0) * MV_WARPS + (threadIdx.x >> 5);
+        if (n < M.N) {
+            p.n = n;
+            p.r = 0;
+            p.mi = in2 ? 2 : in1 ? 1 : 0;
+            p.w = M.w + n * M.w_row;
+            return true;
+        }
+    }
+    return false;
+}
+
+static __device__ __forceinline__ bool it_next(const mv_args &a, mv_it &p, int rounds) {
+    if (p.r + 1 < rounds) {
+        p.r++;
+        return true;
+    }
+    p.vb += gridDim.x;
+    return it_row(a, p);
+}
+
+template <int R>
+static __device__ __forceinline__ void it_finish(const mv_args &a, const mv_it &p, float (&s)[R]) {
+    mv_finish<R>(p.mi == 2 ? a.m[2] : p.mi == 1 ? a.m[1] : a.m[0], p.n, s);
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+}
+
+/* Float weights: a round is U 16-byte chunks per lane. */
+template <int T, int R, int U>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mvp_float(mv_args a) {
+    pdl_launch();
+    extern __shared__ float xs_dyn[];
+    constexpr int EPC = T == GRT_F32 ? 4 : 8;
+    int lane = threadIdx.x & 31;
+    int64_t nc = a.K / EPC;
+    int rounds = (int)((nc + 32 * U - 1) / (32 * U));
+    uint4 pre[U];
+    auto load = [&](const mv_it &q) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t c = (int64_t)q.r * 32 * U + lane + 32 * u;
+            pre[u] = c < nc ? __ldg((const uint4 *)q.w + c) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    mv_it p;
+    p.vb = blockIdx.x;
+    bool have = it_row(a, p);
+    if (have) load(p);
+    pdl_wait();
+    const float *X = mv_stage<R>(a, xs_dyn);
+    if (!have) return;
+    mv_it q = p;
+    bool more = it_next(a, q, rounds);
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+    for (;;) {
+        uint4 cur[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) cur[u] = pre[u];
+        if (more) load(q);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t c = (int64_t)p.r * 32 * U + lane + 32 * u;
+            if (c >= nc) break;
+            int64_t k = c * EPC;
+            float wf[8];
+            unpack16<T>(cur[u], wf);
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const float *xr = X + r * a.K + k;
+                if (EPC == 4) {
+                    float4 xv = *(const float4 *)xr;
+                    s[r] += wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
+                } else {
+                    float xv[8];
+                    load_x8(xr, 0, xv);
+#pragma unroll
+                    for (int i = 0; i < 8; i++) s[r] += wf[i] * xv[i];
+                }
+            }
+        }
+        if (p.r == rounds - 1) it_finish<R>(a, p, s);
+        if (!more) break;
+        p = q;
+        more = it_next(a, q, rounds);
+    }
+}
+
+/* Q8_0 / Q4_0 rows whose length is a multiple of 16 bytes (K % 256 == 0,
+ * 16-aligned base): a round is RB blocks of raw row bytes, loaded with
+ * coalesced 16-byte loads into the warp's shared buffer, then unpacked from
+ * there (blocks are only 2-byte aligned). */
+template <int T> struct qpol;
+template <> struct qpol<GRT_Q8_0> {
+    static constexpr int BS = 34, RB = 64;
+};
+template <> struct qpol<GRT_Q4_0> {
+    static constexpr int BS = 18, RB = 128;
+};
+template <int T> static __host__ __device__ constexpr int q_round_chunks() { return qpol<T>::RB * qpol<T>::BS / 16; }
+static __device__ __forceinline__ float sh_f16(const uint8_t *p) {
+    return __half2float(*(const __half *)p);
+}
+static __device__ __forceinline__ uint32_t sh_u32(const uint8_t *p) {
+    const unsigned short *h = (const unsigned short *)p;
+    return (uint32_t)h[0] | ((uint32_t)h[1] << 16);
+}
+
+template <int T, int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mvp_quant(mv_args a) {
+    pdl_launch();
+    extern __shared__ uint4 sm_dyn[];
+    constexpr int BS = qpol<T>::BS, RB = qpol<T>::RB, CH = q_round_chunks<T>(), LU = (CH + 31) / 32;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int64_t nb = a.K / 32;
+    int rounds = (int)((nb + RB - 1) / RB);
+    uint4 pre[LU];
+    auto chunks = [&](int r) {
+        int64_t left = nb - (int64_t)r * RB;
+        return (int)((left < RB ? left : RB) * BS / 16);
+    };
+    auto load = [&](const mv_it &q) {
+        const uint4 *src = (const uint4 *)(q.w + (size_t)q.r * RB * BS);
+        int nch = chunks(q.r);
+#pragma unroll
+        for (int u = 0; u < LU; u++) {
+            int c = lane + 32 * u;
+            pre[u] = c < nch ? __ldg(src + c) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    mv_it p;
+    p.vb = blockIdx.x;
+    bool have = it_row(a, p);
+    if (have) load(p);
+    pdl_wait();
+    const float *X = mv_stage<R>(a, (float *)sm_dyn);
+    if (!have) return;
+    uint4 *buf = sm_dyn + (a.stage ? (size_t)R * a.K / 4 : 0) + (size_t)warp * CH;
+    const uint8_t *bb = (const uint8_t *)buf;
+    mv_it q = p;
+    bool more = it_next(a, q, rounds);
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+    for (;;) {
+        int nch = chunks(p.r);
+#pragma unroll
+        for (int u = 0; u < LU; u++) {
+            int c = lane + 32 * u;
+            if (c < nch) buf[c] = pre[u];
+        }
+        __syncwarp();
+        if (more) load(q);
+        int nbr = nch * 16 / BS;
+        int64_t kb = (int64_t)p.r * RB * 32;
+        if (T == GRT_Q8_0) {
+            /* four lanes per block, eight quants each */
+            int part = lane & 3;
+#pragma unroll 4
+            for (int b = lane >> 2; b < nbr; b += 8) {
+                const uint8_t *blk = bb + b * BS;
+                float d = sh_f16(blk);
+                uint32_t q01 = sh_u32(blk + 2 + part * 8), q23 = sh_u32(blk + 6 + part * 8);
+                float wf[8];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    wf[i] = (float)(int8_t)(q01 >> (8 * i));
+                    wf[4 + i] = (float)(int8_t)(q23 >> (8 * i));
+                }
+                int64_t k = kb + b * 32 + part * 8;
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    float xv[8];
+                    load_x8(X + r * a.K, k, xv);
+                    float t = 0;
+#pragma unroll
+                    for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
+                    s[r] += d * t;
+                }
+            }
+        } else {
+            /* two lanes per block: half h has elements [8h, 8h + 8) and [16 + 8h, 24 + 8h) */
+            int h = lane & 1;
+#pragma unroll 4
+            for (int b = lane >> 1; b < nbr; b += 16) {
+                const uint8_t *blk = bb + b * BS;
+                float d = sh_f16(blk);
+                uint32_t q0 = sh_u32(blk + 2 + h * 8), q1 = sh_u32(blk + 6 + h * 8);
+                float lo[8], hi[8];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    uint32_t b0v = (q0 >> (8 * i)) & 0xff, b1v = (q1 >> (8 * i)) & 0xff;
+                    lo[i] = (float)((int)(b0v & 15) - 8);
+                    hi[i] = (float)((int)(b0v >> 4) - 8);
+                    lo[4 + i] = (float)((int)(b1v & 15) - 8);
+                    hi[4 + i] = (float)((int)(b1v >> 4) - 8);
+                }
+                int64_t k = kb + b * 32 + h * 8;
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    float x0[8], x1[8];
+                    load_x8(X + r * a.K, k, x0);
+                    load_x8(X + r * a.K, k + 16, x1);
+                    float t = 0;
+#pragma unroll
+                    for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
+                    s[r] += d * t;
+                }
+            }
+        }
+        __syncwarp();
+        if (p.r == rounds - 1) it_finish<R>(a, p, s);
+        if (!more) break;
+        p = q;
+        more = it_next(a, q, rounds);
+    }
+}
+
+/* Blocks of kernel k that fit on one SM at once (cached per kernel and
+ * shared-memory size). */
+static int occupancy(const void *k, size_t smem) {
+    static struct { const void *k; size_t smem; int n; } cache[64];
+    static int n_cache;
+    for (int i = 0; i < n_cache; i++)
+        if (cache[i].k == k && cache[i].smem == smem) return cache[i].n;
+    int n = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, k, MV_WARPS * 32, smem) != cudaSuccess || n < 1) {
+        cudaGetLastError();
+        n = 1;
+    }
+    if (n_cache < 64) cache[n_cache++] = {k, smem, n};
+    return n;
+}
+
+template <typename KF>
+static void launch_wave(grt_device *dev, KF k, size_t smem, size_t extra, const mv_args &a) {
+    /* the largest this kernel can ask for, so graphs captured earlier stay valid */
+    if (smem > 48 * 1024) cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, MV_STAGE_MAX + (int)extra);
+    unsigned grid = a.blk[a.n_mats];
+    cuda_ctx *c = cuda_ctx_of(dev);
+    unsigned cap = (unsigned)(c->n_sm * occupancy((const void *)k, smem) * c->mv_waves);
+    if (grid > cap) grid = cap;
+    launch(dev, k, dim3(grid), dim3(MV_WARPS * 32), smem, a);
+}
+
+/* True when every matrix's rows can be read in 16-byte chunks by k_mvp_quant. */
+static bool quant_rows16(const mv_args &a) {
+    if (a.K % 256 != 0) return false;
+    for (int i = 0; i < a.n_mats; i++)
+        if ((uintptr_t)a.m[i].w % 16 != 0 || a.m[i].w_row % 16 != 0) return false;
+    return true;
+}
+
+template <int R>
+static bool launch_mvp(grt_device *dev, const mv_args &a, int T) {
+    size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
+    switch (T) {
+    case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); return true;
+    case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); return true;
+    case GRT_BF16:
+        switch (cuda_ctx_of(dev)->mv_u) {
+        case 2: launch_wave(dev, k_mvp_float<GRT_BF16, R, 2>, smem, 0, a); return true;
+        case 8: launch_wave(dev, k_mvp_float<GRT_BF16, R, 8>, smem, 0, a); return true;
+        default: launch_wave(dev, k_mvp_float<GRT_BF16, R, 4>, smem, 0, a); return true;
+        }
+    case GRT_Q8_0:
+        if (!quant_rows16(a)) return false;
+        {
+            size_t extra = MV_WARPS * q_round_chunks<GRT_Q8_0>() * 16;
+            launch_wave(dev, k_mvp_quant<GRT_Q8_0, R>, smem + extra, extra, a);
+        }
+        return true;
+    case GRT_Q4_0:
+        if (!quant_rows16(a)) return false;
+        {
+            size_t extra = MV_WARPS * q_round_chunks<GRT_Q4_0>() * 16;
+            launch_wave(dev, k_mvp_quant<GRT_Q4_0, R>, smem + extra, extra, a);
+        }
+        return true;
+    }
+    return false;
+}
+
 template <typename KF>
 static void launch_staged(grt_device *dev, KF k, unsigned grid, size_t smem, const mv_args &a) {
     static bool big_smem; /* the attribute is per kernel; set for each instantiation once */
@@ -543,6 +849,7 @@ static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
         launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
         return;
     }
+    if (cuda_ctx_of(dev)->mv_pipe && launch_mvp<R>(dev, a, T)) return;
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     /* A staged input is worth reusing: blocks loop over rows, a few waves. */
     unsigned cap = (unsigned)cuda_ctx_of(dev)->n_sm * 8;

@@ -434,6 +434,16 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->mv_pipe = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_MVU");
     c->mv_u = env && atoi(env) == 8 ? 8 : env && atoi(env) == 2 ? 2 : 4;
+    env = getenv("GENRT_CUDA_SPLIT");
+    c->mv_split = env && (strcmp(env, "1") == 0 || strcmp(env, "on") == 0);
+    env = getenv("GENRT_CUDA_VSTAGE");
+    c->mv_vec_stage = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
+    env = getenv("GENRT_CUDA_DP4A");
+    c->mv_dp4a = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
+    env = getenv("GENRT_CUDA_MINSLICE");
+    c->mv_min_slice = env && atoi(env) >= 256 ? atoi(env) : 2048;
+    env = getenv("GENRT_CUDA_QDEPTH");
+    c->mv_qdepth2 = env && atoi(env) == 2;
     env = getenv("GENRT_CUDA_MVW");
     c->mv_waves = env && atoi(env) > 0 ? atoi(env) : 1;
     snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);

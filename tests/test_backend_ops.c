@@ -242,7 +242,8 @@ static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias,
 
 static void test_matmul(void) {
     const int64_t rows[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 70};
-    const int64_t shapes[][2] = {{32, 1}, {96, 37}, {576, 64}, {2048, 130}, {160, 300}};
+    /* K 2304 and 8192: several rounds, the last one partial, in the pipelined GEMVs */
+    const int64_t shapes[][2] = {{32, 1}, {96, 37}, {576, 64}, {2048, 130}, {160, 300}, {2304, 41}, {8192, 23}};
     int n = 0, bad = 0;
     for (size_t ti = 0; ti < 5; ti++)
         for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)

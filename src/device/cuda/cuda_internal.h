@@ -24,6 +24,14 @@ typedef struct cuda_ctx {
     char dev_name[256];
     bool pdl;               /* programmatic dependent launch (GENRT_CUDA_PDL=0: off) */
     bool fuse;              /* hold ops back to fuse them (GENRT_CUDA_FUSE=0: off) */
+    bool mv_pipe;           /* pipelined one-wave GEMV kernels (GENRT_CUDA_MV=0: the older ones) */
+    int mv_waves;           /* blocks of the pipelined GEMVs: this many waves at most (GENRT_CUDA_MVW) */
+    bool mv_split;          /* pipelined GEMVs may split rows over warps (GENRT_CUDA_SPLIT=1: on) */
+    bool mv_vec_stage;      /* pipelined GEMVs stage the input with float4 loads (GENRT_CUDA_VSTAGE=0: off) */
+    bool mv_dp4a;           /* quantized GEMVs: int8 input and dp4a (GENRT_CUDA_DP4A=0: f32 input) */
+    int mv_min_slice;       /* bytes of a float row per split warp at least (GENRT_CUDA_MINSLICE) */
+    bool mv_qdepth2;        /* quantized GEMVs keep two rounds in flight per warp (GENRT_CUDA_QDEPTH=2) */
+    int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
 } cuda_ctx;

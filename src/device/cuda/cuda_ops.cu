@@ -154,6 +154,11 @@ static void direct_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_ten
  * 16-byte weight loads (several in flight per lane), quantized blocks
  * unpacked in registers, a warp reduction at the end. */
 enum { MV_WARPS = 8 };
+/* Blocks per SM the pipelined GEMVs are compiled for: bytes in flight per
+ * SM grow with resident warps (one round each), so registers are capped. */
+#ifndef MV_MINB
+#define MV_MINB 1
+#endif
 
 struct mv_mat {
     const uint8_t *w;
@@ -184,6 +189,9 @@ struct mv_args {
     float eps;
     float *pro_out;
     unsigned *ctr;  /* zero between launches */
+    int vec_stage;  /* pipelined kernels: stage with float4 loads where aligned */
+    int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
+                       blk[] then counts blocks of MV_WARPS / split rows */
 };
 
 template <int R>
@@ -207,11 +215,80 @@ static __device__ __forceinline__ float act_f(float x, int act) {
     return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
 
+/* mv_stage for K % 4 == 0 and 16-aligned vectors: float4 loads, V per
+ * thread issued before any is used (the scalar loop keeps few in flight,
+ * and a K = 8192 GLU prologue then costs several L2 round trips). */
+template <int R>
+static __device__ void mv_stage4(const mv_args &a, float *xs) {
+    constexpr int V = MV_MINB >= 3 ? 4 : 8;
+    int64_t K4 = a.K / 4;
+    int nt = blockDim.x;
+    for (int r = 0; r < R; r++) {
+        const float4 *x = (const float4 *)(a.x + r * a.K);
+        float4 *y = (float4 *)(xs + r * a.K);
+        float ss = 0;
+        for (int64_t i0 = threadIdx.x; i0 < K4; i0 += (int64_t)V * nt) {
+            float4 xv[V], uv[V];
+#pragma unroll
+            for (int v = 0; v < V; v++) {
+                int64_t i = i0 + (int64_t)v * nt;
+                if (i < K4) {
+                    xv[v] = x[i];
+                    if (a.pro == PRO_GLU) uv[v] = ((const float4 *)(a.up + r * a.K))[i];
+                }
+            }
+#pragma unroll
+            for (int v = 0; v < V; v++) {
+                int64_t i = i0 + (int64_t)v * nt;
+                if (i >= K4) break;
+                float4 t = xv[v];
+                if (a.pro == PRO_GLU) {
+                    t.x = act_f(t.x, a.act) * uv[v].x;
+                    t.y = act_f(t.y, a.act) * uv[v].y;
+                    t.z = act_f(t.z, a.act) * uv[v].z;
+                    t.w = act_f(t.w, a.act) * uv[v].w;
+                } else if (a.pro == PRO_NORM) {
+                    ss += t.x * t.x + t.y * t.y + t.z * t.z + t.w * t.w;
+                }
+                y[i] = t;
+            }
+        }
+        if (a.pro == PRO_NORM) {
+            ss = block_sum(ss); /* its barriers also order the y writes above */
+            float sc = 1.0f / sqrtf(ss / (float)a.K + a.eps);
+            const float4 *pw = (const float4 *)a.pw;
+            for (int64_t i0 = threadIdx.x; i0 < K4; i0 += (int64_t)V * nt) {
+                float4 wv[V];
+#pragma unroll
+                for (int v = 0; v < V; v++) {
+                    int64_t i = i0 + (int64_t)v * nt;
+                    if (i < K4) wv[v] = pw[i];
+                }
+#pragma unroll
+                for (int v = 0; v < V; v++) {
+                    int64_t i = i0 + (int64_t)v * nt;
+                    if (i >= K4) break;
+                    float4 t = y[i];
+                    t.x = t.x * sc * wv[v].x;
+                    t.y = t.y * sc * wv[v].y;
+                    t.z = t.z * sc * wv[v].z;
+                    t.w = t.w * sc * wv[v].w;
+                    y[i] = t;
+                }
+            }
+        }
+    }
+}
+
 template <int R>
 static __device__ const float *mv_stage(const mv_args &a, float *xs) {
     if (!a.stage) return a.x;
     int64_t K = a.K;
-    for (int r = 0; r < R; r++) {
+    bool vec = a.vec_stage && K % 4 == 0 &&
+               (((uintptr_t)a.x | (uintptr_t)(a.pro == PRO_NORM ? a.pw : NULL) |
+                 (uintptr_t)(a.pro == PRO_GLU ? a.up : NULL)) & 15) == 0;
+    if (vec) mv_stage4<R>(a, xs);
+    for (int r = 0; r < (vec ? 0 : R); r++) {
         const float *x = a.x + r * K;
         float *y = xs + r * K;
         if (a.pro == PRO_NORM) {
@@ -528,6 +605,458 @@ static __global__ void k_mv_generic(mv_args a, int T, int R) {
     }
 }
 
+/* ------------------------------------------- matmul: decode, pipelined */
+
+
+/* The pipelined GEMVs run one wave of blocks (as many as fit on the SMs at
+ * once); each warp walks its rows in rounds of loads and issues the loads
+ * of its next round (next row included) before it computes the current
+ * one, so every warp keeps weight bytes in flight from start to end. */
+
+/* A warp's place: block vb, its output row n of matrix mi, round r. */
+struct mv_it {
+    const uint8_t *w; /* row n of the matrix */
+    int64_t n;
+    unsigned vb;
+    int mi, r;
+};
+
+static __device__ __forceinline__ bool it_row(const mv_args &a, mv_it &p) {
+    unsigned end = a.blk[a.n_mats];
+    for (; p.vb < end; p.vb += gridDim.x) {
+        bool in1 = a.n_mats > 1 && p.vb >= a.blk[1], in2 = a.n_mats > 2 && p.vb >= a.blk[2];
+        const mv_mat &M = in2 ? a.m[2] : in1 ? a.m[1] : a.m[0];
+        unsigned b0 = in2 ? a.blk[2] : in1 ? a.blk[1] : 0;
+        int64_t n = (int64_t)(p.vb - b0) * (MV_WARPS / a.split) + (threadIdx.x >> 5) / a.split;
+        if (n < M.N) {
+            p.n = n;
+            p.r = 0;
+            p.mi = in2 ? 2 : in1 ? 1 : 0;
+            p.w = M.w + n * M.w_row;
+            return true;
+        }
+    }
+    return false;
+}
+
+static __device__ __forceinline__ bool it_next(const mv_args &a, mv_it &p, int rounds) {
+    if (p.r + 1 < rounds) {
+        p.r++;
+        return true;
+    }
+    p.vb += gridDim.x;
+    return it_row(a, p);
+}
+
+/* Ends a row: with split warps per row, each warp's sums go to shared
+ * memory (two buffers by row parity, so a warp may run one row ahead) and
+ * the group's first warp adds them in slice order after a named barrier of
+ * the group. */
+template <int R>
+static __device__ __forceinline__ void it_finish(const mv_args &a, const mv_it &p, float (&s)[R], int &par) {
+    const mv_mat &M = p.mi == 2 ? a.m[2] : p.mi == 1 ? a.m[1] : a.m[0];
+    if (a.split == 1) {
+        mv_finish<R>(M, p.n, s);
+    } else {
+        __shared__ float red[2][MV_WARPS][R];
+        int lane = threadIdx.x & 31, w = threadIdx.x >> 5, S = a.split, g = w / S;
+#pragma unroll
+        for (int r = 0; r < R; r++) s[r] = warp_sum(s[r]);
+        if (lane == 0)
+#pragma unroll
+            for (int r = 0; r < R; r++) red[par][w][r] = s[r];
+        asm volatile("bar.sync %0, %1;" ::"r"(1 + g), "r"(S * 32) : "memory");
+        if (w % S == 0 && lane == 0) {
+            float b = M.bias ? M.bias[p.n] : 0.0f;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                float v = 0;
+                for (int i = 0; i < S; i++) v += red[par][w + i][r];
+                float *o = M.out + r * M.N + p.n;
+                v += b;
+                *o = M.acc ? *o + v : v;
+            }
+        }
+        par ^= 1;
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+}
+
+/* Float weights: a round is U 16-byte chunks per lane. */
+template <int T, int R, int U>
+static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_args a) {
+    pdl_launch();
+    extern __shared__ float xs_dyn[];
+    constexpr int EPC = T == GRT_F32 ? 4 : 8;
+    int lane = threadIdx.x & 31;
+    /* this warp's K slice: chunks [c0, c0 + nc) of each row */
+    int64_t nc = a.K / EPC / a.split, c0 = ((threadIdx.x >> 5) % a.split) * nc;
+    int rounds = (int)((nc + 32 * U - 1) / (32 * U));
+    int par = 0;
+    uint4 pre[U];
+    auto load = [&](const mv_it &q) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t c = (int64_t)q.r * 32 * U + lane + 32 * u;
+            pre[u] = c < nc ? __ldg((const uint4 *)q.w + c0 + c) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    mv_it p;
+    p.vb = blockIdx.x;
+    bool have = it_row(a, p);
+    if (have) load(p);
+    pdl_wait();
+    const float *X = mv_stage<R>(a, xs_dyn);
+    if (!have) return;
+    mv_it q = p;
+    bool more = it_next(a, q, rounds);
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+    for (;;) {
+        uint4 cur[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) cur[u] = pre[u];
+        if (more) load(q);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t c = (int64_t)p.r * 32 * U + lane + 32 * u;
+            if (c >= nc) break;
+            int64_t k = (c0 + c) * EPC;
+            float wf[8];
+            unpack16<T>(cur[u], wf);
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const float *xr = X + r * a.K + k;
+                if (EPC == 4) {
+                    float4 xv = *(const float4 *)xr;
+                    s[r] += wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
+                } else {
+                    float xv[8];
+                    load_x8(xr, 0, xv);
+#pragma unroll
+                    for (int i = 0; i < 8; i++) s[r] += wf[i] * xv[i];
+                }
+            }
+        }
+        if (p.r == rounds - 1) it_finish<R>(a, p, s, par);
+        if (!more) break;
+        p = q;
+        more = it_next(a, q, rounds);
+    }
+}
+
+/* Q8_0 / Q4_0 rows whose length is a multiple of 16 bytes (K % 256 == 0,
+ * 16-aligned base): a round is RB blocks of raw row bytes, loaded with
+ * coalesced 16-byte loads into the warp's shared buffer, then unpacked from
+ * there (blocks are only 2-byte aligned). */
+template <int T> struct qpol;
+template <> struct qpol<GRT_Q8_0> {
+    static constexpr int BS = 34, RB = 64;
+};
+template <> struct qpol<GRT_Q4_0> {
+    static constexpr int BS = 18, RB = 128;
+};
+template <int T> static __host__ __device__ constexpr int q_round_chunks() { return qpol<T>::RB * qpol<T>::BS / 16; }
+static __device__ __forceinline__ float sh_f16(const uint8_t *p) {
+    return __half2float(*(const __half *)p);
+}
+static __device__ __forceinline__ uint32_t sh_u32(const uint8_t *p) {
+    const unsigned short *h = (const unsigned short *)p;
+    return (uint32_t)h[0] | ((uint32_t)h[1] << 16);
+}
+
+/* The input rows as Q8_0 blocks (int8 quants, f16-rounded scales), like
+ * the CPU backend's dot products: d = max|x| / 127, q = round(x / d); one
+ * warp per block of 32. n = R * K. Ends with a block barrier. */
+static __device__ void mv_quant_x(const float *X, int8_t *xq, float *xd, int64_t n) {
+    int lane = threadIdx.x & 31;
+    for (int64_t b = threadIdx.x >> 5; b < n / 32; b += blockDim.x >> 5) {
+        float v = X[b * 32 + lane], am = fabsf(v);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, o));
+        float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        xq[b * 32 + lane] = (int8_t)roundf(v * id);
+        if (lane == 0) xd[b] = __half2float(__float2half_rn(d));
+    }
+    __syncthreads();
+}
+
+/* Shared memory of k_mvp_quant<DP>: staged f32 input, then (DP) the int8
+ * input and its scales, then the warps' row buffers. */
+static __host__ __device__ size_t mvq_xq_off(int stage, int R, int64_t K) { return stage ? (size_t)R * K * 4 : 0; }
+static __host__ __device__ size_t mvq_buf_off(int stage, int R, int64_t K, bool dp) {
+    return mvq_xq_off(stage, R, K) + (dp ? (size_t)R * K + (size_t)R * K / 8 : 0);
+}
+
+/* DP instantiations end each block's iteration with continue; the f32 code
+ * after it is then unreachable by design. */
+#pragma nv_diag_suppress 128
+template <int T, int R, bool DP, bool D2>
+static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_quant(mv_args a) {
+    /* D2: two rounds in flight per warp (two register buffers, alternating) */
+    pdl_launch();
+    extern __shared__ uint4 sm_dyn[];
+    constexpr int BS = qpol<T>::BS, RB = qpol<T>::RB, CH = q_round_chunks<T>(), LU = (CH + 31) / 32;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    /* this warp's K slice: blocks [b0s, b0s + nb) of each row (nb % 8 == 0) */
+    int64_t nb = a.K / 32 / a.split, b0s = (warp % a.split) * nb;
+    int rounds = (int)((nb + RB - 1) / RB);
+    int par = 0;
+    uint4 pre[LU], preB[D2 ? LU : 1];
+    auto chunks = [&](int r) {
+        int64_t left = nb - (int64_t)r * RB;
+        return (int)((left < RB ? left : RB) * BS / 16);
+    };
+    auto loadto = [&](uint4 *dst, const mv_it &q) {
+        const uint4 *src = (const uint4 *)(q.w + (size_t)(b0s + (int64_t)q.r * RB) * BS);
+        int nch = chunks(q.r);
+#pragma unroll
+        for (int u = 0; u < LU; u++) {
+            int c = lane + 32 * u;
+            dst[u] = c < nch ? __ldg(src + c) : make_uint4(0, 0, 0, 0);
+        }
+    };
+    mv_it p;
+    p.vb = blockIdx.x;
+    bool have = it_row(a, p);
+    if (have) loadto(pre, p);
+    pdl_wait();
+    const float *X = mv_stage<R>(a, (float *)sm_dyn);
+    const int8_t *XQ = (const int8_t *)((uint8_t *)sm_dyn + mvq_xq_off(a.stage, R, a.K));
+    const float *XD = (const float *)(XQ + (size_t)R * a.K);
+    if (DP) mv_quant_x(X, (int8_t *)XQ, (float *)XD, (int64_t)R * a.K);
+    if (!have) return;
+    uint4 *buf = (uint4 *)((uint8_t *)sm_dyn + mvq_buf_off(a.stage, R, a.K, DP)) + (size_t)warp * CH;
+    const uint8_t *bb = (const uint8_t *)buf;
+    mv_it q = p;
+    bool more = it_next(a, q, rounds);
+    /* D2: preB holds round q; q2 is the round after q */
+    if (D2 && more) loadto(preB, q);
+    mv_it q2 = q;
+    bool more2 = D2 && more && it_next(a, q2, rounds);
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+    /* one round: cur holds round p; returns false after the last */
+    auto body = [&](uint4 *cur) -> bool {
+        int nch = chunks(p.r);
+#pragma unroll
+        for (int u = 0; u < LU; u++) {
+            int c = lane + 32 * u;
+            if (c < nch) buf[c] = cur[u];
+        }
+        __syncwarp();
+        if (D2) {
+            if (more2) loadto(cur, q2);
+        } else if (more) {
+            loadto(cur, q);
+        }
+        int nbr = nch * 16 / BS;
+        int64_t kb = (b0s + (int64_t)p.r * RB) * 32;
+        if (T == GRT_Q8_0) {
+            /* four lanes per block, eight quants each */
+            int part = lane & 3;
+#pragma unroll 4
+            for (int b = lane >> 2; b < nbr; b += 8) {
+                const uint8_t *blk = bb + b * BS;
+                float d = sh_f16(blk);
+                uint32_t q01 = sh_u32(blk + 2 + part * 8), q23 = sh_u32(blk + 6 + part * 8);
+                if (DP) {
+                    int64_t k = kb + b * 32 + part * 8;
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        int2 xv = *(const int2 *)(XQ + r * a.K + k);
+                        int si = __dp4a((int)q01, xv.x, __dp4a((int)q23, xv.y, 0));
+                        s[r] += d * XD[(r * a.K + k) >> 5] * (float)si;
+                    }
+                    continue;
+                }
+                float wf[8];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    wf[i] = (float)(int8_t)(q01 >> (8 * i));
+                    wf[4 + i] = (float)(int8_t)(q23 >> (8 * i));
+                }
+                int64_t k = kb + b * 32 + part * 8;
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    float xv[8];
+                    load_x8(X + r * a.K, k, xv);
+                    float t = 0;
+#pragma unroll
+                    for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
+                    s[r] += d * t;
+                }
+            }
+        } else {
+            /* two lanes per block: half h has elements [8h, 8h + 8) and [16 + 8h, 24 + 8h) */
+            int h = lane & 1;
+#pragma unroll 4
+            for (int b = lane >> 1; b < nbr; b += 16) {
+                const uint8_t *blk = bb + b * BS;
+                float d = sh_f16(blk);
+                uint32_t q0 = sh_u32(blk + 2 + h * 8), q1 = sh_u32(blk + 6 + h * 8);
+                if (DP) {
+                    int64_t k = kb + b * 32 + h * 8;
+                    int lo0 = (int)__vsubss4(q0 & 0x0f0f0f0fu, 0x08080808u), lo1 = (int)__vsubss4(q1 & 0x0f0f0f0fu, 0x08080808u);
+                    int hi0 = (int)__vsubss4((q0 >> 4) & 0x0f0f0f0fu, 0x08080808u);
+                    int hi1 = (int)__vsubss4((q1 >> 4) & 0x0f0f0f0fu, 0x08080808u);
+#pragma unroll
+                    for (int r = 0; r < R; r++) {
+                        int2 xa = *(const int2 *)(XQ + r * a.K + k), xb = *(const int2 *)(XQ + r * a.K + k + 16);
+                        int si = __dp4a(lo0, xa.x, __dp4a(lo1, xa.y, __dp4a(hi0, xb.x, __dp4a(hi1, xb.y, 0))));
+                        s[r] += d * XD[(r * a.K + k) >> 5] * (float)si;
+                    }
+                    continue;
+                }
+                float lo[8], hi[8];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    uint32_t b0v = (q0 >> (8 * i)) & 0xff, b1v = (q1 >> (8 * i)) & 0xff;
+                    lo[i] = (float)((int)(b0v & 15) - 8);
+                    hi[i] = (float)((int)(b0v >> 4) - 8);
+                    lo[4 + i] = (float)((int)(b1v & 15) - 8);
+                    hi[4 + i] = (float)((int)(b1v >> 4) - 8);
+                }
+                int64_t k = kb + b * 32 + h * 8;
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    float x0[8], x1[8];
+                    load_x8(X + r * a.K, k, x0);
+                    load_x8(X + r * a.K, k + 16, x1);
+                    float t = 0;
+#pragma unroll
+                    for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
+                    s[r] += d * t;
+                }
+            }
+        }
+        __syncwarp();
+        if (p.r == rounds - 1) it_finish<R>(a, p, s, par);
+        if (!more) return false;
+        p = q;
+        if (D2) {
+            q = q2;
+            more = more2;
+            if (more2) more2 = it_next(a, q2, rounds);
+        } else {
+            more = it_next(a, q, rounds);
+        }
+        return true;
+    };
+    if (D2) {
+        while (body(pre) && body(preB)) {
+        }
+    } else {
+        while (body(pre)) {
+        }
+    }
+}
+#pragma nv_diag_default 128
+
+/* Blocks of kernel k that fit on one SM at once (cached per kernel and
+ * shared-memory size). */
+static int occupancy(const void *k, size_t smem) {
+    static struct { const void *k; size_t smem; int n; } cache[64];
+    static int n_cache;
+    for (int i = 0; i < n_cache; i++)
+        if (cache[i].k == k && cache[i].smem == smem) return cache[i].n;
+    int n = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, k, MV_WARPS * 32, smem) != cudaSuccess || n < 1) {
+        cudaGetLastError();
+        n = 1;
+    }
+    if (n_cache < 64) cache[n_cache++] = {k, smem, n};
+    return n;
+}
+
+template <typename KF>
+static void launch_wave(grt_device *dev, KF k, size_t smem, size_t extra, const mv_args &a) {
+    /* the largest this kernel can ask for, so graphs captured earlier stay valid */
+    if (smem > 32 * 1024) /* static shared memory counts against the default 48 KiB too */
+        cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, MV_STAGE_MAX + (int)extra);
+    unsigned grid = a.blk[a.n_mats];
+    cuda_ctx *c = cuda_ctx_of(dev);
+    unsigned cap = (unsigned)(c->n_sm * occupancy((const void *)k, smem) * c->mv_waves);
+    if (grid > cap) grid = cap;
+    launch(dev, k, dim3(grid), dim3(MV_WARPS * 32), smem, a);
+}
+
+/* True when every matrix's rows can be read in 16-byte chunks by k_mvp_quant. */
+static bool quant_rows16(const mv_args &a) {
+    if (a.K % 256 != 0) return false;
+    for (int i = 0; i < a.n_mats; i++)
+        if ((uintptr_t)a.m[i].w % 16 != 0 || a.m[i].w_row % 16 != 0) return false;
+    return true;
+}
+
+/* Warps per row: split K while there are fewer than ~48 row-warps per SM
+ * and each slice keeps enough loads (float: mv_min_slice bytes, 2 KiB = one
+ * round by default; quant: 8-block multiples of >= 512 bytes, so slices
+ * stay 16-aligned). */
+static int pick_split(grt_device *dev, const mv_args &a, int T) {
+    int64_t rows = 0;
+    for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
+    int64_t target = (int64_t)cuda_ctx_of(dev)->n_sm * 48;
+    size_t rowb = a.m[0].w_row;
+    bool quant = T == GRT_Q8_0 || T == GRT_Q4_0;
+    int64_t units = quant ? a.K / 32 : a.K / (T == GRT_F32 ? 4 : 8);
+    int S = 1;
+    while (S < 8 && rows * S < target) {
+        int S2 = 2 * S;
+        bool ok = quant ? units % (8 * S2) == 0 && rowb / S2 >= 512 : units % S2 == 0 && rowb / S2 >= (size_t)cuda_ctx_of(dev)->mv_min_slice;
+        if (!ok) break;
+        S = S2;
+    }
+    return S;
+}
+
+template <int T, int R>
+static void launch_quant(grt_device *dev, const mv_args &a) {
+    bool dp = cuda_ctx_of(dev)->mv_dp4a && (size_t)R * a.K * 4 <= MV_STAGE_MAX; /* int8 input fits */
+    size_t bufs = MV_WARPS * q_round_chunks<T>() * 16, smem = mvq_buf_off(a.stage, R, a.K, dp) + bufs;
+    /* extra: all but the f32 stage, at its largest */
+    size_t extra = bufs + (dp ? (size_t)MV_STAGE_MAX / 4 + MV_STAGE_MAX / 32 : 0);
+    bool d2 = cuda_ctx_of(dev)->mv_qdepth2;
+    if (dp && d2)
+        launch_wave(dev, k_mvp_quant<T, R, true, true>, smem, extra, a);
+    else if (dp)
+        launch_wave(dev, k_mvp_quant<T, R, true, false>, smem, extra, a);
+    else
+        launch_wave(dev, k_mvp_quant<T, R, false, false>, smem, extra, a);
+}
+
+template <int R>
+static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
+    mv_args a = a0;
+    a.split = cuda_ctx_of(dev)->mv_split ? pick_split(dev, a, T) : 1;
+    a.vec_stage = cuda_ctx_of(dev)->mv_vec_stage;
+    for (int i = 0; i < a.n_mats; i++)
+        a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
+    size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
+    switch (T) {
+    case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); return true;
+    case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); return true;
+    case GRT_BF16:
+        switch (cuda_ctx_of(dev)->mv_u) {
+        case 2: launch_wave(dev, k_mvp_float<GRT_BF16, R, 2>, smem, 0, a); return true;
+        case 8: launch_wave(dev, k_mvp_float<GRT_BF16, R, 8>, smem, 0, a); return true;
+        default: launch_wave(dev, k_mvp_float<GRT_BF16, R, 4>, smem, 0, a); return true;
+        }
+    case GRT_Q8_0:
+        if (!quant_rows16(a)) return false;
+        launch_quant<GRT_Q8_0, R>(dev, a);
+        return true;
+    case GRT_Q4_0:
+        if (!quant_rows16(a)) return false;
+        launch_quant<GRT_Q4_0, R>(dev, a);
+        return true;
+    }
+    return false;
+}
+
 template <typename KF>
 static void launch_staged(grt_device *dev, KF k, unsigned grid, size_t smem, const mv_args &a) {
     static bool big_smem; /* the attribute is per kernel; set for each instantiation once */
@@ -543,6 +1072,7 @@ static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
         launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
         return;
     }
+    if (cuda_ctx_of(dev)->mv_pipe && launch_mvp<R>(dev, a, T)) return;
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     /* A staged input is worth reusing: blocks loop over rows, a few waves. */
     unsigned cap = (unsigned)cuda_ctx_of(dev)->n_sm * 8;

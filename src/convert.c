@@ -172,7 +172,9 @@ static grt_status write_hparams(grt_gguf_writer *w, const grt_config *cfg, const
 }
 
 /* The tokenizer: tokenizer.json of an HF directory, or the tokenizer.* keys
- * of a GGUF source copied as they are. */
+ * of a GGUF source copied as they are. A directory without one gets
+ * tokenizer.ggml.model = "none", llama.cpp's mark for a model with no
+ * vocabulary, so other GGUF readers load it too (ids in, ids out). */
 static grt_status write_tokenizer(grt_gguf_writer *w, const grt_weights *src) {
     const grt_gguf *g = grt_weights_gguf(src);
     if (g) {
@@ -187,11 +189,11 @@ static grt_status write_tokenizer(grt_gguf_writer *w, const grt_weights *src) {
         return GRT_OK;
     }
     const char *dir = grt_weights_dir(src);
-    if (!dir) return GRT_OK;
+    if (!dir) return grt_gguf_set_str(w, "tokenizer.ggml.model", "none");
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     struct stat sb;
-    if (stat(path, &sb) != 0) return GRT_OK;
+    if (stat(path, &sb) != 0) return grt_gguf_set_str(w, "tokenizer.ggml.model", "none");
     grt_tokenizer *tok = NULL;
     grt_status s = grt_tokenizer_from_json(path, &tok);
     if (!s) s = grt_tokenizer_to_gguf(tok, w);

@@ -170,7 +170,10 @@ static void count_bytes(grt_model *m) {
 static grt_status load_tokenizer(grt_model *m) {
     const grt_gguf *g = grt_weights_gguf(m->weights);
     if (g) {
-        if (grt_gguf_find_key(g, "tokenizer.ggml.model") < 0) return GRT_OK;
+        const char *kind;
+        size_t len;
+        if (!grt_gguf_get_str(g, "tokenizer.ggml.model", &kind, &len)) return GRT_OK;
+        if (len == 4 && memcmp(kind, "none", 4) == 0) return GRT_OK; /* no vocabulary */
         return grt_tokenizer_from_gguf(g, &m->tok);
     }
     const char *dir = grt_weights_dir(m->weights);

@@ -47,7 +47,7 @@ expect "context limit stops cleanly" 0 "context" -- $G run -m "$M" --ids "$ids" 
 
 # the bundled toy model when -m is not given
 expect "run without -m uses the bundled model" 0 "bundled toy model" -- $G run -p "In the beginning" -n 12 --temp 0
-grep -q "of the" "$T/out" && echo "PASS the bundled model writes text" || echo "FAIL bundled model output: $(cat "$T/out")"
+grep -q "^In the beginning of the" "$T/out" && echo "PASS the bundled model writes the prompt and its continuation" || echo "FAIL bundled model output: $(cat "$T/out")"
 
 # bad input
 expect "missing model path" 1 "/nonexistent" -- $G run -m /nonexistent --ids 1,2

@@ -352,6 +352,7 @@ static int cmd_run(int argc, char **argv) {
     grt_model_info info;
     grt_model_get_info(m, &info);
     bool done = false, first = true;
+    if (!o.print_ids && o.prompt) fputs(o.prompt, stdout); /* the continuation follows the prompt */
     while (!done) {
         int32_t toks[64];
         size_t n = 0;

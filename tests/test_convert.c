@@ -13,20 +13,6 @@
 #include "weights.h"
 #include "testutil.h"
 
-static const char *k_models[] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny", "qwen3-tiny",
-                                 "mistral-swa-tiny", "llama3-medium-bf16", "phi3-tiny", "gemma-tiny"};
-#define N_MODELS 8
-
-static const char *model_dir(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    char *b = buf[k++ % 4];
-    if (!strcmp(name, "phi3-tiny") || !strcmp(name, "gemma-tiny"))
-        snprintf(b, 1024, "tests/data/hf-goldens/%s", name);
-    else
-        snprintf(b, 1024, "%s%s", t_data("hf-goldens/"), name);
-    return b;
-}
 
 static float *dequant_all(const grt_weight *x, int64_t *rows, int64_t *cols) {
     *cols = x->ne[x->n_dims - 1];
@@ -142,20 +128,20 @@ static void compare_weights(const grt_weights *ref, const grt_weights *out, grt_
 
 static void convert_all(void) {
     const char *types[] = {"f32", "f16", "bf16", "q8_0", "q4_0"};
-    for (int m = 0; m < N_MODELS; m++) {
+    for (int m = 0; m < T_N_GOLDENS; m++) {
         grt_weights *hf;
-        if (grt_weights_open(model_dir(k_models[m]), &hf)) {
-            CHECKF(0, "%s: %s", k_models[m], grt_last_error());
+        if (grt_weights_open(t_golden_dir(t_golden_names[m]), &hf)) {
+            CHECKF(0, "%s: %s", t_golden_names[m], grt_last_error());
             continue;
         }
         const grt_config *hc = grt_weights_config(hf);
         bool llama = !strcmp(hc->arch, "llama") || !strcmp(hc->arch, "mistral");
         for (int t = 0; t < 5; t++) {
             char name[128], what[160];
-            snprintf(name, sizeof name, "%s-%s.gguf", k_models[m], types[t]);
+            snprintf(name, sizeof name, "%s-%s.gguf", t_golden_names[m], types[t]);
             snprintf(what, sizeof what, "%s", name);
             const char *out = t_tmp(name);
-            grt_status s = grt_convert(model_dir(k_models[m]), out, types[t]);
+            grt_status s = grt_convert(t_golden_dir(t_golden_names[m]), out, types[t]);
             CHECKF(s == GRT_OK, "%s: %s", name, grt_last_error());
             if (s) continue;
             grt_weights *gw;
@@ -196,7 +182,7 @@ static void convert_all(void) {
  * and the rope_freqs tensor. */
 static void gguf_to_gguf(void) {
     const char *f32 = t_tmp("l3-src.gguf"), *q8 = t_tmp("l3-q8.gguf"), *same = t_tmp("l3-same.gguf");
-    CHECK(grt_convert(model_dir("llama3-tiny"), f32, "f32") == GRT_OK);
+    CHECK(grt_convert(t_golden_dir("llama3-tiny"), f32, "f32") == GRT_OK);
     CHECKF(grt_convert(f32, q8, "q8_0") == GRT_OK, "%s", grt_last_error());
     CHECKF(grt_convert(f32, same, NULL) == GRT_OK, "%s", grt_last_error());
     grt_weights *a, *b;
@@ -318,9 +304,9 @@ static void gguf_model_errors(void) {
 static void convert_errors(void) {
     CHECK(grt_convert(t_tmp("nope"), t_tmp("x.gguf"), "f16") == GRT_ERR_IO);
     CHECK(strstr(grt_last_error(), "nope") != NULL);
-    CHECK(grt_convert(model_dir("qwen2-tiny"), t_tmp("x.gguf"), "q5_k") == GRT_ERR_INVALID_ARG);
+    CHECK(grt_convert(t_golden_dir("qwen2-tiny"), t_tmp("x.gguf"), "q5_k") == GRT_ERR_INVALID_ARG);
     CHECK(strstr(grt_last_error(), "q5_k") != NULL);
-    CHECK(grt_convert(model_dir("qwen2-tiny"), t_tmp("no/such/dir/x.gguf"), "f16") == GRT_ERR_IO);
+    CHECK(grt_convert(t_golden_dir("qwen2-tiny"), t_tmp("no/such/dir/x.gguf"), "f16") == GRT_ERR_IO);
     CHECK(strstr(grt_last_error(), "no/such/dir/x.gguf") != NULL);
     struct stat sb;
     CHECK(stat(t_tmp("x.gguf"), &sb) != 0); /* nothing half-written */
@@ -332,7 +318,7 @@ static void convert_tokenizer(void) {
     const char *files[] = {"config.json", "generation_config.json", "model.safetensors"};
     char a[1200], b[1200], abs[1200];
     for (int i = 0; i < 3; i++) {
-        snprintf(a, sizeof a, "%s/%s", model_dir("llama3-tiny"), files[i]);
+        snprintf(a, sizeof a, "%s/%s", t_golden_dir("llama3-tiny"), files[i]);
         snprintf(b, sizeof b, "%s/%s", dir, files[i]);
         if (realpath(a, abs)) CHECK(symlink(abs, b) == 0);
     }

@@ -12,21 +12,6 @@
 #include "weights.h"
 #include "testutil.h"
 
-static const char *k_models[] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny", "qwen3-tiny",
-                                 "mistral-swa-tiny", "llama3-medium-bf16", "phi3-tiny", "gemma-tiny"};
-#define N_MODELS 8
-
-static const char *model_dir(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    char *b = buf[k++ % 4];
-    if (!strcmp(name, "phi3-tiny") || !strcmp(name, "gemma-tiny"))
-        snprintf(b, 1024, "tests/data/hf-goldens/%s", name);
-    else
-        snprintf(b, 1024, "%s", t_data("hf-goldens/"));
-    if (b[0] != 't') strncat(b, name, 1023 - strlen(b));
-    return b;
-}
 
 static cJSON *load_json(const char *path) {
     char *t = t_read_file(path, NULL);
@@ -77,7 +62,7 @@ static float elem(const char *dtype, const uint8_t *p, size_t i) {
 }
 
 static void check_model(const char *name) {
-    const char *dir = model_dir(name);
+    const char *dir = t_golden_dir(name);
     char p[1200];
     snprintf(p, sizeof p, "%s/config.json", dir);
     cJSON *cj = load_json(p);
@@ -175,10 +160,10 @@ static void check_model(const char *name) {
 }
 
 static void test_golden_models(void) {
-    for (int i = 0; i < N_MODELS; i++) check_model(k_models[i]);
+    for (int i = 0; i < T_N_GOLDENS; i++) check_model(t_golden_names[i]);
     /* also by the path of config.json */
     char p[1200];
-    snprintf(p, sizeof p, "%s/config.json", model_dir("qwen3-tiny"));
+    snprintf(p, sizeof p, "%s/config.json", t_golden_dir("qwen3-tiny"));
     grt_weights *w;
     CHECKF(grt_weights_open(p, &w) == GRT_OK, "%s", grt_last_error());
     grt_weights_free(w);
@@ -195,12 +180,12 @@ static const char *edited_model(const char *model, const char *tag, edit_fn edit
     snprintf(dir, sizeof dir, "%s", t_tmp(tag));
     mkdir(dir, 0755);
     char src[1200], dst[1200], abs[1200];
-    snprintf(src, sizeof src, "%s/model.safetensors", model_dir(model));
+    snprintf(src, sizeof src, "%s/model.safetensors", t_golden_dir(model));
     if (!realpath(src, abs)) return dir;
     snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
     unlink(dst);
     if (symlink(abs, dst) != 0) return dir;
-    snprintf(src, sizeof src, "%s/config.json", model_dir(model));
+    snprintf(src, sizeof src, "%s/config.json", t_golden_dir(model));
     cJSON *cj = load_json(src);
     edit(cj);
     char *txt = cJSON_Print(cj);
@@ -313,7 +298,7 @@ static void test_bad_configs(void) {
     /* paths */
     expect_open(t_tmp("no-such-model"), GRT_ERR_IO, "no-such-model", NULL);
     char p[1200];
-    snprintf(p, sizeof p, "%s/golden.json", model_dir("qwen2-tiny"));
+    snprintf(p, sizeof p, "%s/golden.json", t_golden_dir("qwen2-tiny"));
     expect_open(p, GRT_ERR_UNSUPPORTED, "golden.json", NULL);
     const char *empty = t_tmp("emptydir");
     mkdir(empty, 0755);
@@ -334,15 +319,15 @@ static void test_bad_configs(void) {
 
 static void test_random(void) {
     grt_weights *ref;
-    CHECK(grt_weights_open(model_dir("qwen2-tiny"), &ref) == GRT_OK);
+    CHECK(grt_weights_open(t_golden_dir("qwen2-tiny"), &ref) == GRT_OK);
     if (!ref) return;
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     for (int t = 0; t < 5; t++) {
         grt_weights *a, *b;
         char p[1200];
-        snprintf(p, sizeof p, "%s/config.json", model_dir("qwen2-tiny"));
+        snprintf(p, sizeof p, "%s/config.json", t_golden_dir("qwen2-tiny"));
         CHECKF(grt_weights_random(p, types[t], &a) == GRT_OK, "%s", grt_last_error());
-        CHECKF(grt_weights_random(model_dir("qwen2-tiny"), types[t], &b) == GRT_OK, "%s", grt_last_error());
+        CHECKF(grt_weights_random(t_golden_dir("qwen2-tiny"), types[t], &b) == GRT_OK, "%s", grt_last_error());
         if (!a || !b) { grt_weights_free(a); grt_weights_free(b); continue; }
         CHECK(!strcmp(grt_weights_format(a), "random"));
         CHECK(grt_weights_count(a) == grt_weights_count(ref));

@@ -116,15 +116,29 @@ static bool load_golden(const char *dir, const char *name, t_golden *g) {
     return g->logits && g->n_ids > 0;
 }
 
+const char *const t_golden_names[T_N_GOLDENS] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny",
+                                                   "qwen3-tiny", "mistral-swa-tiny", "llama3-medium-bf16",
+                                                   "phi3-tiny", "gemma-tiny"};
+
+const char *t_golden_dir(const char *name) {
+    static char buf[4][1024];
+    static int k;
+    char *b = buf[k++ % 4];
+    if (!strcmp(name, "phi3-tiny") || !strcmp(name, "gemma-tiny"))
+        snprintf(b, 1024, "tests/data/hf-goldens/%s", name);
+    else
+        snprintf(b, 1024, "%s/%s", t_data("hf-goldens"), name);
+    return b;
+}
+
 int t_goldens_load(t_golden *g, int max) {
-    static const char *names[] = {"llama3-tiny", "llama2-mha-tiny", "qwen2-tiny", "qwen3-tiny",
-                                  "mistral-swa-tiny", "llama3-medium-bf16", "phi3-tiny", "gemma-tiny"};
+    const char *const *names = t_golden_names;
     char roots[2][512];
     snprintf(roots[0], sizeof roots[0], "%s", t_data("hf-goldens"));
     snprintf(roots[1], sizeof roots[1], "tests/data/hf-goldens");
     int n = 0;
     for (int r = 0; r < 2; r++)
-        for (size_t i = 0; i < sizeof names / sizeof names[0] && n < max; i++) {
+        for (size_t i = 0; i < T_N_GOLDENS && n < max; i++) {
             char dir[1024];
             snprintf(dir, sizeof dir, "%s/%s", roots[r], names[i]);
             if (access(dir, R_OK) == 0 && load_golden(dir, names[i], &g[n])) n++;

@@ -59,6 +59,12 @@ typedef struct t_golden {
     size_t n_logits;
 } t_golden;
 
+/* The reference models by name, and the directory of one (phi3-tiny and
+ * gemma-tiny live in tests/data/hf-goldens, the rest in ../shared). */
+#define T_N_GOLDENS 8
+extern const char *const t_golden_names[T_N_GOLDENS];
+const char *t_golden_dir(const char *name);
+
 /* Every reference model found under ../shared/testdata/hf-goldens and
  * tests/data/hf-goldens, up to max; returns how many. Free with
  * t_goldens_free. */

@@ -419,7 +419,10 @@ grt_status grt_tokenizer_from_gguf(const grt_gguf *g, grt_tokenizer **out) {
     bool spm;
     if (ml == 4 && memcmp(model, "gpt2", 4) == 0) spm = false;
     else if (ml == 5 && memcmp(model, "llama", 5) == 0) spm = true;
-    else {
+    else if (ml == 4 && memcmp(model, "none", 4) == 0) {
+        st = grt_fail(GRT_ERR_FORMAT, "%s: tokenizer.ggml.model: \"none\" (the model has no vocabulary)", file);
+        goto fail;
+    } else {
         st = grt_fail(GRT_ERR_UNSUPPORTED, "%s: tokenizer.ggml.model: \"%.*s\" is not supported (gpt2 or llama)", file,
                       (int)(ml > 64 ? 64 : ml), model);
         goto fail;

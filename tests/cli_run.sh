@@ -67,3 +67,8 @@ fi
 expect "unknown device" 1 "tpu" -- $G run -m "$M" --ids 1,2 --device tpu
 expect "eval without --logits" 2 "logits" -- $G eval -m "$M" --ids 1,2
 expect "unknown command" 2 "unknown command" -- $G frob
+# a model without a vocabulary: converted with tokenizer.ggml.model = "none"
+$G convert "$M" "$T/novocab.gguf" --type f32 >/dev/null 2>&1
+expect "tokenize a model with no vocabulary" 1 "no vocabulary" -- $G tokenize -m "$T/novocab.gguf" "hi"
+expect "text prompt to a model with no tokenizer" 1 "use --ids" -- $G run -m "$T/novocab.gguf" -p "hi"
+expect "ids to a model with no tokenizer" 0 "" -- $G run -m "$T/novocab.gguf" --ids "$ids" -n 4 --temp 0 --print-ids

@@ -348,6 +348,68 @@ static void test_attention(void) {
     CHECK(attn_case(1, 1, p5, 2, 1, 256, 1001, 0));     /* head_dim 256 */
 }
 
+/* rope(q), rope(k), kv_store, attention in the forward pass's order, which
+ * a backend may run as one kernel (CUDA decode): every effect must match
+ * the CPU's: rotated q and k, both caches, the output. */
+static bool attn_block_case(int n_seqs, int tps, const int *pos, int H, int KVH, int hd, int rot, bool inter,
+                            int max_ctx, int window) {
+    int R = n_seqs * tps, kvd = KVH * hd;
+    size_t cache = (size_t)n_seqs * max_ctx * kvd;
+    float *buf = malloc(cache * 4), f[128];
+    for (int i = 0; i < rot / 2; i++) f[i] = powf(10000.0f, -(float)(2 * i) / (float)rot);
+    fill_rnd(buf, (int64_t)cache, 1.0f);
+    twin K = twin_data(buf, cache * 4);
+    fill_rnd(buf, (int64_t)cache, 1.0f);
+    twin V = twin_data(buf, cache * 4);
+    fill_rnd(buf, (int64_t)R * H * hd, 1.0f);
+    twin Q = twin_data(buf, (size_t)R * H * hd * 4);
+    fill_rnd(buf, (int64_t)R * kvd, 1.0f);
+    twin k1 = twin_data(buf, (size_t)R * kvd * 4);
+    fill_rnd(buf, (int64_t)R * kvd, 1.0f);
+    twin v1 = twin_data(buf, (size_t)R * kvd * 4);
+    twin F = twin_data(f, sizeof f);
+    twin O = twin_new((size_t)R * H * hd * 4, GRT_BUF_DEVICE);
+    twin st = state_twin(n_seqs, pos);
+    grt_rows rows = {R, 0, n_seqs};
+    grt_device *devs[2] = {g_cpu, g_dev};
+    for (int d = 0; d < 2; d++) {
+        grt_tensor kt = tv(d ? K.d : K.c, 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor vt = tv(d ? V.d : V.c, 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor s = state_view(d ? st.d : st.c, n_seqs);
+        grt_tensor ff = tv(d ? F.d : F.c, 0, GRT_F32, 1, rot / 2);
+        grt_tensor kk = tv(d ? k1.d : k1.c, 0, GRT_F32, R, kvd), vv = tv(d ? v1.d : v1.c, 0, GRT_F32, R, kvd);
+        grt_tensor qq = tv(d ? Q.d : Q.c, 0, GRT_F32, R, H * hd), oo = tv(d ? O.d : O.c, 0, GRT_F32, R, H * hd);
+        grt_dev_rope(devs[d], &qq, &ff, &s, rows, H, hd, rot, inter);
+        grt_dev_rope(devs[d], &kk, &ff, &s, rows, KVH, hd, rot, inter);
+        grt_dev_kv_store(devs[d], &kt, &vt, &kk, &vv, &s, rows, kvd, max_ctx);
+        grt_dev_attention(devs[d], &oo, &qq, &kt, &vt, &s, rows, H, KVH, hd, max_ctx, 1.0f / sqrtf((float)hd), window);
+    }
+    bool ok = ok_status() && cmp_f32(&Q, 0, (int64_t)R * H * hd, 1e-5, "rotated q") &&
+              cmp_f32(&k1, 0, (int64_t)R * kvd, 1e-5, "rotated k") && cmp_f32(&K, 0, (int64_t)cache, 1e-5, "k cache") &&
+              cmp_bytes(&V, 0, cache * 4, "v cache") && cmp_f32(&O, 0, (int64_t)R * H * hd, 1e-4, "attention");
+    if (!ok)
+        printf("  rope+kv+attention seqs %d tps %d heads %d/%d hd %d rot %d inter %d ctx %d window %d\n", n_seqs, tps,
+               H, KVH, hd, rot, inter, max_ctx, window);
+    twin *all[] = {&K, &V, &Q, &k1, &v1, &F, &O, &st};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
+    free(buf);
+    return ok;
+}
+
+static void test_attention_block(void) {
+    int p1[1] = {0}, p2[1] = {383}, p3[3] = {5, 300, 1023}, p4[2] = {7, 60}, p5[1] = {4000}, p6[1] = {64};
+    CHECK(attn_block_case(1, 1, p1, 32, 8, 64, 64, true, 384, 0));    /* 1B shape, first token */
+    CHECK(attn_block_case(1, 1, p2, 32, 8, 64, 64, true, 384, 0));    /* last slot of the cache */
+    CHECK(attn_block_case(1, 1, p2, 9, 3, 64, 64, false, 384, 0));    /* SmolLM2 shape */
+    CHECK(attn_block_case(3, 1, p3, 8, 2, 128, 128, true, 1024, 0));  /* 3 sequences */
+    CHECK(attn_block_case(3, 1, p3, 8, 8, 64, 32, false, 1024, 100)); /* window, partial rotation */
+    CHECK(attn_block_case(2, 1, p4, 14, 2, 64, 64, false, 70, 0));    /* G = 7 */
+    CHECK(attn_block_case(1, 1, p5, 16, 2, 96, 96, false, 4096, 0));  /* long context, head_dim 96 */
+    CHECK(attn_block_case(1, 1, p6, 8, 1, 256, 256, false, 64, 0));   /* head_dim 256, full context */
+    CHECK(attn_block_case(1, 1, p6, 4, 4, 64, 64, true, 65, 0));      /* G = 1 */
+    CHECK(attn_block_case(1, 12, p4, 6, 2, 64, 64, true, 128, 0));    /* prefill rows: not fused */
+}
+
 static void test_glu(void) {
     for (int act = 0; act < 2; act++) {
         int64_t R = 3, F = 1000;
@@ -642,7 +704,8 @@ int main(void) {
         } cases[] = {
             {"embed", test_embed},           {"rmsnorm", test_rmsnorm},
             {"matmul", test_matmul},         {"rope", test_rope},
-            {"kv_store+attention", test_attention}, {"glu", test_glu},
+            {"kv_store+attention", test_attention}, {"rope+kv_store+attention", test_attention_block},
+            {"glu", test_glu},
             {"advance", test_advance},       {"sample_greedy", test_sample_greedy},
             {"sample_draws", test_sample_draws}, {"copy_fill", test_copy_fill},
             {"capture_replay", test_capture_replay}, {"out_of_memory", test_out_of_memory},

@@ -1434,9 +1434,16 @@ static __global__ void k_attn_combine(float *out, const float *part, int n_heads
     }
 }
 
+static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                         const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
+                         int n_kv_heads, int head_dim, int max_ctx, float scale, int window);
+
 void cuda_op_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
                        const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
                        int n_kv_heads, int head_dim, int max_ctx, float scale, int window) {
+    if (try_attn_dec(dev, out, q, k_cache, v_cache, state, rows, n_heads, n_kv_heads, head_dim, max_ctx, scale,
+                     window))
+        return;
     cuda_flush(dev);
     cuda_ctx *c = cuda_ctx_of(dev);
     if (head_dim > 32 * ATT_MAXD || k_cache->type != v_cache->type) {
@@ -1548,11 +1555,224 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
     }
 }
 
+
+/* Decode attention with the rope of q and k and the KV store folded in
+ * (one row per sequence). One block per (split, KV head, sequence) serves
+ * the G query heads that share the KV head, so each key and value is read
+ * once per group. The block rotates q and the new k itself (in shared
+ * memory); the new key and value take part from shared memory, not from
+ * the cache. Scores: one key per thread, 16-byte loads. Weighted V: threads
+ * over (key group, 4 dims). Splits write (max, sum, acc) partials and the
+ * last block of the (sequence, KV head) merges them; that block also writes
+ * the rotated q and k back and the new k and v into the caches, so every
+ * effect of the three ops exists afterwards. Effects on memory other blocks
+ * read happen only once all of them have read it. */
+enum { AD_THREADS = 128, AD_MAXHD = 256 };
+
+template <int G>
+static __global__ void __launch_bounds__(AD_THREADS)
+    k_attn_dec(float *out, float *part, float *q, float *k, const float *v, float *kc, float *vc,
+               const float *inv_freq, const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd,
+               int rot, int inter, int max_ctx, float scale, int window, int n_splits, int cmax, unsigned *ctr) {
+    pdl_launch();
+    extern __shared__ float ad_sm[];
+    __shared__ float cs[AD_MAXHD / 2], sn[AD_MAXHD / 2];
+    __shared__ __align__(16) float kn[AD_MAXHD], vn[AD_MAXHD];
+    __shared__ float mx[G], sm[G];
+    __shared__ unsigned last;
+    float *qs = ad_sm, *sc = qs + G * hd, *red = sc + G * cmax;
+    int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, tid = threadIdx.x, nt = blockDim.x;
+    int lane = tid & 31, w = tid >> 5;
+    int kv_dim = n_kv * hd, half = rot / 2;
+    float *qg = q + ((size_t)r * n_heads + (size_t)kvh * G) * hd;
+    float *kr = k + (size_t)r * kv_dim + (size_t)kvh * hd;
+    const float *vr = v + (size_t)r * kv_dim + (size_t)kvh * hd;
+    pdl_wait();
+    int seq = rows.seq0 + r, pos = st[seq].pos;
+    for (int i = tid; i < half; i += nt) {
+        /* as k_rope: an f32 angle, cos/sin correctly rounded */
+        float ang = (float)pos * inv_freq[i];
+        double sd, cd;
+        sincos((double)ang, &sd, &cd);
+        cs[i] = (float)cd;
+        sn[i] = (float)sd;
+    }
+    for (int i = tid; i < G * hd; i += nt) qs[i] = qg[i];
+    for (int i = tid; i < hd; i += nt) {
+        kn[i] = kr[i];
+        vn[i] = vr[i];
+    }
+    __syncthreads();
+    for (int t = tid; t < (G + 1) * half; t += nt) {
+        int h = t / half, i = t % half;
+        float *x = h < G ? qs + h * hd : kn;
+        int i0 = inter ? 2 * i : i, i1 = inter ? 2 * i + 1 : i + half;
+        float a = x[i0], b = x[i1];
+        x[i0] = a * cs[i] - b * sn[i];
+        x[i1] = a * sn[i] + b * cs[i];
+    }
+    __syncthreads();
+    int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
+    int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    int n = hi - lo + 1;
+    int chunk = n > 0 ? (n + n_splits - 1) / n_splits : 0;
+    int j0 = lo + split * chunk, j1 = j0 + chunk;
+    if (j1 > hi + 1) j1 = hi + 1;
+    int cnt = j1 > j0 ? j1 - j0 : 0;
+    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
+    int hd4 = hd / 4;
+    /* scores: thread per key */
+    for (int jj = tid; jj < cnt; jj += nt) {
+        int j = j0 + jj;
+        const float4 *kp = j == pos ? (const float4 *)kn : (const float4 *)(kc + base + (size_t)j * kv_dim);
+        float s[G];
+#pragma unroll
+        for (int g = 0; g < G; g++) s[g] = 0;
+#pragma unroll 4
+        for (int d = 0; d < hd4; d++) {
+            float4 kk = kp[d];
+#pragma unroll
+            for (int g = 0; g < G; g++) {
+                float4 qq = ((const float4 *)(qs + g * hd))[d];
+                s[g] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * scale;
+    }
+    __syncthreads();
+    /* softmax per head: a warp per head */
+    for (int g = w; g < G; g += nt / 32) {
+        float m = -INFINITY;
+        for (int jj = lane; jj < cnt; jj += 32) m = fmaxf(m, sc[g * cmax + jj]);
+        for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+        float l = 0;
+        for (int jj = lane; jj < cnt; jj += 32) {
+            float e = expf(sc[g * cmax + jj] - m);
+            sc[g * cmax + jj] = e;
+            l += e;
+        }
+        l = warp_sum(l);
+        if (lane == 0) {
+            mx[g] = m;
+            sm[g] = l;
+        }
+    }
+    __syncthreads();
+    /* weighted V: thread (key group kg, dims 4 * d4) */
+    int nkg = nt / hd4, kg = tid / hd4, d4 = tid % hd4;
+    if (kg < nkg) {
+        float4 acc[G];
+#pragma unroll
+        for (int g = 0; g < G; g++) acc[g] = make_float4(0, 0, 0, 0);
+#pragma unroll 4
+        for (int jj = kg; jj < cnt; jj += nkg) {
+            int j = j0 + jj;
+            float4 vv = j == pos ? ((const float4 *)vn)[d4] : ((const float4 *)(vc + base + (size_t)j * kv_dim))[d4];
+#pragma unroll
+            for (int g = 0; g < G; g++) {
+                float p = sc[g * cmax + jj];
+                acc[g].x += p * vv.x;
+                acc[g].y += p * vv.y;
+                acc[g].z += p * vv.z;
+                acc[g].w += p * vv.w;
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < G; g++) ((float4 *)(red + ((size_t)kg * G + g) * hd))[d4] = acc[g];
+    }
+    __syncthreads();
+    float *pp = part + (((size_t)r * n_kv + kvh) * n_splits + split) * G * (hd + 2);
+    for (int i = tid; i < G * hd; i += nt) {
+        int g = i / hd, d = i % hd;
+        float t = 0;
+        for (int c = 0; c < nkg; c++) t += red[((size_t)c * G + g) * hd + d];
+        if (n_splits == 1) {
+            out[((size_t)r * n_heads + (size_t)kvh * G + g) * hd + d] = sm[g] > 0 ? t / sm[g] : 0.0f;
+        } else {
+            pp[g * (hd + 2) + 2 + d] = t;
+            if (d == 0) {
+                pp[g * (hd + 2)] = mx[g];
+                pp[g * (hd + 2) + 1] = sm[g];
+            }
+        }
+    }
+    if (n_splits > 1) {
+        __threadfence();
+        __syncthreads();
+        if (tid == 0) {
+            unsigned *c = ctr + 1 + (size_t)r * n_kv + kvh;
+            last = atomicAdd(c, 1u) == (unsigned)n_splits - 1;
+            if (last) atomicExch(c, 0u);
+        }
+        __syncthreads();
+        if (!last) return;
+        __threadfence();
+        const float *p0 = part + ((size_t)r * n_kv + kvh) * n_splits * G * (hd + 2);
+        for (int i = tid; i < G * hd; i += nt) {
+            int g = i / hd, d = i % hd;
+            float M = -INFINITY, L = 0, o = 0;
+            for (int c = 0; c < n_splits; c++) M = fmaxf(M, __ldcg(p0 + ((size_t)c * G + g) * (hd + 2)));
+            for (int c = 0; c < n_splits; c++) {
+                const float *pc = p0 + ((size_t)c * G + g) * (hd + 2);
+                float ms = __ldcg(pc);
+                if (ms == -INFINITY) continue;
+                float e = expf(ms - M);
+                L += __ldcg(pc + 1) * e;
+                o += __ldcg(pc + 2 + d) * e;
+            }
+            out[((size_t)r * n_heads + (size_t)kvh * G + g) * hd + d] = L > 0 ? o / L : 0.0f;
+        }
+    }
+    /* every block of the group has read q, k and v: write the effects */
+    for (int i = tid; i < G * hd; i += nt) qg[i] = qs[i];
+    bool store = pos >= 0 && pos < max_ctx;
+    for (int i = tid; i < hd; i += nt) {
+        kr[i] = kn[i];
+        if (store) {
+            kc[base + (size_t)pos * kv_dim + i] = kn[i];
+            vc[base + (size_t)pos * kv_dim + i] = vn[i];
+        }
+    }
+}
+
+/* Splits of the fused decode attention: one wave of blocks over the SMs,
+ * each split at least attn_keys keys of the longest context, and scores
+ * that fit in shared memory. 0 when the shape does not fit the kernel. */
+static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd, int span, size_t *smem,
+                           int *cmax_out) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    int base = n_seqs * n_kv;
+    int n = (c->n_sm + base - 1) / base;
+    int by_keys = (span + c->attn_keys - 1) / c->attn_keys;
+    if (n > by_keys) n = by_keys;
+    if (n < 1) n = 1;
+    int cap = (32 * 1024 / 4) / G; /* score floats per head */
+    if ((span + n - 1) / n > cap) n = (span + cap - 1) / cap;
+    if (n > 64) return 0;
+    int cmax = ((span + n - 1) / n + 3) / 4 * 4; /* keeps what follows 16-aligned */
+    *cmax_out = cmax;
+    int nkg = AD_THREADS / (hd / 4);
+    *smem = ((size_t)G * hd + (size_t)G * cmax + (size_t)nkg * G * hd) * 4;
+    if (*smem > 48 * 1024) return 0;
+    return n;
+}
+
+template <int G>
+static void launch_attn_dec(grt_device *dev, dim3 grid, size_t smem, float *out, float *part, float *q, float *k,
+                            const float *v, float *kc, float *vc, const float *inv_freq, const grt_step_state *st,
+                            grt_rows rows, int n_heads, int n_kv, int hd, int rot, int inter, int max_ctx,
+                            float scale, int window, int n_splits, int cmax, unsigned *ctr) {
+    launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, out, part, q, k, v, kc, vc, inv_freq, st, rows,
+           n_heads, n_kv, hd, rot, inter, max_ctx, scale, window, n_splits, cmax, ctr);
+}
+
 /* One op held back so the next may fuse with it: an rmsnorm or GLU whose
  * output the next matmul reads (it becomes that matmul's prologue), a group
- * of matmuls reading one input, or rope on q then k (fused with kv_store).
+ * of matmuls reading one input, rope on q then k (fused with kv_store),
+ * or rope and kv_store together (fused with the decode attention after).
  * Everything else flushes it first, in order, so effects are unchanged. */
-enum { PEND_NONE = 0, PEND_NORM, PEND_GLU, PEND_MM, PEND_ROPE };
+enum { PEND_NONE = 0, PEND_NORM, PEND_GLU, PEND_MM, PEND_ROPE, PEND_ROPE_KV };
 
 struct cuda_pend {
     int kind;
@@ -1572,6 +1792,9 @@ struct cuda_pend {
     int rheads[2], hd, rot;
     bool inter;
     grt_rows rows;
+    /* rope + kv_store (held so decode attention may take them in) */
+    grt_tensor kc, vc, kv_v;
+    int max_ctx;
 };
 
 static cuda_pend *pend_of(grt_device *dev) {
@@ -1590,6 +1813,8 @@ static bool overlaps(const grt_tensor *a, const grt_tensor *b) {
     return a0 < b1 && b0 < a1;
 }
 
+static void launch_rope_kv(grt_device *dev, const cuda_pend *p);
+
 void cuda_flush(grt_device *dev) {
     cuda_ctx *c = cuda_ctx_of(dev);
     cuda_pend *p = c->pend;
@@ -1603,6 +1828,7 @@ void cuda_flush(grt_device *dev) {
         launch_mv_rows(dev, p->mv, p->T, p->R, true);
         cuda_check_launch(dev, "matmul");
         break;
+    case PEND_ROPE_KV: launch_rope_kv(dev, p); break;
     case PEND_ROPE:
         for (int i = 0; i < p->n_rope; i++)
             direct_rope(dev, &p->rx[i], &p->rf, &p->rst, p->rows, p->rheads[i], p->hd, p->rot, p->inter);
@@ -1735,23 +1961,89 @@ void cuda_op_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_fr
     p->inter = interleaved;
 }
 
+/* The held rope(s) + kv_store as one kernel. */
+static void launch_rope_kv(grt_device *dev, const cuda_pend *p) {
+    int hq = p->n_rope == 2 ? p->rheads[0] : 0, hk = p->rheads[p->n_rope - 1];
+    int work = p->rot / 2 * (hq + hk);
+    int th = work >= 1024 ? 1024 : work < 128 ? 128 : (work + 31) / 32 * 32;
+    launch(dev, k_rope_kv, dim3(p->rows.n_rows), dim3(th), 0, p->n_rope == 2 ? (float *)tptr(&p->rx[0]) : (float *)NULL,
+           hq, (float *)tptr(&p->rx[p->n_rope - 1]), hk, (const float *)tptr(&p->rf),
+           (const grt_step_state *)tptr(&p->rst), p->rows, p->hd, p->rot, (int)p->inter, tptr(&p->kc), tptr(&p->vc),
+           (int)(p->kc.type == GRT_F16), (int)(p->vc.type == GRT_F16), (const float *)tptr(&p->kv_v), p->max_ctx);
+    cuda_check_launch(dev, "rope+kv_store");
+}
+
 void cuda_op_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v_cache, const grt_tensor *k,
                       const grt_tensor *v, const grt_tensor *state, grt_rows rows, int kv_dim, int max_ctx) {
     cuda_pend *p = pend_of(dev);
     if (p->kind == PEND_ROPE && same_start(k, &p->rx[p->n_rope - 1]) && same_start(state, &p->rst) &&
         rows.n_rows == p->rows.n_rows && rows.seq0 == p->rows.seq0 && rows.n_seqs == p->rows.n_seqs &&
         kv_dim == p->rheads[p->n_rope - 1] * p->hd && !overlaps(v, &p->rx[0]) && !overlaps(v, &p->rx[p->n_rope - 1])) {
-        p->kind = PEND_NONE;
-        int hq = p->n_rope == 2 ? p->rheads[0] : 0, hk = p->rheads[p->n_rope - 1];
-        int work = p->rot / 2 * (hq + hk);
-        int th = work >= 1024 ? 1024 : work < 128 ? 128 : (work + 31) / 32 * 32;
-        launch(dev, k_rope_kv, dim3(rows.n_rows), dim3(th), 0, p->n_rope == 2 ? (float *)tptr(&p->rx[0]) : (float *)NULL,
-               hq, (float *)tptr(&p->rx[p->n_rope - 1]), hk, (const float *)tptr(&p->rf),
-               (const grt_step_state *)tptr(state), rows, p->hd, p->rot, (int)p->inter, tptr(k_cache), tptr(v_cache),
-               (int)(k_cache->type == GRT_F16), (int)(v_cache->type == GRT_F16), (const float *)tptr(v), max_ctx);
-        cuda_check_launch(dev, "rope+kv_store");
+        p->kind = PEND_ROPE_KV;
+        p->kc = *k_cache;
+        p->vc = *v_cache;
+        p->kv_v = *v;
+        p->max_ctx = max_ctx;
         return;
     }
     cuda_flush(dev);
     direct_kv_store(dev, k_cache, v_cache, k, v, state, rows, kv_dim, max_ctx);
+}
+
+/* Decode attention right after rope(q), rope(k) and kv_store of the same
+ * rows: one fused kernel when the shapes fit it. */
+static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                         const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
+                         int n_kv_heads, int head_dim, int max_ctx, float scale, int window) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    cuda_pend *p = c->pend;
+    if (!p || p->kind != PEND_ROPE_KV || !c->attn_fuse || p->n_rope != 2) return false;
+    if (rows.n_rows != rows.n_seqs || rows.n_rows != p->rows.n_rows || rows.seq0 != p->rows.seq0 ||
+        rows.n_seqs != p->rows.n_seqs)
+        return false;
+    if (!same_start(q, &p->rx[0]) || !same_start(state, &p->rst) || !same_start(k_cache, &p->kc) ||
+        !same_start(v_cache, &p->vc) || max_ctx != p->max_ctx || head_dim != p->hd || n_heads != p->rheads[0] ||
+        n_kv_heads != p->rheads[1])
+        return false;
+    if (k_cache->type != GRT_F32 || v_cache->type != GRT_F32 || head_dim % 4 != 0 || head_dim > AD_MAXHD ||
+        p->rot > head_dim || n_kv_heads < 1 || n_heads % n_kv_heads != 0)
+        return false;
+    int G = n_heads / n_kv_heads;
+    if (G > 8 || 1 + (int64_t)rows.n_seqs * n_kv_heads > CUDA_N_COUNTERS) return false;
+    const grt_tensor *others[] = {&p->rx[0], &p->rx[1], &p->kv_v, &p->kc, &p->vc, &p->rst};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (overlaps(out, others[i])) return false;
+    uintptr_t al = (uintptr_t)tptr(k_cache) | (uintptr_t)tptr(v_cache) | (uintptr_t)tptr(&p->kv_v) |
+                   (uintptr_t)tptr(&p->rx[1]) | (uintptr_t)tptr(q);
+    if (al % 16 != 0) return false;
+    int span = window > 0 && window < max_ctx ? window : max_ctx;
+    size_t smem;
+    int cmax;
+    int n_splits = attn_dec_splits(dev, rows.n_seqs, n_kv_heads, G, head_dim, span, &smem, &cmax);
+    if (n_splits < 1) return false;
+    float *part = NULL;
+    if (n_splits > 1) {
+        part = (float *)cuda_scratch(dev, (size_t)rows.n_seqs * n_kv_heads * n_splits * G * (head_dim + 2) * 4);
+        if (!part) return true; /* sticky error set */
+    }
+    p->kind = PEND_NONE;
+    dim3 grid((unsigned)n_splits, (unsigned)n_kv_heads, (unsigned)rows.n_rows);
+#define AD_ARGS                                                                                                  \
+    dev, grid, smem, (float *)tptr(out), part, (float *)tptr(q), (float *)tptr(&p->rx[1]),                      \
+        (const float *)tptr(&p->kv_v), (float *)tptr(k_cache), (float *)tptr(v_cache),                         \
+        (const float *)tptr(&p->rf), (const grt_step_state *)tptr(state), rows, n_heads, n_kv_heads, head_dim, \
+        p->rot, (int)p->inter, max_ctx, scale, window, n_splits, cmax, c->counters
+    switch (G) {
+    case 1: launch_attn_dec<1>(AD_ARGS); break;
+    case 2: launch_attn_dec<2>(AD_ARGS); break;
+    case 3: launch_attn_dec<3>(AD_ARGS); break;
+    case 4: launch_attn_dec<4>(AD_ARGS); break;
+    case 5: launch_attn_dec<5>(AD_ARGS); break;
+    case 6: launch_attn_dec<6>(AD_ARGS); break;
+    case 7: launch_attn_dec<7>(AD_ARGS); break;
+    default: launch_attn_dec<8>(AD_ARGS); break;
+    }
+#undef AD_ARGS
+    cuda_check_launch(dev, "rope+kv_store+attention");
+    return true;
 }

@@ -1561,24 +1561,27 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * the G query heads that share the KV head, so each key and value is read
  * once per group. The block rotates q and the new k itself (in shared
  * memory); the new key and value take part from shared memory, not from
- * the cache. Scores: one key per thread, 16-byte loads. Weighted V: threads
- * over (key group, 4 dims). Splits write (max, sum, acc) partials and the
- * last block of the (sequence, KV head) merges them; that block also writes
- * the rotated q and k back and the new k and v into the caches, so every
- * effect of the three ops exists afterwards. Effects on memory other blocks
- * read happen only once all of them have read it. */
-enum { AD_THREADS = 128, AD_MAXHD = 256 };
+ * the cache. Only as many splits work as the current length needs (at
+ * least min_keys keys each; the others return at once), so a short context
+ * is one block with no merge. Scores: 4 threads per key, 16-byte loads.
+ * Weighted V: threads over (key group, 4 dims). With several splits each
+ * writes (max, sum, acc) partials and the last to finish merges them. The
+ * block that finishes also writes the rotated q and k back and the new k
+ * and v into the caches, once every block of the group has read them, so
+ * every effect of the three ops exists afterwards. */
+enum { AD_THREADS = 128, AD_MAXHD = 256, AD_MAXSPLIT = 64 };
 
 template <int G>
 static __global__ void __launch_bounds__(AD_THREADS)
     k_attn_dec(float *out, float *part, float *q, float *k, const float *v, float *kc, float *vc,
                const float *inv_freq, const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd,
-               int rot, int inter, int max_ctx, float scale, int window, int n_splits, int cmax, unsigned *ctr) {
+               int rot, int inter, int max_ctx, float scale, int window, int n_splits, int min_keys, int cmax,
+               unsigned *ctr) {
     pdl_launch();
     extern __shared__ float ad_sm[];
     __shared__ float cs[AD_MAXHD / 2], sn[AD_MAXHD / 2];
     __shared__ __align__(16) float kn[AD_MAXHD], vn[AD_MAXHD];
-    __shared__ float mx[G], sm[G];
+    __shared__ float mx[G], sm[G], wt[AD_MAXSPLIT * G];
     __shared__ unsigned last;
     float *qs = ad_sm, *sc = qs + G * hd, *red = sc + G * cmax;
     int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, tid = threadIdx.x, nt = blockDim.x;
@@ -1587,20 +1590,26 @@ static __global__ void __launch_bounds__(AD_THREADS)
     float *qg = q + ((size_t)r * n_heads + (size_t)kvh * G) * hd;
     float *kr = k + (size_t)r * kv_dim + (size_t)kvh * hd;
     const float *vr = v + (size_t)r * kv_dim + (size_t)kvh * hd;
+    float freq = tid < half ? inv_freq[tid] : 0.0f; /* constant: read before the wait */
     pdl_wait();
     int seq = rows.seq0 + r, pos = st[seq].pos;
-    for (int i = tid; i < half; i += nt) {
-        /* as k_rope: an f32 angle, cos/sin correctly rounded */
-        float ang = (float)pos * inv_freq[i];
-        double sd, cd;
-        sincos((double)ang, &sd, &cd);
-        cs[i] = (float)cd;
-        sn[i] = (float)sd;
-    }
+    int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
+    int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    int n = hi - lo + 1;
+    int active = n > min_keys ? (n + min_keys - 1) / min_keys : 1;
+    if (active > n_splits) active = n_splits;
+    if (split >= active) return;
     for (int i = tid; i < G * hd; i += nt) qs[i] = qg[i];
     for (int i = tid; i < hd; i += nt) {
         kn[i] = kr[i];
         vn[i] = vr[i];
+    }
+    if (tid < half) {
+        /* as k_rope: an f32 angle, cos/sin correctly rounded */
+        double sd, cd;
+        sincos((double)((float)pos * freq), &sd, &cd);
+        cs[tid] = (float)cd;
+        sn[tid] = (float)sd;
     }
     __syncthreads();
     for (int t = tid; t < (G + 1) * half; t += nt) {
@@ -1612,33 +1621,43 @@ static __global__ void __launch_bounds__(AD_THREADS)
         x[i1] = a * sn[i] + b * cs[i];
     }
     __syncthreads();
-    int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
-    int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-    int n = hi - lo + 1;
-    int chunk = n > 0 ? (n + n_splits - 1) / n_splits : 0;
+    int chunk = n > 0 ? (n + active - 1) / active : 0;
     int j0 = lo + split * chunk, j1 = j0 + chunk;
     if (j1 > hi + 1) j1 = hi + 1;
     int cnt = j1 > j0 ? j1 - j0 : 0;
     size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
-    int hd4 = hd / 4;
-    /* scores: thread per key */
-    for (int jj = tid; jj < cnt; jj += nt) {
-        int j = j0 + jj;
-        const float4 *kp = j == pos ? (const float4 *)kn : (const float4 *)(kc + base + (size_t)j * kv_dim);
-        float s[G];
+    int hd4 = hd / 4, q4 = hd4 / 4;
+    /* scores: 4 threads per key, each a quarter of the dims */
+    {
+        int sub = tid & 3;
+        /* every thread takes every pass (the shuffles need the whole warp) */
+#pragma unroll 2
+        for (int jb = 0; jb < cnt; jb += nt >> 2) {
+            int jj = jb + (tid >> 2), j = j0 + jj;
+            bool ok = jj < cnt;
+            const float4 *kp = (j == pos || !ok ? (const float4 *)kn : (const float4 *)(kc + base + (size_t)j * kv_dim)) +
+                               sub * q4;
+            float s[G];
 #pragma unroll
-        for (int g = 0; g < G; g++) s[g] = 0;
+            for (int g = 0; g < G; g++) s[g] = 0;
 #pragma unroll 4
-        for (int d = 0; d < hd4; d++) {
-            float4 kk = kp[d];
+            for (int d = 0; d < q4; d++) {
+                float4 kk = kp[d];
+#pragma unroll
+                for (int g = 0; g < G; g++) {
+                    float4 qq = ((const float4 *)(qs + g * hd))[sub * q4 + d];
+                    s[g] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
+                }
+            }
 #pragma unroll
             for (int g = 0; g < G; g++) {
-                float4 qq = ((const float4 *)(qs + g * hd))[d];
-                s[g] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
+                s[g] += __shfl_xor_sync(0xffffffffu, s[g], 1);
+                s[g] += __shfl_xor_sync(0xffffffffu, s[g], 2);
             }
-        }
+            if (sub == 0 && ok)
 #pragma unroll
-        for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * scale;
+                for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * scale;
+        }
     }
     __syncthreads();
     /* softmax per head: a warp per head */
@@ -1682,12 +1701,13 @@ static __global__ void __launch_bounds__(AD_THREADS)
         for (int g = 0; g < G; g++) ((float4 *)(red + ((size_t)kg * G + g) * hd))[d4] = acc[g];
     }
     __syncthreads();
-    float *pp = part + (((size_t)r * n_kv + kvh) * n_splits + split) * G * (hd + 2);
+    float *p0 = part + ((size_t)r * n_kv + kvh) * n_splits * G * (hd + 2);
+    float *pp = p0 + (size_t)split * G * (hd + 2);
     for (int i = tid; i < G * hd; i += nt) {
         int g = i / hd, d = i % hd;
         float t = 0;
         for (int c = 0; c < nkg; c++) t += red[((size_t)c * G + g) * hd + d];
-        if (n_splits == 1) {
+        if (active == 1) {
             out[((size_t)r * n_heads + (size_t)kvh * G + g) * hd + d] = sm[g] > 0 ? t / sm[g] : 0.0f;
         } else {
             pp[g * (hd + 2) + 2 + d] = t;
@@ -1697,31 +1717,41 @@ static __global__ void __launch_bounds__(AD_THREADS)
             }
         }
     }
-    if (n_splits > 1) {
+    if (active > 1) {
         __threadfence();
         __syncthreads();
         if (tid == 0) {
             unsigned *c = ctr + 1 + (size_t)r * n_kv + kvh;
-            last = atomicAdd(c, 1u) == (unsigned)n_splits - 1;
+            last = atomicAdd(c, 1u) == (unsigned)active - 1;
             if (last) atomicExch(c, 0u);
         }
         __syncthreads();
         if (!last) return;
         __threadfence();
-        const float *p0 = part + ((size_t)r * n_kv + kvh) * n_splits * G * (hd + 2);
+        /* weights of the splits: exp(m_c - M) per head, M the heads' max */
+        for (int i = tid; i < active * G; i += nt) {
+            int c = i / G, g = i % G;
+            wt[i] = __ldcg(p0 + ((size_t)c * G + g) * (hd + 2));
+        }
+        __syncthreads();
+        if (tid < G) {
+            float M = -INFINITY, L = 0;
+            for (int c = 0; c < active; c++) M = fmaxf(M, wt[c * G + tid]);
+            for (int c = 0; c < active; c++) {
+                float ms = wt[c * G + tid];
+                float e = ms == -INFINITY ? 0.0f : expf(ms - M);
+                wt[c * G + tid] = e;
+                L += e * __ldcg(p0 + ((size_t)c * G + tid) * (hd + 2) + 1);
+            }
+            sm[tid] = L;
+        }
+        __syncthreads();
         for (int i = tid; i < G * hd; i += nt) {
             int g = i / hd, d = i % hd;
-            float M = -INFINITY, L = 0, o = 0;
-            for (int c = 0; c < n_splits; c++) M = fmaxf(M, __ldcg(p0 + ((size_t)c * G + g) * (hd + 2)));
-            for (int c = 0; c < n_splits; c++) {
-                const float *pc = p0 + ((size_t)c * G + g) * (hd + 2);
-                float ms = __ldcg(pc);
-                if (ms == -INFINITY) continue;
-                float e = expf(ms - M);
-                L += __ldcg(pc + 1) * e;
-                o += __ldcg(pc + 2 + d) * e;
-            }
-            out[((size_t)r * n_heads + (size_t)kvh * G + g) * hd + d] = L > 0 ? o / L : 0.0f;
+            float o = 0;
+#pragma unroll 8
+            for (int c = 0; c < active; c++) o += wt[c * G + g] * __ldcg(p0 + ((size_t)c * G + g) * (hd + 2) + 2 + d);
+            out[((size_t)r * n_heads + (size_t)kvh * G + g) * hd + d] = sm[g] > 0 ? o / sm[g] : 0.0f;
         }
     }
     /* every block of the group has read q, k and v: write the effects */
@@ -1749,8 +1779,11 @@ static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd,
     if (n < 1) n = 1;
     int cap = (32 * 1024 / 4) / G; /* score floats per head */
     if ((span + n - 1) / n > cap) n = (span + cap - 1) / cap;
-    if (n > 64) return 0;
-    int cmax = ((span + n - 1) / n + 3) / 4 * 4; /* keeps what follows 16-aligned */
+    if (n > AD_MAXSPLIT) return 0;
+    /* the longest a split gets: min_keys, or a share of the longest context */
+    int cmax = (span + n - 1) / n;
+    if (cmax < c->attn_keys) cmax = c->attn_keys < span ? c->attn_keys : span;
+    cmax = (cmax + 3) / 4 * 4; /* keeps what follows 16-aligned */
     *cmax_out = cmax;
     int nkg = AD_THREADS / (hd / 4);
     *smem = ((size_t)G * hd + (size_t)G * cmax + (size_t)nkg * G * hd) * 4;
@@ -1762,9 +1795,9 @@ template <int G>
 static void launch_attn_dec(grt_device *dev, dim3 grid, size_t smem, float *out, float *part, float *q, float *k,
                             const float *v, float *kc, float *vc, const float *inv_freq, const grt_step_state *st,
                             grt_rows rows, int n_heads, int n_kv, int hd, int rot, int inter, int max_ctx,
-                            float scale, int window, int n_splits, int cmax, unsigned *ctr) {
+                            float scale, int window, int n_splits, int min_keys, int cmax, unsigned *ctr) {
     launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, out, part, q, k, v, kc, vc, inv_freq, st, rows,
-           n_heads, n_kv, hd, rot, inter, max_ctx, scale, window, n_splits, cmax, ctr);
+           n_heads, n_kv, hd, rot, inter, max_ctx, scale, window, n_splits, min_keys, cmax, ctr);
 }
 
 /* One op held back so the next may fuse with it: an rmsnorm or GLU whose
@@ -2005,7 +2038,7 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
         !same_start(v_cache, &p->vc) || max_ctx != p->max_ctx || head_dim != p->hd || n_heads != p->rheads[0] ||
         n_kv_heads != p->rheads[1])
         return false;
-    if (k_cache->type != GRT_F32 || v_cache->type != GRT_F32 || head_dim % 4 != 0 || head_dim > AD_MAXHD ||
+    if (k_cache->type != GRT_F32 || v_cache->type != GRT_F32 || head_dim % 16 != 0 || head_dim > AD_MAXHD ||
         p->rot > head_dim || n_kv_heads < 1 || n_heads % n_kv_heads != 0)
         return false;
     int G = n_heads / n_kv_heads;
@@ -2032,7 +2065,7 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
     dev, grid, smem, (float *)tptr(out), part, (float *)tptr(q), (float *)tptr(&p->rx[1]),                      \
         (const float *)tptr(&p->kv_v), (float *)tptr(k_cache), (float *)tptr(v_cache),                         \
         (const float *)tptr(&p->rf), (const grt_step_state *)tptr(state), rows, n_heads, n_kv_heads, head_dim, \
-        p->rot, (int)p->inter, max_ctx, scale, window, n_splits, cmax, c->counters
+        p->rot, (int)p->inter, max_ctx, scale, window, n_splits, c->attn_keys, cmax, c->counters
     switch (G) {
     case 1: launch_attn_dec<1>(AD_ARGS); break;
     case 2: launch_attn_dec<2>(AD_ARGS); break;

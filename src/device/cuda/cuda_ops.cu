@@ -155,9 +155,10 @@ static void direct_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_ten
  * unpacked in registers, a warp reduction at the end. */
 enum { MV_WARPS = 8 };
 /* Blocks per SM the pipelined GEMVs are compiled for: bytes in flight per
- * SM grow with resident warps (one round each), so registers are capped. */
+ * SM grow with resident warps (one round each), so registers are capped:
+ * 2 (128 registers) measured 1.08x over 1 on Llama-1B BF16, 3 and 4 slower. */
 #ifndef MV_MINB
-#define MV_MINB 1
+#define MV_MINB 2
 #endif
 
 struct mv_mat {
@@ -1569,7 +1570,7 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * block that finishes also writes the rotated q and k back and the new k
  * and v into the caches, once every block of the group has read them, so
  * every effect of the three ops exists afterwards. */
-enum { AD_THREADS = 128, AD_MAXHD = 256, AD_MAXSPLIT = 64 };
+enum { AD_THREADS = 128, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_KPRE = 8, AD_VPRE = 4 };
 
 template <int G>
 static __global__ void __launch_bounds__(AD_THREADS)
@@ -1599,6 +1600,32 @@ static __global__ void __launch_bounds__(AD_THREADS)
     int active = n > min_keys ? (n + min_keys - 1) / min_keys : 1;
     if (active > n_splits) active = n_splits;
     if (split >= active) return;
+    int chunk = n > 0 ? (n + active - 1) / active : 0;
+    int j0 = lo + split * chunk, j1 = j0 + chunk;
+    if (j1 > hi + 1) j1 = hi + 1;
+    int cnt = j1 > j0 ? j1 - j0 : 0;
+    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
+    int hd4 = hd / 4, q4 = hd4 / 4, sub = tid & 3;
+    int nkg = nt / hd4, kg = tid / hd4, d4 = tid % hd4;
+    /* Every load that depends only on pos is issued here, together: the
+     * first pass of keys (4 threads per key), the first AD_VPRE values of
+     * this thread's key group, and q, k, v; the rope's sincos runs while
+     * they are in flight. The new key and value (j == pos) come from
+     * shared memory later. */
+    float4 kpre[AD_KPRE], vpre[AD_VPRE];
+    {
+        int j = j0 + (tid >> 2);
+        bool ok = (tid >> 2) < cnt && j != pos && q4 <= AD_KPRE;
+        const float4 *kp = (const float4 *)(kc + base + (size_t)j * kv_dim) + sub * q4;
+#pragma unroll
+        for (int d = 0; d < AD_KPRE; d++) kpre[d] = ok && d < q4 ? kp[d] : make_float4(0, 0, 0, 0);
+#pragma unroll
+        for (int i = 0; i < AD_VPRE; i++) {
+            int jj = kg + i * nkg;
+            bool okv = kg < nkg && jj < cnt && j0 + jj != pos;
+            vpre[i] = okv ? ((const float4 *)(vc + base + (size_t)(j0 + jj) * kv_dim))[d4] : make_float4(0, 0, 0, 0);
+        }
+    }
     for (int i = tid; i < G * hd; i += nt) qs[i] = qg[i];
     for (int i = tid; i < hd; i += nt) {
         kn[i] = kr[i];
@@ -1621,25 +1648,28 @@ static __global__ void __launch_bounds__(AD_THREADS)
         x[i1] = a * sn[i] + b * cs[i];
     }
     __syncthreads();
-    int chunk = n > 0 ? (n + active - 1) / active : 0;
-    int j0 = lo + split * chunk, j1 = j0 + chunk;
-    if (j1 > hi + 1) j1 = hi + 1;
-    int cnt = j1 > j0 ? j1 - j0 : 0;
-    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
-    int hd4 = hd / 4, q4 = hd4 / 4;
-    /* scores: 4 threads per key, each a quarter of the dims */
-    {
-        int sub = tid & 3;
-        /* every thread takes every pass (the shuffles need the whole warp) */
-#pragma unroll 2
-        for (int jb = 0; jb < cnt; jb += nt >> 2) {
-            int jj = jb + (tid >> 2), j = j0 + jj;
-            bool ok = jj < cnt;
-            const float4 *kp = (j == pos || !ok ? (const float4 *)kn : (const float4 *)(kc + base + (size_t)j * kv_dim)) +
-                               sub * q4;
-            float s[G];
+    /* scores: 4 threads per key, each a quarter of the dims; every thread
+     * takes every pass (the shuffles need the whole warp) */
+    for (int jb = 0; jb < cnt; jb += nt >> 2) {
+        int jj = jb + (tid >> 2), j = j0 + jj;
+        bool ok = jj < cnt;
+        const float4 *kp = (j == pos || !ok ? (const float4 *)kn : (const float4 *)(kc + base + (size_t)j * kv_dim)) +
+                           sub * q4;
+        bool pre = jb == 0 && j != pos && q4 <= AD_KPRE;
+        float s[G];
 #pragma unroll
-            for (int g = 0; g < G; g++) s[g] = 0;
+        for (int g = 0; g < G; g++) s[g] = 0;
+        if (pre) {
+#pragma unroll
+            for (int d = 0; d < AD_KPRE; d++) {
+                if (d >= q4) break;
+#pragma unroll
+                for (int g = 0; g < G; g++) {
+                    float4 qq = ((const float4 *)(qs + g * hd))[sub * q4 + d];
+                    s[g] += qq.x * kpre[d].x + qq.y * kpre[d].y + qq.z * kpre[d].z + qq.w * kpre[d].w;
+                }
+            }
+        } else {
 #pragma unroll 4
             for (int d = 0; d < q4; d++) {
                 float4 kk = kp[d];
@@ -1649,15 +1679,15 @@ static __global__ void __launch_bounds__(AD_THREADS)
                     s[g] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
                 }
             }
-#pragma unroll
-            for (int g = 0; g < G; g++) {
-                s[g] += __shfl_xor_sync(0xffffffffu, s[g], 1);
-                s[g] += __shfl_xor_sync(0xffffffffu, s[g], 2);
-            }
-            if (sub == 0 && ok)
-#pragma unroll
-                for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * scale;
         }
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            s[g] += __shfl_xor_sync(0xffffffffu, s[g], 1);
+            s[g] += __shfl_xor_sync(0xffffffffu, s[g], 2);
+        }
+        if (sub == 0 && ok)
+#pragma unroll
+            for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * scale;
     }
     __syncthreads();
     /* softmax per head: a warp per head */
@@ -1679,15 +1709,11 @@ static __global__ void __launch_bounds__(AD_THREADS)
     }
     __syncthreads();
     /* weighted V: thread (key group kg, dims 4 * d4) */
-    int nkg = nt / hd4, kg = tid / hd4, d4 = tid % hd4;
     if (kg < nkg) {
         float4 acc[G];
 #pragma unroll
         for (int g = 0; g < G; g++) acc[g] = make_float4(0, 0, 0, 0);
-#pragma unroll 4
-        for (int jj = kg; jj < cnt; jj += nkg) {
-            int j = j0 + jj;
-            float4 vv = j == pos ? ((const float4 *)vn)[d4] : ((const float4 *)(vc + base + (size_t)j * kv_dim))[d4];
+        auto add = [&](int jj, float4 vv) {
 #pragma unroll
             for (int g = 0; g < G; g++) {
                 float p = sc[g * cmax + jj];
@@ -1696,6 +1722,16 @@ static __global__ void __launch_bounds__(AD_THREADS)
                 acc[g].z += p * vv.z;
                 acc[g].w += p * vv.w;
             }
+        };
+#pragma unroll
+        for (int i = 0; i < AD_VPRE; i++) {
+            int jj = kg + i * nkg;
+            if (jj < cnt) add(jj, j0 + jj == pos ? ((const float4 *)vn)[d4] : vpre[i]);
+        }
+#pragma unroll 4
+        for (int jj = kg + AD_VPRE * nkg; jj < cnt; jj += nkg) {
+            int j = j0 + jj;
+            add(jj, j == pos ? ((const float4 *)vn)[d4] : ((const float4 *)(vc + base + (size_t)j * kv_dim))[d4]);
         }
 #pragma unroll
         for (int g = 0; g < G; g++) ((float4 *)(red + ((size_t)kg * G + g) * hd))[d4] = acc[g];

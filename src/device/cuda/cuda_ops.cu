@@ -193,8 +193,6 @@ struct mv_args {
     int vec_stage;  /* pipelined kernels: stage with float4 loads where aligned */
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
                        blk[] then counts blocks of MV_WARPS / split rows */
-    int tile_rows;  /* bulk kernel: rows per tile; tl[i]: first tile of matrix i */
-    unsigned tl[4];
 };
 
 template <int R>
@@ -751,155 +749,6 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_
 }
 
 
-/* ------------------------------------------- matmul: decode, bulk copies */
-
-/* Float weights streamed by the copy engine (Hopper): each block walks its
- * tiles (tile_rows whole rows of one matrix, contiguous bytes) through a
- * ring of MVB_STAGES shared-memory buffers filled by cp.async.bulk, so
- * MVB_STAGES tiles per block are in flight however many registers the
- * arithmetic takes, and the first ones are requested before the PDL wait.
- * Warps compute from shared memory: a segment is 8 chunks of 16 bytes of
- * one row, taken by 8 lanes and summed in a fixed order, then one warp per
- * row adds the row's segments in order; results do not depend on timing. */
-enum { MVB_STAGE = 16384, MVB_STAGES = 4 };
-
-static __device__ __forceinline__ unsigned smem_addr(const void *p) {
-    return (unsigned)__cvta_generic_to_shared(p);
-}
-static __device__ __forceinline__ void mbar_init(uint64_t *bar, unsigned count) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_addr(bar)), "r"(count) : "memory");
-#endif
-}
-static __device__ __forceinline__ void mbar_init_fence() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-#endif
-}
-/* Copy n bytes (16-aligned, multiple of 16) global -> shared; bar completes
- * when they have landed. */
-static __device__ __forceinline__ void bulk_load(void *dst, const void *src, unsigned n, uint64_t *bar) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(smem_addr(bar)), "r"(n) : "memory");
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
-                 ::"r"(smem_addr(dst)), "l"(src), "r"(n), "r"(smem_addr(bar))
-                 : "memory");
-#endif
-}
-static __device__ __forceinline__ void mbar_wait(uint64_t *bar, unsigned parity) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    unsigned done = 0;
-    while (!done)
-        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
-                     "selp.u32 %0, 1, 0, p;\n\t}"
-                     : "=r"(done)
-                     : "r"(smem_addr(bar)), "r"(parity)
-                     : "memory");
-#endif
-}
-
-/* Tile t: its matrix, first row and row count. */
-static __device__ __forceinline__ const mv_mat &mvb_tile(const mv_args &a, unsigned t, int64_t *row0, int *rows) {
-    bool in1 = a.n_mats > 1 && t >= a.tl[1], in2 = a.n_mats > 2 && t >= a.tl[2];
-    const mv_mat &M = in2 ? a.m[2] : in1 ? a.m[1] : a.m[0];
-    unsigned t0 = in2 ? a.tl[2] : in1 ? a.tl[1] : 0;
-    *row0 = (int64_t)(t - t0) * a.tile_rows;
-    int64_t left = M.N - *row0;
-    *rows = left < a.tile_rows ? (int)left : a.tile_rows;
-    return M;
-}
-
-template <int T, int R>
-static __global__ void __launch_bounds__(MV_WARPS * 32) k_mvb(mv_args a) {
-    pdl_launch();
-    extern __shared__ __align__(128) unsigned char mvb_sm[];
-    __shared__ uint64_t bar[MVB_STAGES];
-    constexpr int EPC = T == GRT_F32 ? 4 : 8;
-    unsigned char *stage = mvb_sm;
-    float *xs = (float *)(mvb_sm + (size_t)MVB_STAGES * MVB_STAGE);
-    float *seg = xs + (a.stage ? (size_t)R * a.K : 0); /* [2][MVB_STAGE / 128][R] */
-    int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
-    unsigned n_tiles = a.tl[a.n_mats], b = blockIdx.x, G = gridDim.x;
-    auto issue = [&](unsigned i) { /* this block's i-th tile into stage i % MVB_STAGES */
-        unsigned t = b + i * G;
-        if (t >= n_tiles) return;
-        int64_t row0;
-        int rows;
-        const mv_mat &M = mvb_tile(a, t, &row0, &rows);
-        int s = (int)(i % MVB_STAGES);
-        bulk_load(stage + (size_t)s * MVB_STAGE, M.w + row0 * M.w_row, (unsigned)(rows * M.w_row), &bar[s]);
-    };
-    if (tid == 0) {
-        for (int s = 0; s < MVB_STAGES; s++) mbar_init(&bar[s], 1);
-        mbar_init_fence();
-    }
-    __syncthreads();
-    if (tid == 0)
-        for (unsigned i = 0; i < MVB_STAGES; i++) issue(i);
-    pdl_wait();
-    const float *X = mv_stage<R>(a, xs);
-    int64_t CH = (int64_t)(a.m[0].w_row / 16); /* chunks per row: the same for every matrix (same K) */
-    int nspr = (int)(CH / 8);                   /* segments per row */
-    for (unsigned i = 0;; i++) {
-        unsigned t = b + i * G;
-        if (t >= n_tiles) break;
-        int64_t row0;
-        int rows;
-        const mv_mat &M = mvb_tile(a, t, &row0, &rows);
-        int s = (int)(i % MVB_STAGES);
-        mbar_wait(&bar[s], (i / MVB_STAGES) & 1);
-        const uint4 *src = (const uint4 *)(stage + (size_t)s * MVB_STAGE);
-        float *sg = seg + (size_t)(i & 1) * (MVB_STAGE / 128) * R;
-        int nseg = rows * nspr;
-        for (int g = (tid >> 3); g < ((nseg + 31) & ~31); g += MV_WARPS * 4) {
-            /* every lane takes every pass: the shuffles below need the warp */
-            float acc[R];
-#pragma unroll
-            for (int r = 0; r < R; r++) acc[r] = 0;
-            if (g < nseg) {
-                int64_t c = (int64_t)g * 8 + (lane & 7);
-                int64_t k = (c % CH) * EPC;
-                float wf[8];
-                unpack16<T>(src[c], wf);
-#pragma unroll
-                for (int r = 0; r < R; r++) {
-                    const float *xr = X + r * a.K + k;
-                    if (EPC == 4) {
-                        float4 xv = *(const float4 *)xr;
-                        acc[r] = wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
-                    } else {
-                        float xv[8];
-                        load_x8(xr, 0, xv);
-#pragma unroll
-                        for (int e = 0; e < 8; e++) acc[r] += wf[e] * xv[e];
-                    }
-                }
-            }
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], 4);
-                acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], 2);
-                acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], 1);
-            }
-            if ((lane & 7) == 0 && g < nseg)
-#pragma unroll
-                for (int r = 0; r < R; r++) sg[g * R + r] = acc[r];
-        }
-        __syncthreads(); /* stage s is read and sg complete */
-        if (tid == 0) issue(i + MVB_STAGES);
-        for (int rr = w; rr < rows; rr += MV_WARPS) {
-            float sum[R];
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                sum[r] = 0;
-                for (int j = lane; j < nspr; j += 32) sum[r] += sg[(rr * nspr + j) * R + r];
-            }
-            mv_finish<R>(M, row0 + rr, sum);
-        }
-    }
-}
-
 /* Q8_0 / Q4_0 rows whose length is a multiple of 16 bytes (K % 256 == 0,
  * 16-aligned base): a round is RB blocks of raw row bytes, loaded with
  * coalesced 16-byte loads into the warp's shared buffer, then unpacked from
@@ -1182,40 +1031,6 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 }
 
 
-/* The bulk kernel when it fits: float weights, rows a multiple of 128
- * bytes and at most a stage, 16-aligned matrices. Tiles as many rows as a
- * stage holds, fewer while that leaves under two tiles per SM. */
-template <int R>
-static bool launch_mvb(grt_device *dev, const mv_args &a0, int T) {
-    cuda_ctx *c = cuda_ctx_of(dev);
-    if (!c->mv_bulk || (T != GRT_F32 && T != GRT_F16 && T != GRT_BF16)) return false;
-    mv_args a = a0;
-    size_t rb = a.m[0].w_row;
-    if (rb % 128 != 0 || rb > MVB_STAGE) return false;
-    for (int i = 0; i < a.n_mats; i++)
-        if ((uintptr_t)a.m[i].w % 16 != 0 || a.m[i].w_row != rb) return false;
-    int tr = (int)(MVB_STAGE / rb);
-    auto tiles = [&](int t) {
-        unsigned n = 0;
-        for (int i = 0; i < a.n_mats; i++) n += (unsigned)((a.m[i].N + t - 1) / t);
-        return n;
-    };
-    while (tr > 1 && tiles(tr) < 2u * (unsigned)c->n_sm) tr = (tr + 1) / 2;
-    a.tile_rows = tr;
-    a.tl[0] = 0;
-    for (int i = 0; i < a.n_mats; i++) a.tl[i + 1] = a.tl[i] + (unsigned)((a.m[i].N + tr - 1) / tr);
-    a.split = 1;
-    a.vec_stage = c->mv_vec_stage;
-    size_t smem = (size_t)MVB_STAGES * MVB_STAGE + (a.stage ? (size_t)R * a.K * 4 : 0) + 2 * (MVB_STAGE / 128) * R * 4;
-    void (*k)(mv_args) = T == GRT_F32 ? k_mvb<GRT_F32, R> : T == GRT_F16 ? k_mvb<GRT_F16, R> : k_mvb<GRT_BF16, R>;
-    static const size_t max_smem = (size_t)MVB_STAGES * MVB_STAGE + MV_STAGE_MAX + 2 * (MVB_STAGE / 128) * 4 * 4;
-    cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)max_smem);
-    unsigned grid = a.tl[a.n_mats], cap = (unsigned)(c->n_sm * occupancy((const void *)k, smem));
-    if (grid > cap) grid = cap;
-    launch(dev, k, dim3(grid), dim3(MV_WARPS * 32), smem, a);
-    return true;
-}
-
 template <int R>
 static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
     mv_args a = a0;
@@ -1260,7 +1075,6 @@ static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
         launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
         return;
     }
-    if (launch_mvb<R>(dev, a, T)) return;
     if (cuda_ctx_of(dev)->mv_pipe && launch_mvp<R>(dev, a, T)) return;
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     /* A staged input is worth reusing: blocks loop over rows, a few waves. */

@@ -1649,7 +1649,10 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * block that finishes also writes the rotated q and k back and the new k
  * and v into the caches, once every block of the group has read them, so
  * every effect of the three ops exists afterwards. */
-enum { AD_THREADS = 128, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_KPRE = 8, AD_VPRE = 4 };
+#ifndef AD_NT
+#define AD_NT 128
+#endif
+enum { AD_THREADS = AD_NT, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_KPRE = 8, AD_VPRE = 4 };
 
 template <int G>
 static __global__ void __launch_bounds__(AD_THREADS)
@@ -1712,10 +1715,14 @@ static __global__ void __launch_bounds__(AD_THREADS)
     }
     if (tid < half) {
         /* as k_rope: an f32 angle, cos/sin correctly rounded */
+#ifdef AD_SINCOSF
+        sincosf((float)pos * freq, &sn[tid], &cs[tid]);
+#else
         double sd, cd;
         sincos((double)((float)pos * freq), &sd, &cd);
         cs[tid] = (float)cd;
         sn[tid] = (float)sd;
+#endif
     }
     __syncthreads();
     for (int t = tid; t < (G + 1) * half; t += nt) {

@@ -1650,7 +1650,7 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * and v into the caches, once every block of the group has read them, so
  * every effect of the three ops exists afterwards. */
 #ifndef AD_NT
-#define AD_NT 128
+#define AD_NT 256
 #endif
 enum { AD_THREADS = AD_NT, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_KPRE = 8, AD_VPRE = 4 };
 

@@ -1664,7 +1664,7 @@ static __global__ void __launch_bounds__(AD_THREADS)
     extern __shared__ float ad_sm[];
     __shared__ float cs[AD_MAXHD / 2], sn[AD_MAXHD / 2];
     __shared__ __align__(16) float kn[AD_MAXHD], vn[AD_MAXHD];
-    __shared__ float mx[G], sm[G], wt[AD_MAXSPLIT * G];
+    __shared__ float mx[G], sm[G], wt[AD_MAXSPLIT * G], wl[AD_MAXSPLIT * G];
     __shared__ unsigned last;
     float *qs = ad_sm, *sc = qs + G * hd, *red = sc + G * cmax;
     int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, tid = threadIdx.x, nt = blockDim.x;
@@ -1850,10 +1850,13 @@ static __global__ void __launch_bounds__(AD_THREADS)
         __syncthreads();
         if (!last) return;
         __threadfence();
-        /* weights of the splits: exp(m_c - M) per head, M the heads' max */
+        /* weights of the splits: exp(m_c - M) per head, M the heads' max;
+         * every (m, l) is loaded at once (a loop of dependent loads here
+         * was the slowest part of the kernel) */
         for (int i = tid; i < active * G; i += nt) {
             int c = i / G, g = i % G;
             wt[i] = __ldcg(p0 + ((size_t)c * G + g) * (hd + 2));
+            wl[i] = __ldcg(p0 + ((size_t)c * G + g) * (hd + 2) + 1);
         }
         __syncthreads();
         if (tid < G) {
@@ -1863,7 +1866,7 @@ static __global__ void __launch_bounds__(AD_THREADS)
                 float ms = wt[c * G + tid];
                 float e = ms == -INFINITY ? 0.0f : expf(ms - M);
                 wt[c * G + tid] = e;
-                L += e * __ldcg(p0 + ((size_t)c * G + tid) * (hd + 2) + 1);
+                L += e * wl[c * G + tid];
             }
             sm[tid] = L;
         }

@@ -210,6 +210,142 @@ static void test_matmul_types(void) {
         }
 }
 
+/* The decode matvec (mvx) in its variants (GENRT_WEBGPU_MVX = T,RPW,U, and
+ * the old kernels), one activation row, against a naive reference: every
+ * weight type, K up to 8192 (the down projection), N with partial tiles. */
+static void test_mvx_variants(void) {
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
+    const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1"};
+    const int Ks[] = {8192, 2080, 576};
+    const int N = 21;
+    for (size_t ti = 0; ti < 5; ti++)
+        for (size_t ki = 0; ki < 3; ki++) {
+            grt_dtype wt = types[ti];
+            int K = Ks[ki];
+            size_t rb = grt_row_bytes(wt, K);
+            uint8_t *wq = malloc(rb * N);
+            float *wf = malloc(sizeof(float) * N * K), *wd = malloc(sizeof(float) * N * K);
+            float *xv = malloc(sizeof(float) * K), out[64], ref[64], o0[64];
+            for (int i = 0; i < N * K; i++) wf[i] = frand();
+            for (int n = 0; n < N; n++) {
+                grt_quantize_row(wt, wf + n * K, wq + n * rb, K);
+                grt_dequantize_row(wt, wq + n * rb, wd + n * K, K);
+            }
+            for (int i = 0; i < K; i++) xv[i] = frand();
+            for (int n = 0; n < N; n++) {
+                o0[n] = frand();
+                double s = o0[n];
+                for (int k = 0; k < K; k++) s += (double)wd[n * K + k] * xv[k];
+                ref[n] = (float)s;
+            }
+            grt_buffer *act = NULL, *wb = NULL;
+            grt_dev_buffer_new(G, (size_t)K * 4 + 512, GRT_BUF_DEVICE, &act);
+            grt_dev_buffer_new(G, rb * (N + 2), GRT_BUF_DEVICE, &wb);
+            grt_dev_write(G, wb, rb * 2, wq, rb * N);
+            size_t ooff = ((size_t)K * 4 + 255) / 256 * 256;
+            grt_tensor to = view(act, ooff, GRT_F32, 1, N), tx = view(act, 0, GRT_F32, 1, K);
+            grt_tensor tw = view(wb, rb * 2, wt, N, K);
+            double worst = 0;
+            for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+                const char *vs = variants[v];
+                if (vs && strcmp(vs, "old") == 0) setenv("GENRT_WEBGPU_OLD_MV", "1", 1);
+                else if (vs) setenv("GENRT_WEBGPU_MVX", vs, 1);
+                grt_dev_write(G, act, 0, xv, (size_t)K * 4);
+                grt_dev_write(G, act, ooff, o0, (size_t)N * 4);
+                grt_dev_matmul(G, &to, &tx, &tw, NULL, 1, true);
+                CHECK(grt_dev_read(G, act, ooff, out, (size_t)N * 4) == GRT_OK);
+                unsetenv("GENRT_WEBGPU_OLD_MV");
+                unsetenv("GENRT_WEBGPU_MVX");
+                double e = max_rel(out, ref, (size_t)N);
+                if (e > worst) worst = e;
+                CHECKF(e < 2e-5, "%s K %d variant %s: %.2g", grt_dtype_name(wt), K, vs ? vs : "default", e);
+            }
+            printf("  mvx %-5s K %4d N %d, %zu variants: worst rel err %.2g\n", grt_dtype_name(wt), K, N,
+                   sizeof variants / sizeof variants[0], worst);
+            CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+            grt_dev_buffer_free(act);
+            grt_dev_buffer_free(wb);
+            free(wq), free(wf), free(wd), free(xv);
+        }
+}
+
+/* GENRT_WEBGPU_MVBENCH="cfg;cfg;..." (cfg: "old", "auto" or T,RPW,U): device
+ * time of one decode matvec per shape of Llama-3.2-1B and SmolLM2-135M, 64
+ * back-to-back dispatches in one pass over enough weight copies that L2
+ * does not hold them; prints us/dispatch and GB/s. Weights are constant
+ * (f16 1.0 where float), so every output must equal sum(x). */
+static void test_mv_bench(void) {
+    const char *spec = getenv("GENRT_WEBGPU_MVBENCH");
+    struct { const char *name; int N, K; } shapes[] = {
+        {"1B q/o", 2048, 2048}, {"1B k/v", 512, 2048}, {"1B gate/up", 8192, 2048}, {"1B down", 2048, 8192},
+        {"1B lm_head", 128256, 2048}, {"S q/o", 576, 576}, {"S k/v", 192, 576}, {"S gate/up", 1536, 576},
+        {"S down", 576, 1536}, {"S lm_head", 49152, 576}, {"tiny", 8, 64},
+    };
+    const grt_dtype types[] = {GRT_F16, GRT_Q8_0, GRT_Q4_0};
+    grt_fence *f1 = NULL, *f2 = NULL;
+    CHECK(grt_dev_fence_new(G, &f1) == GRT_OK && grt_dev_fence_new(G, &f2) == GRT_OK);
+    grt_buffer *act = NULL;
+    CHECK(grt_dev_buffer_new(G, (size_t)1 << 20, GRT_BUF_DEVICE, &act) == GRT_OK);
+    if (!f1 || !f2 || !act) return;
+    for (size_t ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            grt_dtype wt = types[ti];
+            int N = shapes[si].N, K = shapes[si].K;
+            if (wt != GRT_F16 && shapes[si].name[0] != '1') continue;
+            size_t rb = grt_row_bytes(wt, K), wbytes = rb * (size_t)N;
+            int copies = (int)(((size_t)256 << 20) / wbytes) + 1;
+            if (copies > 64) copies = 64;
+            grt_buffer *wb[64] = {0};
+            bool ok = true;
+            for (int c = 0; c < copies && ok; c++) {
+                ok = grt_dev_buffer_new(G, wbytes, GRT_BUF_DEVICE, &wb[c]) == GRT_OK;
+                if (ok) grt_dev_fill(G, wb[c], 0, wbytes, wt == GRT_F16 ? 0x3c003c00u : 0x01020304u);
+            }
+            CHECK(ok);
+            float *xv = malloc(sizeof(float) * K);
+            double sx = 0;
+            for (int i = 0; i < K; i++) xv[i] = frand(), sx += xv[i];
+            grt_dev_write(G, act, 0, xv, (size_t)K * 4);
+            size_t ooff = (size_t)64 << 10;
+            grt_tensor to = view(act, ooff, GRT_F32, 1, N), tx = view(act, 0, GRT_F32, 1, K);
+            char cfgs[512];
+            snprintf(cfgs, sizeof cfgs, "%s", spec);
+            for (char *save = NULL, *cf = strtok_r(cfgs, ";", &save); cf && ok; cf = strtok_r(NULL, ";", &save)) {
+                if (strcmp(cf, "old") == 0) setenv("GENRT_WEBGPU_OLD_MV", "1", 1);
+                else if (strcmp(cf, "auto") != 0) setenv("GENRT_WEBGPU_MVX", cf, 1);
+                const int M = 64;
+                for (int i = 0; i < 2; i++) { /* warm: pipelines, bind groups */
+                    grt_tensor tw = view(wb[i % copies], 0, wt, N, K);
+                    grt_dev_matmul(G, &to, &tx, &tw, NULL, 1, false);
+                }
+                grt_dev_fence_record(G, f1);
+                CHECK(grt_dev_fence_wait(G, f1) == GRT_OK);
+                for (int i = 0; i < M; i++) {
+                    grt_tensor tw = view(wb[i % copies], 0, wt, N, K);
+                    grt_dev_matmul(G, &to, &tx, &tw, NULL, 1, false);
+                }
+                grt_dev_fence_record(G, f2);
+                CHECK(grt_dev_fence_wait(G, f2) == GRT_OK);
+                unsetenv("GENRT_WEBGPU_OLD_MV");
+                unsetenv("GENRT_WEBGPU_MVX");
+                double ms = -1;
+                grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
+                float o[8];
+                CHECK(grt_dev_read(G, act, ooff + (size_t)(N - 1) * 4, o, 4) == GRT_OK);
+                if (wt == GRT_F16) CHECKF(fabs(o[0] - sx) <= 1e-3 * (1 + fabs(sx)), "%s: %g vs %g", cf, o[0], sx);
+                double us = ms * 1e3 / M;
+                printf("  mvbench %-5s %-11s N %6d K %5d %-9s %8.2f us %7.0f GB/s\n", grt_dtype_name(wt),
+                       shapes[si].name, N, K, cf, us, us > 0 ? (double)wbytes / us / 1e3 : 0.0);
+                CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+            }
+            for (int c = 0; c < copies; c++) grt_dev_buffer_free(wb[c]);
+            free(xv);
+        }
+    grt_dev_buffer_free(act);
+    grt_dev_fence_free(G, f1);
+    grt_dev_fence_free(G, f2);
+}
+
 static void test_embed_types(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     const int V = 50, E = 64;
@@ -776,6 +912,8 @@ int main(int argc, char **argv) {
     t_run("webgpu: buffer beyond the adapter's limits", test_limits);
     t_run("webgpu: device timestamps between fences", test_timestamps);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
+    t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
+    if (getenv("GENRT_WEBGPU_MVBENCH")) t_run("webgpu: decode matvec timing (GENRT_WEBGPU_MVBENCH)", test_mv_bench);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: f16 arithmetic on request", test_f16_math);

@@ -14,11 +14,11 @@ extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wg
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
-    grt_wgsl_mvx[];
+    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ };
 
 typedef struct shader_def {
     const char *name;
@@ -27,6 +27,7 @@ typedef struct shader_def {
     bool f16;                /* needs "enable f16;" (shader-f16) */
     int nb;                  /* storage bindings */
     const char *consts[6];   /* override constants, values from the pipeline key */
+    const char *prelude;     /* source placed before src (or NULL) */
 } shader_def;
 
 static const shader_def SHADERS[] = {
@@ -49,7 +50,8 @@ static const shader_def SHADERS[] = {
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
     [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
-    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU"}},
+    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU"}, grt_wgsl_mvx_f},
+    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU"}, grt_wgsl_mvx_q},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -106,13 +108,15 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
     const shader_def *d = &SHADERS[sh];
     if (!x->modules[sh]) {
         const char *en = d->f16 ? "enable f16;\n" : "";
-        size_t n = strlen(en) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(d->src) + 1;
+        const char *pre = d->prelude ? d->prelude : "";
+        size_t n = strlen(en) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(pre) +
+                   strlen(d->src) + 1;
         char *src = malloc(n);
         if (!src) {
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
-        snprintf(src, n, "%s%s%s%s", en, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", d->src);
+        snprintf(src, n, "%s%s%s%s%s", en, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", pre, d->src);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
@@ -497,16 +501,23 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[6]) {
     uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1), eU = env_u32("GENRT_WEBGPU_MVX", 2);
     if (eT == 32 || eT == 64 || eT == 128 || eT == 256) T = eT;
     uint32_t G = 256 / T, per = (ch + T - 1) / T; /* chunks per thread */
-    /* rows per group: enough workgroups to fill the device (>= ~264) */
-    uint32_t R = 4;
-    while (R > 1 && (uint64_t)N / (G * R) < 264) R /= 2;
+    /* rows per group: 4, halved until there are enough workgroups to fill
+     * the device (>= ~264), 8 for very tall matrices (an LM head); one chunk
+     * per row in flight (H100 sweep: U 2 and 4 were no faster for float
+     * weights, slower for K 8192) */
+    uint32_t R = (uint64_t)N / (G * 8) >= 4096 ? 8 : 4, min_wg = 264;
+    if (wt > 2) R = 8, min_wg = 128; /* quantized: x shared by more rows pays (sweep) */
+    while (R > 1 && (uint64_t)N / (G * R) < min_wg) R /= 2;
     if (eR >= 1 && eR <= 8) R = eR;
-    uint32_t Uc = per < 4 ? per : 4;
-    if (Uc < 1) Uc = 1;
-    while (Uc * R > 16) Uc /= 2;
+    uint32_t Uc = 1;
+    (void)per;
     if (eU >= 1 && eU * R <= 16) Uc = eU;
     (void)N;
     cfg[0] = (uint32_t)wt, cfg[1] = T, cfg[2] = R, cfg[3] = Uc, cfg[4] = 0, cfg[5] = 0;
+}
+
+static WGPUComputePipeline mvx_pipe(grt_device *dev, const uint32_t cfg[6]) {
+    return get_pipe_v(dev, cfg[0] <= 2 ? SH_MVX : SH_MVXQ, cfg);
 }
 
 /* Workgroups of an mvx dispatch over segments of N[0..2] rows. */
@@ -565,7 +576,7 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
             memcpy(x->rec_cfg, cfg, sizeof cfg);
         }
         uint32_t Ns[3] = {(uint32_t)N, 0, 0};
-        dispatch(dev, get_pipe_v(dev, SH_MVX, cfg), 7, bx, &p, mvx_groups(cfg, Ns), "matmul");
+        dispatch(dev, mvx_pipe(dev, cfg), 7, bx, &p, mvx_groups(cfg, Ns), "matmul");
         x->rec_tag = WG_TAG_NONE;
         return;
     }
@@ -1119,6 +1130,8 @@ static size_t merge_mvx3(grt_device *dev, wg_cmd *cmds, size_t n) {
  * folded into the mvx (NORM). */
 static size_t merge_norm_x(grt_device *dev, wg_cmd *cmds, size_t n) {
     wg_ctx *x = wg_ctx_of(dev);
+    const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WG");
+    uint64_t norm_max_wg = e ? strtoull(e, NULL, 10) : 1024;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         wg_cmd *nm = &cmds[i], *mv = i + 1 < n ? &cmds[i + 1] : NULL;
@@ -1128,12 +1141,15 @@ static size_t merge_norm_x(grt_device *dev, wg_cmd *cmds, size_t n) {
             const uint32_t *np = nm->params, *mp = mv->params;
             ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
                  np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == 1 && np[1] % 4 == 0 && np[2] % 4 == 0;
+            /* every workgroup sums the row's squares again: worth a dispatch
+             * only for few workgroups (H100: q/k/v yes; gate/up, LM head no) */
+            ok = ok && (uint64_t)mv->gx * mv->gy <= norm_max_wg;
         }
         wg_cmd c;
         if (ok) {
             c = *mv;
             c.cfg[4] = 1;
-            c.pipe = get_pipe_v(dev, SH_MVX, c.cfg);
+            c.pipe = mvx_pipe(dev, c.cfg);
             c.b[1] = nm->b[1];
             c.b[5] = nm->b[2];
             c.b[6] = nm->b[0];
@@ -1174,7 +1190,7 @@ static size_t merge_glu_x(grt_device *dev, wg_cmd *cmds, size_t n) {
             c = *mv;
             c.cfg[5] = gl->wt + 1;
             if (256 / c.cfg[1] * c.cfg[2] < 2) c.cfg[2] = 2;
-            c.pipe = get_pipe_v(dev, SH_MVX, c.cfg);
+            c.pipe = mvx_pipe(dev, c.cfg);
             uint32_t Ns[3] = {mv->params[3], 0, 0};
             set_groups(x, &c, mvx_groups(c.cfg, Ns));
             c.tag = WG_TAG_NONE;

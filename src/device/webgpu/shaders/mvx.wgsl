@@ -33,9 +33,10 @@ override NORM : bool = false;
 override GLU : u32 = 0u;
 @group(0) @binding(1) var<storage, read_write> O : array<f32>;
 @group(0) @binding(2) var<storage, read_write> X : array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> W0 : array<vec4<u32>>;
-@group(0) @binding(4) var<storage, read_write> W1 : array<vec4<u32>>;
-@group(0) @binding(5) var<storage, read_write> W2 : array<vec4<u32>>;
+// W0, W1, W2 (bindings 3-5) and their loads ldw (a vec4 of float weights),
+// ldq (a word of quantized ones) and ldb (bias, in W1) come from a prelude:
+// arrays of vec4<u32> for float weights (16-byte loads), of u32 for
+// quantized ones (4-byte loads).
 @group(0) @binding(6) var<storage, read_write> NW : array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> XN : array<f32>;
 var<workgroup> red : array<f32, 2048>;
@@ -50,21 +51,6 @@ fn lo8(w : vec4<u32>) -> vec4<f32> {
 fn hi8(w : vec4<u32>) -> vec4<f32> {
   if (WTYPE == 1u) { return vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)); }
   return vec4<f32>(bf2(w.z), bf2(w.w));
-}
-fn ldw(seg : u32, i : u32) -> vec4<u32> {
-  switch seg {
-    case 0u: { return W0[i]; }
-    case 1u: { return W1[i]; }
-    default: { return W2[i]; }
-  }
-}
-// word i of a segment's weights (quantized rows)
-fn ldq(seg : u32, i : u32) -> u32 {
-  switch seg {
-    case 0u: { return W0[i >> 2u][i & 3u]; }
-    case 1u: { return W1[i >> 2u][i & 3u]; }
-    default: { return W2[i >> 2u][i & 3u]; }
-  }
 }
 // vec4 j of x (relative to a.y), normalised when NORM
 fn ldx(j : u32) -> vec4<f32> {
@@ -245,7 +231,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     if (bseg == 1u) { N = P.c.z; oo = P.c.x; } else if (bseg == 2u) { N = P.d.z; oo = P.d.x; }
     if (n < N) {
       var v = red[lid * T];
-      if ((P.b.w & 2u) != 0u) { let bi = P.c.w + P.e.z + n; v += bitcast<f32>(W1[bi >> 2u][bi & 3u]); }
+      if ((P.b.w & 2u) != 0u) { let bi = P.c.w + P.e.z + n; v += ldb(bi); }
       let oi = oo + P.e.z + n;
       if ((P.b.w & 1u) != 0u) { v = O[oi] + v; }
       O[oi] = v;

@@ -671,7 +671,7 @@ void wg_rope(grt_device *dev, const grt_tensor *xt, const grt_tensor *inv_freq, 
     p.w[7] = interleaved;
     p.w[8] = u32of(rf / 4);
     p.w[9] = u32of(rs / 4);
-    uint64_t n = (uint64_t)rows.n_rows * (uint64_t)(rot_dim / 2);
+    uint64_t n = (uint64_t)rows.n_rows * (uint64_t)n_heads * (uint64_t)(rot_dim / 2);
     wg_ctx *x = wg_ctx_of(dev);
     x->rec_tag = WG_TAG_ROPE;
     dispatch(dev, get_pipe(dev, SH_ROPE, 0, 0), 3, b, &p, (n + 63) / 64, "rope");
@@ -1049,6 +1049,7 @@ static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
         c.params[0] = (uint32_t)((a->b[0].off - lo) / 4) + a->params[0];
         c.params[12] = (uint32_t)((b->b[0].off - lo) / 4) + b->params[0];
         c.params[13] = b->params[1];
+        set_groups(x, &c, ((uint64_t)c.params[4] * (c.params[1] + c.params[13]) * (c.params[3] / 2) + 63) / 64);
         c.tag = WG_TAG_NONE;
         cmds[o++] = c;
         x->counters.merged++;

@@ -14,11 +14,11 @@ extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wg
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
-    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[];
+    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV };
 
 typedef struct shader_def {
     const char *name;
@@ -51,6 +51,7 @@ static const shader_def SHADERS[] = {
     [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
     [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU"}, grt_wgsl_mvx_f},
+    [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, NULL},
     [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU"}, grt_wgsl_mvx_q},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
@@ -720,7 +721,11 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
     p.w[8] = (uint32_t)rows.n_seqs;
     p.w[9] = u32of(rs / 4);
     uint64_t n = (uint64_t)rows.n_rows * (uint64_t)kv_dim;
+    wg_ctx *x = wg_ctx_of(dev);
+    x->rec_tag = WG_TAG_KV;
+    x->rec_wt = shared;
     dispatch(dev, get_pipe(dev, SH_KV_STORE, shared, 0), 5, b, &p, (n + 63) / 64, "kv_store");
+    x->rec_tag = WG_TAG_NONE;
 }
 
 void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
@@ -1016,6 +1021,14 @@ static size_t merge_norm(grt_device *dev, wg_cmd *cmds, size_t n) {
     return o;
 }
 
+/* Whether a dispatch's bindings overlap (placeholders aside). */
+static bool any_alias(const wg_ctx *x, const wg_cmd *c) {
+    for (int a = 0; a < c->nb; a++)
+        for (int b2 = a + 1; b2 < c->nb; b2++)
+            if (!is_dummy(x, &c->b[a]) && overlapping(&c->b[a], &c->b[b2])) return true;
+    return false;
+}
+
 /* Two consecutive ropes of the same rows (q, then k) in one buffer: one
  * dispatch over both (rope.wgsl's second tensor). */
 static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
@@ -1049,8 +1062,8 @@ static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
         c.params[0] = (uint32_t)((a->b[0].off - lo) / 4) + a->params[0];
         c.params[12] = (uint32_t)((b->b[0].off - lo) / 4) + b->params[0];
         c.params[13] = b->params[1];
+        c.tag = WG_TAG_ROPE2;
         set_groups(x, &c, ((uint64_t)c.params[4] * (c.params[1] + c.params[13]) * (c.params[3] / 2) + 63) / 64);
-        c.tag = WG_TAG_NONE;
         cmds[o++] = c;
         x->counters.merged++;
         i++;
@@ -1058,12 +1071,52 @@ static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
     return o;
 }
 
-/* Whether a dispatch's bindings overlap (placeholders aside). */
-static bool any_alias(const wg_ctx *x, const wg_cmd *c) {
-    for (int a = 0; a < c->nb; a++)
-        for (int b2 = a + 1; b2 < c->nb; b2++)
-            if (!is_dummy(x, &c->b[a]) && overlapping(&c->b[a], &c->b[b2])) return true;
-    return false;
+/* A merged rope of q and k (rot_dim == head_dim) then the kv_store of that k
+ * and of v (in the same buffer): one rope_kv dispatch. */
+static size_t merge_rope_kv(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *ro = &cmds[i], *kv = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = kv && ro->kind == WG_CMD_DISPATCH && kv->kind == WG_CMD_DISPATCH && ro->tag == WG_TAG_ROPE2 &&
+                  kv->tag == WG_TAG_KV;
+        wg_cmd c;
+        if (ok) {
+            const uint32_t *rp = ro->params, *kp = kv->params;
+            const wg_binding *X = &ro->b[0], *Kr = &kv->b[2], *Vr = &kv->b[3];
+            ok = rp[3] == rp[2] && rp[13] > 0 && kp[4] == rp[13] * rp[2] && kp[6] == rp[4] && kp[7] == rp[5] &&
+                 kp[8] == rp[6] && kp[9] == rp[9] && kv->b[4].id == ro->b[2].id && kv->b[4].off == ro->b[2].off &&
+                 kv->b[4].size == ro->b[2].size && Kr->id == X->id && Vr->id == X->id &&
+                 Kr->off + (uint64_t)kp[2] * 4 == X->off + (uint64_t)rp[12] * 4;
+            uint64_t lo = X->off < Vr->off ? X->off : Vr->off;
+            uint64_t hi = X->off + X->size > Vr->off + Vr->size ? X->off + X->size : Vr->off + Vr->size;
+            ok = ok && hi - lo <= x->max_binding;
+            if (ok) {
+                c = *ro;
+                c.pipe = get_pipe(dev, SH_ROPE_KV, kv->wt, 0);
+                c.nb = 5;
+                c.b[0] = (wg_binding){X->id, X->b, lo, hi - lo};
+                c.b[3] = kv->b[0];
+                c.b[4] = kv->wt ? dummy_window(x, 1) : kv->b[1];
+                c.params[0] = (uint32_t)((X->off - lo) / 4) + rp[0];
+                c.params[12] = (uint32_t)((X->off - lo) / 4) + rp[12];
+                c.params[16] = kp[0];
+                c.params[17] = kp[1];
+                c.params[18] = (uint32_t)((Vr->off - lo) / 4) + kp[3];
+                c.params[19] = kp[5];
+                c.tag = WG_TAG_NONE;
+                ok = c.pipe && !any_alias(x, &c);
+            }
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the kv_store is consumed */
+    }
+    return o;
 }
 
 /* Consecutive single mvx dispatches sharing their input (q, k, v; gate, up): one
@@ -1211,6 +1264,7 @@ static size_t merge_glu_x(grt_device *dev, wg_cmd *cmds, size_t n) {
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     n = merge_rope(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE")) n = merge_rope_kv(dev, cmds, n);
     n = merge_mv3(dev, cmds, n);
     n = merge_mvx3(dev, cmds, n);
     if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) {

@@ -478,20 +478,23 @@ static void test_kv_attention(void) {
 
 /* Decode (one token per sequence): keys split over workgroups and merged;
  * long and short histories, with and without a window. */
-static void test_attention_decode(void) {
-    const int NH = 4, NKV = 2, HD = 64, KVD = NKV * HD, MC = 300, NS = 2;
+/* hd 64 at context 300: one chunk of keys per split, partials staged in
+ * workgroup memory; hd 128 at context 3000: several chunks per split, too
+ * many partials to stage */
+static void attention_decode_case(int HD, int MC, int pos1) {
+    const int NH = 4, NKV = 2, KVD = NKV * HD, NS = 2;
     size_t cache = (size_t)NS * MC * KVD * 4;
-    float *kv = malloc(2 * cache), q[NS * NH * HD];
+    float *kv = malloc(2 * cache), *q = malloc(sizeof(float) * NS * NH * HD);
     for (size_t i = 0; i < 2 * cache / 4; i++) kv[i] = frand();
     for (int i = 0; i < NS * NH * HD; i++) q[i] = frand();
-    grt_step_state st[2] = {{.pos = 5}, {.pos = 250}};
+    grt_step_state st[2] = {{.pos = 5}, {.pos = pos1}};
     dual d;
     memset(&d, 0, sizeof d);
     dual_up(&d, 0, kv, 2 * cache);
-    dual_up(&d, 1, q, sizeof q);
+    dual_up(&d, 1, q, sizeof(float) * NS * NH * HD);
     dual_up(&d, 2, st, sizeof st);
-    dual_up(&d, 3, q, sizeof q); /* out, no window */
-    dual_up(&d, 4, q, sizeof q); /* out, window 100 */
+    dual_up(&d, 3, q, sizeof(float) * NS * NH * HD); /* out, no window */
+    dual_up(&d, 4, q, sizeof(float) * NS * NH * HD); /* out, window 100 */
     for (int k = 0; k < 2; k++) {
         grt_device *dv = k ? C : G;
         grt_buffer **B = k ? d.c : d.g;
@@ -502,11 +505,17 @@ static void test_attention_decode(void) {
         grt_dev_attention(dv, &o1, &tq, &kc, &vc, &ts, (grt_rows){NS, 0, NS}, NH, NKV, HD, MC, 0.125f, 100);
     }
     double e = fmax(dual_cmp(&d, 3, 0, NS * NH * HD), dual_cmp(&d, 4, 0, NS * NH * HD));
-    printf("  decode attention (split keys, window) vs cpu: max rel err %.2g\n", e);
+    printf("  decode attention (split keys, window), hd %d, context %d: vs cpu: max rel err %.2g\n", HD, MC, e);
     CHECK(e < 1e-5);
     CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
     dual_free(&d);
     free(kv);
+    free(q);
+}
+
+static void test_attention_decode(void) {
+    attention_decode_case(64, 300, 250);
+    attention_decode_case(128, 3000, 2900);
 }
 
 /* With the storage binding limit lowered to 64 KiB (GENRT_WEBGPU_MAX_BINDING),

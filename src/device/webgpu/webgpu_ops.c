@@ -1184,8 +1184,8 @@ static size_t merge_mvx3(grt_device *dev, wg_cmd *cmds, size_t n) {
  * folded into the mvx (NORM). */
 static size_t merge_norm_x(grt_device *dev, wg_cmd *cmds, size_t n) {
     wg_ctx *x = wg_ctx_of(dev);
-    const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WG");
-    uint64_t norm_max_wg = e ? strtoull(e, NULL, 10) : 1024;
+    const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
+    uint64_t norm_max_work = e ? strtoull(e, NULL, 10) : 262144;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         wg_cmd *nm = &cmds[i], *mv = i + 1 < n ? &cmds[i + 1] : NULL;
@@ -1195,9 +1195,10 @@ static size_t merge_norm_x(grt_device *dev, wg_cmd *cmds, size_t n) {
             const uint32_t *np = nm->params, *mp = mv->params;
             ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
                  np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == 1 && np[1] % 4 == 0 && np[2] % 4 == 0;
-            /* every workgroup sums the row's squares again: worth a dispatch
-             * only for few workgroups (H100: q/k/v yes; gate/up, LM head no) */
-            ok = ok && (uint64_t)mv->gx * mv->gy <= norm_max_wg;
+            /* every workgroup sums the row's K squares again: worth a
+             * dispatch only while workgroups x K is small (H100: SmolLM2's
+             * q/k/v and gate/up yes; Llama-1B's q/k/v, LM heads no) */
+            ok = ok && (uint64_t)mv->gx * mv->gy * np[3] <= norm_max_work;
         }
         wg_cmd c;
         if (ok) {

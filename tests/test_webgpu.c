@@ -215,7 +215,7 @@ static void test_matmul_types(void) {
  * weight type, K up to 8192 (the down projection), N with partial tiles. */
 static void test_mvx_variants(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
-    const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1"};
+    const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1", "32,8,1,1", "64,4,1,1", "256,2,1,1", "0,0,0,1", "0,0,0,2"};
     const int Ks[] = {8192, 2080, 576};
     const int N = 21;
     for (size_t ti = 0; ti < 5; ti++)

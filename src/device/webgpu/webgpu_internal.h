@@ -49,7 +49,7 @@ typedef struct wg_cmd {
     uint32_t dynoff;
     int tag;                /* WG_TAG_*: what a mergeable dispatch is */
     uint32_t wt, R;         /* its weight type code and rows per tile (glu: its activation) */
-    uint32_t cfg[6];        /* mvx: its override constants (WTYPE T RPW U NORM GLU) */
+    uint32_t cfg[7];        /* mvx: its override constants (WTYPE T RPW U NORM GLU) */
     /* copy */
     WGPUBuffer src, dst;
     uint64_t soff, doff, n;
@@ -130,7 +130,7 @@ typedef struct wg_ctx {
 
     /* capture */
     int rec_tag;                  /* tag (and wt, R) of the dispatch being recorded */
-    uint32_t rec_wt, rec_R, rec_cfg[6];
+    uint32_t rec_wt, rec_R, rec_cfg[7];
     wg_cmd *rec;
     size_t n_rec, cap_rec;
 

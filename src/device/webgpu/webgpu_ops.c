@@ -26,7 +26,7 @@ typedef struct shader_def {
     bool weights;            /* needs weights.wgsl */
     bool f16;                /* needs "enable f16;" (shader-f16) */
     int nb;                  /* storage bindings */
-    const char *consts[6];   /* override constants, values from the pipeline key */
+    const char *consts[7];   /* override constants, values from the pipeline key */
     const char *prelude;     /* source placed before src (or NULL) */
 } shader_def;
 
@@ -50,9 +50,9 @@ static const shader_def SHADERS[] = {
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
     [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
-    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU"}, grt_wgsl_mvx_f},
+    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
     [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, NULL},
-    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU"}, grt_wgsl_mvx_q},
+    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -96,10 +96,10 @@ void wg_pipes_free(wg_ctx *x) {
 }
 
 /* The pipeline of a shader with its override constants (vals, each < 256). */
-static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t vals[6]) {
+static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t vals[7]) {
     wg_ctx *x = wg_ctx_of(dev);
     uint64_t key = 0;
-    for (int i = 0; i < 6; i++) key |= (uint64_t)(vals[i] & 0xff) << (8 * i);
+    for (int i = 0; i < 7; i++) key |= (uint64_t)(vals[i] & 0xff) << (8 * i);
     for (int i = 0; i < x->n_pipes; i++)
         if (x->pipes[i].shader == sh && x->pipes[i].key == key) return x->pipes[i].p;
     if (x->n_pipes == WG_MAX_PIPES) {
@@ -127,10 +127,10 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
             return NULL;
         }
     }
-    WGPUConstantEntry ce[6];
+    WGPUConstantEntry ce[7];
     memset(ce, 0, sizeof ce);
     size_t nc = 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (d->consts[i]) {
             ce[nc].key = sv(d->consts[i]);
             ce[nc].value = (double)vals[i];
@@ -156,7 +156,7 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
 }
 
 static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint32_t v1, uint32_t v2) {
-    uint32_t vals[6] = {v0, v1, v2, 0, 0, 0};
+    uint32_t vals[7] = {v0, v1, v2, 0, 0, 0, 0};
     return get_pipe_v(dev, sh, vals);
 }
 
@@ -479,6 +479,8 @@ static bool mv_fits(wg_ctx *x, const grt_tensor *in, const grt_tensor *w) {
 
 /* ---------------------------------------------------------------- decode matvec (mvx.wgsl) */
 
+enum { MVX_STAGE_DEFAULT = 0 };
+
 /* Chunks of one weight row the kernel walks: vec4s of f32, 8 halves, blocks of 32. */
 static uint32_t mvx_chunks(int wt, int64_t K) { return (uint32_t)(wt == 0 ? K / 4 : wt <= 2 ? K / 8 : K / 32); }
 
@@ -496,7 +498,7 @@ static uint32_t env_u32(const char *name, int field) {
  * so it depends on wt and K only: eager steps and captured ones (merged,
  * maybe other RPW/U) agree bit for bit. GENRT_WEBGPU_MVX="T,RPW,U" sets
  * them (0 or absent: chosen here) to compare variants. */
-static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[6]) {
+static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[7]) {
     uint32_t ch = mvx_chunks(wt, K), T = 32;
     while (T < 256 && T * 2 <= ch) T *= 2;
     uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1), eU = env_u32("GENRT_WEBGPU_MVX", 2);
@@ -514,15 +516,18 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[6]) {
     (void)per;
     if (eU >= 1 && eU * R <= 16) Uc = eU;
     (void)N;
-    cfg[0] = (uint32_t)wt, cfg[1] = T, cfg[2] = R, cfg[3] = Uc, cfg[4] = 0, cfg[5] = 0;
+    /* quantized: stage runs of blocks through workgroup memory (GENRT_WEBGPU_MVX 4th field: 1 on, 2 off) */
+    uint32_t eS = env_u32("GENRT_WEBGPU_MVX", 3), st = wt > 2 && T % 2 == 0 ? MVX_STAGE_DEFAULT : 0;
+    if (wt > 2 && eS) st = eS == 1;
+    cfg[0] = (uint32_t)wt, cfg[1] = T, cfg[2] = R, cfg[3] = Uc, cfg[4] = 0, cfg[5] = 0, cfg[6] = st;
 }
 
-static WGPUComputePipeline mvx_pipe(grt_device *dev, const uint32_t cfg[6]) {
+static WGPUComputePipeline mvx_pipe(grt_device *dev, const uint32_t cfg[7]) {
     return get_pipe_v(dev, cfg[0] <= 2 ? SH_MVX : SH_MVXQ, cfg);
 }
 
 /* Workgroups of an mvx dispatch over segments of N[0..2] rows. */
-static uint64_t mvx_groups(const uint32_t cfg[6], const uint32_t N[3]) {
+static uint64_t mvx_groups(const uint32_t cfg[7], const uint32_t N[3]) {
     uint32_t NB = 256 / cfg[1] * cfg[2], nsl = cfg[5] ? NB / 2 : NB;
     uint64_t n = 0;
     for (int s = 0; s < (cfg[5] ? 1 : 3); s++) n += (N[s] + nsl - 1) / nsl;
@@ -555,7 +560,7 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
     uint64_t rbytes = grt_row_bytes(w->type, K);
     if (n_rows == 1 && mv_fits(x, in, w) && (wt <= 2 || (rw % 4 == 0 && rbytes % 4 == 0)) &&
         !getenv("GENRT_WEBGPU_OLD_MV")) {
-        uint32_t cfg[6];
+        uint32_t cfg[7];
         mvx_cfg(wt, K, N, cfg);
         wg_binding bx[7] = {b[0], b[1], b[2], bias ? b[3] : dummy_window(x, 1), dummy_window(x, 2),
                             dummy_window(x, 3), dummy_window(x, 4)};

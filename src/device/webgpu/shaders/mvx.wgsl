@@ -31,6 +31,11 @@ override RPW : u32 = 4u;
 override U : u32 = 2u;
 override NORM : bool = false;
 override GLU : u32 = 0u;
+// quantized only: each group first copies its run of T blocks of a row into
+// workgroup memory with consecutive words on consecutive threads (coalesced),
+// then each thread reads its block there (34 / 18-byte blocks read straight
+// from memory make every warp load touch ~9 cache lines)
+override STAGE : bool = false;
 @group(0) @binding(1) var<storage, read_write> O : array<f32>;
 @group(0) @binding(2) var<storage, read_write> X : array<vec4<f32>>;
 // W0, W1, W2 (bindings 3-5) and their loads ldw (a vec4 of float weights),
@@ -39,8 +44,11 @@ override GLU : u32 = 0u;
 // quantized ones (4-byte loads).
 @group(0) @binding(6) var<storage, read_write> NW : array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> XN : array<f32>;
-var<workgroup> red : array<f32, 2048>;
+// partial sums (f32 bits) and, before them, staged quantized words
+var<workgroup> wsh : array<u32, 2176>;
 var<workgroup> scl : f32;
+fn rget(i : u32) -> f32 { return bitcast<f32>(wsh[i]); }
+fn rset(i : u32, v : f32) { wsh[i] = bitcast<u32>(v); }
 
 fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
 fn lo8(w : vec4<u32>) -> vec4<f32> {
@@ -72,14 +80,16 @@ fn tanh_f(x : f32) -> f32 {
 
 // Block b of a quantized row starting at byte rb of segment seg, dotted
 // with x's block b (8 vec4s in xs).
-fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>) -> f32 {
+fn qword(seg : u32, i : u32, st : bool) -> u32 { if (st) { return wsh[i]; } return ldq(seg, i); }
+// (st: rb is a byte offset into the staged words)
+fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>, st : bool) -> f32 {
   if (WTYPE == 3u) {
     let s = rb + b * 34u;
     let w0 = s >> 2u;
     // scale: low half of word w0 (s 4-aligned) or high half; quants from s + 2
     let al = (s & 2u) == 0u;
     var q : array<u32, 9>;
-    for (var k = 0u; k < 9u; k++) { q[k] = ldq(seg, w0 + k); }
+    for (var k = 0u; k < 9u; k++) { q[k] = qword(seg, w0 + k, st); }
     let d = unpack2x16float(select(q[0] >> 16u, q[0] & 0xffffu, al)).x;
     var s4 = vec4<f32>(0.0);
     for (var k = 0u; k < 8u; k++) {
@@ -92,7 +102,7 @@ fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>) -> f32 {
   let w0 = s >> 2u;
   let al = (s & 2u) == 0u;
   var q : array<u32, 5>;
-  for (var k = 0u; k < 5u; k++) { q[k] = ldq(seg, w0 + k); }
+  for (var k = 0u; k < 5u; k++) { q[k] = qword(seg, w0 + k, st); }
   let d = unpack2x16float(select(q[0] >> 16u, q[0] & 0xffffu, al)).x;
   var s4 = vec4<f32>(0.0);
   for (var k = 0u; k < 4u; k++) {
@@ -127,13 +137,13 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     // rmsnorm.wgsl's sums: 256 threads at stride 256, then a tree
     var ss = 0.0;
     for (var i = lid; i < K; i += 256u) { let v = X[P.a.y + (i >> 2u)][i & 3u]; ss += v * v; }
-    red[lid] = ss;
+    rset(lid, ss);
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
-      if (lid < s) { red[lid] += red[lid + s]; }
+      if (lid < s) { rset(lid, rget(lid) + rget(lid + s)); }
       workgroupBarrier();
     }
-    if (lid == 0u) { scl = 1.0 / sqrt(red[0] / f32(K) + P.f.x); }
+    if (lid == 0u) { scl = 1.0 / sqrt(rget(0u) / f32(K) + P.f.x); }
     workgroupBarrier();
     if (L == 0u) {
       let scale = scl;
@@ -189,23 +199,41 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
         else { acc[r] = acc[r] + (dot(lo8(w), xv[0]) + dot(hi8(w), xv[1])); }
       }
     }
+  } else if (STAGE) {
+    let nbk = K / 32u;
+    let bs = select(18u, 34u, WTYPE == 3u);
+    let nw = T * bs / 4u;                 // words of a run of T blocks (rows 4-byte aligned)
+    var xs : array<vec4<f32>, 8>;
+    for (var c = 0u; c < (nbk + T - 1u) / T; c++) {
+      let b = c * T + t;
+      if (b < nbk) { for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k); } }
+      let nwc = min(T, nbk - c * T) * bs / 4u;
+      for (var r = 0u; r < RPW; r++) {
+        workgroupBarrier();
+        let src = rrow[r] / 4u + c * nw;
+        for (var j = t; j < nwc; j += T) { wsh[g * nw + j] = ldq(rseg[r], src + j); }
+        workgroupBarrier();
+        if (b < nbk) { acc[r] = acc[r] + qdot(0u, (g * nw + t * bs / 4u) * 4u + (t * bs) % 4u, 0u, xs, true); }
+      }
+    }
+    workgroupBarrier();
   } else {
     let nbk = K / 32u;
     var xs : array<vec4<f32>, 8>;
     for (var b = t; b < nbk; b += T) {
       for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k); }
-      for (var r = 0u; r < RPW; r++) { acc[r] = acc[r] + qdot(rseg[r], rrow[r], b, xs); }
+      for (var r = 0u; r < RPW; r++) { acc[r] = acc[r] + qdot(rseg[r], rrow[r], b, xs, false); }
     }
   }
 
   // each slot's T partial sums: a tree (fixed order)
-  for (var r = 0u; r < RPW; r++) { red[(g * RPW + r) * T + t] = acc[r]; }
+  for (var r = 0u; r < RPW; r++) { rset((g * RPW + r) * T + t, acc[r]); }
   for (var s = T / 2u; s > 0u; s >>= 1u) {
     workgroupBarrier();
     if (t < s) {
       for (var r = 0u; r < RPW; r++) {
         let k = (g * RPW + r) * T + t;
-        red[k] = red[k] + red[k + s];
+        rset(k, rget(k) + rget(k + s));
       }
     }
   }
@@ -214,8 +242,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     if (lid < nsl) {
       let n = bl * nsl + lid;
       if (n < P.a.w) {
-        let gv = red[lid * T];
-        let uv = red[(lid + nsl) * T];
+        let gv = rget(lid * T);
+        let uv = rget((lid + nsl) * T);
         var v : f32;
         if (GLU == 1u) { v = gv / (1.0 + exp(-gv)) * uv; }
         else { v = 0.5 * gv * (1.0 + tanh_f(0.7978845608028654 * (gv + 0.044715 * gv * gv * gv))) * uv; }
@@ -230,7 +258,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     var N = P.a.w; var oo = P.a.x;
     if (bseg == 1u) { N = P.c.z; oo = P.c.x; } else if (bseg == 2u) { N = P.d.z; oo = P.d.x; }
     if (n < N) {
-      var v = red[lid * T];
+      var v = rget(lid * T);
       if ((P.b.w & 2u) != 0u) { let bi = P.c.w + P.e.z + n; v += ldb(bi); }
       let oi = oo + P.e.z + n;
       if ((P.b.w & 1u) != 0u) { v = O[oi] + v; }

@@ -558,8 +558,21 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         b[3] = dummy_binding(x);
     }
     uint64_t rbytes = grt_row_bytes(w->type, K);
-    if (n_rows == 1 && mv_fits(x, in, w) && (wt <= 2 || (rw % 4 == 0 && rbytes % 4 == 0)) &&
-        !getenv("GENRT_WEBGPU_OLD_MV")) {
+    bool mvx_ok = mv_fits(x, in, w) && (wt <= 2 || (rw % 4 == 0 && rbytes % 4 == 0)) && !getenv("GENRT_WEBGPU_OLD_MV");
+    if (n_rows > 1 && mvx_ok && !dev->capturing) {
+        /* a prefill: create the pipelines the decode steps of this weight
+         * will use (and the norm-folded one a captured step may), so that
+         * the first decode step does not pay their compilation */
+        uint32_t cfg[7], Ns[3] = {(uint32_t)N, 0, 0};
+        mvx_cfg(wt, K, N, cfg);
+        mvx_pipe(dev, cfg);
+        const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
+        if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
+            cfg[4] = 1;
+            mvx_pipe(dev, cfg);
+        }
+    }
+    if (n_rows == 1 && mvx_ok) {
         uint32_t cfg[7];
         mvx_cfg(wt, K, N, cfg);
         wg_binding bx[7] = {b[0], b[1], b[2], bias ? b[3] : dummy_window(x, 1), dummy_window(x, 2),

@@ -293,6 +293,8 @@ static void test_mv_bench(void) {
             int N = shapes[si].N, K = shapes[si].K;
             if (wt != GRT_F16 && shapes[si].name[0] != '1') continue;
             size_t rb = grt_row_bytes(wt, K), wbytes = rb * (size_t)N;
+            grt_webgpu_features ft;
+            if (grt_webgpu_get_features(G, &ft) && wbytes + 4096 > ft.max_binding) continue; /* (lavapipe) */
             int copies = (int)(((size_t)256 << 20) / wbytes) + 1;
             if (copies > 64) copies = 64;
             grt_buffer *wb[64] = {0};
@@ -344,6 +346,86 @@ static void test_mv_bench(void) {
     grt_dev_buffer_free(act);
     grt_dev_fence_free(G, f1);
     grt_dev_fence_free(G, f2);
+}
+
+/* With GENRT_WEBGPU_MVBENCH: device time of the other decode ops at the
+ * shapes of Llama-3.2-1B (S: SmolLM2-135M), one token at position 255 of a
+ * 384-entry cache, 64 back-to-back dispatches in one pass (what a decode
+ * step spends besides the matvecs). */
+static void op_bench_model(const char *name, int H, int NH, int NKV, int FF) {
+    const int HD = H / NH, KVD = NKV * HD, MC = 384;
+    size_t act = (size_t)(H + NH * HD + 2 * KVD + 2 * FF + H) * 4 + 8192;
+    grt_buffer *A = NULL, *KV = NULL, *Wt = NULL, *St = NULL;
+    grt_fence *f1 = NULL, *f2 = NULL;
+    grt_dev_buffer_new(G, act, GRT_BUF_DEVICE, &A);
+    grt_dev_buffer_new(G, (size_t)2 * MC * KVD * 4, GRT_BUF_DEVICE, &KV);
+    grt_dev_buffer_new(G, (size_t)(H + HD) * 4 + 256, GRT_BUF_DEVICE, &Wt);
+    grt_dev_buffer_new(G, 256, GRT_BUF_DEVICE, &St);
+    grt_dev_fence_new(G, &f1);
+    grt_dev_fence_new(G, &f2);
+    CHECK(A && KV && Wt && St && f1 && f2);
+    if (!A || !KV || !Wt || !St || !f1 || !f2) return;
+    grt_dev_fill(G, A, 0, act, 0x3c000000u);
+    grt_dev_fill(G, KV, 0, (size_t)2 * MC * KVD * 4, 0x3c000000u);
+    grt_dev_fill(G, Wt, 0, (size_t)(H + HD) * 4 + 256, 0x3f800000u);
+    grt_step_state st = {.pos = 255};
+    grt_dev_write(G, St, 0, &st, sizeof st);
+    size_t o = 0;
+    grt_tensor x = view(A, o, GRT_F32, 1, H);
+    o += ((size_t)H * 4 + 255) / 256 * 256;
+    grt_tensor xn = view(A, o, GRT_F32, 1, H);
+    o += ((size_t)H * 4 + 255) / 256 * 256;
+    grt_tensor q = view(A, o, GRT_F32, 1, NH * HD);
+    o += ((size_t)NH * HD * 4 + 255) / 256 * 256;
+    grt_tensor k = view(A, o, GRT_F32, 1, KVD);
+    o += ((size_t)KVD * 4 + 255) / 256 * 256;
+    grt_tensor v = view(A, o, GRT_F32, 1, KVD);
+    o += ((size_t)KVD * 4 + 255) / 256 * 256;
+    grt_tensor att = view(A, o, GRT_F32, 1, NH * HD);
+    o += ((size_t)NH * HD * 4 + 255) / 256 * 256;
+    grt_tensor g = view(A, o, GRT_F32, 1, FF);
+    o += ((size_t)FF * 4 + 255) / 256 * 256;
+    grt_tensor u = view(A, o, GRT_F32, 1, FF);
+    grt_tensor nw = view(Wt, 0, GRT_F32, H, 0), fr = view(Wt, ((size_t)H * 4 + 255) / 256 * 256, GRT_F32, HD / 2, 0);
+    grt_tensor ts = view(St, 0, GRT_I32, 1, 8);
+    grt_tensor kc = view(KV, 0, GRT_F32, MC, KVD), vc = view(KV, (size_t)MC * KVD * 4, GRT_F32, MC, KVD);
+    grt_rows rows = {1, 0, 1};
+    for (int op = 0; op < 6; op++) {
+        static const char *names[] = {"rmsnorm", "rope q", "rope k", "kv_store", "attention", "glu"};
+        const int M = 64;
+        for (int rep = 0; rep < 2; rep++) {
+            grt_dev_fence_record(G, f1);
+            CHECK(grt_dev_fence_wait(G, f1) == GRT_OK);
+            for (int i = 0; i < (rep ? M : 2); i++) {
+                switch (op) {
+                case 0: grt_dev_rmsnorm(G, &xn, &x, &nw, 1, H, 1e-5f); break;
+                case 1: grt_dev_rope(G, &q, &fr, &ts, rows, NH, HD, HD, false); break;
+                case 2: grt_dev_rope(G, &k, &fr, &ts, rows, NKV, HD, HD, false); break;
+                case 3: grt_dev_kv_store(G, &kc, &vc, &k, &v, &ts, rows, KVD, MC); break;
+                case 4: grt_dev_attention(G, &att, &q, &kc, &vc, &ts, rows, NH, NKV, HD, MC, 0.125f, 0); break;
+                default: grt_dev_glu(G, &g, &g, &u, 1, FF, GRT_ACT_SILU); break;
+                }
+            }
+            grt_dev_fence_record(G, f2);
+            CHECK(grt_dev_fence_wait(G, f2) == GRT_OK);
+        }
+        double ms = -1;
+        grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
+        printf("  opbench %-3s %-10s %8.2f us/call%s\n", name, names[op], ms * 1e3 / M,
+               op == 4 ? " (2 dispatches: parts, combine)" : "");
+        CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    }
+    grt_dev_fence_free(G, f1);
+    grt_dev_fence_free(G, f2);
+    grt_dev_buffer_free(A);
+    grt_dev_buffer_free(KV);
+    grt_dev_buffer_free(Wt);
+    grt_dev_buffer_free(St);
+}
+
+static void test_op_bench(void) {
+    op_bench_model("1B", 2048, 32, 8, 8192);
+    op_bench_model("S", 576, 9, 3, 1536);
 }
 
 static void test_embed_types(void) {
@@ -923,6 +1005,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: matmul, all weight types", test_matmul_types);
     t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
     if (getenv("GENRT_WEBGPU_MVBENCH")) t_run("webgpu: decode matvec timing (GENRT_WEBGPU_MVBENCH)", test_mv_bench);
+    if (getenv("GENRT_WEBGPU_MVBENCH")) t_run("webgpu: other decode ops timing (GENRT_WEBGPU_MVBENCH)", test_op_bench);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: f16 arithmetic on request", test_f16_math);

@@ -553,7 +553,9 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         !bind_t(dev, w, &b[2], &rw, "matmul"))
         return;
     if (bias) {
-        if (!bind_t(dev, bias, &b[3], &rb, "matmul")) return;
+        /* at least 16 bytes: mvx reads the bias through an array of vec4 */
+        uint64_t nb = grt_tensor_nbytes(bias);
+        if (!bind_range(dev, bias->buf, bias->offset, nb < 16 ? 16 : nb, &b[3], &rb, "matmul")) return;
     } else {
         b[3] = dummy_binding(x);
     }

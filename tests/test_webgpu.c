@@ -269,6 +269,98 @@ static void test_mvx_variants(void) {
         }
 }
 
+/* A captured decode step merges dispatches (q/k/v and gate/up into segmented
+ * mvx dispatches, rmsnorms folded into them, the glu into the gate/up
+ * epilogue, the q+k rope and the kv_store into one rope_kv): replay must
+ * give the eager step's bits, for every weight type and for KV caches in one
+ * buffer or two. */
+static void capture_merge_case(grt_dtype wt, bool kv_shared) {
+    const int K = 576, NH = 4, NKV = 2, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 96, MC = 8;
+    const int Ns[5] = {NQ, NK, NK, FF, FF};
+    size_t rb = grt_row_bytes(wt, K);
+    /* activations in one buffer at 256-byte steps, as in a model */
+    enum { X, XN, XN2, Q, KK, V, GT, UP, NACT };
+    const int len[NACT] = {K, K, K, NQ, NK, NK, FF, FF};
+    size_t off[NACT], o = 0;
+    for (int i = 0; i < NACT; i++) off[i] = o, o += ((size_t)len[i] * 4 + 255) / 256 * 256;
+    grt_buffer *A = NULL, *Wb[5] = {0}, *NW = NULL, *FR = NULL, *ST = NULL, *KC = NULL, *VC = NULL;
+    grt_dev_buffer_new(G, o, GRT_BUF_DEVICE, &A);
+    float *x = malloc(sizeof(float) * K), *wf = malloc(sizeof(float) * FF * K), nw[576], fr[8];
+    uint8_t *wq = malloc(rb * FF);
+    for (int i = 0; i < K; i++) x[i] = frand(), nw[i] = 1 + 0.1f * frand();
+    for (int i = 0; i < 8; i++) fr[i] = powf(10000.0f, -(float)i / 8);
+    for (int m = 0; m < 5; m++) {
+        for (int i = 0; i < Ns[m] * K; i++) wf[i] = frand();
+        for (int n = 0; n < Ns[m]; n++) grt_quantize_row(wt, wf + n * K, wq + n * rb, K);
+        Wb[m] = upload(G, wq, rb * Ns[m], 0);
+    }
+    NW = upload(G, nw, sizeof nw, 0);
+    FR = upload(G, fr, sizeof fr, 0);
+    grt_step_state st = {.pos = 5};
+    ST = upload(G, &st, sizeof st, 0);
+    size_t cb = (size_t)MC * NK * 4;
+    grt_dev_buffer_new(G, kv_shared ? 2 * cb : cb, GRT_BUF_DEVICE, &KC);
+    if (!kv_shared) grt_dev_buffer_new(G, cb, GRT_BUF_DEVICE, &VC);
+    grt_tensor t[NACT], tw[5];
+    for (int i = 0; i < NACT; i++) t[i] = view(A, off[i], GRT_F32, 1, len[i]);
+    for (int m = 0; m < 5; m++) tw[m] = view(Wb[m], 0, wt, Ns[m], K);
+    grt_tensor tn = view(NW, 0, GRT_F32, K, 0), tf = view(FR, 0, GRT_F32, HD / 2, 0), ts = view(ST, 0, GRT_I32, 1, 8);
+    grt_tensor kc = view(KC, 0, GRT_F32, MC, NK), vc = kv_shared ? view(KC, cb, GRT_F32, MC, NK) : view(VC, 0, GRT_F32, MC, NK);
+    grt_rows rows = {1, 0, 1};
+    float *res[2];
+    grt_webgpu_counters c0, c1;
+    grt_webgpu_get_counters(G, &c0);
+    for (int cap = 0; cap < 2; cap++) {
+        grt_dev_fill(G, A, 0, o, 0x7fc00000u); /* NaN: every output must be written */
+        grt_dev_fill(G, KC, 0, kv_shared ? 2 * cb : cb, 0);
+        if (VC) grt_dev_fill(G, VC, 0, cb, 0);
+        grt_dev_write(G, A, off[X], x, (size_t)K * 4);
+        grt_graph *g = NULL;
+        if (cap) CHECK(grt_dev_capture_begin(G) == GRT_OK);
+        grt_dev_rmsnorm(G, &t[XN], &t[X], &tn, 1, K, 1e-5f);
+        grt_dev_matmul(G, &t[Q], &t[XN], &tw[0], NULL, 1, false);
+        grt_dev_matmul(G, &t[KK], &t[XN], &tw[1], NULL, 1, false);
+        grt_dev_matmul(G, &t[V], &t[XN], &tw[2], NULL, 1, false);
+        grt_dev_rope(G, &t[Q], &tf, &ts, rows, NH, HD, HD, false);
+        grt_dev_rope(G, &t[KK], &tf, &ts, rows, NKV, HD, HD, false);
+        grt_dev_kv_store(G, &kc, &vc, &t[KK], &t[V], &ts, rows, NK, MC);
+        grt_dev_rmsnorm(G, &t[XN2], &t[X], &tn, 1, K, 1e-6f);
+        grt_dev_matmul(G, &t[GT], &t[XN2], &tw[3], NULL, 1, false);
+        grt_dev_matmul(G, &t[UP], &t[XN2], &tw[4], NULL, 1, false);
+        grt_dev_glu(G, &t[GT], &t[GT], &t[UP], 1, FF, GRT_ACT_SILU);
+        if (cap) {
+            CHECK(grt_dev_capture_end(G, &g) == GRT_OK);
+            grt_dev_graph_launch(G, g);
+        }
+        res[cap] = malloc(o + 2 * cb);
+        CHECK(grt_dev_read(G, A, 0, res[cap], o) == GRT_OK);
+        CHECK(grt_dev_read(G, KC, 0, (uint8_t *)res[cap] + o, kv_shared ? 2 * cb : cb) == GRT_OK);
+        if (VC) CHECK(grt_dev_read(G, VC, 0, (uint8_t *)res[cap] + o + cb, cb) == GRT_OK);
+        grt_dev_graph_free(G, g);
+    }
+    grt_webgpu_get_counters(G, &c1);
+    size_t nbytes = o + 2 * cb;
+    bool same = memcmp(res[0], res[1], nbytes) == 0, finite = true;
+    for (int i = 0; i < NACT; i++)
+        for (int j = 0; j < len[i]; j++) finite &= isfinite(res[0][off[i] / 4 + j]) != 0;
+    /* q,k,v -> 1; norm -> mvx; rope q+k -> 1; rope+kv_store; gate,up -> 1; norm; glu */
+    uint64_t merged = c1.merged - c0.merged;
+    printf("  capture merges, %-5s weights, KV caches in %s: %llu dispatches merged, replay equals eager: %s\n",
+           grt_dtype_name(wt), kv_shared ? "one buffer" : "two buffers", (unsigned long long)merged, same ? "yes" : "no");
+    CHECK(same && finite);
+    CHECK(merged >= 8);
+    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    for (int m = 0; m < 5; m++) grt_dev_buffer_free(Wb[m]);
+    grt_dev_buffer_free(A), grt_dev_buffer_free(NW), grt_dev_buffer_free(FR), grt_dev_buffer_free(ST);
+    grt_dev_buffer_free(KC), grt_dev_buffer_free(VC);
+    free(res[0]), free(res[1]), free(x), free(wf), free(wq);
+}
+
+static void test_capture_merges(void) {
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
+    for (int i = 0; i < 5; i++) capture_merge_case(types[i], i % 2 == 1);
+}
+
 /* GENRT_WEBGPU_MVBENCH="cfg;cfg;..." (cfg: "old", "auto" or T,RPW,U): device
  * time of one decode matvec per shape of Llama-3.2-1B and SmolLM2-135M, 64
  * back-to-back dispatches in one pass over enough weight copies that L2
@@ -1011,6 +1103,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: device timestamps between fences", test_timestamps);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
     t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
+    t_run("webgpu: captured step merges equal eager dispatches, all weight types", test_capture_merges);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: f16 arithmetic on request", test_f16_math);

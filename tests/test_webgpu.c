@@ -210,6 +210,316 @@ static void test_matmul_types(void) {
         }
 }
 
+/* The decode matvec (mvx) in its variants (GENRT_WEBGPU_MVX = T,RPW,U, and
+ * the old kernels), one activation row, against a naive reference: every
+ * weight type, K up to 8192 (the down projection), N with partial tiles. */
+static void test_mvx_variants(void) {
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
+    const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1", "32,8,1,1", "64,4,1,1", "256,2,1,1", "0,0,0,1", "0,0,0,2"};
+    const int Ks[] = {8192, 2080, 576};
+    const int N = 21;
+    for (size_t ti = 0; ti < 5; ti++)
+        for (size_t ki = 0; ki < 3; ki++) {
+            grt_dtype wt = types[ti];
+            int K = Ks[ki];
+            size_t rb = grt_row_bytes(wt, K);
+            uint8_t *wq = malloc(rb * N);
+            float *wf = malloc(sizeof(float) * N * K), *wd = malloc(sizeof(float) * N * K);
+            float *xv = malloc(sizeof(float) * K), out[64], ref[64], o0[64];
+            for (int i = 0; i < N * K; i++) wf[i] = frand();
+            for (int n = 0; n < N; n++) {
+                grt_quantize_row(wt, wf + n * K, wq + n * rb, K);
+                grt_dequantize_row(wt, wq + n * rb, wd + n * K, K);
+            }
+            for (int i = 0; i < K; i++) xv[i] = frand();
+            for (int n = 0; n < N; n++) {
+                o0[n] = frand();
+                double s = o0[n];
+                for (int k = 0; k < K; k++) s += (double)wd[n * K + k] * xv[k];
+                ref[n] = (float)s;
+            }
+            grt_buffer *act = NULL, *wb = NULL;
+            grt_dev_buffer_new(G, (size_t)K * 4 + 512, GRT_BUF_DEVICE, &act);
+            grt_dev_buffer_new(G, rb * (N + 2), GRT_BUF_DEVICE, &wb);
+            grt_dev_write(G, wb, rb * 2, wq, rb * N);
+            size_t ooff = ((size_t)K * 4 + 255) / 256 * 256;
+            grt_tensor to = view(act, ooff, GRT_F32, 1, N), tx = view(act, 0, GRT_F32, 1, K);
+            grt_tensor tw = view(wb, rb * 2, wt, N, K);
+            double worst = 0;
+            for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+                const char *vs = variants[v];
+                if (vs && strcmp(vs, "old") == 0) setenv("GENRT_WEBGPU_OLD_MV", "1", 1);
+                else if (vs) setenv("GENRT_WEBGPU_MVX", vs, 1);
+                grt_dev_write(G, act, 0, xv, (size_t)K * 4);
+                grt_dev_write(G, act, ooff, o0, (size_t)N * 4);
+                grt_dev_matmul(G, &to, &tx, &tw, NULL, 1, true);
+                CHECK(grt_dev_read(G, act, ooff, out, (size_t)N * 4) == GRT_OK);
+                unsetenv("GENRT_WEBGPU_OLD_MV");
+                unsetenv("GENRT_WEBGPU_MVX");
+                double e = max_rel(out, ref, (size_t)N);
+                if (e > worst) worst = e;
+                CHECKF(e < 2e-5, "%s K %d variant %s: %.2g", grt_dtype_name(wt), K, vs ? vs : "default", e);
+            }
+            printf("  mvx %-5s K %4d N %d, %zu variants: worst rel err %.2g\n", grt_dtype_name(wt), K, N,
+                   sizeof variants / sizeof variants[0], worst);
+            CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+            grt_dev_buffer_free(act);
+            grt_dev_buffer_free(wb);
+            free(wq), free(wf), free(wd), free(xv);
+        }
+}
+
+/* A captured decode step merges dispatches (q/k/v and gate/up into segmented
+ * mvx dispatches, rmsnorms folded into them, the glu into the gate/up
+ * epilogue, the q+k rope and the kv_store into one rope_kv): replay must
+ * give the eager step's bits, for every weight type and for KV caches in one
+ * buffer or two. */
+static void capture_merge_case(grt_dtype wt, bool kv_shared) {
+    const int K = 576, NH = 4, NKV = 2, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 96, MC = 8;
+    const int Ns[5] = {NQ, NK, NK, FF, FF};
+    size_t rb = grt_row_bytes(wt, K);
+    /* activations in one buffer at 256-byte steps, as in a model */
+    enum { X, XN, XN2, Q, KK, V, GT, UP, NACT };
+    const int len[NACT] = {K, K, K, NQ, NK, NK, FF, FF};
+    size_t off[NACT], o = 0;
+    for (int i = 0; i < NACT; i++) off[i] = o, o += ((size_t)len[i] * 4 + 255) / 256 * 256;
+    grt_buffer *A = NULL, *Wb[5] = {0}, *NW = NULL, *FR = NULL, *ST = NULL, *KC = NULL, *VC = NULL;
+    grt_dev_buffer_new(G, o, GRT_BUF_DEVICE, &A);
+    float *x = malloc(sizeof(float) * K), *wf = malloc(sizeof(float) * FF * K), nw[576], fr[8];
+    uint8_t *wq = malloc(rb * FF);
+    for (int i = 0; i < K; i++) x[i] = frand(), nw[i] = 1 + 0.1f * frand();
+    for (int i = 0; i < 8; i++) fr[i] = powf(10000.0f, -(float)i / 8);
+    for (int m = 0; m < 5; m++) {
+        for (int i = 0; i < Ns[m] * K; i++) wf[i] = frand();
+        for (int n = 0; n < Ns[m]; n++) grt_quantize_row(wt, wf + n * K, wq + n * rb, K);
+        Wb[m] = upload(G, wq, rb * Ns[m], 0);
+    }
+    NW = upload(G, nw, sizeof nw, 0);
+    FR = upload(G, fr, sizeof fr, 0);
+    grt_step_state st = {.pos = 5};
+    ST = upload(G, &st, sizeof st, 0);
+    size_t cb = (size_t)MC * NK * 4;
+    grt_dev_buffer_new(G, kv_shared ? 2 * cb : cb, GRT_BUF_DEVICE, &KC);
+    if (!kv_shared) grt_dev_buffer_new(G, cb, GRT_BUF_DEVICE, &VC);
+    grt_tensor t[NACT], tw[5];
+    for (int i = 0; i < NACT; i++) t[i] = view(A, off[i], GRT_F32, 1, len[i]);
+    for (int m = 0; m < 5; m++) tw[m] = view(Wb[m], 0, wt, Ns[m], K);
+    grt_tensor tn = view(NW, 0, GRT_F32, K, 0), tf = view(FR, 0, GRT_F32, HD / 2, 0), ts = view(ST, 0, GRT_I32, 1, 8);
+    grt_tensor kc = view(KC, 0, GRT_F32, MC, NK), vc = kv_shared ? view(KC, cb, GRT_F32, MC, NK) : view(VC, 0, GRT_F32, MC, NK);
+    grt_rows rows = {1, 0, 1};
+    float *res[2];
+    grt_webgpu_counters c0, c1;
+    grt_webgpu_get_counters(G, &c0);
+    for (int cap = 0; cap < 2; cap++) {
+        grt_dev_fill(G, A, 0, o, 0x7fc00000u); /* NaN: every output must be written */
+        grt_dev_fill(G, KC, 0, kv_shared ? 2 * cb : cb, 0);
+        if (VC) grt_dev_fill(G, VC, 0, cb, 0);
+        grt_dev_write(G, A, off[X], x, (size_t)K * 4);
+        grt_graph *g = NULL;
+        if (cap) CHECK(grt_dev_capture_begin(G) == GRT_OK);
+        grt_dev_rmsnorm(G, &t[XN], &t[X], &tn, 1, K, 1e-5f);
+        grt_dev_matmul(G, &t[Q], &t[XN], &tw[0], NULL, 1, false);
+        grt_dev_matmul(G, &t[KK], &t[XN], &tw[1], NULL, 1, false);
+        grt_dev_matmul(G, &t[V], &t[XN], &tw[2], NULL, 1, false);
+        grt_dev_rope(G, &t[Q], &tf, &ts, rows, NH, HD, HD, false);
+        grt_dev_rope(G, &t[KK], &tf, &ts, rows, NKV, HD, HD, false);
+        grt_dev_kv_store(G, &kc, &vc, &t[KK], &t[V], &ts, rows, NK, MC);
+        grt_dev_rmsnorm(G, &t[XN2], &t[X], &tn, 1, K, 1e-6f);
+        grt_dev_matmul(G, &t[GT], &t[XN2], &tw[3], NULL, 1, false);
+        grt_dev_matmul(G, &t[UP], &t[XN2], &tw[4], NULL, 1, false);
+        grt_dev_glu(G, &t[GT], &t[GT], &t[UP], 1, FF, GRT_ACT_SILU);
+        if (cap) {
+            CHECK(grt_dev_capture_end(G, &g) == GRT_OK);
+            grt_dev_graph_launch(G, g);
+        }
+        res[cap] = malloc(o + 2 * cb);
+        CHECK(grt_dev_read(G, A, 0, res[cap], o) == GRT_OK);
+        CHECK(grt_dev_read(G, KC, 0, (uint8_t *)res[cap] + o, kv_shared ? 2 * cb : cb) == GRT_OK);
+        if (VC) CHECK(grt_dev_read(G, VC, 0, (uint8_t *)res[cap] + o + cb, cb) == GRT_OK);
+        grt_dev_graph_free(G, g);
+    }
+    grt_webgpu_get_counters(G, &c1);
+    size_t nbytes = o + 2 * cb;
+    bool same = memcmp(res[0], res[1], nbytes) == 0, finite = true;
+    for (int i = 0; i < NACT; i++)
+        for (int j = 0; j < len[i]; j++) finite &= isfinite(res[0][off[i] / 4 + j]) != 0;
+    /* q,k,v -> 1; norm -> mvx; rope q+k -> 1; rope+kv_store; gate,up -> 1; norm; glu */
+    uint64_t merged = c1.merged - c0.merged;
+    printf("  capture merges, %-5s weights, KV caches in %s: %llu dispatches merged, replay equals eager: %s\n",
+           grt_dtype_name(wt), kv_shared ? "one buffer" : "two buffers", (unsigned long long)merged, same ? "yes" : "no");
+    CHECK(same && finite);
+    CHECK(merged >= 8);
+    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    for (int m = 0; m < 5; m++) grt_dev_buffer_free(Wb[m]);
+    grt_dev_buffer_free(A), grt_dev_buffer_free(NW), grt_dev_buffer_free(FR), grt_dev_buffer_free(ST);
+    grt_dev_buffer_free(KC), grt_dev_buffer_free(VC);
+    free(res[0]), free(res[1]), free(x), free(wf), free(wq);
+}
+
+static void test_capture_merges(void) {
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
+    for (int i = 0; i < 5; i++) capture_merge_case(types[i], i % 2 == 1);
+}
+
+/* GENRT_WEBGPU_MVBENCH="cfg;cfg;..." (cfg: "old", "auto" or T,RPW,U): device
+ * time of one decode matvec per shape of Llama-3.2-1B and SmolLM2-135M, 64
+ * back-to-back dispatches in one pass over enough weight copies that L2
+ * does not hold them; prints us/dispatch and GB/s. Weights are constant
+ * (f16 1.0 where float), so every output must equal sum(x). */
+static void test_mv_bench(void) {
+    const char *spec = getenv("GENRT_WEBGPU_MVBENCH");
+    struct { const char *name; int N, K; } shapes[] = {
+        {"1B q/o", 2048, 2048}, {"1B k/v", 512, 2048}, {"1B gate/up", 8192, 2048}, {"1B down", 2048, 8192},
+        {"1B lm_head", 128256, 2048}, {"S q/o", 576, 576}, {"S k/v", 192, 576}, {"S gate/up", 1536, 576},
+        {"S down", 576, 1536}, {"S lm_head", 49152, 576}, {"tiny", 8, 64},
+    };
+    const grt_dtype types[] = {GRT_F16, GRT_Q8_0, GRT_Q4_0};
+    grt_fence *f1 = NULL, *f2 = NULL;
+    CHECK(grt_dev_fence_new(G, &f1) == GRT_OK && grt_dev_fence_new(G, &f2) == GRT_OK);
+    grt_buffer *act = NULL;
+    CHECK(grt_dev_buffer_new(G, (size_t)1 << 20, GRT_BUF_DEVICE, &act) == GRT_OK);
+    if (!f1 || !f2 || !act) return;
+    for (size_t ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            grt_dtype wt = types[ti];
+            int N = shapes[si].N, K = shapes[si].K;
+            if (wt != GRT_F16 && shapes[si].name[0] != '1') continue;
+            size_t rb = grt_row_bytes(wt, K), wbytes = rb * (size_t)N;
+            grt_webgpu_features ft;
+            if (grt_webgpu_get_features(G, &ft) && wbytes + 4096 > ft.max_binding) continue; /* (lavapipe) */
+            int copies = (int)(((size_t)256 << 20) / wbytes) + 1;
+            if (copies > 64) copies = 64;
+            grt_buffer *wb[64] = {0};
+            bool ok = true;
+            for (int c = 0; c < copies && ok; c++) {
+                ok = grt_dev_buffer_new(G, wbytes, GRT_BUF_DEVICE, &wb[c]) == GRT_OK;
+                if (ok) grt_dev_fill(G, wb[c], 0, wbytes, wt == GRT_F16 ? 0x3c003c00u : 0x01020304u);
+            }
+            CHECK(ok);
+            float *xv = malloc(sizeof(float) * K);
+            double sx = 0;
+            for (int i = 0; i < K; i++) xv[i] = frand(), sx += xv[i];
+            grt_dev_write(G, act, 0, xv, (size_t)K * 4);
+            size_t ooff = (size_t)64 << 10;
+            grt_tensor to = view(act, ooff, GRT_F32, 1, N), tx = view(act, 0, GRT_F32, 1, K);
+            char cfgs[512];
+            snprintf(cfgs, sizeof cfgs, "%s", spec);
+            for (char *save = NULL, *cf = strtok_r(cfgs, ";", &save); cf && ok; cf = strtok_r(NULL, ";", &save)) {
+                if (strcmp(cf, "old") == 0) setenv("GENRT_WEBGPU_OLD_MV", "1", 1);
+                else if (strcmp(cf, "auto") != 0) setenv("GENRT_WEBGPU_MVX", cf, 1);
+                const int M = 64;
+                for (int i = 0; i < 2; i++) { /* warm: pipelines, bind groups */
+                    grt_tensor tw = view(wb[i % copies], 0, wt, N, K);
+                    grt_dev_matmul(G, &to, &tx, &tw, NULL, 1, false);
+                }
+                grt_dev_fence_record(G, f1);
+                CHECK(grt_dev_fence_wait(G, f1) == GRT_OK);
+                for (int i = 0; i < M; i++) {
+                    grt_tensor tw = view(wb[i % copies], 0, wt, N, K);
+                    grt_dev_matmul(G, &to, &tx, &tw, NULL, 1, false);
+                }
+                grt_dev_fence_record(G, f2);
+                CHECK(grt_dev_fence_wait(G, f2) == GRT_OK);
+                unsetenv("GENRT_WEBGPU_OLD_MV");
+                unsetenv("GENRT_WEBGPU_MVX");
+                double ms = -1;
+                grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
+                float o[8];
+                CHECK(grt_dev_read(G, act, ooff + (size_t)(N - 1) * 4, o, 4) == GRT_OK);
+                if (wt == GRT_F16) CHECKF(fabs(o[0] - sx) <= 1e-3 * (1 + fabs(sx)), "%s: %g vs %g", cf, o[0], sx);
+                double us = ms * 1e3 / M;
+                printf("  mvbench %-5s %-11s N %6d K %5d %-9s %8.2f us %7.0f GB/s\n", grt_dtype_name(wt),
+                       shapes[si].name, N, K, cf, us, us > 0 ? (double)wbytes / us / 1e3 : 0.0);
+                CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+            }
+            for (int c = 0; c < copies; c++) grt_dev_buffer_free(wb[c]);
+            free(xv);
+        }
+    grt_dev_buffer_free(act);
+    grt_dev_fence_free(G, f1);
+    grt_dev_fence_free(G, f2);
+}
+
+/* With GENRT_WEBGPU_MVBENCH: device time of the other decode ops at the
+ * shapes of Llama-3.2-1B (S: SmolLM2-135M), one token at position 255 of a
+ * 384-entry cache, 64 back-to-back dispatches in one pass (what a decode
+ * step spends besides the matvecs). */
+static void op_bench_model(const char *name, int H, int NH, int NKV, int FF) {
+    const int HD = H / NH, KVD = NKV * HD, MC = 384;
+    size_t act = (size_t)(H + NH * HD + 2 * KVD + 2 * FF + H) * 4 + 8192;
+    grt_buffer *A = NULL, *KV = NULL, *Wt = NULL, *St = NULL;
+    grt_fence *f1 = NULL, *f2 = NULL;
+    grt_dev_buffer_new(G, act, GRT_BUF_DEVICE, &A);
+    grt_dev_buffer_new(G, (size_t)2 * MC * KVD * 4, GRT_BUF_DEVICE, &KV);
+    grt_dev_buffer_new(G, (size_t)(H + HD) * 4 + 256, GRT_BUF_DEVICE, &Wt);
+    grt_dev_buffer_new(G, 256, GRT_BUF_DEVICE, &St);
+    grt_dev_fence_new(G, &f1);
+    grt_dev_fence_new(G, &f2);
+    CHECK(A && KV && Wt && St && f1 && f2);
+    if (!A || !KV || !Wt || !St || !f1 || !f2) return;
+    grt_dev_fill(G, A, 0, act, 0x3c000000u);
+    grt_dev_fill(G, KV, 0, (size_t)2 * MC * KVD * 4, 0x3c000000u);
+    grt_dev_fill(G, Wt, 0, (size_t)(H + HD) * 4 + 256, 0x3f800000u);
+    grt_step_state st = {.pos = 255};
+    grt_dev_write(G, St, 0, &st, sizeof st);
+    size_t o = 0;
+    grt_tensor x = view(A, o, GRT_F32, 1, H);
+    o += ((size_t)H * 4 + 255) / 256 * 256;
+    grt_tensor xn = view(A, o, GRT_F32, 1, H);
+    o += ((size_t)H * 4 + 255) / 256 * 256;
+    grt_tensor q = view(A, o, GRT_F32, 1, NH * HD);
+    o += ((size_t)NH * HD * 4 + 255) / 256 * 256;
+    grt_tensor k = view(A, o, GRT_F32, 1, KVD);
+    o += ((size_t)KVD * 4 + 255) / 256 * 256;
+    grt_tensor v = view(A, o, GRT_F32, 1, KVD);
+    o += ((size_t)KVD * 4 + 255) / 256 * 256;
+    grt_tensor att = view(A, o, GRT_F32, 1, NH * HD);
+    o += ((size_t)NH * HD * 4 + 255) / 256 * 256;
+    grt_tensor g = view(A, o, GRT_F32, 1, FF);
+    o += ((size_t)FF * 4 + 255) / 256 * 256;
+    grt_tensor u = view(A, o, GRT_F32, 1, FF);
+    grt_tensor nw = view(Wt, 0, GRT_F32, H, 0), fr = view(Wt, ((size_t)H * 4 + 255) / 256 * 256, GRT_F32, HD / 2, 0);
+    grt_tensor ts = view(St, 0, GRT_I32, 1, 8);
+    grt_tensor kc = view(KV, 0, GRT_F32, MC, KVD), vc = view(KV, (size_t)MC * KVD * 4, GRT_F32, MC, KVD);
+    grt_rows rows = {1, 0, 1};
+    for (int op = 0; op < 6; op++) {
+        static const char *names[] = {"rmsnorm", "rope q", "rope k", "kv_store", "attention", "glu"};
+        const int M = 64;
+        for (int rep = 0; rep < 2; rep++) {
+            grt_dev_fence_record(G, f1);
+            CHECK(grt_dev_fence_wait(G, f1) == GRT_OK);
+            for (int i = 0; i < (rep ? M : 2); i++) {
+                switch (op) {
+                case 0: grt_dev_rmsnorm(G, &xn, &x, &nw, 1, H, 1e-5f); break;
+                case 1: grt_dev_rope(G, &q, &fr, &ts, rows, NH, HD, HD, false); break;
+                case 2: grt_dev_rope(G, &k, &fr, &ts, rows, NKV, HD, HD, false); break;
+                case 3: grt_dev_kv_store(G, &kc, &vc, &k, &v, &ts, rows, KVD, MC); break;
+                case 4: grt_dev_attention(G, &att, &q, &kc, &vc, &ts, rows, NH, NKV, HD, MC, 0.125f, 0); break;
+                default: grt_dev_glu(G, &g, &g, &u, 1, FF, GRT_ACT_SILU); break;
+                }
+            }
+            grt_dev_fence_record(G, f2);
+            CHECK(grt_dev_fence_wait(G, f2) == GRT_OK);
+        }
+        double ms = -1;
+        grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
+        printf("  opbench %-3s %-10s %8.2f us/call%s\n", name, names[op], ms * 1e3 / M,
+               op == 4 ? " (2 dispatches: parts, combine)" : "");
+        CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    }
+    grt_dev_fence_free(G, f1);
+    grt_dev_fence_free(G, f2);
+    grt_dev_buffer_free(A);
+    grt_dev_buffer_free(KV);
+    grt_dev_buffer_free(Wt);
+    grt_dev_buffer_free(St);
+}
+
+static void test_op_bench(void) {
+    op_bench_model("1B", 2048, 32, 8, 8192);
+    op_bench_model("S", 576, 9, 3, 1536);
+}
+
 static void test_embed_types(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     const int V = 50, E = 64;
@@ -342,20 +652,23 @@ static void test_kv_attention(void) {
 
 /* Decode (one token per sequence): keys split over workgroups and merged;
  * long and short histories, with and without a window. */
-static void test_attention_decode(void) {
-    const int NH = 4, NKV = 2, HD = 64, KVD = NKV * HD, MC = 300, NS = 2;
+/* hd 64 at context 300: one chunk of keys per split, partials staged in
+ * workgroup memory; hd 128 at context 3000: several chunks per split, too
+ * many partials to stage */
+static void attention_decode_case(int HD, int MC, int pos1) {
+    const int NH = 4, NKV = 2, KVD = NKV * HD, NS = 2;
     size_t cache = (size_t)NS * MC * KVD * 4;
-    float *kv = malloc(2 * cache), q[NS * NH * HD];
+    float *kv = malloc(2 * cache), *q = malloc(sizeof(float) * NS * NH * HD);
     for (size_t i = 0; i < 2 * cache / 4; i++) kv[i] = frand();
     for (int i = 0; i < NS * NH * HD; i++) q[i] = frand();
-    grt_step_state st[2] = {{.pos = 5}, {.pos = 250}};
+    grt_step_state st[2] = {{.pos = 5}, {.pos = pos1}};
     dual d;
     memset(&d, 0, sizeof d);
     dual_up(&d, 0, kv, 2 * cache);
-    dual_up(&d, 1, q, sizeof q);
+    dual_up(&d, 1, q, sizeof(float) * NS * NH * HD);
     dual_up(&d, 2, st, sizeof st);
-    dual_up(&d, 3, q, sizeof q); /* out, no window */
-    dual_up(&d, 4, q, sizeof q); /* out, window 100 */
+    dual_up(&d, 3, q, sizeof(float) * NS * NH * HD); /* out, no window */
+    dual_up(&d, 4, q, sizeof(float) * NS * NH * HD); /* out, window 100 */
     for (int k = 0; k < 2; k++) {
         grt_device *dv = k ? C : G;
         grt_buffer **B = k ? d.c : d.g;
@@ -366,11 +679,17 @@ static void test_attention_decode(void) {
         grt_dev_attention(dv, &o1, &tq, &kc, &vc, &ts, (grt_rows){NS, 0, NS}, NH, NKV, HD, MC, 0.125f, 100);
     }
     double e = fmax(dual_cmp(&d, 3, 0, NS * NH * HD), dual_cmp(&d, 4, 0, NS * NH * HD));
-    printf("  decode attention (split keys, window) vs cpu: max rel err %.2g\n", e);
+    printf("  decode attention (split keys, window), hd %d, context %d: vs cpu: max rel err %.2g\n", HD, MC, e);
     CHECK(e < 1e-5);
     CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
     dual_free(&d);
     free(kv);
+    free(q);
+}
+
+static void test_attention_decode(void) {
+    attention_decode_case(64, 300, 250);
+    attention_decode_case(128, 3000, 2900);
 }
 
 /* With the storage binding limit lowered to 64 KiB (GENRT_WEBGPU_MAX_BINDING),
@@ -771,11 +1090,20 @@ int main(int argc, char **argv) {
     }
     printf("  adapter: %s\n", grt_webgpu_adapter_name(G));
     snprintf(g_model_dir, sizeof g_model_dir, "%s", t_data("hf-goldens/llama3-tiny"));
+    if (getenv("GENRT_WEBGPU_MVBENCH")) { /* timing only */
+        t_run("webgpu: decode matvec timing (GENRT_WEBGPU_MVBENCH)", test_mv_bench);
+        t_run("webgpu: other decode ops timing (GENRT_WEBGPU_MVBENCH)", test_op_bench);
+        grt_device_close(G);
+        grt_device_close(C);
+        return t_done();
+    }
     t_run("webgpu: copies, fills, reads and writes at offsets", test_copy_fill_offsets);
     t_run("webgpu: ring snapshots mapped per fence", test_ring_mapping);
     t_run("webgpu: buffer beyond the adapter's limits", test_limits);
     t_run("webgpu: device timestamps between fences", test_timestamps);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
+    t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
+    t_run("webgpu: captured step merges equal eager dispatches, all weight types", test_capture_merges);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: f16 arithmetic on request", test_f16_math);

@@ -1196,7 +1196,7 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
     x->param_buf = wg_raw_buffer(dev, (uint64_t)WG_PARAM_SLOTS * WG_SLOT,
                                  WGPUBufferUsage_Uniform | WGPUBufferUsage_CopyDst, false, "parameters");
     x->param_id = ++x->next_id;
-    x->dummy = wg_raw_buffer(dev, 256, WGPUBufferUsage_Storage, false, "placeholder binding");
+    x->dummy = wg_raw_buffer(dev, 256 * WG_DUMMY_WINDOWS, WGPUBufferUsage_Storage, false, "placeholder binding");
     x->dummy_id = ++x->next_id;
     x->dummy2 = wg_raw_buffer(dev, 256, WGPUBufferUsage_Storage, false, "placeholder binding");
     x->dummy2_id = ++x->next_id;

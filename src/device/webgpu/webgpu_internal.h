@@ -16,6 +16,7 @@ enum {
     WG_MAX_HV = 8,
     WG_FENCE_TRACK = 128,
     WG_MAX_RETIRED = 32,
+    WG_DUMMY_WINDOWS = 8,   /* placeholder windows of 256 bytes in x->dummy (never overlapping) */
     WG_TS_PAIRS = 64,       /* timestamp windows (begin, end) in flight */   /* fences read_completed considers (by serial) */
 };
 
@@ -33,7 +34,8 @@ typedef struct wg_buf {
 } wg_buf;
 
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
-enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3, WG_TAG_ROPE = 4 };
+enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3, WG_TAG_ROPE = 4, WG_TAG_MVX = 5,
+       WG_TAG_GLU = 6, WG_TAG_KV = 7, WG_TAG_ROPE2 = 8 };
 
 typedef struct wg_cmd {
     int kind;
@@ -46,7 +48,8 @@ typedef struct wg_cmd {
     WGPUBindGroup bg;       /* set at capture end */
     uint32_t dynoff;
     int tag;                /* WG_TAG_*: what a mergeable dispatch is */
-    uint32_t wt, R;         /* its weight type code and rows per tile */
+    uint32_t wt, R;         /* its weight type code and rows per tile (glu: its activation) */
+    uint32_t cfg[7];        /* mvx: its override constants (WTYPE T RPW U NORM GLU) */
     /* copy */
     WGPUBuffer src, dst;
     uint64_t soff, doff, n;
@@ -63,11 +66,11 @@ typedef struct wg_bg_entry {
 
 typedef struct wg_pipe {
     int shader;
-    uint32_t key;            /* override constants, packed */
+    uint64_t key;            /* override constants, packed (8 bits each) */
     WGPUComputePipeline p;
 } wg_pipe;
 
-enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 128, WG_N_SHADERS = 24 };
+enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 256, WG_N_SHADERS = 24 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
 typedef struct wg_scratch {
@@ -127,7 +130,7 @@ typedef struct wg_ctx {
 
     /* capture */
     int rec_tag;                  /* tag (and wt, R) of the dispatch being recorded */
-    uint32_t rec_wt, rec_R;
+    uint32_t rec_wt, rec_R, rec_cfg[7];
     wg_cmd *rec;
     size_t n_rec, cap_rec;
 

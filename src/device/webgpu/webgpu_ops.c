@@ -13,11 +13,12 @@
 extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
-    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[];
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
+    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV };
 
 typedef struct shader_def {
     const char *name;
@@ -25,7 +26,8 @@ typedef struct shader_def {
     bool weights;            /* needs weights.wgsl */
     bool f16;                /* needs "enable f16;" (shader-f16) */
     int nb;                  /* storage bindings */
-    const char *consts[3];   /* override constants, values from the pipeline key */
+    const char *consts[7];   /* override constants, values from the pipeline key */
+    const char *prelude;     /* source placed before src (or NULL) */
 } shader_def;
 
 static const shader_def SHADERS[] = {
@@ -48,6 +50,9 @@ static const shader_def SHADERS[] = {
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
     [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
+    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
+    [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, NULL},
+    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -90,10 +95,11 @@ void wg_pipes_free(wg_ctx *x) {
     }
 }
 
-/* The pipeline of a shader with its override constants (v0, v1, v2; each < 256). */
-static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint32_t v1, uint32_t v2) {
+/* The pipeline of a shader with its override constants (vals, each < 256). */
+static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t vals[7]) {
     wg_ctx *x = wg_ctx_of(dev);
-    uint32_t key = v0 | v1 << 8 | v2 << 16;
+    uint64_t key = 0;
+    for (int i = 0; i < 7; i++) key |= (uint64_t)(vals[i] & 0xff) << (8 * i);
     for (int i = 0; i < x->n_pipes; i++)
         if (x->pipes[i].shader == sh && x->pipes[i].key == key) return x->pipes[i].p;
     if (x->n_pipes == WG_MAX_PIPES) {
@@ -103,13 +109,15 @@ static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint3
     const shader_def *d = &SHADERS[sh];
     if (!x->modules[sh]) {
         const char *en = d->f16 ? "enable f16;\n" : "";
-        size_t n = strlen(en) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(d->src) + 1;
+        const char *pre = d->prelude ? d->prelude : "";
+        size_t n = strlen(en) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(pre) +
+                   strlen(d->src) + 1;
         char *src = malloc(n);
         if (!src) {
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
-        snprintf(src, n, "%s%s%s%s", en, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", d->src);
+        snprintf(src, n, "%s%s%s%s%s", en, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", pre, d->src);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
@@ -119,11 +127,10 @@ static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint3
             return NULL;
         }
     }
-    WGPUConstantEntry ce[3];
+    WGPUConstantEntry ce[7];
     memset(ce, 0, sizeof ce);
     size_t nc = 0;
-    uint32_t vals[3] = {v0, v1, v2};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 7; i++)
         if (d->consts[i]) {
             ce[nc].key = sv(d->consts[i]);
             ce[nc].value = (double)vals[i];
@@ -146,6 +153,11 @@ static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint3
     x->pipes[x->n_pipes++] = (wg_pipe){sh, key, p};
     x->counters.pipelines++;
     return p;
+}
+
+static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint32_t v1, uint32_t v2) {
+    uint32_t vals[7] = {v0, v1, v2, 0, 0, 0, 0};
+    return get_pipe_v(dev, sh, vals);
 }
 
 static WGPUComputePipeline get_pipe(grt_device *dev, int sh, uint32_t v0, uint32_t v1) {
@@ -260,6 +272,8 @@ static bool bind_t(grt_device *dev, const grt_tensor *t, wg_binding *out, uint64
 
 static wg_binding dummy_binding(wg_ctx *x) { return (wg_binding){x->dummy_id, x->dummy, 0, 256}; }
 static wg_binding dummy_binding2(wg_ctx *x) { return (wg_binding){x->dummy2_id, x->dummy2, 0, 256}; }
+/* Placeholder window k (< WG_DUMMY_WINDOWS) of the first placeholder buffer. */
+static wg_binding dummy_window(wg_ctx *x, int k) { return (wg_binding){x->dummy_id, x->dummy, 256u * (uint64_t)k, 256}; }
 static bool is_dummy(const wg_ctx *x, const wg_binding *b) { return b->id == x->dummy_id || b->id == x->dummy2_id; }
 
 static bool overlapping(const wg_binding *a, const wg_binding *b) {
@@ -298,6 +312,7 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
         c->tag = x->rec_tag;
         c->wt = x->rec_wt;
         c->R = x->rec_R;
+        memcpy(c->cfg, x->rec_cfg, sizeof c->cfg);
         return;
     }
     if (x->param_used == WG_PARAM_SLOTS) wg_flush(dev);
@@ -462,6 +477,69 @@ static bool mv_fits(wg_ctx *x, const grt_tensor *in, const grt_tensor *w) {
            (wt <= 2 ? rw % 16 == 0 && rbytes % 16 == 0 : rw % 2 == 0 && K % 32 == 0);
 }
 
+/* ---------------------------------------------------------------- decode matvec (mvx.wgsl) */
+
+enum { MVX_STAGE_DEFAULT = 0 };
+
+/* Chunks of one weight row the kernel walks: vec4s of f32, 8 halves, blocks of 32. */
+static uint32_t mvx_chunks(int wt, int64_t K) { return (uint32_t)(wt == 0 ? K / 4 : wt <= 2 ? K / 8 : K / 32); }
+
+static uint32_t env_u32(const char *name, int field) {
+    const char *e = getenv(name);
+    for (int i = 0; e && i < field; i++) {
+        e = strchr(e, ',');
+        if (e) e++;
+    }
+    return e ? (uint32_t)strtoul(e, NULL, 10) : 0;
+}
+
+/* Override constants of mvx for a weight of type wt, [N, K]: WTYPE, T, RPW,
+ * U, NORM (0), GLU (0). T (threads over a row) fixes each row's sum order,
+ * so it depends on wt and K only: eager steps and captured ones (merged,
+ * maybe other RPW/U) agree bit for bit. GENRT_WEBGPU_MVX="T,RPW,U" sets
+ * them (0 or absent: chosen here) to compare variants. */
+static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[7]) {
+    uint32_t ch = mvx_chunks(wt, K), T = 32;
+    while (T < 256 && T * 2 <= ch) T *= 2;
+    uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1), eU = env_u32("GENRT_WEBGPU_MVX", 2);
+    if (eT == 32 || eT == 64 || eT == 128 || eT == 256) T = eT;
+    uint32_t G = 256 / T, per = (ch + T - 1) / T; /* chunks per thread */
+    /* rows per group: 4, halved until there are enough workgroups to fill
+     * the device (>= ~264), 8 for very tall matrices (an LM head); one chunk
+     * per row in flight (H100 sweep: U 2 and 4 were no faster for float
+     * weights, slower for K 8192) */
+    uint32_t R = (uint64_t)N / (G * 8) >= 4096 ? 8 : 4, min_wg = 264;
+    if (wt > 2) R = 8, min_wg = 128; /* quantized: x shared by more rows pays (sweep) */
+    while (R > 1 && (uint64_t)N / (G * R) < min_wg) R /= 2;
+    if (eR >= 1 && eR <= 8) R = eR;
+    uint32_t Uc = 1;
+    (void)per;
+    if (eU >= 1 && eU * R <= 16) Uc = eU;
+    (void)N;
+    /* quantized: stage runs of blocks through workgroup memory (GENRT_WEBGPU_MVX 4th field: 1 on, 2 off) */
+    uint32_t eS = env_u32("GENRT_WEBGPU_MVX", 3), st = wt > 2 && T % 2 == 0 ? MVX_STAGE_DEFAULT : 0;
+    if (wt > 2 && eS) st = eS == 1;
+    cfg[0] = (uint32_t)wt, cfg[1] = T, cfg[2] = R, cfg[3] = Uc, cfg[4] = 0, cfg[5] = 0, cfg[6] = st;
+}
+
+static WGPUComputePipeline mvx_pipe(grt_device *dev, const uint32_t cfg[7]) {
+    return get_pipe_v(dev, cfg[0] <= 2 ? SH_MVX : SH_MVXQ, cfg);
+}
+
+/* Workgroups of an mvx dispatch over segments of N[0..2] rows. */
+static uint64_t mvx_groups(const uint32_t cfg[7], const uint32_t N[3]) {
+    uint32_t NB = 256 / cfg[1] * cfg[2], nsl = cfg[5] ? NB / 2 : NB;
+    uint64_t n = 0;
+    for (int s = 0; s < (cfg[5] ? 1 : 3); s++) n += (N[s] + nsl - 1) / nsl;
+    return n;
+}
+
+static void set_groups(wg_ctx *x, wg_cmd *c, uint64_t n_wg) {
+    uint64_t maxd = x->limits.maxComputeWorkgroupsPerDimension ? x->limits.maxComputeWorkgroupsPerDimension : 65535;
+    c->gx = (uint32_t)(n_wg < maxd ? n_wg : maxd);
+    c->gy = (uint32_t)((n_wg + c->gx - 1) / c->gx);
+}
+
 /* Outputs n0 .. n0 + w->ne[0] of a matmul with N_full outputs (w: those rows). */
 static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
                         const grt_tensor *bias, int64_t n_rows, bool accumulate, int64_t n0, int64_t N_full) {
@@ -475,11 +553,54 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         !bind_t(dev, w, &b[2], &rw, "matmul"))
         return;
     if (bias) {
-        if (!bind_t(dev, bias, &b[3], &rb, "matmul")) return;
+        /* at least 16 bytes: mvx reads the bias through an array of vec4 */
+        uint64_t nb = grt_tensor_nbytes(bias);
+        if (!bind_range(dev, bias->buf, bias->offset, nb < 16 ? 16 : nb, &b[3], &rb, "matmul")) return;
     } else {
         b[3] = dummy_binding(x);
     }
     uint64_t rbytes = grt_row_bytes(w->type, K);
+    bool mvx_ok = mv_fits(x, in, w) && (wt <= 2 || (rw % 4 == 0 && rbytes % 4 == 0)) && !getenv("GENRT_WEBGPU_OLD_MV");
+    if (n_rows > 1 && mvx_ok && !dev->capturing) {
+        /* a prefill: create the pipelines the decode steps of this weight
+         * will use (and the norm-folded one a captured step may), so that
+         * the first decode step does not pay their compilation */
+        uint32_t cfg[7], Ns[3] = {(uint32_t)N, 0, 0};
+        mvx_cfg(wt, K, N, cfg);
+        mvx_pipe(dev, cfg);
+        const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
+        if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
+            cfg[4] = 1;
+            mvx_pipe(dev, cfg);
+        }
+    }
+    if (n_rows == 1 && mvx_ok) {
+        uint32_t cfg[7];
+        mvx_cfg(wt, K, N, cfg);
+        wg_binding bx[7] = {b[0], b[1], b[2], bias ? b[3] : dummy_window(x, 1), dummy_window(x, 2),
+                            dummy_window(x, 3), dummy_window(x, 4)};
+        params p = {{0}};
+        p.w[0] = u32of(ro / 4);
+        p.w[1] = u32of(ri / 16);
+        p.w[2] = u32of(wt <= 2 ? rw / 16 : rw);
+        p.w[3] = u32of(N);
+        p.w[4] = u32of(K);
+        p.w[5] = 1;
+        p.w[6] = u32of(wt <= 2 ? rbytes / 16 : rbytes);
+        p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+        p.w[11] = u32of(rb / 4);
+        p.w[15] = 1;
+        p.w[18] = u32of(n0);
+        if (!bias && n0 == 0 && N == N_full) {
+            x->rec_tag = WG_TAG_MVX;
+            x->rec_wt = (uint32_t)wt;
+            memcpy(x->rec_cfg, cfg, sizeof cfg);
+        }
+        uint32_t Ns[3] = {(uint32_t)N, 0, 0};
+        dispatch(dev, mvx_pipe(dev, cfg), 7, bx, &p, mvx_groups(cfg, Ns), "matmul");
+        x->rec_tag = WG_TAG_NONE;
+        return;
+    }
     if (mv_fits(x, in, w)) {
         uint32_t R = n_rows >= 8 ? 8 : n_rows >= 4 ? 4 : n_rows >= 2 ? 2 : 1;
         params p = {{0}};
@@ -571,7 +692,7 @@ void wg_rope(grt_device *dev, const grt_tensor *xt, const grt_tensor *inv_freq, 
     p.w[7] = interleaved;
     p.w[8] = u32of(rf / 4);
     p.w[9] = u32of(rs / 4);
-    uint64_t n = (uint64_t)rows.n_rows * (uint64_t)(rot_dim / 2);
+    uint64_t n = (uint64_t)rows.n_rows * (uint64_t)n_heads * (uint64_t)(rot_dim / 2);
     wg_ctx *x = wg_ctx_of(dev);
     x->rec_tag = WG_TAG_ROPE;
     dispatch(dev, get_pipe(dev, SH_ROPE, 0, 0), 3, b, &p, (n + 63) / 64, "rope");
@@ -620,7 +741,11 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
     p.w[8] = (uint32_t)rows.n_seqs;
     p.w[9] = u32of(rs / 4);
     uint64_t n = (uint64_t)rows.n_rows * (uint64_t)kv_dim;
+    wg_ctx *x = wg_ctx_of(dev);
+    x->rec_tag = WG_TAG_KV;
+    x->rec_wt = shared;
     dispatch(dev, get_pipe(dev, SH_KV_STORE, shared, 0), 5, b, &p, (n + 63) / 64, "kv_store");
+    x->rec_tag = WG_TAG_NONE;
 }
 
 void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
@@ -709,7 +834,11 @@ void wg_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, cons
     p.w[1] = u32of(rg / 4);
     p.w[2] = u32of(ru / 4);
     p.w[3] = u32of(n);
+    x->rec_tag = WG_TAG_GLU;
+    x->rec_wt = act == GRT_ACT_GELU_TANH;
+    x->rec_R = (g_out ? 1u : 0u) | (u_out ? 2u : 0u);
     dispatch(dev, get_pipe(dev, SH_GLU, act == GRT_ACT_GELU_TANH, (g_out ? 1u : 0u) | (u_out ? 2u : 0u)), 3, b, &p, (n + 255) / 256, "glu");
+    x->rec_tag = WG_TAG_NONE;
 }
 
 void wg_advance(grt_device *dev, const grt_tensor *state, grt_rows rows) {
@@ -912,6 +1041,14 @@ static size_t merge_norm(grt_device *dev, wg_cmd *cmds, size_t n) {
     return o;
 }
 
+/* Whether a dispatch's bindings overlap (placeholders aside). */
+static bool any_alias(const wg_ctx *x, const wg_cmd *c) {
+    for (int a = 0; a < c->nb; a++)
+        for (int b2 = a + 1; b2 < c->nb; b2++)
+            if (!is_dummy(x, &c->b[a]) && overlapping(&c->b[a], &c->b[b2])) return true;
+    return false;
+}
+
 /* Two consecutive ropes of the same rows (q, then k) in one buffer: one
  * dispatch over both (rope.wgsl's second tensor). */
 static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
@@ -945,7 +1082,8 @@ static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
         c.params[0] = (uint32_t)((a->b[0].off - lo) / 4) + a->params[0];
         c.params[12] = (uint32_t)((b->b[0].off - lo) / 4) + b->params[0];
         c.params[13] = b->params[1];
-        c.tag = WG_TAG_NONE;
+        c.tag = WG_TAG_ROPE2;
+        set_groups(x, &c, ((uint64_t)c.params[4] * (c.params[1] + c.params[13]) * (c.params[3] / 2) + 63) / 64);
         cmds[o++] = c;
         x->counters.merged++;
         i++;
@@ -953,10 +1091,207 @@ static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
     return o;
 }
 
+/* A merged rope of q and k (rot_dim == head_dim) then the kv_store of that k
+ * and of v (in the same buffer): one rope_kv dispatch. */
+static size_t merge_rope_kv(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *ro = &cmds[i], *kv = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = kv && ro->kind == WG_CMD_DISPATCH && kv->kind == WG_CMD_DISPATCH && ro->tag == WG_TAG_ROPE2 &&
+                  kv->tag == WG_TAG_KV;
+        wg_cmd c;
+        if (ok) {
+            const uint32_t *rp = ro->params, *kp = kv->params;
+            const wg_binding *X = &ro->b[0], *Kr = &kv->b[2], *Vr = &kv->b[3];
+            ok = rp[3] == rp[2] && rp[13] > 0 && kp[4] == rp[13] * rp[2] && kp[6] == rp[4] && kp[7] == rp[5] &&
+                 kp[8] == rp[6] && kp[9] == rp[9] && kv->b[4].id == ro->b[2].id && kv->b[4].off == ro->b[2].off &&
+                 kv->b[4].size == ro->b[2].size && Kr->id == X->id && Vr->id == X->id &&
+                 Kr->off + (uint64_t)kp[2] * 4 == X->off + (uint64_t)rp[12] * 4;
+            uint64_t lo = X->off < Vr->off ? X->off : Vr->off;
+            uint64_t hi = X->off + X->size > Vr->off + Vr->size ? X->off + X->size : Vr->off + Vr->size;
+            ok = ok && hi - lo <= x->max_binding;
+            if (ok) {
+                c = *ro;
+                c.pipe = get_pipe(dev, SH_ROPE_KV, kv->wt, 0);
+                c.nb = 5;
+                c.b[0] = (wg_binding){X->id, X->b, lo, hi - lo};
+                c.b[3] = kv->b[0];
+                c.b[4] = kv->wt ? dummy_window(x, 1) : kv->b[1];
+                c.params[0] = (uint32_t)((X->off - lo) / 4) + rp[0];
+                c.params[12] = (uint32_t)((X->off - lo) / 4) + rp[12];
+                c.params[16] = kp[0];
+                c.params[17] = kp[1];
+                c.params[18] = (uint32_t)((Vr->off - lo) / 4) + kp[3];
+                c.params[19] = kp[5];
+                c.tag = WG_TAG_NONE;
+                ok = c.pipe && !any_alias(x, &c);
+            }
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the kv_store is consumed */
+    }
+    return o;
+}
+
+/* Consecutive single mvx dispatches sharing their input (q, k, v; gate, up): one
+ * dispatch with up to three segments. */
+static size_t merge_mvx3(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t m = 1;
+        const wg_cmd *a = &cmds[i];
+        while (m < 3 && i + m < n) {
+            const wg_cmd *b = &cmds[i + m];
+            const uint32_t *p = a->params, *q = b->params;
+            bool ok = a->kind == WG_CMD_DISPATCH && b->kind == WG_CMD_DISPATCH && a->tag == WG_TAG_MVX &&
+                      b->tag == WG_TAG_MVX && a->pipe == b->pipe && p[15] == 1 && q[15] == 1 &&
+                      a->b[1].id == b->b[1].id && a->b[1].off == b->b[1].off && a->b[1].size == b->b[1].size &&
+                      p[1] == q[1] && p[4] == q[4] && p[6] == q[6] && p[7] == q[7] && a->b[0].id == b->b[0].id;
+            if (!ok) break;
+            m++;
+        }
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (size_t j = 0; j < m; j++) {
+            const wg_binding *w = &cmds[i + j].b[0];
+            if (w->off < lo) lo = w->off;
+            if (w->off + w->size > hi) hi = w->off + w->size;
+        }
+        const wg_binding *in = &cmds[i].b[1];
+        bool ok = m > 1 && hi - lo <= x->max_binding &&
+                  !(in->id == cmds[i].b[0].id && in->off < hi && lo < in->off + in->size);
+        wg_cmd c = cmds[i];
+        if (ok) {
+            c.b[0] = (wg_binding){cmds[i].b[0].id, cmds[i].b[0].b, lo, hi - lo};
+            uint32_t Ns[3] = {0, 0, 0};
+            for (size_t j = 0; j < 3; j++) {
+                const wg_cmd *sc = &cmds[i + j];
+                uint32_t oo = j < m ? (uint32_t)((sc->b[0].off - lo) / 4) + sc->params[0] : 0;
+                uint32_t wo = j < m ? sc->params[2] : 0;
+                Ns[j] = j < m ? sc->params[3] : 0;
+                c.b[2 + j] = j < m ? sc->b[2] : dummy_window(x, (int)j);
+                uint32_t *slot = j == 0 ? &c.params[0] : j == 1 ? &c.params[8] : &c.params[12];
+                if (j == 0) {
+                    c.params[0] = oo, c.params[2] = wo, c.params[3] = Ns[0];
+                } else {
+                    slot[0] = oo, slot[1] = wo, slot[2] = Ns[j];
+                }
+            }
+            c.params[11] = 0;
+            c.params[15] = (uint32_t)m;
+            set_groups(x, &c, mvx_groups(c.cfg, Ns));
+            ok = !any_alias(x, &c);
+        }
+        if (!ok) {
+            for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
+            i += m;
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged += m - 1;
+        i += m;
+    }
+    return o;
+}
+
+/* An rmsnorm (one row) right before the mvx that reads its output: the norm
+ * folded into the mvx (NORM). */
+static size_t merge_norm_x(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
+    uint64_t norm_max_work = e ? strtoull(e, NULL, 10) : 262144;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *nm = &cmds[i], *mv = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = nm->kind == WG_CMD_DISPATCH && nm->tag == WG_TAG_NORM && mv && mv->kind == WG_CMD_DISPATCH &&
+                  mv->tag == WG_TAG_MVX && mv->cfg[4] == 0;
+        if (ok) {
+            const uint32_t *np = nm->params, *mp = mv->params;
+            ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
+                 np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == 1 && np[1] % 4 == 0 && np[2] % 4 == 0;
+            /* every workgroup sums the row's K squares again: worth a
+             * dispatch only while workgroups x K is small (H100: SmolLM2's
+             * q/k/v and gate/up yes; Llama-1B's q/k/v, LM heads no) */
+            ok = ok && (uint64_t)mv->gx * mv->gy * np[3] <= norm_max_work;
+        }
+        wg_cmd c;
+        if (ok) {
+            c = *mv;
+            c.cfg[4] = 1;
+            c.pipe = mvx_pipe(dev, c.cfg);
+            c.b[1] = nm->b[1];
+            c.b[5] = nm->b[2];
+            c.b[6] = nm->b[0];
+            c.params[1] = nm->params[1] / 4;
+            c.params[16] = nm->params[2] / 4;
+            c.params[17] = nm->params[0];
+            c.params[24] = nm->params[24];
+            ok = c.pipe && !any_alias(x, &c);
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the mvx is consumed */
+    }
+    return o;
+}
+
+/* An mvx of two segments of n rows each (gate, up; not accumulating) then a
+ * glu writing act(gate) * up over the gate: the glu as the mvx's epilogue. */
+static size_t merge_glu_x(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *mv = &cmds[i], *gl = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = gl && mv->kind == WG_CMD_DISPATCH && mv->tag == WG_TAG_MVX && gl->kind == WG_CMD_DISPATCH &&
+                  gl->tag == WG_TAG_GLU && gl->R == 1 && mv->cfg[5] == 0;
+        if (ok) {
+            const uint32_t *mp = mv->params, *gp = gl->params;
+            ok = mp[15] == 2 && (mp[7] & 3u) == 0 && mp[3] == mp[10] && gp[3] == mp[3] &&
+                 gl->b[0].id == mv->b[0].id && gl->b[0].off + (uint64_t)gp[0] * 4 == mv->b[0].off + (uint64_t)mp[0] * 4 &&
+                 gl->b[2].id == mv->b[0].id && gl->b[2].off + (uint64_t)gp[2] * 4 == mv->b[0].off + (uint64_t)mp[8] * 4;
+        }
+        wg_cmd c;
+        if (ok) {
+            c = *mv;
+            c.cfg[5] = gl->wt + 1;
+            if (256 / c.cfg[1] * c.cfg[2] < 2) c.cfg[2] = 2;
+            c.pipe = mvx_pipe(dev, c.cfg);
+            uint32_t Ns[3] = {mv->params[3], 0, 0};
+            set_groups(x, &c, mvx_groups(c.cfg, Ns));
+            c.tag = WG_TAG_NONE;
+            ok = c.pipe != NULL;
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the glu is consumed */
+    }
+    return o;
+}
+
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     n = merge_rope(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE")) n = merge_rope_kv(dev, cmds, n);
     n = merge_mv3(dev, cmds, n);
-    if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) n = merge_norm(dev, cmds, n);
+    n = merge_mvx3(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) {
+        n = merge_norm(dev, cmds, n);
+        n = merge_norm_x(dev, cmds, n);
+    }
+    if (!getenv("GENRT_WEBGPU_NO_GLU_MERGE")) n = merge_glu_x(dev, cmds, n);
     return n;
 }

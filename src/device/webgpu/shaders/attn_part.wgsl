@@ -15,6 +15,9 @@ override KV_SHARED : bool = false;
 var<workgroup> qs : array<f32, 256>;
 var<workgroup> sc : array<f32, 64>;
 var<workgroup> wpos : i32;
+// the chunk's value rows (CH keys of hd), loaded by all threads at once so the
+// serial softmax loop below reads workgroup memory, not a chain of global loads
+var<workgroup> vs : array<f32, 2048>;
 fn ldv(i : u32) -> f32 { if (KV_SHARED) { return KC[i]; } return VC[i]; }
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
@@ -43,18 +46,22 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   var m = NEG_INF;
   var ssum = 0.0;
   var acc = vec4<f32>(0.0);
-  for (var c0 = lo; c0 <= hi; c0 += 64) {
+  let CH = i32(min(64u, 2048u / hd));  // keys per chunk
+  for (var c0 = lo; c0 <= hi; c0 += CH) {
     let j = c0 + i32(lid);
     var s = NEG_INF;
-    if (j <= hi) {
+    if (i32(lid) < CH && j <= hi) {
       let ko = P.a.z + base + u32(j) * kvd;
       var dot = 0.0;
       for (var d = 0u; d < hd; d++) { dot += qs[d] * KC[ko + d]; }
       s = dot * P.f.x;
     }
     sc[lid] = s;
+    let cnt = u32(min(CH, hi - c0 + 1));
+    for (var k = lid; k < cnt * hd; k += 64u) {
+      vs[k] = ldv(P.a.w + base + (u32(c0) + k / hd) * kvd + k % hd);
+    }
     workgroupBarrier();
-    let cnt = u32(min(64, hi - c0 + 1));
     var cm = m;
     for (var t = 0u; t < cnt; t++) { cm = max(cm, sc[t]); }
     let fac = exp(m - cm);
@@ -63,10 +70,9 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     for (var t = 0u; t < cnt; t++) {
       let e = exp(sc[t] - cm);
       ssum += e;
-      let vo = P.a.w + base + (u32(c0) + t) * kvd;
       for (var q = 0u; q < 4u; q++) {
         let d = lid + 64u * q;
-        if (d < hd) { acc[q] += e * ldv(vo + d); }
+        if (d < hd) { acc[q] += e * vs[t * hd + d]; }
       }
     }
     m = cm;

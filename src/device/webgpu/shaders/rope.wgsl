@@ -29,10 +29,14 @@ fn sincos(a : f32) -> vec2<f32> {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
         @builtin(local_invocation_index) lid : u32) {
+  // one thread per (row, head of either tensor, pair): no thread walks the
+  // heads one after another (a chain of dependent memory round trips)
   let half = P.a.w / 2u;
+  let nh = P.a.y + P.d.y;
   let t = wg_linear(wid, nwg) * 64u + lid;
-  if (t >= P.b.x * half) { return; }
-  let r = t / half; let i = t % half;
+  if (t >= P.b.x * nh * half) { return; }
+  let i = t % half; let rh = t / half;
+  let r = rh / nh; let hh = rh % nh;
   let tps = P.b.x / P.b.z;
   let seq = P.b.y + r / tps;
   let pos = S[P.c.y + seq * 8u] + i32(r % tps);
@@ -41,16 +45,9 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   var i0 = i; var i1 = i + half;
   if (P.b.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
   let hd = P.a.z;
-  for (var h = 0u; h < P.a.y; h++) {
-    let base = P.a.x + (r * P.a.y + h) * hd;
-    let a = X[base + i0]; let b = X[base + i1];
-    X[base + i0] = a * sc.y - b * sc.x;
-    X[base + i1] = a * sc.x + b * sc.y;
-  }
-  for (var h = 0u; h < P.d.y; h++) {
-    let base = P.d.x + (r * P.d.y + h) * hd;
-    let a = X[base + i0]; let b = X[base + i1];
-    X[base + i0] = a * sc.y - b * sc.x;
-    X[base + i1] = a * sc.x + b * sc.y;
-  }
+  var base = P.a.x + (r * P.a.y + hh) * hd;
+  if (hh >= P.a.y) { base = P.d.x + (r * P.d.y + (hh - P.a.y)) * hd; }
+  let a = X[base + i0]; let b = X[base + i1];
+  X[base + i0] = a * sc.y - b * sc.x;
+  X[base + i1] = a * sc.x + b * sc.y;
 }

@@ -1,0 +1,268 @@
+// Decode matvec (one activation row): out_s[n] (+)= sum_k x[k] * w_s[n, k]
+// (+ bias[n]) for up to three weight matrices that share x (segments s),
+// optionally with an rmsnorm folded into x (NORM) or a GLU epilogue (GLU).
+// Weights: f32, f16, bf16 (rows 16-byte aligned; a chunk is one vec4 of
+// weights) or q8_0 / q4_0 (rows 4-byte aligned; a chunk is one block of 32).
+//
+// A workgroup of 256 threads is G = 256 / T groups of T threads; group g
+// computes RPW rows (slots g * RPW ..). Thread t of a group walks chunks
+// t, t + T, t + 2T, ... of its rows: it loads U chunks of all its rows (and
+// the x they share, once) before using them, then adds them to each row's sum
+// strictly in chunk order; a tree over the group's T partial sums finishes a
+// row. A row's result therefore depends on T only (not on RPW, U, the
+// segments or the modes), so eager and captured steps agree bit for bit.
+//
+// GLU (merged gate/up + glu): segments 0 and 1 have the same rows; slots
+// [0, half) are gate rows, [half, 2 half) the same up rows; the epilogue
+// writes out_0[n] = act(gate) * up (glu.wgsl's expression) and out_1[n] = up.
+// NORM: x is rmsnorm(x) * nw, summed as rmsnorm.wgsl does; workgroup 0 also
+// writes the normalised row to XN for any later reader.
+//
+// a: out off 0 (floats), x off (vec4s), w off 0, N0   (w offs: vec4s, or
+//    bytes for q8_0 / q4_0)
+// b: K, -, row stride (vec4s or bytes), flags (1 acc, 2 bias in W1 as f32)
+// c: out off 1, w off 1, N1, bias off (floats)
+// d: out off 2, w off 2, N2, segments (1..3)
+// e: nw off (vec4s), xn off (floats), first output (split matrices: outputs
+//    and bias are indexed from it)   f.x: eps
+override WTYPE : u32 = 1u;
+override T : u32 = 256u;
+override RPW : u32 = 4u;
+override U : u32 = 2u;
+override NORM : bool = false;
+override GLU : u32 = 0u;
+// quantized only: each group first copies its run of T blocks of a row into
+// workgroup memory with consecutive words on consecutive threads (coalesced),
+// then each thread reads its block there (34 / 18-byte blocks read straight
+// from memory make every warp load touch ~9 cache lines)
+override STAGE : bool = false;
+@group(0) @binding(1) var<storage, read_write> O : array<f32>;
+@group(0) @binding(2) var<storage, read_write> X : array<vec4<f32>>;
+// W0, W1, W2 (bindings 3-5) and their loads ldw (a vec4 of float weights),
+// ldq (a word of quantized ones) and ldb (bias, in W1) come from a prelude:
+// arrays of vec4<u32> for float weights (16-byte loads), of u32 for
+// quantized ones (4-byte loads).
+@group(0) @binding(6) var<storage, read_write> NW : array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> XN : array<f32>;
+// partial sums (f32 bits) and, before them, staged quantized words
+var<workgroup> wsh : array<u32, 2176>;
+var<workgroup> scl : f32;
+fn rget(i : u32) -> f32 { return bitcast<f32>(wsh[i]); }
+fn rset(i : u32, v : f32) { wsh[i] = bitcast<u32>(v); }
+
+fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
+fn lo8(w : vec4<u32>) -> vec4<f32> {
+  if (WTYPE == 1u) { return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }
+  if (WTYPE == 2u) { return vec4<f32>(bf2(w.x), bf2(w.y)); }
+  return bitcast<vec4<f32>>(w);
+}
+fn hi8(w : vec4<u32>) -> vec4<f32> {
+  if (WTYPE == 1u) { return vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)); }
+  return vec4<f32>(bf2(w.z), bf2(w.w));
+}
+// vec4 j of x (relative to a.y), normalised when NORM
+fn ldx(j : u32) -> vec4<f32> {
+  if (NORM) { return X[P.a.y + j] * scl * NW[P.e.x + j]; }
+  return X[P.a.y + j];
+}
+fn i8x4(q : u32) -> vec4<f32> {
+  return vec4<f32>(f32(i32(q << 24u) >> 24u), f32(i32(q << 16u) >> 24u), f32(i32(q << 8u) >> 24u),
+                   f32(i32(q) >> 24u));
+}
+fn nib4(q : u32) -> vec4<f32> {
+  return vec4<f32>(f32(q & 15u), f32((q >> 8u) & 15u), f32((q >> 16u) & 15u), f32((q >> 24u) & 15u)) - 8.0;
+}
+fn tanh_f(x : f32) -> f32 {
+  let a = min(abs(x), 20.0);
+  let e = exp(2.0 * a);
+  return sign(x) * (1.0 - 2.0 / (e + 1.0));
+}
+
+// Block b of a quantized row starting at byte rb of segment seg, dotted
+// with x's block b (8 vec4s in xs).
+fn qword(seg : u32, i : u32, st : bool) -> u32 { if (st) { return wsh[i]; } return ldq(seg, i); }
+// (st: rb is a byte offset into the staged words)
+fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>, st : bool) -> f32 {
+  if (WTYPE == 3u) {
+    let s = rb + b * 34u;
+    let w0 = s >> 2u;
+    // scale: low half of word w0 (s 4-aligned) or high half; quants from s + 2
+    let al = (s & 2u) == 0u;
+    var q : array<u32, 9>;
+    for (var k = 0u; k < 9u; k++) { q[k] = qword(seg, w0 + k, st); }
+    let d = unpack2x16float(select(q[0] >> 16u, q[0] & 0xffffu, al)).x;
+    var s4 = vec4<f32>(0.0);
+    for (var k = 0u; k < 8u; k++) {
+      let qk = select(q[k + 1u], (q[k] >> 16u) | (q[k + 1u] << 16u), al);
+      s4 += i8x4(qk) * xs[k];
+    }
+    return d * (s4.x + s4.y + s4.z + s4.w);
+  }
+  let s = rb + b * 18u;
+  let w0 = s >> 2u;
+  let al = (s & 2u) == 0u;
+  var q : array<u32, 5>;
+  for (var k = 0u; k < 5u; k++) { q[k] = qword(seg, w0 + k, st); }
+  let d = unpack2x16float(select(q[0] >> 16u, q[0] & 0xffffu, al)).x;
+  var s4 = vec4<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    let qk = select(q[k + 1u], (q[k] >> 16u) | (q[k + 1u] << 16u), al);
+    s4 += nib4(qk) * xs[k] + nib4(qk >> 4u) * xs[k + 4u];
+  }
+  return d * (s4.x + s4.y + s4.z + s4.w);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
+        @builtin(local_invocation_index) lid : u32) {
+  let L = wg_linear(wid, nwg);
+  let K = P.b.x;
+  let G = 256u / T;
+  let NB = G * RPW;                               // slots per workgroup
+  let nseg = P.d.w;
+  let nsl = select(NB, NB / 2u, GLU != 0u);       // rows per workgroup per segment
+  var nb0 = (P.a.w + nsl - 1u) / nsl;
+  var nb1 = 0u;
+  if (nseg > 1u && GLU == 0u) { nb1 = (P.c.z + nsl - 1u) / nsl; }
+  var nb2 = 0u;
+  if (nseg > 2u) { nb2 = (P.d.z + nsl - 1u) / nsl; }
+  if (L >= nb0 + nb1 + nb2) { return; }
+  // the workgroup's segment (GLU: segments 0 and 1 together) and first row
+  var bseg = 0u; var bl = L;
+  if (L >= nb0 + nb1) { bseg = 2u; bl = L - nb0 - nb1; }
+  else if (L >= nb0) { bseg = 1u; bl = L - nb0; }
+  let g = lid / T; let t = lid % T;
+
+  if (NORM) {
+    // rmsnorm.wgsl's sums: 256 threads at stride 256, then a tree
+    var ss = 0.0;
+    for (var i = lid; i < K; i += 256u) { let v = X[P.a.y + (i >> 2u)][i & 3u]; ss += v * v; }
+    rset(lid, ss);
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+      if (lid < s) { rset(lid, rget(lid) + rget(lid + s)); }
+      workgroupBarrier();
+    }
+    if (lid == 0u) { scl = 1.0 / sqrt(rget(0u) / f32(K) + P.f.x); }
+    workgroupBarrier();
+    if (L == 0u) {
+      let scale = scl;
+      for (var i = lid; i < K; i += 256u) {
+        XN[P.e.y + i] = X[P.a.y + (i >> 2u)][i & 3u] * scale * NW[P.e.x + (i >> 2u)][i & 3u];
+      }
+    }
+  }
+
+  // this thread's rows: segment, weight row start (clamped into the segment)
+  var rseg : array<u32, 8>;
+  var rrow : array<u32, 8>;
+  for (var r = 0u; r < RPW; r++) {
+    let j = g * RPW + r;
+    var sg = bseg; var n = bl * nsl + j;
+    if (GLU != 0u) { sg = select(0u, 1u, j >= nsl); n = bl * nsl + (j % nsl); }
+    var N = P.a.w; var wo = P.a.z;
+    if (sg == 1u) { N = P.c.z; wo = P.c.y; } else if (sg == 2u) { N = P.d.z; wo = P.d.y; }
+    rseg[r] = sg;
+    rrow[r] = wo + min(n, N - 1u) * P.b.z;
+  }
+  var acc : array<f32, 8>;
+  for (var r = 0u; r < 8u; r++) { acc[r] = 0.0; }
+  if (WTYPE <= 2u) {
+    let per = select(2u, 1u, WTYPE == 0u);       // x vec4s per chunk
+    let nv = select(K / 8u, K / 4u, WTYPE == 0u); // chunks per row
+    var i = t;
+    var wv : array<vec4<u32>, 16>;
+    var xv : array<vec4<f32>, 8>;
+    for (; i + (U - 1u) * T < nv; i += U * T) {
+      for (var u = 0u; u < U; u++) {
+        for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + i + u * T); }
+      }
+      for (var u = 0u; u < U; u++) {
+        xv[2u * u] = ldx((i + u * T) * per);
+        if (WTYPE != 0u) { xv[2u * u + 1u] = ldx((i + u * T) * per + 1u); }
+      }
+      for (var u = 0u; u < U; u++) {
+        for (var r = 0u; r < RPW; r++) {
+          let w = wv[u * RPW + r];
+          if (WTYPE == 0u) { acc[r] = acc[r] + dot(lo8(w), xv[2u * u]); }
+          else { acc[r] = acc[r] + (dot(lo8(w), xv[2u * u]) + dot(hi8(w), xv[2u * u + 1u])); }
+        }
+      }
+    }
+    for (; i < nv; i += T) {
+      for (var r = 0u; r < RPW; r++) { wv[r] = ldw(rseg[r], rrow[r] + i); }
+      xv[0] = ldx(i * per);
+      if (WTYPE != 0u) { xv[1] = ldx(i * per + 1u); }
+      for (var r = 0u; r < RPW; r++) {
+        let w = wv[r];
+        if (WTYPE == 0u) { acc[r] = acc[r] + dot(lo8(w), xv[0]); }
+        else { acc[r] = acc[r] + (dot(lo8(w), xv[0]) + dot(hi8(w), xv[1])); }
+      }
+    }
+  } else if (STAGE) {
+    let nbk = K / 32u;
+    let bs = select(18u, 34u, WTYPE == 3u);
+    let nw = T * bs / 4u;                 // words of a run of T blocks (rows 4-byte aligned)
+    var xs : array<vec4<f32>, 8>;
+    for (var c = 0u; c < (nbk + T - 1u) / T; c++) {
+      let b = c * T + t;
+      if (b < nbk) { for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k); } }
+      let nwc = min(T, nbk - c * T) * bs / 4u;
+      for (var r = 0u; r < RPW; r++) {
+        workgroupBarrier();
+        let src = rrow[r] / 4u + c * nw;
+        for (var j = t; j < nwc; j += T) { wsh[g * nw + j] = ldq(rseg[r], src + j); }
+        workgroupBarrier();
+        if (b < nbk) { acc[r] = acc[r] + qdot(0u, (g * nw + t * bs / 4u) * 4u + (t * bs) % 4u, 0u, xs, true); }
+      }
+    }
+    workgroupBarrier();
+  } else {
+    let nbk = K / 32u;
+    var xs : array<vec4<f32>, 8>;
+    for (var b = t; b < nbk; b += T) {
+      for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k); }
+      for (var r = 0u; r < RPW; r++) { acc[r] = acc[r] + qdot(rseg[r], rrow[r], b, xs, false); }
+    }
+  }
+
+  // each slot's T partial sums: a tree (fixed order)
+  for (var r = 0u; r < RPW; r++) { rset((g * RPW + r) * T + t, acc[r]); }
+  for (var s = T / 2u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (t < s) {
+      for (var r = 0u; r < RPW; r++) {
+        let k = (g * RPW + r) * T + t;
+        rset(k, rget(k) + rget(k + s));
+      }
+    }
+  }
+  workgroupBarrier();
+  if (GLU != 0u) {
+    if (lid < nsl) {
+      let n = bl * nsl + lid;
+      if (n < P.a.w) {
+        let gv = rget(lid * T);
+        let uv = rget((lid + nsl) * T);
+        var v : f32;
+        if (GLU == 1u) { v = gv / (1.0 + exp(-gv)) * uv; }
+        else { v = 0.5 * gv * (1.0 + tanh_f(0.7978845608028654 * (gv + 0.044715 * gv * gv * gv))) * uv; }
+        O[P.a.x + n] = v;
+        O[P.c.x + n] = uv;
+      }
+    }
+    return;
+  }
+  if (lid < NB) {
+    let n = bl * nsl + lid;
+    var N = P.a.w; var oo = P.a.x;
+    if (bseg == 1u) { N = P.c.z; oo = P.c.x; } else if (bseg == 2u) { N = P.d.z; oo = P.d.x; }
+    if (n < N) {
+      var v = rget(lid * T);
+      if ((P.b.w & 2u) != 0u) { let bi = P.c.w + P.e.z + n; v += ldb(bi); }
+      let oi = oo + P.e.z + n;
+      if ((P.b.w & 1u) != 0u) { v = O[oi] + v; }
+      O[oi] = v;
+    }
+  }
+}

@@ -1116,22 +1116,6 @@ static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
     for (int i = 0; i < a.n_mats; i++)
         a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
-    /* A matrix with at most one row per warp and rows of at most one
-     * 8-load round (16-bit weights, K <= 2048) is read in a single round,
-     * all of it requested before the PDL wait (q/k/v and o of Llama-1B). */
-    cuda_ctx *c = cuda_ctx_of(dev);
-    int64_t rows = 0;
-    for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
-    bool one_round = c->mv_one_round && a.split == 1 && rows <= (int64_t)c->n_sm * MV_MINB * MV_WARPS &&
-                     a.m[0].w_row > 32 * 4 * 16 && a.m[0].w_row <= 32 * 8 * 16;
-    if (one_round && T == GRT_F16) {
-        launch_wave(dev, k_mvp_float<GRT_F16, R, 8>, smem, 0, a);
-        return true;
-    }
-    if (one_round && T == GRT_BF16) {
-        launch_wave(dev, k_mvp_float<GRT_BF16, R, 8>, smem, 0, a);
-        return true;
-    }
     switch (T) {
     case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); return true;
     case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); return true;

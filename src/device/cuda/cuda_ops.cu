@@ -216,6 +216,16 @@ static __device__ __forceinline__ float act_f(float x, int act) {
     return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
 
+/* The GLU prologue on 4 elements: act(x) * up. */
+static __device__ __forceinline__ float4 glu4(float4 x, float4 u, int act) {
+    return make_float4(act_f(x.x, act) * u.x, act_f(x.y, act) * u.y, act_f(x.z, act) * u.z, act_f(x.w, act) * u.w);
+}
+/* The rmsnorm prologue on 4 elements: x * scale * w, in that order. */
+static __device__ __forceinline__ float4 norm4(float4 x, float sc, float4 w) {
+    return make_float4(x.x * sc * w.x, x.y * sc * w.y, x.z * sc * w.z, x.w * sc * w.w);
+}
+static __device__ __forceinline__ float sumsq4(float4 t) { return t.x * t.x + t.y * t.y + t.z * t.z + t.w * t.w; }
+
 /* mv_stage for K % 4 == 0 and 16-aligned vectors: float4 loads, V per
  * thread issued before any is used (the scalar loop keeps few in flight,
  * and a K = 8192 GLU prologue then costs several L2 round trips). */
@@ -243,14 +253,8 @@ static __device__ void mv_stage4(const mv_args &a, float *xs) {
                 int64_t i = i0 + (int64_t)v * nt;
                 if (i >= K4) break;
                 float4 t = xv[v];
-                if (a.pro == PRO_GLU) {
-                    t.x = act_f(t.x, a.act) * uv[v].x;
-                    t.y = act_f(t.y, a.act) * uv[v].y;
-                    t.z = act_f(t.z, a.act) * uv[v].z;
-                    t.w = act_f(t.w, a.act) * uv[v].w;
-                } else if (a.pro == PRO_NORM) {
-                    ss += t.x * t.x + t.y * t.y + t.z * t.z + t.w * t.w;
-                }
+                if (a.pro == PRO_GLU) t = glu4(t, uv[v], a.act);
+                else if (a.pro == PRO_NORM) ss += sumsq4(t);
                 y[i] = t;
             }
         }
@@ -269,12 +273,7 @@ static __device__ void mv_stage4(const mv_args &a, float *xs) {
                 for (int v = 0; v < V; v++) {
                     int64_t i = i0 + (int64_t)v * nt;
                     if (i >= K4) break;
-                    float4 t = y[i];
-                    t.x = t.x * sc * wv[v].x;
-                    t.y = t.y * sc * wv[v].y;
-                    t.z = t.z * sc * wv[v].z;
-                    t.w = t.w * sc * wv[v].w;
-                    y[i] = t;
+                    y[i] = norm4(y[i], sc, wv[v]);
                 }
             }
         }
@@ -327,10 +326,7 @@ static __device__ void mv_stage1(const mv_args &a, float *xs, const float4 (&pw)
             float ss = 0;
 #pragma unroll
             for (int v = 0; v < MV_PW_PRE; v++)
-                if (threadIdx.x + (int64_t)v * nt < K4) {
-                    float4 t = xv[v];
-                    ss += t.x * t.x + t.y * t.y + t.z * t.z + t.w * t.w;
-                }
+                if (threadIdx.x + (int64_t)v * nt < K4) ss += sumsq4(xv[v]);
             ss = block_sum(ss);
             sc = 1.0f / sqrtf(ss / (float)a.K + a.eps);
         }
@@ -339,17 +335,8 @@ static __device__ void mv_stage1(const mv_args &a, float *xs, const float4 (&pw)
             int64_t i = threadIdx.x + (int64_t)v * nt;
             if (i >= K4) break;
             float4 t = xv[v];
-            if (a.pro == PRO_GLU) {
-                t.x = act_f(t.x, a.act) * uv[v].x;
-                t.y = act_f(t.y, a.act) * uv[v].y;
-                t.z = act_f(t.z, a.act) * uv[v].z;
-                t.w = act_f(t.w, a.act) * uv[v].w;
-            } else if (a.pro == PRO_NORM) {
-                t.x = t.x * sc * pw[v].x;
-                t.y = t.y * sc * pw[v].y;
-                t.z = t.z * sc * pw[v].z;
-                t.w = t.w * sc * pw[v].w;
-            }
+            if (a.pro == PRO_GLU) t = glu4(t, uv[v], a.act);
+            else if (a.pro == PRO_NORM) t = norm4(t, sc, pw[v]);
             y[i] = t;
         }
     }
@@ -1715,14 +1702,10 @@ static __global__ void __launch_bounds__(AD_THREADS)
     }
     if (tid < half) {
         /* as k_rope: an f32 angle, cos/sin correctly rounded */
-#ifdef AD_SINCOSF
-        sincosf((float)pos * freq, &sn[tid], &cs[tid]);
-#else
         double sd, cd;
         sincos((double)((float)pos * freq), &sd, &cd);
         cs[tid] = (float)cd;
         sn[tid] = (float)sd;
-#endif
     }
     __syncthreads();
     for (int t = tid; t < (G + 1) * half; t += nt) {

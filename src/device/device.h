@@ -229,10 +229,7 @@ void grt_dev_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *i
  *   in [n_rows, K] f32; w [N, K] f32/f16/bf16/q8_0/q4_0; bias [N] f32 or NULL;
  *   out [n_rows, N] f32, accumulated into when `accumulate` (residual adds).
  * Quantized weights may be multiplied against activations quantized to Q8_0
- * per block of 32 (as GGUF runtimes do), and products of 16 rows or more
- * with 16-bit or quantized weights against activations rounded to TF32
- * (10-bit mantissa, tensor cores); f32 weights always see f32 activations.
- * Tolerance is per weight type. */
+ * per block of 32 (as GGUF runtimes do); tolerance is per weight type. */
 void grt_dev_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in,
                     const grt_tensor *w, const grt_tensor *bias, int64_t n_rows, bool accumulate);
 

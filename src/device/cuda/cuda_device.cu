@@ -444,8 +444,6 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->mv_min_slice = env && atoi(env) >= 256 ? atoi(env) : 2048;
     env = getenv("GENRT_CUDA_QDEPTH");
     c->mv_qdepth2 = env && atoi(env) == 2;
-    env = getenv("GENRT_CUDA_TC");
-    c->tensor_cores = prop.major >= 8 && !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AFUSE");
     c->attn_fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AKEYS");

@@ -32,7 +32,6 @@ typedef struct cuda_ctx {
     int mv_min_slice;       /* bytes of a float row per split warp at least (GENRT_CUDA_MINSLICE) */
     bool mv_qdepth2;        /* quantized GEMVs keep two rounds in flight per warp (GENRT_CUDA_QDEPTH=2) */
     int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
-    bool tensor_cores;      /* prefill products of 16-bit/quantized weights on TF32 tensor cores, sm_80+ (GENRT_CUDA_TC=0: off) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS) */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */

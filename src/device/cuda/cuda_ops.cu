@@ -8,9 +8,6 @@
 
 #include "device/cuda/cuda_internal.h"
 
-#include <mma.h>
-using namespace nvcuda;
-
 static __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -1222,82 +1219,6 @@ static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_
     }
 }
 
-
-/* Tensor cores (TF32, sm_80+) for many rows and 16-bit or quantized
- * weights: 64 x 64 output tiles per block of 4 warps, each warp 32 x 32
- * as 2 x 2 fragments of 16 x 16, K in steps of 32. The weights are
- * dequantized into shared memory (16-bit weights are exact in TF32); the
- * activations are rounded to TF32 (10-bit mantissa), products summed in
- * f32. F32 weights keep the exact SIMT kernel. */
-enum { CM = 64, CN = 64, CK = 32, CPAD = 8 };
-
-static __global__ void __launch_bounds__(128) k_mm_tc(const uint8_t *w, size_t w_row, int T, const float *x,
-                                                      const float *bias, float *out, int64_t M, int64_t N, int64_t K,
-                                                      int acc) {
-    pdl_start();
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    __shared__ __align__(32) float xs[CM][CK + CPAD]; /* A, row-major: [m][k] */
-    __shared__ __align__(32) float ws[CN][CK + CPAD]; /* B = W^T, column-major: [n][k] */
-    __shared__ __align__(32) float cs[CM][CN + CPAD];
-    int tid = threadIdx.x, wid = tid >> 5, wm = wid >> 1, wn = wid & 1;
-    int64_t m0 = (int64_t)blockIdx.y * CM, n0 = (int64_t)blockIdx.x * CN;
-    wmma::fragment<wmma::accumulator, 16, 16, 8, float> c[2][2];
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-#pragma unroll
-        for (int j = 0; j < 2; j++) wmma::fill_fragment(c[i][j], 0.0f);
-    for (int64_t k0 = 0; k0 < K; k0 += CK) {
-        for (int i = tid; i < CM * CK; i += 128) {
-            int mm = i / CK, kk = i % CK;
-            int64_t m = m0 + mm, k = k0 + kk;
-            xs[mm][kk] = (m < M && k < K) ? x[m * K + k] : 0.0f;
-        }
-        for (int i = tid; i < CN * CK; i += 128) {
-            int nn = i / CK, kk = i % CK;
-            int64_t nr = n0 + nn, k = k0 + kk;
-            ws[nn][kk] = (nr < N && k < K) ? load_elem(w + nr * w_row, T, k) : 0.0f;
-        }
-        __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < CK; kk += 8) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[2];
-            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> b[2];
-#pragma unroll
-            for (int i = 0; i < 2; i++) {
-                wmma::load_matrix_sync(a[i], &xs[wm * 32 + i * 16][kk], CK + CPAD);
-#pragma unroll
-                for (int e = 0; e < a[i].num_elements; e++) a[i].x[e] = wmma::__float_to_tf32(a[i].x[e]);
-            }
-#pragma unroll
-            for (int j = 0; j < 2; j++) {
-                wmma::load_matrix_sync(b[j], &ws[wn * 32 + j * 16][kk], CK + CPAD);
-#pragma unroll
-                for (int e = 0; e < b[j].num_elements; e++) b[j].x[e] = wmma::__float_to_tf32(b[j].x[e]);
-            }
-#pragma unroll
-            for (int i = 0; i < 2; i++)
-#pragma unroll
-                for (int j = 0; j < 2; j++) wmma::mma_sync(c[i][j], a[i], b[j], c[i][j]);
-        }
-        __syncthreads();
-    }
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-#pragma unroll
-        for (int j = 0; j < 2; j++)
-            wmma::store_matrix_sync(&cs[wm * 32 + i * 16][wn * 32 + j * 16], c[i][j], CN + CPAD, wmma::mem_row_major);
-    __syncthreads();
-    for (int i = tid; i < CM * CN; i += 128) {
-        int mm = i / CN, nn = i % CN;
-        int64_t m = m0 + mm, n = n0 + nn;
-        if (m >= M || n >= N) continue;
-        float v = cs[mm][nn] + (bias ? bias[n] : 0.0f);
-        float *o = out + m * N + n;
-        *o = acc ? *o + v : v;
-    }
-#endif
-}
-
 static bool mv_aligned(int T, const uint8_t *w, size_t w_row, const float *x, int64_t K) {
     /* 16-byte chunks need rows and the x vector 16-byte aligned. */
     if (T == GRT_Q8_0 || T == GRT_Q4_0) return ((uintptr_t)w % 2 == 0) && ((uintptr_t)x % 16 == 0) && (K % 32 == 0);
@@ -1322,12 +1243,6 @@ static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tens
     int64_t N = w->ne[0], K = w->ne[1];
     mv_mat m = mat_of(out, w, bias, accumulate);
     const float *x = (const float *)tptr(in);
-    if (n_rows >= 16 && T != GRT_F32 && cuda_ctx_of(dev)->tensor_cores) {
-        dim3 grid((unsigned)((N + CN - 1) / CN), (unsigned)((n_rows + CM - 1) / CM));
-        launch(dev, k_mm_tc, grid, dim3(128), 0, m.w, m.w_row, T, x, m.bias, m.out, n_rows, N, K, (int)accumulate);
-        cuda_check_launch(dev, "matmul (tensor cores)");
-        return;
-    }
     if (n_rows > 8) {
         dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
         launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, x, m.bias, m.out, n_rows, N, K,

@@ -377,6 +377,11 @@ static void test_attention(void) {
     CHECK(attn_case(2, 3, p4, 2, 1, 96, 70, 0));        /* multi-seq rows, odd head_dim */
     CHECK(attn_case(1, 1, p5, 32, 8, 64, 1001, 0));     /* long decode, many splits */
     CHECK(attn_case(1, 1, p5, 2, 1, 256, 1001, 0));     /* head_dim 256 */
+    int p6[2] = {511, 200}, p7[2] = {700, 64}, p8[4] = {1023, 1022, 63, 64};
+    CHECK(attn_case(2, 1, p6, 9, 3, 96, 512, 0));       /* G = 3, head_dim 96, last slot */
+    CHECK(attn_case(2, 1, p7, 14, 2, 128, 701, 300));   /* G = 7, head_dim 128, window */
+    CHECK(attn_case(4, 1, p8, 32, 8, 64, 1024, 0));     /* 4 sequences, chunk edges, end of cache */
+    CHECK(attn_case(4, 1, p8, 16, 2, 64, 1024, 64));    /* G = 8, window of one chunk */
 }
 
 /* rope(q), rope(k), kv_store, attention in the forward pass's order, which

@@ -70,6 +70,7 @@ typedef struct wg_pipe {
     WGPUComputePipeline p;
 } wg_pipe;
 
+enum { WG_ATT_COUNTERS = 1024 }; /* attn_dec: (row, KV head) pairs per dispatch, at most */
 enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 256, WG_N_SHADERS = 24 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
@@ -118,6 +119,7 @@ typedef struct wg_ctx {
     uint64_t rb_size, tmp_size;
     wg_scratch sample_seen;       /* sampler: seen-token bits */
     wg_scratch att_part;          /* split attention: partial results */
+    wg_scratch att_dec;           /* attn_dec: WG_ATT_COUNTERS arrival counters, then partials */
     WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
     int n_retired;
 

@@ -14,11 +14,12 @@ extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wg
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
-    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[];
+    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
+       SH_ATTN_DEC };
 
 typedef struct shader_def {
     const char *name;
@@ -53,6 +54,7 @@ static const shader_def SHADERS[] = {
     [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
     [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, NULL},
     [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
+    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 6, {"KV_SHARED", "HD4", "G"}, NULL},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -748,6 +750,40 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
     x->rec_tag = WG_TAG_NONE;
 }
 
+/* Decode attention as one attn_dec dispatch where the shape allows (false:
+ * use the split path). b, p: wg_attention's bindings and parameters. */
+static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_rows rows, int n_heads,
+                     int n_kv_heads, int head_dim, int max_ctx, int window, bool shared) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
+    uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
+    uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
+    uint64_t wg_bytes = (uint64_t)G * hd * 4 + (uint64_t)G * 64 * 4 + 2048 * 4 + 3 * 8 * 4 + 8;
+    if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS ||
+        wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 6)
+        return false;
+    /* splits: whole 64-key chunks, at most 64 */
+    uint32_t span = (uint32_t)max_ctx;
+    if (window > 0 && (uint32_t)window < span) span = (uint32_t)window;
+    uint32_t ns = (span + 63) / 64;
+    if (ns > 64) ns = 64;
+    if (ns < 1) ns = 1;
+    uint64_t words = WG_ATT_COUNTERS + groups * ns * G * (hd + 2);
+    if (!scratch_ensure(dev, &x->att_dec, words * 4, "attention partials")) return true;
+    wg_binding bd[6];
+    memcpy(bd, b, 5 * sizeof *b);
+    bd[5] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
+    params pd = *p;
+    pd.w[2] /= 4;
+    pd.w[3] /= 4;
+    pd.w[13] = ns;
+    pd.w[14] = WG_ATT_COUNTERS;
+    pd.w[15] = 0;
+    WGPUComputePipeline pipe = get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G);
+    dispatch(dev, pipe, 6, bd, &pd, groups * ns, "attention");
+    return true;
+}
+
 void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
                   const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads, int n_kv_heads,
                   int head_dim, int max_ctx, float scale, int window) {
@@ -780,6 +816,9 @@ void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, c
     p.w[12] = (uint32_t)window;
     pf(&p, 0, scale);
     wg_ctx *x = wg_ctx_of(dev);
+    if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION") && !getenv("GENRT_WEBGPU_OLD_ATTN") &&
+        attn_dec(dev, b, &p, rows, n_heads, n_kv_heads, head_dim, max_ctx, window, shared))
+        return;
     if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION")) {
         /* one token per sequence: keys split over workgroups (spans of >= 16 keys
          * at full context), then merged */

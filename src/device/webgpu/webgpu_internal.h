@@ -119,6 +119,8 @@ typedef struct wg_ctx {
     uint64_t rb_size, tmp_size;
     wg_scratch sample_seen;       /* sampler: seen-token bits */
     wg_scratch att_part;          /* split attention: partial results */
+    uint32_t pre_cfg[7];          /* the last prefill matmul's decode mvx configuration */
+    uint64_t pre_N;               /* and its N (0: none) */
     wg_scratch att_dec;           /* attn_dec: WG_ATT_COUNTERS arrival counters, then partials */
     WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
     int n_retired;

@@ -570,6 +570,8 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         uint32_t cfg[7], Ns[3] = {(uint32_t)N, 0, 0};
         mvx_cfg(wt, K, N, cfg);
         mvx_pipe(dev, cfg);
+        memcpy(x->pre_cfg, cfg, sizeof cfg); /* for wg_glu's prefill: the glu-merged variant */
+        x->pre_N = (uint64_t)N;
         const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
         if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
             cfg[4] = 1;
@@ -744,6 +746,8 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
     p.w[9] = u32of(rs / 4);
     uint64_t n = (uint64_t)rows.n_rows * (uint64_t)kv_dim;
     wg_ctx *x = wg_ctx_of(dev);
+    if (rows.n_rows > rows.n_seqs && !dev->capturing && !getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE"))
+        get_pipe(dev, SH_ROPE_KV, shared, 0); /* a prefill: the captured decode step's merged rope + kv_store */
     x->rec_tag = WG_TAG_KV;
     x->rec_wt = shared;
     dispatch(dev, get_pipe(dev, SH_KV_STORE, shared, 0), 5, b, &p, (n + 63) / 64, "kv_store");
@@ -753,7 +757,7 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
 /* Decode attention as one attn_dec dispatch where the shape allows (false:
  * use the split path). b, p: wg_attention's bindings and parameters. */
 static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_rows rows, int n_heads,
-                     int n_kv_heads, int head_dim, int max_ctx, int window, bool shared) {
+                     int n_kv_heads, int head_dim, int max_ctx, int window, bool shared, bool create_only) {
     wg_ctx *x = wg_ctx_of(dev);
     if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
     uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
@@ -762,6 +766,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS ||
         wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 6)
         return false;
+    if (create_only) return get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G) != NULL;
     /* splits: whole 64-key chunks, at most 64 */
     uint32_t span = (uint32_t)max_ctx;
     if (window > 0 && (uint32_t)window < span) span = (uint32_t)window;
@@ -817,8 +822,14 @@ void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, c
     pf(&p, 0, scale);
     wg_ctx *x = wg_ctx_of(dev);
     if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION") && !getenv("GENRT_WEBGPU_OLD_ATTN") &&
-        attn_dec(dev, b, &p, rows, n_heads, n_kv_heads, head_dim, max_ctx, window, shared))
+        attn_dec(dev, b, &p, rows, n_heads, n_kv_heads, head_dim, max_ctx, window, shared, false))
         return;
+    if (rows.n_rows > rows.n_seqs && !dev->capturing && !getenv("GENRT_WEBGPU_OLD_ATTN")) {
+        /* a prefill: create the decode steps' pipeline now (its compilation
+         * would otherwise land in the first decode step) */
+        grt_rows one = {rows.n_seqs, rows.seq0, rows.n_seqs};
+        attn_dec(dev, b, &p, one, n_heads, n_kv_heads, head_dim, max_ctx, window, shared, true);
+    }
     if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION")) {
         /* one token per sequence: keys split over workgroups (spans of >= 16 keys
          * at full context), then merged */
@@ -874,6 +885,18 @@ void wg_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, cons
     p.w[2] = u32of(ru / 4);
     p.w[3] = u32of(n);
     x->rec_tag = WG_TAG_GLU;
+    if (n_rows > 1 && !dev->capturing && x->pre_N == (uint64_t)n_ff && !getenv("GENRT_WEBGPU_NO_GLU_MERGE")) {
+        /* a prefill: the pipelines of the gate/up mvx with this glu as its
+         * epilogue (merge_glu_x), with and without a folded rmsnorm */
+        uint32_t cfg[7];
+        memcpy(cfg, x->pre_cfg, sizeof cfg);
+        cfg[5] = (act == GRT_ACT_GELU_TANH) + 1u;
+        if (256 / cfg[1] * cfg[2] < 2) cfg[2] = 2;
+        for (uint32_t nm = 0; nm < 2; nm++) {
+            cfg[4] = nm;
+            mvx_pipe(dev, cfg);
+        }
+    }
     x->rec_wt = act == GRT_ACT_GELU_TANH;
     x->rec_R = (g_out ? 1u : 0u) | (u_out ? 2u : 0u);
     dispatch(dev, get_pipe(dev, SH_GLU, act == GRT_ACT_GELU_TANH, (g_out ? 1u : 0u) | (u_out ? 2u : 0u)), 3, b, &p, (n + 255) / 256, "glu");

@@ -35,7 +35,8 @@ typedef struct wg_buf {
 
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
 enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3, WG_TAG_ROPE = 4, WG_TAG_MVX = 5,
-       WG_TAG_GLU = 6, WG_TAG_KV = 7, WG_TAG_ROPE2 = 8 };
+       WG_TAG_GLU = 6, WG_TAG_KV = 7, WG_TAG_ROPE2 = 8,
+       WG_TAG_ROPE_KV = 9, WG_TAG_ATTN_DEC = 10 };
 
 typedef struct wg_cmd {
     int kind;

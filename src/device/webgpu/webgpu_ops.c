@@ -54,7 +54,7 @@ static const shader_def SHADERS[] = {
     [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
     [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, NULL},
     [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
-    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 6, {"KV_SHARED", "HD4", "G"}, NULL},
+    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -764,9 +764,12 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
     uint64_t wg_bytes = (uint64_t)G * hd * 4 + (uint64_t)G * 64 * 4 + 2048 * 4 + 3 * 8 * 4 + 8;
     if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS ||
-        wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 6)
+        wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
         return false;
-    if (create_only) return get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G) != NULL;
+    if (create_only) { /* and the variant a captured step merges rope_kv into */
+        uint32_t v[7] = {shared, hd / 4, G, 1, 0, 0, 0};
+        return get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G) && get_pipe_v(dev, SH_ATTN_DEC, v);
+    }
     /* splits: whole 64-key chunks, at most 64 */
     uint32_t span = (uint32_t)max_ctx;
     if (window > 0 && (uint32_t)window < span) span = (uint32_t)window;
@@ -775,9 +778,10 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     if (ns < 1) ns = 1;
     uint64_t words = WG_ATT_COUNTERS + groups * ns * G * (hd + 2);
     if (!scratch_ensure(dev, &x->att_dec, words * 4, "attention partials")) return true;
-    wg_binding bd[6];
+    wg_binding bd[7];
     memcpy(bd, b, 5 * sizeof *b);
     bd[5] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
+    bd[6] = dummy_window(x, 3);
     params pd = *p;
     pd.w[2] /= 4;
     pd.w[3] /= 4;
@@ -785,7 +789,11 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     pd.w[14] = WG_ATT_COUNTERS;
     pd.w[15] = 0;
     WGPUComputePipeline pipe = get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G);
-    dispatch(dev, pipe, 6, bd, &pd, groups * ns, "attention");
+    x->rec_tag = WG_TAG_ATTN_DEC;
+    uint32_t cfg[7] = {shared, hd / 4, G, 0, 0, 0, 0};
+    memcpy(x->rec_cfg, cfg, sizeof cfg);
+    dispatch(dev, pipe, 7, bd, &pd, groups * ns, "attention");
+    x->rec_tag = WG_TAG_NONE;
     return true;
 }
 
@@ -1186,7 +1194,7 @@ static size_t merge_rope_kv(grt_device *dev, wg_cmd *cmds, size_t n) {
                 c.params[17] = kp[1];
                 c.params[18] = (uint32_t)((Vr->off - lo) / 4) + kp[3];
                 c.params[19] = kp[5];
-                c.tag = WG_TAG_NONE;
+                c.tag = WG_TAG_ROPE_KV;
                 ok = c.pipe && !any_alias(x, &c);
             }
         }
@@ -1197,6 +1205,56 @@ static size_t merge_rope_kv(grt_device *dev, wg_cmd *cmds, size_t n) {
         cmds[o++] = c;
         x->counters.merged++;
         i++; /* the kv_store is consumed */
+    }
+    return o;
+}
+
+/* A rope_kv (rot_dim == head_dim) then the attn_dec of that q over those
+ * caches: one attn_dec with ROPE (see attn_dec.wgsl). */
+static size_t merge_attn_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *ro = &cmds[i], *at = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = at && ro->kind == WG_CMD_DISPATCH && at->kind == WG_CMD_DISPATCH && ro->tag == WG_TAG_ROPE_KV &&
+                  at->tag == WG_TAG_ATTN_DEC;
+        wg_cmd c;
+        if (ok) {
+            const uint32_t *rp = ro->params, *ap = at->params;
+            const wg_binding *X = &ro->b[0];
+            /* same q (absolute), heads, head_dim, rows, state, caches (absolute) */
+            ok = at->b[1].id == X->id && at->b[1].off + (uint64_t)ap[1] * 4 == X->off + (uint64_t)rp[0] * 4 &&
+                 rp[1] == ap[8] && rp[13] == ap[9] && rp[2] == ap[10] && rp[4] == ap[4] && rp[5] == ap[5] &&
+                 rp[6] == ap[6] && rp[19] == ap[11] && ro->b[2].id == at->b[4].id &&
+                 ro->b[2].off + (uint64_t)rp[9] * 4 == at->b[4].off + (uint64_t)ap[7] * 4 &&
+                 ro->b[3].id == at->b[2].id && ro->b[3].off + (uint64_t)rp[16] * 4 == at->b[2].off + (uint64_t)ap[2] * 16 &&
+                 at->cfg[0] == (uint32_t)is_dummy(x, &ro->b[4]);
+            if (ok && !at->cfg[0])
+                ok = ro->b[4].id == at->b[3].id &&
+                     ro->b[4].off + (uint64_t)rp[17] * 4 == at->b[3].off + (uint64_t)ap[3] * 16;
+            if (ok && at->cfg[0]) ok = ro->b[3].off + (uint64_t)rp[17] * 4 == at->b[2].off + (uint64_t)ap[3] * 16;
+            if (ok) {
+                uint32_t v[7] = {at->cfg[0], at->cfg[1], at->cfg[2], 1, 0, 0, 0};
+                c = *at;
+                c.pipe = get_pipe_v(dev, SH_ATTN_DEC, v);
+                c.b[1] = *X;
+                c.b[6] = ro->b[1];
+                c.params[1] = rp[0];
+                c.params[16] = rp[12];
+                c.params[17] = rp[18];
+                c.params[18] = rp[8];
+                c.params[19] = rp[7];
+                c.tag = WG_TAG_NONE;
+                ok = c.pipe && !any_alias(x, &c);
+            }
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the attention is consumed */
     }
     return o;
 }
@@ -1348,6 +1406,7 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     n = merge_rope(dev, cmds, n);
     if (!getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE")) n = merge_rope_kv(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE")) n = merge_attn_rope(dev, cmds, n);
     n = merge_mv3(dev, cmds, n);
     n = merge_mvx3(dev, cmds, n);
     if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) {

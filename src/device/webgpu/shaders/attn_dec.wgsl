@@ -15,15 +15,26 @@
 // (splits dispatched), partials off, counters off (words of PT)   f.x: scale.
 // One token per sequence (n_rows == n_seqs); head_dim == 4 * HD4, HD4 % 4 == 0;
 // G <= 8, G * head_dim <= 2048.
+// ROPE (a captured step: rope_kv.wgsl folded in, rot_dim == head_dim): Q is
+// the buffer of q, k and v (e.x: k off, e.y: v off, e.z: inv_freq off in F,
+// e.w: interleaved); every workgroup rotates its group's q heads and the new
+// k with rope_kv's arithmetic (same bits), uses the new k and v at pos from
+// workgroup memory, and the one that writes the output (the only split or
+// the merging one: every other workgroup of the group is done reading) stores
+// the rotated q and k back and k, v into the caches.
 override KV_SHARED : bool = false;
 override HD4 : u32 = 16u;
 override G : u32 = 1u;
+override ROPE : bool = false;
 @group(0) @binding(1) var<storage, read_write> O : array<f32>;
 @group(0) @binding(2) var<storage, read_write> Q : array<f32>;
 @group(0) @binding(3) var<storage, read_write> KC : array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> VC : array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> S : array<i32>;
 @group(0) @binding(6) var<storage, read_write> PT : array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read_write> F : array<f32>;
+var<workgroup> kn : array<vec4<f32>, HD4>;   // ROPE: the new key, rotated
+var<workgroup> vn : array<vec4<f32>, HD4>;   // ROPE: the new value
 var<workgroup> qs : array<vec4<f32>, G * HD4>;
 var<workgroup> sc : array<f32, G * 64u>;      // a chunk's scores, then weights
 var<workgroup> red : array<f32, 2048>;        // score quarters, reductions
@@ -33,6 +44,38 @@ var<workgroup> fac : array<f32, 8>;
 var<workgroup> wpos : i32;
 var<workgroup> wlast : u32;
 fn ldv(i : u32) -> vec4<f32> { if (KV_SHARED) { return KC[i]; } return VC[i]; }
+fn stv(i : u32, v : vec4<f32>) { if (KV_SHARED) { KC[i] = v; } else { VC[i] = v; } }
+
+// rope_kv.wgsl's sincos (the same arithmetic, so the same bits)
+fn sincos(a : f32) -> vec2<f32> {
+  let k = round(a * 0.636619772367581343);
+  var r = a - k * 1.5703125;
+  r = r - k * 4.837512969970703125e-4;
+  r = r - k * 7.54978995489188216e-8;
+  let r2 = r * r;
+  let s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
+  let c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0))));
+  let q = i32(k) & 3;
+  switch q {
+    case 0: { return vec2<f32>(s, c); }
+    case 1: { return vec2<f32>(c, -s); }
+    case 2: { return vec2<f32>(-s, -c); }
+    default: { return vec2<f32>(-c, s); }
+  }
+}
+
+// ROPE, by the workgroup that finishes its group: rotated q and k back to Q,
+// k and v into the caches at pos
+fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
+  for (var e = lid; e < G * HD4 * 4u; e += 256u) { Q[qo + e] = qs[e / 4u][e % 4u]; }
+  for (var e = lid; e < HD4 * 4u; e += 256u) { Q[ko + e] = kn[e / 4u][e % 4u]; }
+  if (pos >= 0 && pos < maxc) {
+    for (var e = lid; e < HD4; e += 256u) {
+      KC[P.a.z + kat + e] = kn[e];
+      stv(P.a.w + kat + e, vn[e]);
+    }
+  }
+}
 
 // red[g * 64 + k] for k < 64 reduced into red[g * 64] (max or sum), all g < G
 fn tree(lid : u32, use_max : bool) {
@@ -73,9 +116,39 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let hi = min(hi0, lo + span - 1);
 
   let qo = P.a.y + (r * nh + kvh * G) * hd;
-  for (var e = lid; e < G * HD4; e += 256u) {
-    let b = qo + e * 4u;
-    qs[e] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
+  let ko = P.e.x + rk * hd;
+  let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
+  let newk = ROPE && pos >= 0 && pos < maxc;
+  if (ROPE) {
+    // one thread per (head of q or the new k, pair), as rope_kv.wgsl
+    let half = hd / 2u;
+    for (var e = lid; e < (G + 1u) * half; e += 256u) {
+      let hh = e / half; let i = e % half;
+      let sn = sincos(f32(pos) * F[P.e.z + i]);
+      var i0 = i; var i1 = i + half;
+      if (P.e.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
+      var base = qo + hh * hd;
+      if (hh == G) { base = ko; }
+      let a = Q[base + i0]; let b = Q[base + i1];
+      let ra = a * sn.y - b * sn.x;
+      let rb = a * sn.x + b * sn.y;
+      if (hh < G) {
+        qs[(hh * hd + i0) / 4u][i0 % 4u] = ra;
+        qs[(hh * hd + i1) / 4u][i1 % 4u] = rb;
+      } else {
+        kn[i0 / 4u][i0 % 4u] = ra;
+        kn[i1 / 4u][i1 % 4u] = rb;
+      }
+    }
+    for (var e = lid; e < HD4; e += 256u) {
+      let b = P.e.y + rk * hd + e * 4u;
+      vn[e] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
+    }
+  } else {
+    for (var e = lid; e < G * HD4; e += 256u) {
+      let b = qo + e * 4u;
+      qs[e] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
+    }
   }
   if (lid < G) { mrun[lid] = NEG_INF; lrun[lid] = 0.0; }
   workgroupBarrier();
@@ -97,6 +170,10 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     for (var t = 0u; t < KPT; t++) {
       let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
       vr[t] = ldv(P.a.w + hb + u32(jv) * kvd4 + dq);
+      if (newk && jv == pos) { vr[t] = vn[dq]; }
+    }
+    if (newk && jk == pos) {
+      for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
     }
     for (var g = 0u; g < G; g++) {
       var s = 0.0;
@@ -171,7 +248,10 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     }
     workgroupBarrier();
   }
-  if (nsa == 1) { return; }
+  if (nsa == 1) {
+    if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+    return;
+  }
   if (lid < G) {
     atomicStore(&PT[pb + lid], bitcast<u32>(mrun[lid]));
     atomicStore(&PT[pb + G + lid], bitcast<u32>(lrun[lid]));
@@ -209,4 +289,5 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     for (var i = 0u; i < n; i++) { v += sc[i * G + g] * bitcast<f32>(atomicLoad(&PT[pb0 + i * ps + 2u * G + e])); }
     O[oo + e] = v;
   }
+  if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
 }

@@ -762,7 +762,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
     uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
     uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
-    uint64_t wg_bytes = (uint64_t)G * hd * 4 + (uint64_t)G * 64 * 4 + 2048 * 4 + 3 * 8 * 4 + 8;
+    uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8;
     if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS ||
         wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
         return false;

@@ -38,6 +38,7 @@ var<workgroup> vn : array<vec4<f32>, HD4>;   // ROPE: the new value
 var<workgroup> qs : array<vec4<f32>, G * HD4>;
 var<workgroup> sc : array<f32, G * 64u>;      // a chunk's scores, then weights
 var<workgroup> red : array<f32, 2048>;        // score quarters, reductions
+var<workgroup> tr : array<f32, G * 64u>;      // tree reductions over a chunk
 var<workgroup> mrun : array<f32, 8>;
 var<workgroup> lrun : array<f32, 8>;
 var<workgroup> fac : array<f32, 8>;
@@ -77,13 +78,15 @@ fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
   }
 }
 
-// red[g * 64 + k] for k < 64 reduced into red[g * 64] (max or sum), all g < G
+// tr[g * 64 + k] for k < 64 reduced into tr[g * 64] (max or sum), all g < G,
+// four entries a step (three barriers rather than six)
 fn tree(lid : u32, use_max : bool) {
-  for (var w = 32u; w > 0u; w = w / 2u) {
+  for (var w = 16u; w > 0u; w = w / 4u) {
     workgroupBarrier();
     for (var e = lid; e < G * 64u; e += 256u) {
       if (e % 64u < w) {
-        if (use_max) { red[e] = max(red[e], red[e + w]); } else { red[e] = red[e] + red[e + w]; }
+        if (use_max) { tr[e] = max(max(tr[e], tr[e + w]), max(tr[e + 2u * w], tr[e + 3u * w])); }
+        else { tr[e] = (tr[e] + tr[e + w]) + (tr[e + 2u * w] + tr[e + 3u * w]); }
       }
     }
   }
@@ -181,25 +184,17 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       red[g * 256u + lid] = s;
     }
     workgroupBarrier();
-    var sv : array<f32, 2>;
-    for (var t = 0u; t < 2u; t++) {
-      let e = lid + 256u * t;
-      if (e < G * 64u) {
-        let g = e / 64u; let k = e % 64u;
-        let b = g * 256u + k * 4u;
-        var s = NEG_INF;
-        if (c0 + i32(k) <= hi) { s = (red[b] + red[b + 1u] + red[b + 2u] + red[b + 3u]) * P.f.x; }
-        sv[t] = s;
-      }
-    }
-    workgroupBarrier();
-    for (var t = 0u; t < 2u; t++) {
-      let e = lid + 256u * t;
-      if (e < G * 64u) { sc[e] = sv[t]; red[e] = sv[t]; }
+    for (var e = lid; e < G * 64u; e += 256u) {
+      let g = e / 64u; let k = e % 64u;
+      let b = g * 256u + k * 4u;
+      var s = NEG_INF;
+      if (c0 + i32(k) <= hi) { s = (red[b] + red[b + 1u] + red[b + 2u] + red[b + 3u]) * P.f.x; }
+      sc[e] = s;
+      tr[e] = s;
     }
     tree(lid, true);
     if (lid < G) {
-      let cm = max(mrun[lid], red[lid * 64u]);
+      let cm = max(mrun[lid], tr[lid * 64u]);
       fac[lid] = exp(mrun[lid] - cm);
       mrun[lid] = cm;
     }
@@ -207,10 +202,10 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     for (var e = lid; e < G * 64u; e += 256u) {
       let p = exp(sc[e] - mrun[e / 64u]);
       sc[e] = p;
-      red[e] = p;
+      tr[e] = p;
     }
     tree(lid, false);
-    if (lid < G) { lrun[lid] = lrun[lid] * fac[lid] + red[lid * 64u]; }
+    if (lid < G) { lrun[lid] = lrun[lid] * fac[lid] + tr[lid * 64u]; }
     if (vthr) {
       for (var g = 0u; g < G; g++) {
         var a = acc[g] * fac[g];

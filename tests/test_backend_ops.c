@@ -180,7 +180,7 @@ static void test_embed(void) {
 }
 
 static void test_rmsnorm(void) {
-    const int64_t dims[] = {1, 31, 64, 576, 2048, 5000};
+    const int64_t dims[] = {1, 31, 64, 576, 2048, 4096, 5000};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         int64_t D = dims[i], R = 3;
         float *x = malloc((size_t)(R * D) * 4), *w = malloc((size_t)D * 4);

@@ -34,14 +34,16 @@ b -m $B --dtype q4_0 --graph-capture on
 b -m $S --dtype f16 --graph-capture on
 b -m $S --dtype f16 --graph-capture off
 b -m $S --dtype f16 --graph-capture on --steps-per-submit 4
-# A/B: the old matvec kernels and merges, each merge off, the norm fold widened
+# A/B: the old matvec kernels and merges, each merge off
 GENRT_WEBGPU_OLD_MV=1 b -m $B --dtype f16 --graph-capture on
 GENRT_WEBGPU_NO_GLU_MERGE=1 b -m $B --dtype f16 --graph-capture on
 GENRT_WEBGPU_NO_ROPE_KV_MERGE=1 b -m $S --dtype f16 --graph-capture on
 GENRT_WEBGPU_NORM_MAX_WORK=0 b -m $S --dtype f16 --graph-capture on
-GENRT_WEBGPU_NORM_MAX_WORK=2000000 b -m $B --dtype f16 --graph-capture on
 GENRT_WEBGPU_NO_MERGE=1 b -m $S --dtype f16 --graph-capture on
-GENRT_WEBGPU_SKIP_VALIDATION=1 b -m $S --dtype f16 --graph-capture on
+# A/B: the split attention (two dispatches per head), rope_kv not folded into it
+GENRT_WEBGPU_OLD_ATTN=1 b -m $B --dtype f16 --graph-capture on
+GENRT_WEBGPU_NO_ATTN_ROPE_MERGE=1 b -m $B --dtype f16 --graph-capture on
+GENRT_WEBGPU_NO_ATTN_ROPE_MERGE=1 b -m $S --dtype f16 --graph-capture on
 if [ -n "$out" ]; then
     # device spans (timestamp-query) and both read modes in one trace
     b -m $B --dtype f16 --graph-capture on -n 64 --read-compare --trace "$out/trace_llama1b_f16.json"

@@ -180,7 +180,7 @@ static void test_embed(void) {
 }
 
 static void test_rmsnorm(void) {
-    const int64_t dims[] = {1, 31, 64, 576, 2048, 5000};
+    const int64_t dims[] = {1, 31, 64, 576, 2048, 4096, 5000};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         int64_t D = dims[i], R = 3;
         float *x = malloc((size_t)(R * D) * 4), *w = malloc((size_t)D * 4);
@@ -377,6 +377,11 @@ static void test_attention(void) {
     CHECK(attn_case(2, 3, p4, 2, 1, 96, 70, 0));        /* multi-seq rows, odd head_dim */
     CHECK(attn_case(1, 1, p5, 32, 8, 64, 1001, 0));     /* long decode, many splits */
     CHECK(attn_case(1, 1, p5, 2, 1, 256, 1001, 0));     /* head_dim 256 */
+    int p6[2] = {511, 200}, p7[2] = {700, 64}, p8[4] = {1023, 1022, 63, 64};
+    CHECK(attn_case(2, 1, p6, 9, 3, 96, 512, 0));       /* G = 3, head_dim 96, last slot */
+    CHECK(attn_case(2, 1, p7, 14, 2, 128, 701, 300));   /* G = 7, head_dim 128, window */
+    CHECK(attn_case(4, 1, p8, 32, 8, 64, 1024, 0));     /* 4 sequences, chunk edges, end of cache */
+    CHECK(attn_case(4, 1, p8, 16, 2, 64, 1024, 64));    /* G = 8, window of one chunk */
 }
 
 /* rope(q), rope(k), kv_store, attention in the forward pass's order, which
@@ -425,6 +430,74 @@ static bool attn_block_case(int n_seqs, int tps, const int *pos, int H, int KVH,
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
     free(buf);
     return ok;
+}
+
+/* The same four ops with q, k and v rows in one buffer (a model's layout),
+ * captured on the device and replayed once: a backend may merge them into
+ * one dispatch there (WebGPU: attn_dec with rope_kv folded in). Every
+ * effect must still match the CPU's eager ops. */
+static bool attn_block_captured(int n_seqs, const int *pos, int H, int KVH, int hd, bool inter, int max_ctx,
+                                int window, bool shared) {
+    int R = n_seqs, kvd = KVH * hd;
+    size_t cache = (size_t)n_seqs * max_ctx * kvd, nq = (size_t)R * H * hd, nk = (size_t)R * kvd;
+    float *buf = malloc((2 * cache + nq + 2 * nk) * 4), f[128];
+    for (int i = 0; i < hd / 2; i++) f[i] = powf(10000.0f, -(float)(2 * i) / (float)hd);
+    fill_rnd(buf, (int64_t)(2 * cache), 1.0f);
+    twin KV = twin_data(buf, 2 * cache * 4);
+    fill_rnd(buf, (int64_t)(nq + 2 * nk), 1.0f);
+    twin X = twin_data(buf, (nq + 2 * nk) * 4), F = twin_data(f, sizeof f);
+    twin O = twin_new(nq * 4, GRT_BUF_DEVICE), st = state_twin(n_seqs, pos);
+    twin K2 = twin_new(shared ? 256 : cache * 4, GRT_BUF_DEVICE);
+    grt_rows rows = {R, 0, n_seqs};
+    grt_device *devs[2] = {g_cpu, g_dev};
+    bool ok = true;
+    for (int d = 0; d < 2 && ok; d++) {
+        grt_buffer *kvb = d ? KV.d : KV.c, *vb = shared ? kvb : d ? K2.d : K2.c;
+        if (!shared) grt_dev_copy(devs[d], vb, 0, kvb, cache * 4, cache * 4); /* v cache apart, same data */
+        grt_tensor kt = tv(kvb, 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor vt = tv(vb, shared ? cache * 4 : 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor s = state_view(d ? st.d : st.c, n_seqs);
+        grt_tensor ff = tv(d ? F.d : F.c, 0, GRT_F32, 1, hd / 2);
+        grt_buffer *xb = d ? X.d : X.c;
+        grt_tensor qq = tv(xb, 0, GRT_F32, R, H * hd), kk = tv(xb, nq * 4, GRT_F32, R, kvd);
+        grt_tensor vv = tv(xb, (nq + nk) * 4, GRT_F32, R, kvd), oo = tv(d ? O.d : O.c, 0, GRT_F32, R, H * hd);
+        grt_graph *g = NULL;
+        if (d) ok = grt_dev_capture_begin(devs[d]) == GRT_OK;
+        grt_dev_rope(devs[d], &qq, &ff, &s, rows, H, hd, hd, inter);
+        grt_dev_rope(devs[d], &kk, &ff, &s, rows, KVH, hd, hd, inter);
+        grt_dev_kv_store(devs[d], &kt, &vt, &kk, &vv, &s, rows, kvd, max_ctx);
+        grt_dev_attention(devs[d], &oo, &qq, &kt, &vt, &s, rows, H, KVH, hd, max_ctx, 1.0f / sqrtf((float)hd),
+                          window);
+        if (d && ok) ok = grt_dev_capture_end(devs[d], &g) == GRT_OK;
+        if (d && ok) grt_dev_graph_launch(devs[d], g);
+        grt_dev_graph_free(devs[d], g);
+    }
+    if (!shared) { /* compare the v caches: the device's v cache lives in K2 */
+        grt_dev_copy(g_dev, KV.d, cache * 4, K2.d, 0, cache * 4);
+        grt_dev_copy(g_cpu, KV.c, cache * 4, K2.c, 0, cache * 4);
+    }
+    ok = ok && ok_status() && cmp_f32(&X, 0, (int64_t)(nq + nk), 1e-5, "rotated q, k") &&
+         cmp_f32(&KV, 0, (int64_t)cache, 1e-5, "k cache") && cmp_bytes(&KV, cache * 4, cache * 4, "v cache") &&
+         cmp_f32(&O, 0, (int64_t)nq, 1e-4, "attention");
+    if (!ok)
+        printf("  captured rope+kv+attention seqs %d heads %d/%d hd %d inter %d ctx %d window %d shared %d\n", n_seqs,
+               H, KVH, hd, inter, max_ctx, window, shared);
+    twin *all[] = {&KV, &X, &F, &O, &st, &K2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
+    free(buf);
+    return ok;
+}
+
+static void test_attention_captured(void) {
+    int p1[1] = {0}, p2[1] = {383}, p3[3] = {5, 300, 1023}, p4[2] = {7, 60}, p5[1] = {4000}, p6[4] = {63, 64, 127, 0};
+    CHECK(attn_block_captured(1, p1, 32, 8, 64, false, 384, 0, true));    /* 1B shape, first token */
+    CHECK(attn_block_captured(1, p2, 32, 8, 64, false, 384, 0, false));   /* last slot, caches apart */
+    CHECK(attn_block_captured(1, p2, 9, 3, 64, true, 384, 0, true));      /* SmolLM2 shape, interleaved */
+    CHECK(attn_block_captured(3, p3, 8, 2, 128, false, 1024, 0, true));   /* 3 sequences, head_dim 128 */
+    CHECK(attn_block_captured(3, p3, 8, 8, 64, false, 1024, 100, false)); /* G = 1, window */
+    CHECK(attn_block_captured(2, p4, 14, 2, 64, false, 70, 0, true));     /* G = 7 */
+    CHECK(attn_block_captured(1, p5, 16, 2, 96, false, 4096, 0, true));   /* G = 8, head_dim 96, many splits */
+    CHECK(attn_block_captured(4, p6, 12, 4, 96, true, 128, 64, false));   /* G = 3, 4 sequences, window */
 }
 
 static void test_attention_block(void) {
@@ -736,6 +809,7 @@ int main(void) {
             {"embed", test_embed},           {"rmsnorm", test_rmsnorm},
             {"matmul", test_matmul},         {"rope", test_rope},
             {"kv_store+attention", test_attention}, {"rope+kv_store+attention", test_attention_block},
+            {"rope+kv_store+attention captured", test_attention_captured},
             {"glu", test_glu},
             {"advance", test_advance},       {"sample_greedy", test_sample_greedy},
             {"sample_draws", test_sample_draws}, {"copy_fill", test_copy_fill},

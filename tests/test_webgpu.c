@@ -482,8 +482,9 @@ static void op_bench_model(const char *name, int H, int NH, int NKV, int FF) {
     grt_tensor ts = view(St, 0, GRT_I32, 1, 8);
     grt_tensor kc = view(KV, 0, GRT_F32, MC, KVD), vc = view(KV, (size_t)MC * KVD * 4, GRT_F32, MC, KVD);
     grt_rows rows = {1, 0, 1};
-    for (int op = 0; op < 6; op++) {
-        static const char *names[] = {"rmsnorm", "rope q", "rope k", "kv_store", "attention", "glu"};
+    for (int op = 0; op < 7; op++) {
+        static const char *names[] = {"rmsnorm", "rope q", "rope k", "kv_store", "attention", "glu", "attn old"};
+        if (op == 6) setenv("GENRT_WEBGPU_OLD_ATTN", "1", 1);
         const int M = 64;
         for (int rep = 0; rep < 2; rep++) {
             grt_dev_fence_record(G, f1);
@@ -494,7 +495,8 @@ static void op_bench_model(const char *name, int H, int NH, int NKV, int FF) {
                 case 1: grt_dev_rope(G, &q, &fr, &ts, rows, NH, HD, HD, false); break;
                 case 2: grt_dev_rope(G, &k, &fr, &ts, rows, NKV, HD, HD, false); break;
                 case 3: grt_dev_kv_store(G, &kc, &vc, &k, &v, &ts, rows, KVD, MC); break;
-                case 4: grt_dev_attention(G, &att, &q, &kc, &vc, &ts, rows, NH, NKV, HD, MC, 0.125f, 0); break;
+                case 4:
+                case 6: grt_dev_attention(G, &att, &q, &kc, &vc, &ts, rows, NH, NKV, HD, MC, 0.125f, 0); break;
                 default: grt_dev_glu(G, &g, &g, &u, 1, FF, GRT_ACT_SILU); break;
                 }
             }
@@ -504,7 +506,8 @@ static void op_bench_model(const char *name, int H, int NH, int NKV, int FF) {
         double ms = -1;
         grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
         printf("  opbench %-3s %-10s %8.2f us/call%s\n", name, names[op], ms * 1e3 / M,
-               op == 4 ? " (2 dispatches: parts, combine)" : "");
+               op == 4 ? " (attn_dec: one dispatch)" : op == 6 ? " (2 dispatches: parts, combine)" : "");
+        unsetenv("GENRT_WEBGPU_OLD_ATTN");
         CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
     }
     grt_dev_fence_free(G, f1);

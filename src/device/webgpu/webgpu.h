@@ -16,8 +16,10 @@
  * tables are then bound in parts), GENRT_WEBGPU_NO_CAPTURE=1; and, to compare
  * kernels, GENRT_WEBGPU_PLAIN_MATMUL / _PLAIN_ATTENTION / _PLAIN_SAMPLE /
  * _UNSTAGED / _NO_MERGE=1 select the simpler paths; GENRT_WEBGPU_OLD_MV=1 the
- * matvec kernels before mvx (decode), GENRT_WEBGPU_MVX=T,RPW,U an mvx
- * variant; GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_NORM_MERGE=1
+ * matvec kernels before mvx (decode), GENRT_WEBGPU_OLD_ATTN=1 the decode
+ * attention before attn_dec (two dispatches per head), GENRT_WEBGPU_MVX=T,RPW,U an mvx
+ * variant; GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_ATTN_ROPE_MERGE /
+ * _NO_NORM_MERGE=1
  * turn one capture merge off; GENRT_WEBGPU_NORM_MAX_WORK=N folds an rmsnorm
  * into the mvx reading it while workgroups x K <= N (default 262144);
  * GENRT_WEBGPU_MVBENCH (test_webgpu) times matvec variants. */

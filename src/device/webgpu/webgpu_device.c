@@ -1017,6 +1017,7 @@ static void wg_close(grt_device *dev) {
         if (x->tmp) W.BufferRelease(x->tmp);
         if (x->sample_seen.b) W.BufferRelease(x->sample_seen.b);
         if (x->att_part.b) W.BufferRelease(x->att_part.b);
+        if (x->att_dec.b) W.BufferRelease(x->att_dec.b);
         if (x->q_resolve) W.BufferRelease(x->q_resolve);
         if (x->qset) {
             W.QuerySetDestroy(x->qset);

@@ -35,7 +35,8 @@ typedef struct wg_buf {
 
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
 enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3, WG_TAG_ROPE = 4, WG_TAG_MVX = 5,
-       WG_TAG_GLU = 6, WG_TAG_KV = 7, WG_TAG_ROPE2 = 8 };
+       WG_TAG_GLU = 6, WG_TAG_KV = 7, WG_TAG_ROPE2 = 8,
+       WG_TAG_ROPE_KV = 9, WG_TAG_ATTN_DEC = 10 };
 
 typedef struct wg_cmd {
     int kind;
@@ -70,6 +71,7 @@ typedef struct wg_pipe {
     WGPUComputePipeline p;
 } wg_pipe;
 
+enum { WG_ATT_COUNTERS = 1024 }; /* attn_dec: (row, KV head) pairs per dispatch, at most */
 enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 256, WG_N_SHADERS = 24 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
@@ -118,6 +120,9 @@ typedef struct wg_ctx {
     uint64_t rb_size, tmp_size;
     wg_scratch sample_seen;       /* sampler: seen-token bits */
     wg_scratch att_part;          /* split attention: partial results */
+    uint32_t pre_cfg[7];          /* the last prefill matmul's decode mvx configuration */
+    uint64_t pre_N;               /* and its N (0: none) */
+    wg_scratch att_dec;           /* attn_dec: WG_ATT_COUNTERS arrival counters, then partials */
     WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
     int n_retired;
 

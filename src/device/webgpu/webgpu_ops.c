@@ -14,11 +14,12 @@ extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wg
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
-    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[];
+    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV };
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
+       SH_ATTN_DEC };
 
 typedef struct shader_def {
     const char *name;
@@ -53,6 +54,7 @@ static const shader_def SHADERS[] = {
     [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
     [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, NULL},
     [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
+    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -568,6 +570,8 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         uint32_t cfg[7], Ns[3] = {(uint32_t)N, 0, 0};
         mvx_cfg(wt, K, N, cfg);
         mvx_pipe(dev, cfg);
+        memcpy(x->pre_cfg, cfg, sizeof cfg); /* for wg_glu's prefill: the glu-merged variant */
+        x->pre_N = (uint64_t)N;
         const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
         if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
             cfg[4] = 1;
@@ -742,10 +746,55 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
     p.w[9] = u32of(rs / 4);
     uint64_t n = (uint64_t)rows.n_rows * (uint64_t)kv_dim;
     wg_ctx *x = wg_ctx_of(dev);
+    if (rows.n_rows > rows.n_seqs && !dev->capturing && !getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE"))
+        get_pipe(dev, SH_ROPE_KV, shared, 0); /* a prefill: the captured decode step's merged rope + kv_store */
     x->rec_tag = WG_TAG_KV;
     x->rec_wt = shared;
     dispatch(dev, get_pipe(dev, SH_KV_STORE, shared, 0), 5, b, &p, (n + 63) / 64, "kv_store");
     x->rec_tag = WG_TAG_NONE;
+}
+
+/* Decode attention as one attn_dec dispatch where the shape allows (false:
+ * use the split path). b, p: wg_attention's bindings and parameters. */
+static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_rows rows, int n_heads,
+                     int n_kv_heads, int head_dim, int max_ctx, int window, bool shared, bool create_only) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
+    uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
+    uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
+    uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8;
+    if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS ||
+        wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
+        return false;
+    if (create_only) { /* and the variant a captured step merges rope_kv into */
+        uint32_t v[7] = {shared, hd / 4, G, 1, 0, 0, 0};
+        return get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G) && get_pipe_v(dev, SH_ATTN_DEC, v);
+    }
+    /* splits: whole 64-key chunks, at most 64 */
+    uint32_t span = (uint32_t)max_ctx;
+    if (window > 0 && (uint32_t)window < span) span = (uint32_t)window;
+    uint32_t ns = (span + 63) / 64;
+    if (ns > 64) ns = 64;
+    if (ns < 1) ns = 1;
+    uint64_t words = WG_ATT_COUNTERS + groups * ns * G * (hd + 2);
+    if (!scratch_ensure(dev, &x->att_dec, words * 4, "attention partials")) return true;
+    wg_binding bd[7];
+    memcpy(bd, b, 5 * sizeof *b);
+    bd[5] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
+    bd[6] = dummy_window(x, 3);
+    params pd = *p;
+    pd.w[2] /= 4;
+    pd.w[3] /= 4;
+    pd.w[13] = ns;
+    pd.w[14] = WG_ATT_COUNTERS;
+    pd.w[15] = 0;
+    WGPUComputePipeline pipe = get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G);
+    x->rec_tag = WG_TAG_ATTN_DEC;
+    uint32_t cfg[7] = {shared, hd / 4, G, 0, 0, 0, 0};
+    memcpy(x->rec_cfg, cfg, sizeof cfg);
+    dispatch(dev, pipe, 7, bd, &pd, groups * ns, "attention");
+    x->rec_tag = WG_TAG_NONE;
+    return true;
 }
 
 void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
@@ -780,6 +829,15 @@ void wg_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, c
     p.w[12] = (uint32_t)window;
     pf(&p, 0, scale);
     wg_ctx *x = wg_ctx_of(dev);
+    if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION") && !getenv("GENRT_WEBGPU_OLD_ATTN") &&
+        attn_dec(dev, b, &p, rows, n_heads, n_kv_heads, head_dim, max_ctx, window, shared, false))
+        return;
+    if (rows.n_rows > rows.n_seqs && !dev->capturing && !getenv("GENRT_WEBGPU_OLD_ATTN")) {
+        /* a prefill: create the decode steps' pipeline now (its compilation
+         * would otherwise land in the first decode step) */
+        grt_rows one = {rows.n_seqs, rows.seq0, rows.n_seqs};
+        attn_dec(dev, b, &p, one, n_heads, n_kv_heads, head_dim, max_ctx, window, shared, true);
+    }
     if (rows.n_rows == rows.n_seqs && !getenv("GENRT_WEBGPU_PLAIN_ATTENTION")) {
         /* one token per sequence: keys split over workgroups (spans of >= 16 keys
          * at full context), then merged */
@@ -835,6 +893,18 @@ void wg_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, cons
     p.w[2] = u32of(ru / 4);
     p.w[3] = u32of(n);
     x->rec_tag = WG_TAG_GLU;
+    if (n_rows > 1 && !dev->capturing && x->pre_N == (uint64_t)n_ff && !getenv("GENRT_WEBGPU_NO_GLU_MERGE")) {
+        /* a prefill: the pipelines of the gate/up mvx with this glu as its
+         * epilogue (merge_glu_x), with and without a folded rmsnorm */
+        uint32_t cfg[7];
+        memcpy(cfg, x->pre_cfg, sizeof cfg);
+        cfg[5] = (act == GRT_ACT_GELU_TANH) + 1u;
+        if (256 / cfg[1] * cfg[2] < 2) cfg[2] = 2;
+        for (uint32_t nm = 0; nm < 2; nm++) {
+            cfg[4] = nm;
+            mvx_pipe(dev, cfg);
+        }
+    }
     x->rec_wt = act == GRT_ACT_GELU_TANH;
     x->rec_R = (g_out ? 1u : 0u) | (u_out ? 2u : 0u);
     dispatch(dev, get_pipe(dev, SH_GLU, act == GRT_ACT_GELU_TANH, (g_out ? 1u : 0u) | (u_out ? 2u : 0u)), 3, b, &p, (n + 255) / 256, "glu");
@@ -1124,7 +1194,7 @@ static size_t merge_rope_kv(grt_device *dev, wg_cmd *cmds, size_t n) {
                 c.params[17] = kp[1];
                 c.params[18] = (uint32_t)((Vr->off - lo) / 4) + kp[3];
                 c.params[19] = kp[5];
-                c.tag = WG_TAG_NONE;
+                c.tag = WG_TAG_ROPE_KV;
                 ok = c.pipe && !any_alias(x, &c);
             }
         }
@@ -1135,6 +1205,56 @@ static size_t merge_rope_kv(grt_device *dev, wg_cmd *cmds, size_t n) {
         cmds[o++] = c;
         x->counters.merged++;
         i++; /* the kv_store is consumed */
+    }
+    return o;
+}
+
+/* A rope_kv (rot_dim == head_dim) then the attn_dec of that q over those
+ * caches: one attn_dec with ROPE (see attn_dec.wgsl). */
+static size_t merge_attn_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd *ro = &cmds[i], *at = i + 1 < n ? &cmds[i + 1] : NULL;
+        bool ok = at && ro->kind == WG_CMD_DISPATCH && at->kind == WG_CMD_DISPATCH && ro->tag == WG_TAG_ROPE_KV &&
+                  at->tag == WG_TAG_ATTN_DEC;
+        wg_cmd c;
+        if (ok) {
+            const uint32_t *rp = ro->params, *ap = at->params;
+            const wg_binding *X = &ro->b[0];
+            /* same q (absolute), heads, head_dim, rows, state, caches (absolute) */
+            ok = at->b[1].id == X->id && at->b[1].off + (uint64_t)ap[1] * 4 == X->off + (uint64_t)rp[0] * 4 &&
+                 rp[1] == ap[8] && rp[13] == ap[9] && rp[2] == ap[10] && rp[4] == ap[4] && rp[5] == ap[5] &&
+                 rp[6] == ap[6] && rp[19] == ap[11] && ro->b[2].id == at->b[4].id &&
+                 ro->b[2].off + (uint64_t)rp[9] * 4 == at->b[4].off + (uint64_t)ap[7] * 4 &&
+                 ro->b[3].id == at->b[2].id && ro->b[3].off + (uint64_t)rp[16] * 4 == at->b[2].off + (uint64_t)ap[2] * 16 &&
+                 at->cfg[0] == (uint32_t)is_dummy(x, &ro->b[4]);
+            if (ok && !at->cfg[0])
+                ok = ro->b[4].id == at->b[3].id &&
+                     ro->b[4].off + (uint64_t)rp[17] * 4 == at->b[3].off + (uint64_t)ap[3] * 16;
+            if (ok && at->cfg[0]) ok = ro->b[3].off + (uint64_t)rp[17] * 4 == at->b[2].off + (uint64_t)ap[3] * 16;
+            if (ok) {
+                uint32_t v[7] = {at->cfg[0], at->cfg[1], at->cfg[2], 1, 0, 0, 0};
+                c = *at;
+                c.pipe = get_pipe_v(dev, SH_ATTN_DEC, v);
+                c.b[1] = *X;
+                c.b[6] = ro->b[1];
+                c.params[1] = rp[0];
+                c.params[16] = rp[12];
+                c.params[17] = rp[18];
+                c.params[18] = rp[8];
+                c.params[19] = rp[7];
+                c.tag = WG_TAG_NONE;
+                ok = c.pipe && !any_alias(x, &c);
+            }
+        }
+        if (!ok) {
+            cmds[o++] = cmds[i];
+            continue;
+        }
+        cmds[o++] = c;
+        x->counters.merged++;
+        i++; /* the attention is consumed */
     }
     return o;
 }
@@ -1286,6 +1406,7 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     n = merge_rope(dev, cmds, n);
     if (!getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE")) n = merge_rope_kv(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE")) n = merge_attn_rope(dev, cmds, n);
     n = merge_mv3(dev, cmds, n);
     n = merge_mvx3(dev, cmds, n);
     if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) {

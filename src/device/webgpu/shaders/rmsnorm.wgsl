@@ -15,7 +15,21 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let dim = P.a.w;
   let xo = P.a.y + r * dim;
   var ss = 0.0;
-  for (var i = lid; i < dim; i += 256u) { let v = ld(xo + i); ss += v * v; }
+  // rows of up to 4096: the row and the weights loaded once, all at the start
+  // (one round trip to memory instead of three); the same sums either way
+  let held = dim <= 4096u;
+  var xv : array<f32, 16>;
+  var wv : array<f32, 16>;
+  if (held) {
+    for (var k = 0u; k < 16u; k++) {
+      let i = min(lid + 256u * k, dim - 1u);
+      xv[k] = ld(xo + i);
+      wv[k] = Wn[P.a.z + i];
+    }
+    for (var k = 0u; k < 16u; k++) { if (lid + 256u * k < dim) { ss += xv[k] * xv[k]; } }
+  } else {
+    for (var i = lid; i < dim; i += 256u) { let v = ld(xo + i); ss += v * v; }
+  }
   red[lid] = ss;
   workgroupBarrier();
   for (var s = 128u; s > 0u; s >>= 1u) {
@@ -24,5 +38,12 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   }
   let scale = 1.0 / sqrt(red[0] / f32(dim) + P.f.x);
   let oo = P.a.x + r * dim;
-  for (var i = lid; i < dim; i += 256u) { O[oo + i] = ld(xo + i) * scale * Wn[P.a.z + i]; }
+  if (held) {
+    for (var k = 0u; k < 16u; k++) {
+      let i = lid + 256u * k;
+      if (i < dim) { O[oo + i] = xv[k] * scale * wv[k]; }
+    }
+  } else {
+    for (var i = lid; i < dim; i += 256u) { O[oo + i] = ld(xo + i) * scale * Wn[P.a.z + i]; }
+  }
 }

@@ -1,0 +1,288 @@
+// Decode attention in one dispatch (flash-decoding with the merge folded in).
+// One workgroup per (row, KV head, split) serves the G query heads of that KV
+// head, so each key and value is read once per group. The row's keys [lo, hi]
+// (from the step state, window applied) are cut into spans of whole 64-key
+// chunks; only as many splits as the length needs work (the others return at
+// once). Scores: 4 threads per key, each a quarter of the head's vec4s (the 4
+// threads read 64 contiguous bytes); all of a chunk's key and value loads are
+// issued before any is used. One split: the output directly. Several: each
+// writes (m, s, acc) per head to PT, then bumps the (row, KV head) counter;
+// the last to arrive (counter == splits - 1) resets it and merges, loading
+// every split's (m, s) at once. PT is atomic so that those reads see the
+// other workgroups' writes in L2 rather than a stale L1 line.
+// a: out off, q off, kc off (vec4), vc off (vec4)   b: n_rows, seq0, n_seqs,
+// state off   c: n_heads, n_kv_heads, head_dim, max_ctx   d: window, NS
+// (splits dispatched), partials off, counters off (words of PT)   f.x: scale.
+// One token per sequence (n_rows == n_seqs); head_dim == 4 * HD4, HD4 % 4 == 0;
+// G <= 8, G * head_dim <= 2048.
+// ROPE (a captured step: rope_kv.wgsl folded in, rot_dim == head_dim): Q is
+// the buffer of q, k and v (e.x: k off, e.y: v off, e.z: inv_freq off in F,
+// e.w: interleaved); every workgroup rotates its group's q heads and the new
+// k with rope_kv's arithmetic (same bits), uses the new k and v at pos from
+// workgroup memory, and the one that writes the output (the only split or
+// the merging one: every other workgroup of the group is done reading) stores
+// the rotated q and k back and k, v into the caches.
+override KV_SHARED : bool = false;
+override HD4 : u32 = 16u;
+override G : u32 = 1u;
+override ROPE : bool = false;
+@group(0) @binding(1) var<storage, read_write> O : array<f32>;
+@group(0) @binding(2) var<storage, read_write> Q : array<f32>;
+@group(0) @binding(3) var<storage, read_write> KC : array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> VC : array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> S : array<i32>;
+@group(0) @binding(6) var<storage, read_write> PT : array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read_write> F : array<f32>;
+var<workgroup> kn : array<vec4<f32>, HD4>;   // ROPE: the new key, rotated
+var<workgroup> vn : array<vec4<f32>, HD4>;   // ROPE: the new value
+var<workgroup> qs : array<vec4<f32>, G * HD4>;
+var<workgroup> sc : array<f32, G * 64u>;      // a chunk's scores, then weights
+var<workgroup> red : array<f32, 2048>;        // score quarters, reductions
+var<workgroup> tr : array<f32, G * 64u>;      // tree reductions over a chunk
+var<workgroup> mrun : array<f32, 8>;
+var<workgroup> lrun : array<f32, 8>;
+var<workgroup> fac : array<f32, 8>;
+var<workgroup> wpos : i32;
+var<workgroup> wlast : u32;
+fn ldv(i : u32) -> vec4<f32> { if (KV_SHARED) { return KC[i]; } return VC[i]; }
+fn stv(i : u32, v : vec4<f32>) { if (KV_SHARED) { KC[i] = v; } else { VC[i] = v; } }
+
+// rope_kv.wgsl's sincos (the same arithmetic, so the same bits)
+fn sincos(a : f32) -> vec2<f32> {
+  let k = round(a * 0.636619772367581343);
+  var r = a - k * 1.5703125;
+  r = r - k * 4.837512969970703125e-4;
+  r = r - k * 7.54978995489188216e-8;
+  let r2 = r * r;
+  let s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
+  let c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0))));
+  let q = i32(k) & 3;
+  switch q {
+    case 0: { return vec2<f32>(s, c); }
+    case 1: { return vec2<f32>(c, -s); }
+    case 2: { return vec2<f32>(-s, -c); }
+    default: { return vec2<f32>(-c, s); }
+  }
+}
+
+// ROPE, by the workgroup that finishes its group: rotated q and k back to Q,
+// k and v into the caches at pos
+fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
+  for (var e = lid; e < G * HD4 * 4u; e += 256u) { Q[qo + e] = qs[e / 4u][e % 4u]; }
+  for (var e = lid; e < HD4 * 4u; e += 256u) { Q[ko + e] = kn[e / 4u][e % 4u]; }
+  if (pos >= 0 && pos < maxc) {
+    for (var e = lid; e < HD4; e += 256u) {
+      KC[P.a.z + kat + e] = kn[e];
+      stv(P.a.w + kat + e, vn[e]);
+    }
+  }
+}
+
+// tr[g * 64 + k] for k < 64 reduced into tr[g * 64] (max or sum), all g < G,
+// four entries a step (three barriers rather than six)
+fn tree(lid : u32, use_max : bool) {
+  for (var w = 16u; w > 0u; w = w / 4u) {
+    workgroupBarrier();
+    for (var e = lid; e < G * 64u; e += 256u) {
+      if (e % 64u < w) {
+        if (use_max) { tr[e] = max(max(tr[e], tr[e + w]), max(tr[e + 2u * w], tr[e + 3u * w])); }
+        else { tr[e] = (tr[e] + tr[e + w]) + (tr[e + 2u * w] + tr[e + 3u * w]); }
+      }
+    }
+  }
+  workgroupBarrier();
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
+        @builtin(local_invocation_index) lid : u32) {
+  let L = wg_linear(wid, nwg);
+  let nh = P.c.x; let nkv = P.c.y; let maxc = i32(P.c.w); let NS = P.d.y;
+  let hd = HD4 * 4u;
+  if (L >= P.b.x * nkv * NS) { return; }
+  let sp = L % NS; let rk = L / NS;
+  let r = rk / nkv; let kvh = rk % nkv;
+  let seq = P.b.y + r;
+  if (lid == 0u) { wpos = S[P.b.w + seq * 8u]; }
+  let pos = workgroupUniformLoad(&wpos);
+  let hi0 = min(pos, maxc - 1);
+  var lo0 = 0;
+  let win = i32(P.d.x);
+  if (win > 0) { lo0 = max(0, pos - win + 1); }
+  let len = max(hi0 - lo0 + 1, 0);
+  let chunks = (len + 63) / 64;
+  let nsa0 = max(min(chunks, i32(NS)), 1);
+  let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
+  let nsa = max((len + span - 1) / span, 1);
+  if (i32(sp) >= nsa) { return; }
+  let lo = lo0 + i32(sp) * span;
+  let hi = min(hi0, lo + span - 1);
+
+  let qo = P.a.y + (r * nh + kvh * G) * hd;
+  let ko = P.e.x + rk * hd;
+  let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
+  let newk = ROPE && pos >= 0 && pos < maxc;
+  if (ROPE) {
+    // one thread per (head of q or the new k, pair), as rope_kv.wgsl
+    let half = hd / 2u;
+    for (var e = lid; e < (G + 1u) * half; e += 256u) {
+      let hh = e / half; let i = e % half;
+      let sn = sincos(f32(pos) * F[P.e.z + i]);
+      var i0 = i; var i1 = i + half;
+      if (P.e.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
+      var base = qo + hh * hd;
+      if (hh == G) { base = ko; }
+      let a = Q[base + i0]; let b = Q[base + i1];
+      let ra = a * sn.y - b * sn.x;
+      let rb = a * sn.x + b * sn.y;
+      if (hh < G) {
+        qs[(hh * hd + i0) / 4u][i0 % 4u] = ra;
+        qs[(hh * hd + i1) / 4u][i1 % 4u] = rb;
+      } else {
+        kn[i0 / 4u][i0 % 4u] = ra;
+        kn[i1 / 4u][i1 % 4u] = rb;
+      }
+    }
+    for (var e = lid; e < HD4; e += 256u) {
+      let b = P.e.y + rk * hd + e * 4u;
+      vn[e] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
+    }
+  } else {
+    for (var e = lid; e < G * HD4; e += 256u) {
+      let b = qo + e * 4u;
+      qs[e] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
+    }
+  }
+  if (lid < G) { mrun[lid] = NEG_INF; lrun[lid] = 0.0; }
+  workgroupBarrier();
+
+  let kvd4 = nkv * HD4;
+  let hb = seq * u32(maxc) * kvd4 + kvh * HD4;
+  let kq = lid / 4u; let u = lid % 4u;           // score threads: key, quarter
+  let dq = lid % HD4; let kg = lid / HD4;        // value threads: vec4, key group
+  let NKG = 256u / HD4;
+  let KPT = (64u + NKG - 1u) / NKG;              // keys per value thread
+  let vthr = kg < NKG;
+  var acc : array<vec4<f32>, 8>;
+  for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
+  for (var c0 = lo; c0 <= hi; c0 += 64) {
+    var kr : array<vec4<f32>, 16>;
+    var vr : array<vec4<f32>, 16>;
+    let jk = min(c0 + i32(kq), hi);              // clamped: every load valid
+    for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = KC[P.a.z + hb + u32(jk) * kvd4 + u + 4u * i]; }
+    for (var t = 0u; t < KPT; t++) {
+      let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
+      vr[t] = ldv(P.a.w + hb + u32(jv) * kvd4 + dq);
+      if (newk && jv == pos) { vr[t] = vn[dq]; }
+    }
+    if (newk && jk == pos) {
+      for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
+    }
+    for (var g = 0u; g < G; g++) {
+      var s = 0.0;
+      for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[g * HD4 + u + 4u * i]); }
+      red[g * 256u + lid] = s;
+    }
+    workgroupBarrier();
+    for (var e = lid; e < G * 64u; e += 256u) {
+      let g = e / 64u; let k = e % 64u;
+      let b = g * 256u + k * 4u;
+      var s = NEG_INF;
+      if (c0 + i32(k) <= hi) { s = (red[b] + red[b + 1u] + red[b + 2u] + red[b + 3u]) * P.f.x; }
+      sc[e] = s;
+      tr[e] = s;
+    }
+    tree(lid, true);
+    if (lid < G) {
+      let cm = max(mrun[lid], tr[lid * 64u]);
+      fac[lid] = exp(mrun[lid] - cm);
+      mrun[lid] = cm;
+    }
+    workgroupBarrier();
+    for (var e = lid; e < G * 64u; e += 256u) {
+      let p = exp(sc[e] - mrun[e / 64u]);
+      sc[e] = p;
+      tr[e] = p;
+    }
+    tree(lid, false);
+    if (lid < G) { lrun[lid] = lrun[lid] * fac[lid] + tr[lid * 64u]; }
+    if (vthr) {
+      for (var g = 0u; g < G; g++) {
+        var a = acc[g] * fac[g];
+        for (var t = 0u; t < KPT; t++) {
+          let key = kg + NKG * t;
+          if (key < 64u && c0 + i32(key) <= hi) { a += sc[g * 64u + key] * vr[t]; }
+        }
+        acc[g] = a;
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // the value groups' sums, one head at a time
+  let oo = P.a.x + (r * nh + kvh * G) * hd;
+  let ps = G * (hd + 2u);
+  let pb0 = P.d.z + rk * NS * ps;
+  let pb = pb0 + sp * ps;
+  for (var g = 0u; g < G; g++) {
+    if (vthr) {
+      let b = (kg * HD4 + dq) * 4u;
+      red[b] = acc[g].x; red[b + 1u] = acc[g].y; red[b + 2u] = acc[g].z; red[b + 3u] = acc[g].w;
+    }
+    workgroupBarrier();
+    if (lid < hd) {
+      var o = 0.0;
+      for (var k = 0u; k < NKG; k++) { o += red[k * hd + lid]; }
+      if (nsa == 1) {
+        var inv = 0.0;
+        if (lrun[g] > 0.0) { inv = 1.0 / lrun[g]; }
+        O[oo + g * hd + lid] = o * inv;
+      } else {
+        atomicStore(&PT[pb + 2u * G + g * hd + lid], bitcast<u32>(o));
+      }
+    }
+    workgroupBarrier();
+  }
+  if (nsa == 1) {
+    if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+    return;
+  }
+  if (lid < G) {
+    atomicStore(&PT[pb + lid], bitcast<u32>(mrun[lid]));
+    atomicStore(&PT[pb + G + lid], bitcast<u32>(lrun[lid]));
+  }
+  storageBarrier();
+  workgroupBarrier();
+  if (lid == 0u) {
+    let c = P.d.w + rk;
+    let old = atomicAdd(&PT[c], 1u);
+    var last = 0u;
+    if (old == u32(nsa) - 1u) { atomicStore(&PT[c], 0u); last = 1u; }
+    wlast = last;
+  }
+  if (workgroupUniformLoad(&wlast) == 0u) { return; }
+
+  // the merge: every split's (m, s) at once, then one weight per (split, head)
+  let n = u32(nsa);
+  for (var e = lid; e < n * 2u * G; e += 256u) {
+    red[e] = bitcast<f32>(atomicLoad(&PT[pb0 + (e / (2u * G)) * ps + e % (2u * G)]));
+  }
+  workgroupBarrier();
+  if (lid < G) {
+    var M = NEG_INF;
+    for (var i = 0u; i < n; i++) { M = max(M, red[i * 2u * G + lid]); }
+    var tot = 0.0;
+    for (var i = 0u; i < n; i++) { tot += exp(red[i * 2u * G + lid] - M) * red[i * 2u * G + G + lid]; }
+    var inv = 0.0;
+    if (tot > 0.0) { inv = 1.0 / tot; }
+    for (var i = 0u; i < n; i++) { sc[i * G + lid] = exp(red[i * 2u * G + lid] - M) * inv; }
+  }
+  workgroupBarrier();
+  for (var e = lid; e < G * hd; e += 256u) {
+    let g = e / hd;
+    var v = 0.0;
+    for (var i = 0u; i < n; i++) { v += sc[i * G + g] * bitcast<f32>(atomicLoad(&PT[pb0 + i * ps + 2u * G + e])); }
+    O[oo + e] = v;
+  }
+  if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+}

@@ -47,24 +47,6 @@ var<workgroup> wlast : u32;
 fn ldv(i : u32) -> vec4<f32> { if (KV_SHARED) { return KC[i]; } return VC[i]; }
 fn stv(i : u32, v : vec4<f32>) { if (KV_SHARED) { KC[i] = v; } else { VC[i] = v; } }
 
-// rope_kv.wgsl's sincos (the same arithmetic, so the same bits)
-fn sincos(a : f32) -> vec2<f32> {
-  let k = round(a * 0.636619772367581343);
-  var r = a - k * 1.5703125;
-  r = r - k * 4.837512969970703125e-4;
-  r = r - k * 7.54978995489188216e-8;
-  let r2 = r * r;
-  let s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
-  let c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0))));
-  let q = i32(k) & 3;
-  switch q {
-    case 0: { return vec2<f32>(s, c); }
-    case 1: { return vec2<f32>(c, -s); }
-    case 2: { return vec2<f32>(-s, -c); }
-    default: { return vec2<f32>(-c, s); }
-  }
-}
-
 // ROPE, by the workgroup that finishes its group: rotated q and k back to Q,
 // k and v into the caches at pos
 fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {

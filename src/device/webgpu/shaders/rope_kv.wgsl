@@ -13,26 +13,6 @@ override KV_SHARED : bool = false;
 @group(0) @binding(4) var<storage, read_write> KC : array<f32>;
 @group(0) @binding(5) var<storage, read_write> VC : array<f32>;
 
-// sin and cos of a (|a| < ~1e5) in f32 to a few ulp: the builtins are only
-// specified to 2^-11 absolute inside [-pi, pi]. Reduction by pi/2 in three
-// parts (Cody-Waite), then Taylor polynomials on [-pi/4, pi/4].
-fn sincos(a : f32) -> vec2<f32> {
-  let k = round(a * 0.636619772367581343);
-  var r = a - k * 1.5703125;
-  r = r - k * 4.837512969970703125e-4;
-  r = r - k * 7.54978995489188216e-8;
-  let r2 = r * r;
-  let s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
-  let c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0))));
-  let q = i32(k) & 3;
-  switch q {
-    case 0: { return vec2<f32>(s, c); }
-    case 1: { return vec2<f32>(c, -s); }
-    case 2: { return vec2<f32>(-s, -c); }
-    default: { return vec2<f32>(-c, s); }
-  }
-}
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
         @builtin(local_invocation_index) lid : u32) {

@@ -1058,55 +1058,25 @@ static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
     return o;
 }
 
-/* An rmsnorm right before the mv or mv3 that reads its output: one mv3n. */
-static size_t merge_norm(grt_device *dev, wg_cmd *cmds, size_t n) {
+/* A fuse_* function: whether dispatches a then b (consecutive) run as one,
+ * and that one in *out. */
+typedef bool (*pair_fuse)(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd *out);
+
+/* One peephole pass: each pair of consecutive dispatches that fuse() joins
+ * becomes the joined one; everything else stays, in order. */
+static size_t merge_pairs(grt_device *dev, wg_cmd *cmds, size_t n, pair_fuse fuse) {
     wg_ctx *x = wg_ctx_of(dev);
-    if (x->limits.maxStorageBuffersPerShaderStage < 7) return n;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        wg_cmd *nm = &cmds[i], *mv = i + 1 < n ? &cmds[i + 1] : NULL;
-        bool ok = nm->kind == WG_CMD_DISPATCH && nm->tag == WG_TAG_NORM && mv && mv->kind == WG_CMD_DISPATCH &&
-                  (mv->tag == WG_TAG_MV || mv->tag == WG_TAG_MV3);
-        if (ok) {
-            const uint32_t *np = nm->params, *mp = mv->params;
-            ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
-                 np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == mp[5] && np[1] % 4 == 0 && np[2] % 4 == 0 &&
-                 (mv->tag == WG_TAG_MV3 || (mp[9] == mp[3] && mp[10] == 0));
-        }
-        WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3N, mv->wt, mv->R) : NULL;
-        if (!pipe) {
+        wg_cmd c;
+        if (i + 1 < n && cmds[i].kind == WG_CMD_DISPATCH && cmds[i + 1].kind == WG_CMD_DISPATCH &&
+            fuse(dev, &cmds[i], &cmds[i + 1], &c)) {
+            cmds[o++] = c;
+            x->counters.merged++;
+            i++; /* the second is consumed */
+        } else {
             cmds[o++] = cmds[i];
-            continue;
         }
-        wg_cmd c = *mv;
-        if (mv->tag == WG_TAG_MV) { /* one segment in mv3's layout */
-            c.b[3] = dummy_binding(x);
-            c.b[4] = dummy_binding2(x);
-            for (int k = 8; k < 16; k++) c.params[k] = 0;
-            c.params[15] = 1;
-            c.params[7] &= 1u;
-        }
-        c.pipe = pipe;
-        c.nb = 7;
-        c.b[1] = nm->b[1];
-        c.b[5] = nm->b[2];
-        c.b[6] = nm->b[0];
-        c.params[1] = nm->params[1] / 4;
-        c.params[16] = nm->params[2] / 4;
-        c.params[17] = nm->params[0];
-        c.params[24] = nm->params[24];
-        c.tag = WG_TAG_NONE;
-        bool alias = false;
-        for (int a = 0; a < 7; a++)
-            for (int b2 = a + 1; b2 < 7; b2++)
-                alias |= !is_dummy(x, &c.b[a]) && overlapping(&c.b[a], &c.b[b2]);
-        if (alias) {
-            cmds[o++] = cmds[i];
-            continue;
-        }
-        cmds[o++] = c;
-        x->counters.merged++;
-        i++; /* the mv is consumed */
     }
     return o;
 }
@@ -1119,144 +1089,130 @@ static bool any_alias(const wg_ctx *x, const wg_cmd *c) {
     return false;
 }
 
+/* An rmsnorm right before the mv or mv3 that reads its output: one mv3n. */
+static bool fuse_norm(grt_device *dev, const wg_cmd *nm, const wg_cmd *mv, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (x->limits.maxStorageBuffersPerShaderStage < 7) return false;
+    if (nm->tag != WG_TAG_NORM || (mv->tag != WG_TAG_MV && mv->tag != WG_TAG_MV3)) return false;
+    const uint32_t *np = nm->params, *mp = mv->params;
+    bool ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
+              np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == mp[5] && np[1] % 4 == 0 && np[2] % 4 == 0 &&
+              (mv->tag == WG_TAG_MV3 || (mp[9] == mp[3] && mp[10] == 0));
+    WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3N, mv->wt, mv->R) : NULL;
+    if (!pipe) return false;
+    wg_cmd c = *mv;
+    if (mv->tag == WG_TAG_MV) { /* one segment in mv3's layout */
+        c.b[3] = dummy_binding(x);
+        c.b[4] = dummy_binding2(x);
+        for (int k = 8; k < 16; k++) c.params[k] = 0;
+        c.params[15] = 1;
+        c.params[7] &= 1u;
+    }
+    c.pipe = pipe;
+    c.nb = 7;
+    c.b[1] = nm->b[1];
+    c.b[5] = nm->b[2];
+    c.b[6] = nm->b[0];
+    c.params[1] = nm->params[1] / 4;
+    c.params[16] = nm->params[2] / 4;
+    c.params[17] = nm->params[0];
+    c.params[24] = nm->params[24];
+    c.tag = WG_TAG_NONE;
+    if (any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
 /* Two consecutive ropes of the same rows (q, then k) in one buffer: one
  * dispatch over both (rope.wgsl's second tensor). */
-static size_t merge_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
+static bool fuse_rope(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        wg_cmd *a = &cmds[i], *b = i + 1 < n ? &cmds[i + 1] : NULL;
-        bool ok = b && a->kind == WG_CMD_DISPATCH && b->kind == WG_CMD_DISPATCH && a->tag == WG_TAG_ROPE &&
-                  b->tag == WG_TAG_ROPE && a->pipe == b->pipe && a->b[0].id == b->b[0].id &&
-                  a->params[2] == b->params[2] && a->params[3] == b->params[3];
-        for (int k = 4; k < 10 && ok; k++) ok = a->params[k] == b->params[k];
-        for (int k = 1; k < 3 && ok; k++)
-            ok = a->b[k].id == b->b[k].id && a->b[k].off == b->b[k].off && a->b[k].size == b->b[k].size;
-        uint64_t lo = 0, hi = 0;
-        if (ok) {
-            lo = a->b[0].off < b->b[0].off ? a->b[0].off : b->b[0].off;
-            uint64_t ea = a->b[0].off + a->b[0].size, eb = b->b[0].off + b->b[0].size;
-            hi = ea > eb ? ea : eb;
-            ok = hi - lo <= x->max_binding;
-        }
-        if (ok) {
-            wg_binding u = {a->b[0].id, a->b[0].b, lo, hi - lo};
-            ok = !overlapping(&u, &a->b[1]) && !overlapping(&u, &a->b[2]);
-        }
-        if (!ok) {
-            cmds[o++] = cmds[i];
-            continue;
-        }
-        wg_cmd c = *a;
-        c.b[0] = (wg_binding){a->b[0].id, a->b[0].b, lo, hi - lo};
-        c.params[0] = (uint32_t)((a->b[0].off - lo) / 4) + a->params[0];
-        c.params[12] = (uint32_t)((b->b[0].off - lo) / 4) + b->params[0];
-        c.params[13] = b->params[1];
-        c.tag = WG_TAG_ROPE2;
-        set_groups(x, &c, ((uint64_t)c.params[4] * (c.params[1] + c.params[13]) * (c.params[3] / 2) + 63) / 64);
-        cmds[o++] = c;
-        x->counters.merged++;
-        i++;
-    }
-    return o;
+    bool ok = a->tag == WG_TAG_ROPE && b->tag == WG_TAG_ROPE && a->pipe == b->pipe && a->b[0].id == b->b[0].id &&
+              a->params[2] == b->params[2] && a->params[3] == b->params[3];
+    for (int k = 4; k < 10 && ok; k++) ok = a->params[k] == b->params[k];
+    for (int k = 1; k < 3 && ok; k++)
+        ok = a->b[k].id == b->b[k].id && a->b[k].off == b->b[k].off && a->b[k].size == b->b[k].size;
+    if (!ok) return false;
+    uint64_t lo = a->b[0].off < b->b[0].off ? a->b[0].off : b->b[0].off;
+    uint64_t ea = a->b[0].off + a->b[0].size, eb = b->b[0].off + b->b[0].size;
+    uint64_t hi = ea > eb ? ea : eb;
+    wg_binding u = {a->b[0].id, a->b[0].b, lo, hi - lo};
+    if (hi - lo > x->max_binding || overlapping(&u, &a->b[1]) || overlapping(&u, &a->b[2])) return false;
+    wg_cmd c = *a;
+    c.b[0] = u;
+    c.params[0] = (uint32_t)((a->b[0].off - lo) / 4) + a->params[0];
+    c.params[12] = (uint32_t)((b->b[0].off - lo) / 4) + b->params[0];
+    c.params[13] = b->params[1];
+    c.tag = WG_TAG_ROPE2;
+    set_groups(x, &c, ((uint64_t)c.params[4] * (c.params[1] + c.params[13]) * (c.params[3] / 2) + 63) / 64);
+    *out = c;
+    return true;
 }
 
 /* A merged rope of q and k (rot_dim == head_dim) then the kv_store of that k
  * and of v (in the same buffer): one rope_kv dispatch. */
-static size_t merge_rope_kv(grt_device *dev, wg_cmd *cmds, size_t n) {
+static bool fuse_rope_kv(grt_device *dev, const wg_cmd *ro, const wg_cmd *kv, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        wg_cmd *ro = &cmds[i], *kv = i + 1 < n ? &cmds[i + 1] : NULL;
-        bool ok = kv && ro->kind == WG_CMD_DISPATCH && kv->kind == WG_CMD_DISPATCH && ro->tag == WG_TAG_ROPE2 &&
-                  kv->tag == WG_TAG_KV;
-        wg_cmd c;
-        if (ok) {
-            const uint32_t *rp = ro->params, *kp = kv->params;
-            const wg_binding *X = &ro->b[0], *Kr = &kv->b[2], *Vr = &kv->b[3];
-            ok = rp[3] == rp[2] && rp[13] > 0 && kp[4] == rp[13] * rp[2] && kp[6] == rp[4] && kp[7] == rp[5] &&
-                 kp[8] == rp[6] && kp[9] == rp[9] && kv->b[4].id == ro->b[2].id && kv->b[4].off == ro->b[2].off &&
-                 kv->b[4].size == ro->b[2].size && Kr->id == X->id && Vr->id == X->id &&
-                 Kr->off + (uint64_t)kp[2] * 4 == X->off + (uint64_t)rp[12] * 4;
-            uint64_t lo = X->off < Vr->off ? X->off : Vr->off;
-            uint64_t hi = X->off + X->size > Vr->off + Vr->size ? X->off + X->size : Vr->off + Vr->size;
-            ok = ok && hi - lo <= x->max_binding;
-            if (ok) {
-                c = *ro;
-                c.pipe = get_pipe(dev, SH_ROPE_KV, kv->wt, 0);
-                c.nb = 5;
-                c.b[0] = (wg_binding){X->id, X->b, lo, hi - lo};
-                c.b[3] = kv->b[0];
-                c.b[4] = kv->wt ? dummy_window(x, 1) : kv->b[1];
-                c.params[0] = (uint32_t)((X->off - lo) / 4) + rp[0];
-                c.params[12] = (uint32_t)((X->off - lo) / 4) + rp[12];
-                c.params[16] = kp[0];
-                c.params[17] = kp[1];
-                c.params[18] = (uint32_t)((Vr->off - lo) / 4) + kp[3];
-                c.params[19] = kp[5];
-                c.tag = WG_TAG_ROPE_KV;
-                ok = c.pipe && !any_alias(x, &c);
-            }
-        }
-        if (!ok) {
-            cmds[o++] = cmds[i];
-            continue;
-        }
-        cmds[o++] = c;
-        x->counters.merged++;
-        i++; /* the kv_store is consumed */
-    }
-    return o;
+    if (ro->tag != WG_TAG_ROPE2 || kv->tag != WG_TAG_KV) return false;
+    const uint32_t *rp = ro->params, *kp = kv->params;
+    const wg_binding *X = &ro->b[0], *Kr = &kv->b[2], *Vr = &kv->b[3];
+    bool ok = rp[3] == rp[2] && rp[13] > 0 && kp[4] == rp[13] * rp[2] && kp[6] == rp[4] && kp[7] == rp[5] &&
+              kp[8] == rp[6] && kp[9] == rp[9] && kv->b[4].id == ro->b[2].id && kv->b[4].off == ro->b[2].off &&
+              kv->b[4].size == ro->b[2].size && Kr->id == X->id && Vr->id == X->id &&
+              Kr->off + (uint64_t)kp[2] * 4 == X->off + (uint64_t)rp[12] * 4;
+    uint64_t lo = X->off < Vr->off ? X->off : Vr->off;
+    uint64_t hi = X->off + X->size > Vr->off + Vr->size ? X->off + X->size : Vr->off + Vr->size;
+    if (!ok || hi - lo > x->max_binding) return false;
+    wg_cmd c = *ro;
+    c.pipe = get_pipe(dev, SH_ROPE_KV, kv->wt, 0);
+    c.nb = 5;
+    c.b[0] = (wg_binding){X->id, X->b, lo, hi - lo};
+    c.b[3] = kv->b[0];
+    c.b[4] = kv->wt ? dummy_window(x, 1) : kv->b[1];
+    c.params[0] = (uint32_t)((X->off - lo) / 4) + rp[0];
+    c.params[12] = (uint32_t)((X->off - lo) / 4) + rp[12];
+    c.params[16] = kp[0];
+    c.params[17] = kp[1];
+    c.params[18] = (uint32_t)((Vr->off - lo) / 4) + kp[3];
+    c.params[19] = kp[5];
+    c.tag = WG_TAG_ROPE_KV;
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
 }
 
 /* A rope_kv (rot_dim == head_dim) then the attn_dec of that q over those
  * caches: one attn_dec with ROPE (see attn_dec.wgsl). */
-static size_t merge_attn_rope(grt_device *dev, wg_cmd *cmds, size_t n) {
+static bool fuse_attn_rope(grt_device *dev, const wg_cmd *ro, const wg_cmd *at, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        wg_cmd *ro = &cmds[i], *at = i + 1 < n ? &cmds[i + 1] : NULL;
-        bool ok = at && ro->kind == WG_CMD_DISPATCH && at->kind == WG_CMD_DISPATCH && ro->tag == WG_TAG_ROPE_KV &&
-                  at->tag == WG_TAG_ATTN_DEC;
-        wg_cmd c;
-        if (ok) {
-            const uint32_t *rp = ro->params, *ap = at->params;
-            const wg_binding *X = &ro->b[0];
-            /* same q (absolute), heads, head_dim, rows, state, caches (absolute) */
-            ok = at->b[1].id == X->id && at->b[1].off + (uint64_t)ap[1] * 4 == X->off + (uint64_t)rp[0] * 4 &&
-                 rp[1] == ap[8] && rp[13] == ap[9] && rp[2] == ap[10] && rp[4] == ap[4] && rp[5] == ap[5] &&
-                 rp[6] == ap[6] && rp[19] == ap[11] && ro->b[2].id == at->b[4].id &&
-                 ro->b[2].off + (uint64_t)rp[9] * 4 == at->b[4].off + (uint64_t)ap[7] * 4 &&
-                 ro->b[3].id == at->b[2].id && ro->b[3].off + (uint64_t)rp[16] * 4 == at->b[2].off + (uint64_t)ap[2] * 16 &&
-                 at->cfg[0] == (uint32_t)is_dummy(x, &ro->b[4]);
-            if (ok && !at->cfg[0])
-                ok = ro->b[4].id == at->b[3].id &&
-                     ro->b[4].off + (uint64_t)rp[17] * 4 == at->b[3].off + (uint64_t)ap[3] * 16;
-            if (ok && at->cfg[0]) ok = ro->b[3].off + (uint64_t)rp[17] * 4 == at->b[2].off + (uint64_t)ap[3] * 16;
-            if (ok) {
-                uint32_t v[7] = {at->cfg[0], at->cfg[1], at->cfg[2], 1, 0, 0, 0};
-                c = *at;
-                c.pipe = get_pipe_v(dev, SH_ATTN_DEC, v);
-                c.b[1] = *X;
-                c.b[6] = ro->b[1];
-                c.params[1] = rp[0];
-                c.params[16] = rp[12];
-                c.params[17] = rp[18];
-                c.params[18] = rp[8];
-                c.params[19] = rp[7];
-                c.tag = WG_TAG_NONE;
-                ok = c.pipe && !any_alias(x, &c);
-            }
-        }
-        if (!ok) {
-            cmds[o++] = cmds[i];
-            continue;
-        }
-        cmds[o++] = c;
-        x->counters.merged++;
-        i++; /* the attention is consumed */
-    }
-    return o;
+    if (ro->tag != WG_TAG_ROPE_KV || at->tag != WG_TAG_ATTN_DEC) return false;
+    const uint32_t *rp = ro->params, *ap = at->params;
+    const wg_binding *X = &ro->b[0];
+    /* same q (absolute), heads, head_dim, rows, state, caches (absolute) */
+    bool ok = at->b[1].id == X->id && at->b[1].off + (uint64_t)ap[1] * 4 == X->off + (uint64_t)rp[0] * 4 &&
+              rp[1] == ap[8] && rp[13] == ap[9] && rp[2] == ap[10] && rp[4] == ap[4] && rp[5] == ap[5] &&
+              rp[6] == ap[6] && rp[19] == ap[11] && ro->b[2].id == at->b[4].id &&
+              ro->b[2].off + (uint64_t)rp[9] * 4 == at->b[4].off + (uint64_t)ap[7] * 4 &&
+              ro->b[3].id == at->b[2].id && ro->b[3].off + (uint64_t)rp[16] * 4 == at->b[2].off + (uint64_t)ap[2] * 16 &&
+              at->cfg[0] == (uint32_t)is_dummy(x, &ro->b[4]);
+    if (ok && !at->cfg[0])
+        ok = ro->b[4].id == at->b[3].id && ro->b[4].off + (uint64_t)rp[17] * 4 == at->b[3].off + (uint64_t)ap[3] * 16;
+    if (ok && at->cfg[0]) ok = ro->b[3].off + (uint64_t)rp[17] * 4 == at->b[2].off + (uint64_t)ap[3] * 16;
+    if (!ok) return false;
+    uint32_t v[7] = {at->cfg[0], at->cfg[1], at->cfg[2], 1, 0, 0, 0};
+    wg_cmd c = *at;
+    c.pipe = get_pipe_v(dev, SH_ATTN_DEC, v);
+    c.b[1] = *X;
+    c.b[6] = ro->b[1];
+    c.params[1] = rp[0];
+    c.params[16] = rp[12];
+    c.params[17] = rp[18];
+    c.params[18] = rp[8];
+    c.params[19] = rp[7];
+    c.tag = WG_TAG_NONE;
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
 }
 
 /* Consecutive single mvx dispatches sharing their input (q, k, v; gate, up): one
@@ -1322,97 +1278,66 @@ static size_t merge_mvx3(grt_device *dev, wg_cmd *cmds, size_t n) {
 
 /* An rmsnorm (one row) right before the mvx that reads its output: the norm
  * folded into the mvx (NORM). */
-static size_t merge_norm_x(grt_device *dev, wg_cmd *cmds, size_t n) {
+static bool fuse_norm_x(grt_device *dev, const wg_cmd *nm, const wg_cmd *mv, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
+    if (nm->tag != WG_TAG_NORM || mv->tag != WG_TAG_MVX || mv->cfg[4] != 0) return false;
     const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
     uint64_t norm_max_work = e ? strtoull(e, NULL, 10) : 262144;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        wg_cmd *nm = &cmds[i], *mv = i + 1 < n ? &cmds[i + 1] : NULL;
-        bool ok = nm->kind == WG_CMD_DISPATCH && nm->tag == WG_TAG_NORM && mv && mv->kind == WG_CMD_DISPATCH &&
-                  mv->tag == WG_TAG_MVX && mv->cfg[4] == 0;
-        if (ok) {
-            const uint32_t *np = nm->params, *mp = mv->params;
-            ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
-                 np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == 1 && np[1] % 4 == 0 && np[2] % 4 == 0;
-            /* every workgroup sums the row's K squares again: worth a
-             * dispatch only while workgroups x K is small (H100: SmolLM2's
-             * q/k/v and gate/up yes; Llama-1B's q/k/v, LM heads no) */
-            ok = ok && (uint64_t)mv->gx * mv->gy * np[3] <= norm_max_work;
-        }
-        wg_cmd c;
-        if (ok) {
-            c = *mv;
-            c.cfg[4] = 1;
-            c.pipe = mvx_pipe(dev, c.cfg);
-            c.b[1] = nm->b[1];
-            c.b[5] = nm->b[2];
-            c.b[6] = nm->b[0];
-            c.params[1] = nm->params[1] / 4;
-            c.params[16] = nm->params[2] / 4;
-            c.params[17] = nm->params[0];
-            c.params[24] = nm->params[24];
-            ok = c.pipe && !any_alias(x, &c);
-        }
-        if (!ok) {
-            cmds[o++] = cmds[i];
-            continue;
-        }
-        cmds[o++] = c;
-        x->counters.merged++;
-        i++; /* the mvx is consumed */
-    }
-    return o;
+    const uint32_t *np = nm->params, *mp = mv->params;
+    bool ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
+              np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == 1 && np[1] % 4 == 0 && np[2] % 4 == 0;
+    /* every workgroup sums the row's K squares again: worth a dispatch only
+     * while workgroups x K is small (H100: SmolLM2's q/k/v and gate/up yes;
+     * Llama-1B's q/k/v, LM heads no) */
+    if (!ok || (uint64_t)mv->gx * mv->gy * np[3] > norm_max_work) return false;
+    wg_cmd c = *mv;
+    c.cfg[4] = 1;
+    c.pipe = mvx_pipe(dev, c.cfg);
+    c.b[1] = nm->b[1];
+    c.b[5] = nm->b[2];
+    c.b[6] = nm->b[0];
+    c.params[1] = nm->params[1] / 4;
+    c.params[16] = nm->params[2] / 4;
+    c.params[17] = nm->params[0];
+    c.params[24] = nm->params[24];
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
 }
 
 /* An mvx of two segments of n rows each (gate, up; not accumulating) then a
  * glu writing act(gate) * up over the gate: the glu as the mvx's epilogue. */
-static size_t merge_glu_x(grt_device *dev, wg_cmd *cmds, size_t n) {
+static bool fuse_glu_x(grt_device *dev, const wg_cmd *mv, const wg_cmd *gl, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        wg_cmd *mv = &cmds[i], *gl = i + 1 < n ? &cmds[i + 1] : NULL;
-        bool ok = gl && mv->kind == WG_CMD_DISPATCH && mv->tag == WG_TAG_MVX && gl->kind == WG_CMD_DISPATCH &&
-                  gl->tag == WG_TAG_GLU && gl->R == 1 && mv->cfg[5] == 0;
-        if (ok) {
-            const uint32_t *mp = mv->params, *gp = gl->params;
-            ok = mp[15] == 2 && (mp[7] & 3u) == 0 && mp[3] == mp[10] && gp[3] == mp[3] &&
-                 gl->b[0].id == mv->b[0].id && gl->b[0].off + (uint64_t)gp[0] * 4 == mv->b[0].off + (uint64_t)mp[0] * 4 &&
-                 gl->b[2].id == mv->b[0].id && gl->b[2].off + (uint64_t)gp[2] * 4 == mv->b[0].off + (uint64_t)mp[8] * 4;
-        }
-        wg_cmd c;
-        if (ok) {
-            c = *mv;
-            c.cfg[5] = gl->wt + 1;
-            if (256 / c.cfg[1] * c.cfg[2] < 2) c.cfg[2] = 2;
-            c.pipe = mvx_pipe(dev, c.cfg);
-            uint32_t Ns[3] = {mv->params[3], 0, 0};
-            set_groups(x, &c, mvx_groups(c.cfg, Ns));
-            c.tag = WG_TAG_NONE;
-            ok = c.pipe != NULL;
-        }
-        if (!ok) {
-            cmds[o++] = cmds[i];
-            continue;
-        }
-        cmds[o++] = c;
-        x->counters.merged++;
-        i++; /* the glu is consumed */
-    }
-    return o;
+    if (mv->tag != WG_TAG_MVX || gl->tag != WG_TAG_GLU || gl->R != 1 || mv->cfg[5] != 0) return false;
+    const uint32_t *mp = mv->params, *gp = gl->params;
+    bool ok = mp[15] == 2 && (mp[7] & 3u) == 0 && mp[3] == mp[10] && gp[3] == mp[3] && gl->b[0].id == mv->b[0].id &&
+              gl->b[0].off + (uint64_t)gp[0] * 4 == mv->b[0].off + (uint64_t)mp[0] * 4 && gl->b[2].id == mv->b[0].id &&
+              gl->b[2].off + (uint64_t)gp[2] * 4 == mv->b[0].off + (uint64_t)mp[8] * 4;
+    if (!ok) return false;
+    wg_cmd c = *mv;
+    c.cfg[5] = gl->wt + 1;
+    if (256 / c.cfg[1] * c.cfg[2] < 2) c.cfg[2] = 2;
+    c.pipe = mvx_pipe(dev, c.cfg);
+    uint32_t Ns[3] = {mv->params[3], 0, 0};
+    set_groups(x, &c, mvx_groups(c.cfg, Ns));
+    c.tag = WG_TAG_NONE;
+    if (!c.pipe) return false;
+    *out = c;
+    return true;
 }
 
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
-    n = merge_rope(dev, cmds, n);
-    if (!getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE")) n = merge_rope_kv(dev, cmds, n);
-    if (!getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE")) n = merge_attn_rope(dev, cmds, n);
+    n = merge_pairs(dev, cmds, n, fuse_rope);
+    if (!getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE")) n = merge_pairs(dev, cmds, n, fuse_rope_kv);
+    if (!getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE")) n = merge_pairs(dev, cmds, n, fuse_attn_rope);
     n = merge_mv3(dev, cmds, n);
     n = merge_mvx3(dev, cmds, n);
     if (!getenv("GENRT_WEBGPU_NO_NORM_MERGE")) {
-        n = merge_norm(dev, cmds, n);
-        n = merge_norm_x(dev, cmds, n);
+        n = merge_pairs(dev, cmds, n, fuse_norm);
+        n = merge_pairs(dev, cmds, n, fuse_norm_x);
     }
-    if (!getenv("GENRT_WEBGPU_NO_GLU_MERGE")) n = merge_glu_x(dev, cmds, n);
+    if (!getenv("GENRT_WEBGPU_NO_GLU_MERGE")) n = merge_pairs(dev, cmds, n, fuse_glu_x);
     return n;
 }

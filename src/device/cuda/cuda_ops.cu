@@ -1636,6 +1636,9 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * block that finishes also writes the rotated q and k back and the new k
  * and v into the caches, once every block of the group has read them, so
  * every effect of the three ops exists afterwards. */
+/* Threads per block (compile-time, -DAD_NT=128 to compare: 256 measured
+ * 1.03x / 1.06x over 128 on Llama-1B / SmolLM2); keys and values loaded
+ * up front per thread: AD_KPRE float4 of one key, AD_VPRE values. */
 #ifndef AD_NT
 #define AD_NT 256
 #endif

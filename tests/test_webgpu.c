@@ -108,6 +108,87 @@ static void test_ring_mapping(void) {
     grt_dev_buffer_free(R);
 }
 
+/* Which reduction path ran: subgroups when the adapter has them and
+ * GENRT_WEBGPU_NO_SUBGROUPS is not 1, workgroup memory otherwise. A second
+ * device opened with the other setting (where the adapter allows it) and G
+ * both run an rmsnorm and a one-row matvec (mvx, f16 weights, K 4096: a
+ * 256-lane tree) against a double reference. */
+static void test_subgroup_path(void) {
+    grt_webgpu_features ft;
+    CHECK(grt_webgpu_get_features(G, &ft));
+    const char *ns = getenv("GENRT_WEBGPU_NO_SUBGROUPS");
+    bool off = ns && strcmp(ns, "1") == 0;
+    printf("  reductions: %s (adapter subgroups %d, min size %u)\n",
+           ft.subgroup_math ? "subgroups" : "workgroup memory", ft.subgroups, ft.subgroup_min);
+    if (ft.subgroup_math) printf("  butterfly clusters of %u lanes\n", ft.subgroup_cluster);
+    CHECK(ft.subgroup_math == (ft.subgroups && !off && ft.subgroup_min >= 4));
+    if (ft.subgroup_math)
+        CHECK(ft.subgroup_cluster >= 4 && ft.subgroup_cluster <= 32 && ft.subgroup_cluster <= ft.subgroup_min &&
+              (ft.subgroup_cluster & (ft.subgroup_cluster - 1)) == 0);
+    else
+        CHECK(ft.subgroup_cluster == 1);
+    grt_device *D = NULL;
+    if (ft.subgroups) {
+        if (off) unsetenv("GENRT_WEBGPU_NO_SUBGROUPS");
+        else setenv("GENRT_WEBGPU_NO_SUBGROUPS", "1", 1);
+        grt_status st = grt_device_open("webgpu", NULL, &D);
+        if (off) setenv("GENRT_WEBGPU_NO_SUBGROUPS", "1", 1);
+        else unsetenv("GENRT_WEBGPU_NO_SUBGROUPS");
+        CHECKF(st == GRT_OK, "%s", grt_last_error());
+        grt_webgpu_features f2;
+        CHECK(D && grt_webgpu_get_features(D, &f2) && f2.subgroup_math == off);
+    }
+    enum { R = 3, K = 4096, N = 300 };
+    float *x = malloc(sizeof(float) * R * K), *w = malloc(sizeof(float) * K), *wf = malloc(sizeof(float) * N * K);
+    uint16_t *wh = malloc(2 * (size_t)N * K);
+    float ref[R * K], out[R * K], mref[N], mout[N], first[N];
+    for (int i = 0; i < R * K; i++) x[i] = frand() * 3;
+    for (int i = 0; i < K; i++) w[i] = frand();
+    for (int i = 0; i < N * K; i++) wf[i] = frand();
+    for (int n = 0; n < N; n++) grt_quantize_row(GRT_F16, wf + (size_t)n * K, wh + (size_t)n * K, K);
+    for (int n = 0; n < N; n++) grt_dequantize_row(GRT_F16, wh + (size_t)n * K, wf + (size_t)n * K, K);
+    for (int r = 0; r < R; r++) {
+        double ss = 0;
+        for (int k = 0; k < K; k++) ss += (double)x[r * K + k] * x[r * K + k];
+        double sc = 1 / sqrt(ss / K + 1e-5);
+        for (int k = 0; k < K; k++) ref[r * K + k] = (float)(x[r * K + k] * sc * w[k]);
+    }
+    for (int n = 0; n < N; n++) {
+        double acc = 0;
+        for (int k = 0; k < K; k++) acc += (double)wf[(size_t)n * K + k] * x[k];
+        mref[n] = (float)acc;
+    }
+    for (int k = 0; k < 2; k++) {
+        grt_device *dv = k ? D : G;
+        if (!dv) continue;
+        grt_webgpu_features fk;
+        grt_webgpu_get_features(dv, &fk);
+        grt_buffer *bx = upload(dv, x, sizeof(float) * R * K, 0), *bw = upload(dv, w, sizeof(float) * K, 0);
+        grt_buffer *bo = upload(dv, NULL, 0, sizeof out), *bh = upload(dv, wh, 2 * (size_t)N * K, 0);
+        grt_buffer *bm = upload(dv, NULL, 0, sizeof mout);
+        grt_tensor tx = view(bx, 0, GRT_F32, R, K), tw = view(bw, 0, GRT_F32, K, 0), to = view(bo, 0, GRT_F32, R, K);
+        grt_tensor th = view(bh, 0, GRT_F16, N, K), tm = view(bm, 0, GRT_F32, 1, N);
+        grt_dev_rmsnorm(dv, &to, &tx, &tw, R, K, 1e-5f);
+        grt_dev_matmul(dv, &tm, &tx, &th, NULL, 1, false);
+        CHECKF(grt_dev_read(dv, bo, 0, out, sizeof out) == GRT_OK && grt_dev_read(dv, bm, 0, mout, sizeof mout) == GRT_OK,
+               "%s", grt_last_error());
+        double e1 = max_rel(out, ref, (size_t)R * K), e2 = max_rel(mout, mref, N);
+        printf("  %s: rmsnorm K %d max rel err %.2g, f16 matvec K %d %.2g\n",
+               fk.subgroup_math ? "subgroups" : "workgroup memory", K, e1, K, e2);
+        CHECK(e1 < 1e-5 && e2 < 1e-5);
+        if (k == 0) memcpy(first, mout, sizeof first);
+        else { /* the two paths sum in different orders: some rows' bits differ */
+            int nd = 0;
+            for (int n = 0; n < N; n++) nd += memcmp(&first[n], &mout[n], 4) != 0;
+            printf("  matvec rows whose bits differ between the two paths: %d of %d\n", nd, N);
+        }
+        grt_dev_buffer_free(bx), grt_dev_buffer_free(bw), grt_dev_buffer_free(bo), grt_dev_buffer_free(bh);
+        grt_dev_buffer_free(bm);
+    }
+    if (D) grt_device_close(D);
+    free(x), free(w), free(wf), free(wh);
+}
+
 /* With the timestamp-query feature, the device time of a fence's window of
  * work is positive and within the host's wall time around it. */
 static void test_timestamps(void) {
@@ -1104,6 +1185,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: ring snapshots mapped per fence", test_ring_mapping);
     t_run("webgpu: buffer beyond the adapter's limits", test_limits);
     t_run("webgpu: device timestamps between fences", test_timestamps);
+    t_run("webgpu: reductions on subgroups where the adapter has them", test_subgroup_path);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
     t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
     t_run("webgpu: captured step merges equal eager dispatches, all weight types", test_capture_merges);

@@ -22,6 +22,7 @@
  * _NO_NORM_MERGE=1
  * turn one capture merge off; GENRT_WEBGPU_NORM_MAX_WORK=N folds an rmsnorm
  * into the mvx reading it while workgroups x K <= N (default 262144);
+ * GENRT_WEBGPU_NO_SUBGROUPS=1 keeps the reductions off subgroups;
  * GENRT_WEBGPU_MVBENCH (test_webgpu) times matvec variants. */
 #ifndef GRT_WEBGPU_H
 #define GRT_WEBGPU_H
@@ -51,13 +52,18 @@ bool grt_webgpu_get_counters(grt_device *dev, grt_webgpu_counters *out);
 const char *grt_webgpu_adapter_name(grt_device *dev);
 /* Adapter features in use: "timestamp-query" (device spans in traces;
  * GENRT_WEBGPU_NO_TIMESTAMPS=1 turns it off), "shader-f16" (f16 arithmetic
- * on request), "subgroups" (detected, unused). */
+ * on request), "subgroups" (requested when the adapter has it: the
+ * reductions of rmsnorm, the decode matvec (mvx) and greedy argmax then
+ * butterfly inside subgroups; GENRT_WEBGPU_NO_SUBGROUPS=1 keeps the
+ * workgroup-memory trees). */
 typedef struct grt_webgpu_features {
     bool timestamps, shader_f16, subgroups;
     uint32_t subgroup_min;
     uint64_t max_binding;   /* storage binding size genrt uses */
     bool f16_math;          /* GENRT_WEBGPU_F16=1 with shader-f16: decode matvec of f16
                                weights in f16 arithmetic (activations rounded to f16) */
+    bool subgroup_math;     /* the reductions use subgroups */
+    uint32_t subgroup_cluster; /* lanes reduced per butterfly (1 without subgroups) */
 } grt_webgpu_features;
 bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out);
 /* Test hook: destroy the device underneath the backend, as a lost device. */

@@ -1145,10 +1145,22 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
         dd.nextInChain = &tg.chain;
         const char *nots = getenv("GENRT_WEBGPU_NO_TIMESTAMPS");
         x->ts_on = x->has_timestamps && !(nots && strcmp(nots, "1") == 0);
-        WGPUFeatureName feats[2];
+        WGPUFeatureName feats[3];
         size_t nf = 0;
         if (x->ts_on) feats[nf++] = WGPUFeatureName_TimestampQuery;
         if (x->has_f16) feats[nf++] = WGPUFeatureName_ShaderF16;
+        /* subgroups: the reductions butterfly over clusters of the adapter's
+         * smallest subgroup size (capped at 32, a power of two), so the sums
+         * do not depend on the size a driver picks for one pipeline */
+        const char *nosg = getenv("GENRT_WEBGPU_NO_SUBGROUPS");
+        x->sg_cluster = 1;
+        if (x->has_subgroups && !(nosg && strcmp(nosg, "1") == 0) && x->subgroup_min >= 4) {
+            uint32_t c = 4;
+            while (c * 2 <= x->subgroup_min && c < 32) c *= 2;
+            x->sg_on = true;
+            x->sg_cluster = c;
+            feats[nf++] = WGPUFeatureName_Subgroups;
+        }
         const char *f16 = getenv("GENRT_WEBGPU_F16");
         x->f16_math = x->has_f16 && f16 && strcmp(f16, "1") == 0;
         dd.requiredFeatureCount = nf;
@@ -1233,7 +1245,7 @@ bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out) {
     if (!dev || dev->i != &wg_device_i) return false;
     wg_ctx *x = wg_ctx_of(dev);
     *out = (grt_webgpu_features){x->ts_on, x->has_f16, x->has_subgroups, x->subgroup_min,
-                                 x->max_binding, x->f16_math};
+                                 x->max_binding, x->f16_math, x->sg_on, x->sg_cluster};
     return true;
 }
 

@@ -90,6 +90,11 @@ typedef struct wg_ctx {
     bool has_f16, has_subgroups, has_timestamps;
     bool f16_math;                /* shader-f16 enabled and GENRT_WEBGPU_F16=1: f16 decode matvec */
     uint32_t subgroup_min;
+    /* subgroups requested and used by the reductions (not GENRT_WEBGPU_NO_SUBGROUPS=1);
+     * sg_cluster: lanes per xor-butterfly cluster (SG in the shaders), a power
+     * of two <= the adapter's smallest subgroup; 1 without subgroups */
+    bool sg_on;
+    uint32_t sg_cluster;
     uint32_t align;               /* minStorageBufferOffsetAlignment */
     uint64_t max_binding;         /* maxStorageBufferBindingSize, or lower: GENRT_WEBGPU_MAX_BINDING */
     volatile bool lost;

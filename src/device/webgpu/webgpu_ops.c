@@ -112,14 +112,28 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
     if (!x->modules[sh]) {
         const char *en = d->f16 ? "enable f16;\n" : "";
         const char *pre = d->prelude ? d->prelude : "";
-        size_t n = strlen(en) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(pre) +
-                   strlen(d->src) + 1;
+        /* SG and sg_xor*, which common.wgsl's sg_sum and the kernels build on:
+         * subgroup shuffles with the feature, else clusters of one lane */
+        char sg[400];
+        if (x->sg_on)
+            snprintf(sg, sizeof sg,
+                     "enable subgroups;\nconst SG : u32 = %uu;\n"
+                     "fn sg_xor(v : f32, m : u32) -> f32 { return subgroupShuffleXor(v, m); }\n"
+                     "fn sg_xoru(v : u32, m : u32) -> u32 { return subgroupShuffleXor(v, m); }\n",
+                     x->sg_cluster);
+        else
+            snprintf(sg, sizeof sg,
+                     "const SG : u32 = 1u;\n"
+                     "fn sg_xor(v : f32, m : u32) -> f32 { return v; }\n"
+                     "fn sg_xoru(v : u32, m : u32) -> u32 { return v; }\n");
+        size_t n = strlen(en) + strlen(sg) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) +
+                   strlen(pre) + strlen(d->src) + 1;
         char *src = malloc(n);
         if (!src) {
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
-        snprintf(src, n, "%s%s%s%s%s", en, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", pre, d->src);
+        snprintf(src, n, "%s%s%s%s%s%s", en, sg, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", pre, d->src);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);

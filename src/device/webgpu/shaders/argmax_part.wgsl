@@ -23,9 +23,15 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       if (x > best) { best = x; bid = i; }
     }
   }
-  rf[lid] = best; ri[lid] = bid;
+  // clusters of SG lanes (xor butterfly), then a tree over their winners;
+  // (max, lowest id) is associative, so the order does not matter
+  for (var m = 1u; m < SG; m <<= 1u) {
+    let x = sg_xor(best, m); let id = sg_xoru(bid, m);
+    if (x > best || (x == best && id < bid)) { best = x; bid = id; }
+  }
+  if (lid % SG == 0u) { rf[lid / SG] = best; ri[lid / SG] = bid; }
   workgroupBarrier();
-  for (var w = 128u; w > 0u; w >>= 1u) {
+  for (var w = 128u / SG; w > 0u; w >>= 1u) {
     if (lid < w) {
       let x = rf[lid + w]; let id = ri[lid + w];
       if (x > rf[lid] || (x == rf[lid] && id < ri[lid])) { rf[lid] = x; ri[lid] = id; }

@@ -12,6 +12,19 @@ struct Params {
 };
 @group(0) @binding(0) var<uniform> P : Params;
 
+// The sum of v over aligned clusters of c consecutive invocations (c a power
+// of two <= SG; SG and sg_xor come first in the source: subgroup shuffles, or
+// SG 1 without subgroups). An xor butterfly, so every lane of a cluster gets
+// the same bits and the order depends on c only, not on the subgroup size the
+// driver picked. Lanes are taken to be local_invocation_index modulo the
+// subgroup size (1D workgroups of 256; Vulkan drivers number them so). Call in
+// workgroup-uniform control flow with every invocation present.
+fn sg_sum(v : f32, c : u32) -> f32 {
+  var s = v;
+  for (var m = 1u; m < c; m <<= 1u) { s += sg_xor(s, m); }
+  return s;
+}
+
 // Workgroups are laid out 2D when one dimension would exceed the limit.
 fn wg_linear(wid : vec3<u32>, nwg : vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
 

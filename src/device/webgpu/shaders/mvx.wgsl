@@ -9,8 +9,10 @@
 // t, t + T, t + 2T, ... of its rows: it loads U chunks of all its rows (and
 // the x they share, once) before using them, then adds them to each row's sum
 // strictly in chunk order; a tree over the group's T partial sums finishes a
-// row. A row's result therefore depends on T only (not on RPW, U, the
-// segments or the modes), so eager and captured steps agree bit for bit.
+// row (with subgroups: a butterfly over clusters of min(T, SG) lanes first,
+// SG fixed per device). A row's result therefore depends on T (and SG) only
+// (not on RPW, U, the segments or the modes), so eager and captured steps
+// agree bit for bit.
 //
 // GLU (merged gate/up + glu): segments 0 and 1 have the same rows; slots
 // [0, half) are gate rows, [half, 2 half) the same up rows; the epilogue
@@ -134,12 +136,14 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let g = lid / T; let t = lid % T;
 
   if (NORM) {
-    // rmsnorm.wgsl's sums: 256 threads at stride 256, then a tree
+    // rmsnorm.wgsl's sums: 256 threads at stride 256, clusters of SG lanes,
+    // then a tree
     var ss = 0.0;
     for (var i = lid; i < K; i += 256u) { let v = X[P.a.y + (i >> 2u)][i & 3u]; ss += v * v; }
-    rset(lid, ss);
+    let cs = sg_sum(ss, SG);
+    if (lid % SG == 0u) { rset(lid / SG, cs); }
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = 128u / SG; s > 0u; s >>= 1u) {
       if (lid < s) { rset(lid, rget(lid) + rget(lid + s)); }
       workgroupBarrier();
     }
@@ -226,9 +230,14 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     }
   }
 
-  // each slot's T partial sums: a tree (fixed order)
-  for (var r = 0u; r < RPW; r++) { rset((g * RPW + r) * T + t, acc[r]); }
-  for (var s = T / 2u; s > 0u; s >>= 1u) {
+  // each slot's T partial sums: clusters of C lanes (a subgroup butterfly),
+  // then a tree over the T / C cluster sums (fixed order; C 1 without subgroups)
+  let C = min(T, SG);
+  for (var r = 0u; r < RPW; r++) {
+    let cs = sg_sum(acc[r], C);
+    if (t % C == 0u) { rset((g * RPW + r) * T + t / C, cs); }
+  }
+  for (var s = T / C / 2u; s > 0u; s >>= 1u) {
     workgroupBarrier();
     if (t < s) {
       for (var r = 0u; r < RPW; r++) {

@@ -30,9 +30,11 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   } else {
     for (var i = lid; i < dim; i += 256u) { let v = ld(xo + i); ss += v * v; }
   }
-  red[lid] = ss;
+  // clusters of SG lanes, then a tree over the clusters (mvx's NORM: the same)
+  let cs = sg_sum(ss, SG);
+  if (lid % SG == 0u) { red[lid / SG] = cs; }
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
+  for (var s = 128u / SG; s > 0u; s >>= 1u) {
     if (lid < s) { red[lid] += red[lid + s]; }
     workgroupBarrier();
   }

@@ -10,7 +10,7 @@
 #include "device/webgpu/webgpu_internal.h"
 #include "error.h"
 
-extern const char grt_wgsl_common[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
+extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
@@ -36,7 +36,7 @@ static const shader_def SHADERS[] = {
     [SH_EMBED] = {"embed", grt_wgsl_embed, true, false, 3, {"WTYPE", NULL}},
     [SH_RMSNORM] = {"rmsnorm", grt_wgsl_rmsnorm, false, false, 3, {"IN_IS_OUT", NULL}},
     [SH_MATMUL] = {"matmul", grt_wgsl_matmul, true, false, 4, {"WTYPE", "ROWS"}},
-    [SH_ROPE] = {"rope", grt_wgsl_rope, false, false, 3, {NULL, NULL}},
+    [SH_ROPE] = {"rope", grt_wgsl_rope, false, false, 3, {NULL, NULL}, grt_wgsl_rope_pair},
     [SH_KV_STORE] = {"kv_store", grt_wgsl_kv_store, false, false, 5, {"KV_SHARED", NULL}},
     [SH_ATTENTION] = {"attention", grt_wgsl_attention, false, false, 5, {"KV_SHARED", NULL}},
     [SH_GLU] = {"glu", grt_wgsl_glu, false, false, 3, {"ACT", "ALIAS"}},
@@ -52,7 +52,7 @@ static const shader_def SHADERS[] = {
     [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
     [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
-    [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, NULL},
+    [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, grt_wgsl_rope_pair},
     [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
     [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL},
 };

@@ -6,37 +6,19 @@
 // the two dispatches, so the same bits.
 // a..d: rope.wgsl's (d: k's off and heads)   e: kc off, vc off, v off (in X),
 // max_ctx.  KV_SHARED: both caches in KC.
+// X, F, S and the rotation: rope_pair.wgsl, placed before this.
 override KV_SHARED : bool = false;
-@group(0) @binding(1) var<storage, read_write> X : array<f32>;
-@group(0) @binding(2) var<storage, read_write> F : array<f32>;
-@group(0) @binding(3) var<storage, read_write> S : array<i32>;
 @group(0) @binding(4) var<storage, read_write> KC : array<f32>;
 @group(0) @binding(5) var<storage, read_write> VC : array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
         @builtin(local_invocation_index) lid : u32) {
-  let half = P.a.w / 2u;
-  let nh = P.a.y + P.d.y;
-  let t = wg_linear(wid, nwg) * 64u + lid;
-  if (t >= P.b.x * nh * half) { return; }
-  let i = t % half; let rh = t / half;
-  let r = rh / nh; let hh = rh % nh;
-  let tps = P.b.x / P.b.z;
-  let seq = P.b.y + r / tps;
-  let pos = S[P.c.y + seq * 8u] + i32(r % tps);
-  let ang = f32(pos) * F[P.c.x + i];
-  let sc = sincos(ang);
-  var i0 = i; var i1 = i + half;
-  if (P.b.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
+  let p = rope_pair(wg_linear(wid, nwg) * 64u + lid);
+  if (!p.ok) { return; }
   let hd = P.a.z;
-  var base = P.a.x + (r * P.a.y + hh) * hd;
-  if (hh >= P.a.y) { base = P.d.x + (r * P.d.y + (hh - P.a.y)) * hd; }
-  let a = X[base + i0]; let b = X[base + i1];
-  let ra = a * sc.y - b * sc.x;
-  let rb = a * sc.x + b * sc.y;
-  X[base + i0] = ra;
-  X[base + i1] = rb;
+  let hh = p.hh; let r = p.r; let seq = p.seq; let pos = p.pos;
+  let i0 = p.i0; let i1 = p.i1; let ra = p.ra; let rb = p.rb;
   if (hh >= P.a.y && pos >= 0 && pos < i32(P.e.w)) {
     let kvd = P.d.y * hd;
     let h = hh - P.a.y;

@@ -121,32 +121,26 @@ static int walk_list(const sampler *S, const cand *l, int n, double frac, bool s
     return n - 1;
 }
 
+/* Restores the min-heap h[0..k) below j. */
+static void sift_down(float *h, int k, int j) {
+    for (;;) {
+        int m = j, l = 2 * j + 1, r = l + 1;
+        if (l < k && h[l] < h[m]) m = l;
+        if (r < k && h[r] < h[m]) m = r;
+        if (m == j) break;
+        float t = h[j]; h[j] = h[m]; h[m] = t;
+        j = m;
+    }
+}
+
 /* The k-th largest value of x[0..V) (1 <= k < V), by a min-heap of k. */
 static float kth_largest(const float *x, int32_t V, int k, float *h) {
     for (int i = 0; i < k; i++) h[i] = x[i];
-    for (int i = k / 2 - 1; i >= 0; i--) {
-        int j = i;
-        for (;;) {
-            int m = j, l = 2 * j + 1, r = l + 1;
-            if (l < k && h[l] < h[m]) m = l;
-            if (r < k && h[r] < h[m]) m = r;
-            if (m == j) break;
-            float t = h[j]; h[j] = h[m]; h[m] = t;
-            j = m;
-        }
-    }
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down(h, k, i);
     for (int32_t i = k; i < V; i++) {
         if (!(x[i] > h[0])) continue;
         h[0] = x[i];
-        int j = 0;
-        for (;;) {
-            int m = j, l = 2 * j + 1, r = l + 1;
-            if (l < k && h[l] < h[m]) m = l;
-            if (r < k && h[r] < h[m]) m = r;
-            if (m == j) break;
-            float t = h[j]; h[j] = h[m]; h[m] = t;
-            j = m;
-        }
+        sift_down(h, k, 0);
     }
     return h[0];
 }

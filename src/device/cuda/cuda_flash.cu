@@ -1,0 +1,243 @@
+/* Prefill attention in the flash-attention style: one pass over the keys
+ * with an online softmax, no score matrix in memory. A block takes a tile
+ * of consecutive rows of one sequence and all the query heads that share
+ * one KV head (GQA), so each K/V tile it stages in shared memory serves
+ * BQ query vectors. SIMT f32 throughout (scores, softmax and the weighted
+ * sum as the CPU computes them, up to summation order).
+ *
+ * Per key tile: S = Q K^T (each thread RQ query vectors x BK/16 keys),
+ * scale, causal/window mask, row max over the 16 threads of a row group
+ * (shuffles), rescale of the running sum and output, P to shared memory,
+ * then O += P V (each thread RQ query vectors x HD/16 dims). */
+#include <cuda_fp16.h>
+#include <math.h>
+
+#include "device/cuda/cuda_internal.h"
+
+enum { FA_THREADS = 256 };
+
+static __device__ __forceinline__ float fa_ld(const float *p) { return *p; }
+static __device__ __forceinline__ float fa_ld(const __half *p) { return __half2float(*p); }
+
+template <int HD> struct fa_shape {
+    static constexpr int BK = HD <= 64 ? 64 : 32; /* keys per tile */
+};
+
+template <int HD, int BQ>
+static constexpr size_t fa_smem() {
+    return ((size_t)HD * (BQ + 1) + (size_t)HD * (fa_shape<HD>::BK + 1) + (size_t)fa_shape<HD>::BK * HD +
+            (size_t)BQ * (fa_shape<HD>::BK + 4)) * 4;
+}
+
+/* grid: (row tiles of a sequence, n_kv, n_seqs); rpb rows per tile, G query
+ * heads per KV head, rpb * G <= BQ query vectors per block. */
+template <typename KT, int HD, int BQ>
+static __global__ void __launch_bounds__(FA_THREADS)
+    k_flash(float *out, const float *q, const KT *kc, const KT *vc, const grt_step_state *st, grt_rows rows,
+            int n_heads, int n_kv, int hd, int max_ctx, float scale, int window, int G, int rpb) {
+    constexpr int BK = fa_shape<HD>::BK, RQ = BQ / 16, NJ = BK / 16, ND = HD / 16;
+    constexpr int QP = BQ + 1, KP = BK + 1, PP = BK + 4;
+    extern __shared__ float fsm[];
+    float *Qs = fsm;               /* [HD][QP]: Q^T */
+    float *Ks = Qs + HD * QP;      /* [HD][KP]: K^T of the tile */
+    float *Vs = Ks + HD * KP;      /* [BK][HD] */
+    float *Ps = Vs + BK * HD;      /* [BQ][PP] */
+    pdl_start();
+    int tid = threadIdx.x, ty = tid >> 4, tx = tid & 15;
+    int kvh = blockIdx.y, z = blockIdx.z;
+    int tps = rows.n_rows / rows.n_seqs, seq = rows.seq0 + z;
+    int t0 = blockIdx.x * rpb; /* first row of the tile within its sequence */
+    int nr = tps - t0 < rpb ? tps - t0 : rpb;
+    int pos0 = st[seq].pos + t0;
+    int nq = nr * G;
+    int kv_dim = n_kv * hd;
+
+    /* Q^T; query vector qi = (row t0 + qi / G, head kvh * G + qi % G) */
+    for (int e = tid; e < BQ * HD; e += FA_THREADS) {
+        int qi = e / HD, dd = e % HD;
+        float v = 0.0f;
+        if (qi < nq && dd < hd) {
+            int r = z * tps + t0 + qi / G, h = kvh * G + qi % G;
+            v = q[((size_t)r * n_heads + h) * hd + dd];
+        }
+        Qs[dd * QP + qi] = v;
+    }
+    /* each thread's query vectors: qi = ty * RQ + i; their key range */
+    int lo_q[RQ], hi_q[RQ];
+#pragma unroll
+    for (int i = 0; i < RQ; i++) {
+        int qi = ty * RQ + i;
+        int p = pos0 + (qi < nq ? qi / G : 0);
+        hi_q[i] = qi < nq ? (p < max_ctx - 1 ? p : max_ctx - 1) : -1;
+        lo_q[i] = window > 0 && p - window + 1 > 0 ? p - window + 1 : 0;
+    }
+    int p1 = pos0 + nr - 1;
+    int hi_b = p1 < max_ctx - 1 ? p1 : max_ctx - 1;
+    int lo_b = window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0;
+
+    float mx[RQ], l[RQ], o[RQ][ND];
+#pragma unroll
+    for (int i = 0; i < RQ; i++) {
+        mx[i] = -INFINITY;
+        l[i] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < ND; j++) o[i][j] = 0.0f;
+    }
+    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
+    for (int j0 = lo_b; j0 <= hi_b; j0 += BK) {
+        __syncthreads(); /* previous tile's Ks, Vs, Ps are consumed */
+        for (int e = tid; e < BK * HD; e += FA_THREADS) {
+            int j = e / HD, dd = e % HD;
+            float kv = 0.0f, vv = 0.0f;
+            if (j0 + j <= hi_b && dd < hd) {
+                size_t at = base + (size_t)(j0 + j) * kv_dim + dd;
+                kv = fa_ld(kc + at);
+                vv = fa_ld(vc + at);
+            }
+            Ks[dd * KP + j] = kv;
+            Vs[j * HD + dd] = vv;
+        }
+        __syncthreads();
+        float s[RQ][NJ];
+#pragma unroll
+        for (int i = 0; i < RQ; i++)
+#pragma unroll
+            for (int j = 0; j < NJ; j++) s[i][j] = 0.0f;
+#pragma unroll 4
+        for (int dd = 0; dd < HD; dd++) {
+            float qv[RQ], kv[NJ];
+#pragma unroll
+            for (int i = 0; i < RQ; i++) qv[i] = Qs[dd * QP + ty * RQ + i];
+#pragma unroll
+            for (int j = 0; j < NJ; j++) kv[j] = Ks[dd * KP + tx + 16 * j];
+#pragma unroll
+            for (int i = 0; i < RQ; i++)
+#pragma unroll
+                for (int j = 0; j < NJ; j++) s[i][j] += qv[i] * kv[j];
+        }
+#pragma unroll
+        for (int i = 0; i < RQ; i++) {
+            float tm = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                int key = j0 + tx + 16 * j;
+                s[i][j] = key >= lo_q[i] && key <= hi_q[i] ? s[i][j] * scale : -INFINITY;
+                tm = fmaxf(tm, s[i][j]);
+            }
+#pragma unroll
+            for (int off = 8; off > 0; off >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
+            float mn = fmaxf(mx[i], tm);
+            /* no key yet for this query: keep the state empty */
+            float corr = mn == -INFINITY ? 1.0f : expf(mx[i] - mn);
+            float ps = 0.0f;
+#pragma unroll
+            for (int j = 0; j < NJ; j++) {
+                float p = s[i][j] == -INFINITY ? 0.0f : expf(s[i][j] - mn);
+                ps += p;
+                Ps[(ty * RQ + i) * PP + tx + 16 * j] = p;
+            }
+            mx[i] = mn;
+            l[i] = l[i] * corr + ps; /* this thread's share of the keys */
+#pragma unroll
+            for (int j = 0; j < ND; j++) o[i][j] *= corr;
+        }
+        __syncthreads();
+#pragma unroll 4
+        for (int k = 0; k < BK; k++) {
+            float pv[RQ], vv[ND];
+#pragma unroll
+            for (int i = 0; i < RQ; i++) pv[i] = Ps[(ty * RQ + i) * PP + k];
+#pragma unroll
+            for (int j = 0; j < ND; j++) vv[j] = Vs[k * HD + tx + 16 * j];
+#pragma unroll
+            for (int i = 0; i < RQ; i++)
+#pragma unroll
+                for (int j = 0; j < ND; j++) o[i][j] += pv[i] * vv[j];
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < RQ; i++) {
+        float li = l[i];
+#pragma unroll
+        for (int off = 8; off > 0; off >>= 1) li += __shfl_xor_sync(0xffffffffu, li, off);
+        int qi = ty * RQ + i;
+        if (qi >= nq) continue;
+        int r = z * tps + t0 + qi / G, h = kvh * G + qi % G;
+        float *orow = out + ((size_t)r * n_heads + h) * hd;
+#pragma unroll
+        for (int j = 0; j < ND; j++) {
+            int dd = tx + 16 * j;
+            if (dd < hd) orow[dd] = li > 0 ? o[i][j] / li : 0.0f;
+        }
+    }
+}
+
+template <typename KT, int HD, int BQ>
+static void launch_flash(grt_device *dev, float *out, const float *q, const KT *kc, const KT *vc,
+                         const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx,
+                         float scale, int window) {
+    auto k = k_flash<KT, HD, BQ>;
+    constexpr size_t smem = fa_smem<HD, BQ>();
+    static bool attr_set = false;
+    if (!attr_set) {
+        cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        attr_set = true;
+    }
+    int G = n_heads / n_kv, rpb = BQ / G, tps = rows.n_rows / rows.n_seqs;
+    dim3 grid((unsigned)((tps + rpb - 1) / rpb), (unsigned)n_kv, (unsigned)rows.n_seqs);
+    launch(dev, k, grid, dim3(FA_THREADS), smem, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window,
+           G, rpb);
+}
+
+template <typename KT, int HD>
+static void flash_bq(grt_device *dev, float *out, const float *q, const KT *kc, const KT *vc,
+                     const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx,
+                     float scale, int window) {
+    /* 64 query vectors per block, or 32 where 64 would leave SMs idle */
+    int G = n_heads / n_kv, tps = rows.n_rows / rows.n_seqs;
+    int64_t blocks64 = (int64_t)((tps + 64 / G - 1) / (64 / G)) * n_kv * rows.n_seqs;
+    if (G <= 32 && blocks64 < cuda_ctx_of(dev)->n_sm)
+        launch_flash<KT, HD, 32>(dev, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window);
+    else
+        launch_flash<KT, HD, 64>(dev, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window);
+}
+
+template <typename KT>
+static void flash_hd(grt_device *dev, float *out, const float *q, const KT *kc, const KT *vc,
+                     const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx,
+                     float scale, int window) {
+#define FA_ARGS dev, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window
+    if (hd <= 32) flash_bq<KT, 32>(FA_ARGS);
+    else if (hd <= 64) flash_bq<KT, 64>(FA_ARGS);
+    else if (hd <= 128) flash_bq<KT, 128>(FA_ARGS);
+    else flash_bq<KT, 256>(FA_ARGS);
+#undef FA_ARGS
+}
+
+bool cuda_flash_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                          const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
+                          int n_kv_heads, int head_dim, int max_ctx, float scale, int window) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("GENRT_CUDA_FLASH");
+        on = !(e && e[0] == '0' && e[1] == 0);
+    }
+    /* decode rows (one per sequence) stay on the split kernels */
+    if (!on || rows.n_seqs < 1 || rows.n_rows <= rows.n_seqs || rows.n_rows % rows.n_seqs != 0) return false;
+    if (head_dim < 1 || head_dim > 256 || n_kv_heads < 1 || n_heads % n_kv_heads != 0 ||
+        n_heads / n_kv_heads > 64 || k_cache->type != v_cache->type)
+        return false;
+    float *o = (float *)tptr(out);
+    const float *qp = (const float *)tptr(q);
+    const grt_step_state *st = (const grt_step_state *)tptr(state);
+    if (k_cache->type == GRT_F16)
+        flash_hd<__half>(dev, o, qp, (const __half *)tptr(k_cache), (const __half *)tptr(v_cache), st, rows, n_heads,
+                         n_kv_heads, head_dim, max_ctx, scale, window);
+    else if (k_cache->type == GRT_F32)
+        flash_hd<float>(dev, o, qp, (const float *)tptr(k_cache), (const float *)tptr(v_cache), st, rows, n_heads,
+                        n_kv_heads, head_dim, max_ctx, scale, window);
+    else
+        return false;
+    cuda_check_launch(dev, "attention (flash prefill)");
+    return true;
+}

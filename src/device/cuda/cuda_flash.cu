@@ -8,7 +8,8 @@
  * Per key tile: S = Q K^T (each thread RQ query vectors x BK/16 keys),
  * scale, causal/window mask, row max over the 16 threads of a row group
  * (shuffles), rescale of the running sum and output, P to shared memory,
- * then O += P V (each thread RQ query vectors x HD/16 dims). */
+ * then O += P V (each thread RQ query vectors x HD/16 dims). Shared memory
+ * is read in float4 pieces (two bank wavefronts per half-warp). */
 #include <cuda_fp16.h>
 #include <math.h>
 
@@ -16,32 +17,47 @@
 
 enum { FA_THREADS = 256 };
 
-static __device__ __forceinline__ float fa_ld(const float *p) { return *p; }
-static __device__ __forceinline__ float fa_ld(const __half *p) { return __half2float(*p); }
+/* 4 consecutive cache elements as floats (16-byte aligned for f32, 8 for f16). */
+static __device__ __forceinline__ float4 fa_ld4(const float *p) { return *(const float4 *)p; }
+static __device__ __forceinline__ float4 fa_ld4(const __half *p) {
+    uint2 u = *(const uint2 *)p;
+    float2 a = __half22float2(*(const __half2 *)&u.x), b = __half22float2(*(const __half2 *)&u.y);
+    return make_float4(a.x, a.y, b.x, b.y);
+}
 
+/* Shared memory, rows padded by 4 floats: 16-byte rows, and a row stride of
+ * 4 banks, so the 16 threads of a row group reading 16 rows (K) or 16
+ * consecutive float4 (V, P) hit distinct banks. */
 template <int HD> struct fa_shape {
     static constexpr int BK = HD <= 64 ? 64 : 32; /* keys per tile */
+    static constexpr int VW = HD >= 64 ? 4 : 2;   /* dims per V load */
 };
 
 template <int HD, int BQ>
 static constexpr size_t fa_smem() {
-    return ((size_t)HD * (BQ + 1) + (size_t)HD * (fa_shape<HD>::BK + 1) + (size_t)fa_shape<HD>::BK * HD +
-            (size_t)BQ * (fa_shape<HD>::BK + 4)) * 4;
+    return ((size_t)BQ * (HD + 4) + 2 * (size_t)fa_shape<HD>::BK * (HD + 4) + (size_t)BQ * (fa_shape<HD>::BK + 4)) * 4;
+}
+
+static __device__ __forceinline__ void fma4(float &s, float4 a, float4 b) {
+    s += a.x * b.x;
+    s += a.y * b.y;
+    s += a.z * b.z;
+    s += a.w * b.w;
 }
 
 /* grid: (row tiles of a sequence, n_kv, n_seqs); rpb rows per tile, G query
- * heads per KV head, rpb * G <= BQ query vectors per block. */
+ * heads per KV head, rpb * G <= BQ query vectors per block. head_dim % 4 == 0. */
 template <typename KT, int HD, int BQ>
 static __global__ void __launch_bounds__(FA_THREADS)
     k_flash(float *out, const float *q, const KT *kc, const KT *vc, const grt_step_state *st, grt_rows rows,
             int n_heads, int n_kv, int hd, int max_ctx, float scale, int window, int G, int rpb) {
-    constexpr int BK = fa_shape<HD>::BK, RQ = BQ / 16, NJ = BK / 16, ND = HD / 16;
-    constexpr int QP = BQ + 1, KP = BK + 1, PP = BK + 4;
-    extern __shared__ float fsm[];
-    float *Qs = fsm;               /* [HD][QP]: Q^T */
-    float *Ks = Qs + HD * QP;      /* [HD][KP]: K^T of the tile */
-    float *Vs = Ks + HD * KP;      /* [BK][HD] */
-    float *Ps = Vs + BK * HD;      /* [BQ][PP] */
+    constexpr int BK = fa_shape<HD>::BK, VW = fa_shape<HD>::VW, RQ = BQ / 16, NJ = BK / 16, NV = HD / (16 * VW);
+    constexpr int RP = HD + 4, PP = BK + 4;
+    extern __shared__ __align__(16) float fsm[];
+    float *Qs = fsm;          /* [BQ][RP] */
+    float *Ks = Qs + BQ * RP; /* [BK][RP] */
+    float *Vs = Ks + BK * RP; /* [BK][RP] */
+    float *Ps = Vs + BK * RP; /* [BQ][PP] */
     pdl_start();
     int tid = threadIdx.x, ty = tid >> 4, tx = tid & 15;
     int kvh = blockIdx.y, z = blockIdx.z;
@@ -50,19 +66,19 @@ static __global__ void __launch_bounds__(FA_THREADS)
     int nr = tps - t0 < rpb ? tps - t0 : rpb;
     int pos0 = st[seq].pos + t0;
     int nq = nr * G;
-    int kv_dim = n_kv * hd;
+    int kv_dim = n_kv * hd, hd4 = hd / 4;
 
-    /* Q^T; query vector qi = (row t0 + qi / G, head kvh * G + qi % G) */
-    for (int e = tid; e < BQ * HD; e += FA_THREADS) {
-        int qi = e / HD, dd = e % HD;
-        float v = 0.0f;
-        if (qi < nq && dd < hd) {
+    /* query vector qi = (row t0 + qi / G, head kvh * G + qi % G) */
+    for (int e = tid; e < BQ * (HD / 4); e += FA_THREADS) {
+        int qi = e / (HD / 4), d4 = e % (HD / 4);
+        float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (qi < nq && d4 < hd4) {
             int r = z * tps + t0 + qi / G, h = kvh * G + qi % G;
-            v = q[((size_t)r * n_heads + h) * hd + dd];
+            v = *(const float4 *)(q + ((size_t)r * n_heads + h) * hd + d4 * 4);
         }
-        Qs[dd * QP + qi] = v;
+        *(float4 *)(Qs + qi * RP + d4 * 4) = v;
     }
-    /* each thread's query vectors: qi = ty * RQ + i; their key range */
+    /* this thread: query vectors ty * RQ + i, keys tx + 16 j of each tile */
     int lo_q[RQ], hi_q[RQ];
 #pragma unroll
     for (int i = 0; i < RQ; i++) {
@@ -75,27 +91,29 @@ static __global__ void __launch_bounds__(FA_THREADS)
     int hi_b = p1 < max_ctx - 1 ? p1 : max_ctx - 1;
     int lo_b = window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0;
 
-    float mx[RQ], l[RQ], o[RQ][ND];
+    float mx[RQ], l[RQ], o[RQ][NV][VW];
 #pragma unroll
     for (int i = 0; i < RQ; i++) {
         mx[i] = -INFINITY;
         l[i] = 0.0f;
 #pragma unroll
-        for (int j = 0; j < ND; j++) o[i][j] = 0.0f;
+        for (int j = 0; j < NV; j++)
+#pragma unroll
+            for (int c = 0; c < VW; c++) o[i][j][c] = 0.0f;
     }
     size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
     for (int j0 = lo_b; j0 <= hi_b; j0 += BK) {
         __syncthreads(); /* previous tile's Ks, Vs, Ps are consumed */
-        for (int e = tid; e < BK * HD; e += FA_THREADS) {
-            int j = e / HD, dd = e % HD;
-            float kv = 0.0f, vv = 0.0f;
-            if (j0 + j <= hi_b && dd < hd) {
-                size_t at = base + (size_t)(j0 + j) * kv_dim + dd;
-                kv = fa_ld(kc + at);
-                vv = fa_ld(vc + at);
+        for (int e = tid; e < BK * (HD / 4); e += FA_THREADS) {
+            int j = e / (HD / 4), d4 = e % (HD / 4);
+            float4 kv = make_float4(0.0f, 0.0f, 0.0f, 0.0f), vv = kv;
+            if (j0 + j <= hi_b && d4 < hd4) {
+                size_t at = base + (size_t)(j0 + j) * kv_dim + d4 * 4;
+                kv = fa_ld4(kc + at);
+                vv = fa_ld4(vc + at);
             }
-            Ks[dd * KP + j] = kv;
-            Vs[j * HD + dd] = vv;
+            *(float4 *)(Ks + j * RP + d4 * 4) = kv;
+            *(float4 *)(Vs + j * RP + d4 * 4) = vv;
         }
         __syncthreads();
         float s[RQ][NJ];
@@ -103,17 +121,17 @@ static __global__ void __launch_bounds__(FA_THREADS)
         for (int i = 0; i < RQ; i++)
 #pragma unroll
             for (int j = 0; j < NJ; j++) s[i][j] = 0.0f;
-#pragma unroll 4
-        for (int dd = 0; dd < HD; dd++) {
-            float qv[RQ], kv[NJ];
+#pragma unroll 2
+        for (int dd = 0; dd < HD; dd += 4) {
+            float4 qv[RQ], kv[NJ];
 #pragma unroll
-            for (int i = 0; i < RQ; i++) qv[i] = Qs[dd * QP + ty * RQ + i];
+            for (int i = 0; i < RQ; i++) qv[i] = *(const float4 *)(Qs + (ty * RQ + i) * RP + dd);
 #pragma unroll
-            for (int j = 0; j < NJ; j++) kv[j] = Ks[dd * KP + tx + 16 * j];
+            for (int j = 0; j < NJ; j++) kv[j] = *(const float4 *)(Ks + (tx + 16 * j) * RP + dd);
 #pragma unroll
             for (int i = 0; i < RQ; i++)
 #pragma unroll
-                for (int j = 0; j < NJ; j++) s[i][j] += qv[i] * kv[j];
+                for (int j = 0; j < NJ; j++) fma4(s[i][j], qv[i], kv[j]);
         }
 #pragma unroll
         for (int i = 0; i < RQ; i++) {
@@ -139,20 +157,37 @@ static __global__ void __launch_bounds__(FA_THREADS)
             mx[i] = mn;
             l[i] = l[i] * corr + ps; /* this thread's share of the keys */
 #pragma unroll
-            for (int j = 0; j < ND; j++) o[i][j] *= corr;
+            for (int j = 0; j < NV; j++)
+#pragma unroll
+                for (int c = 0; c < VW; c++) o[i][j][c] *= corr;
         }
         __syncthreads();
-#pragma unroll 4
-        for (int k = 0; k < BK; k++) {
-            float pv[RQ], vv[ND];
+#pragma unroll 2
+        for (int k = 0; k < BK; k += 4) {
+            float4 pv[RQ];
 #pragma unroll
-            for (int i = 0; i < RQ; i++) pv[i] = Ps[(ty * RQ + i) * PP + k];
+            for (int i = 0; i < RQ; i++) pv[i] = *(const float4 *)(Ps + (ty * RQ + i) * PP + k);
 #pragma unroll
-            for (int j = 0; j < ND; j++) vv[j] = Vs[k * HD + tx + 16 * j];
+            for (int kk = 0; kk < 4; kk++) {
 #pragma unroll
-            for (int i = 0; i < RQ; i++)
+                for (int j = 0; j < NV; j++) {
+                    const float *vp = Vs + (k + kk) * RP + tx * VW + 16 * VW * j;
+                    float vv[VW];
+                    if constexpr (VW == 4) {
+                        float4 t = *(const float4 *)vp;
+                        vv[0] = t.x, vv[1] = t.y, vv[2] = t.z, vv[3] = t.w;
+                    } else {
+                        float2 t = *(const float2 *)vp;
+                        vv[0] = t.x, vv[1] = t.y;
+                    }
 #pragma unroll
-                for (int j = 0; j < ND; j++) o[i][j] += pv[i] * vv[j];
+                    for (int i = 0; i < RQ; i++) {
+                        float p = kk == 0 ? pv[i].x : kk == 1 ? pv[i].y : kk == 2 ? pv[i].z : pv[i].w;
+#pragma unroll
+                        for (int c = 0; c < VW; c++) o[i][j][c] += p * vv[c];
+                    }
+                }
+            }
         }
     }
 #pragma unroll
@@ -165,10 +200,12 @@ static __global__ void __launch_bounds__(FA_THREADS)
         int r = z * tps + t0 + qi / G, h = kvh * G + qi % G;
         float *orow = out + ((size_t)r * n_heads + h) * hd;
 #pragma unroll
-        for (int j = 0; j < ND; j++) {
-            int dd = tx + 16 * j;
-            if (dd < hd) orow[dd] = li > 0 ? o[i][j] / li : 0.0f;
-        }
+        for (int j = 0; j < NV; j++)
+#pragma unroll
+            for (int c = 0; c < VW; c++) {
+                int dd = tx * VW + 16 * VW * j + c;
+                if (dd < hd) orow[dd] = li > 0 ? o[i][j][c] / li : 0.0f;
+            }
     }
 }
 
@@ -224,6 +261,9 @@ bool cuda_flash_attention(grt_device *dev, const grt_tensor *out, const grt_tens
     }
     /* decode rows (one per sequence) stay on the split kernels */
     if (!on || rows.n_seqs < 1 || rows.n_rows <= rows.n_seqs || rows.n_rows % rows.n_seqs != 0) return false;
+    /* whole float4 (f32) or 4-half (f16) pieces of q and cache rows */
+    uintptr_t al = (uintptr_t)tptr(q) | (uintptr_t)tptr(k_cache) | (uintptr_t)tptr(v_cache);
+    if (head_dim % 4 != 0 || al % 16 != 0) return false;
     if (head_dim < 1 || head_dim > 256 || n_kv_heads < 1 || n_heads % n_kv_heads != 0 ||
         n_heads / n_kv_heads > 64 || k_cache->type != v_cache->type)
         return false;

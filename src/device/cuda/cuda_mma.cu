@@ -109,11 +109,13 @@ static __device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&
 
 /* A BM x BN output tile per block of WM x WN warps, each warp a
  * (BM / WM) x (BN / WN) tile. Shared memory per stage: A hi, A lo [BM][LDS],
- * B [BN][LDS] (rows of w, K contiguous: the "col" operand as stored). */
+ * B [BN][LDS] (rows of w, K contiguous: the "col" operand as stored).
+ * Split K (gridDim.z > 1): block z takes kps tiles of BK and writes its raw
+ * sums to part [z][M][N]; k_mma_reduce finishes. */
 template <bool F16, int BM, int BN, int WM, int WN>
 static __global__ void __launch_bounds__(WM * WN * 32)
     k_mma(const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w, int64_t w_ld,
-          const float *bias, float *out, int M, int N, int K, int acc) {
+          const float *bias, float *out, int M, int N, int K, int acc, float *part, int kps) {
     constexpr int NTH = WM * WN * 32, TM = BM / WM, TN = BN / WN, MT = TM / 16, NT = TN / 8;
     constexpr int STAGE = (2 * BM + BN) * MMA_LDS; /* elements */
     static_assert(NT % 2 == 0, "B fragments load in pairs");
@@ -122,7 +124,8 @@ static __global__ void __launch_bounds__(WM * WN * 32)
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     int wm0 = (warp / WN) * TM, wn0 = (warp % WN) * TN;
     int64_t m0 = (int64_t)blockIdx.y * BM, n0 = (int64_t)blockIdx.x * BN;
-    int nk = (K + MMA_BK - 1) / MMA_BK;
+    int kt0 = blockIdx.z * kps, nk = (K + MMA_BK - 1) / MMA_BK - kt0;
+    if (nk > kps) nk = kps;
 
     auto load = [&](int stage, int k0) {
         uint16_t *sa = sm + stage * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
@@ -152,14 +155,14 @@ static __global__ void __launch_bounds__(WM * WN * 32)
 
 #pragma unroll
     for (int s = 0; s < MMA_STAGES - 1; s++) {
-        if (s < nk) load(s, s * MMA_BK);
+        if (s < nk) load(s, (kt0 + s) * MMA_BK);
         cp_commit();
     }
     for (int kt = 0; kt < nk; kt++) {
         cp_wait<MMA_STAGES - 2>();
         __syncthreads();
         int nx = kt + MMA_STAGES - 1;
-        if (nx < nk) load(nx % MMA_STAGES, nx * MMA_BK);
+        if (nx < nk) load(nx % MMA_STAGES, (kt0 + nx) * MMA_BK);
         cp_commit();
         const uint16_t *sa = sm + (kt % MMA_STAGES) * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
 #pragma unroll
@@ -195,13 +198,17 @@ static __global__ void __launch_bounds__(WM * WN * 32)
         for (int h = 0; h < 2; h++) {
             int64_t m = m0 + wm0 + i * 16 + (lane >> 2) + h * 8;
             if (m >= M) continue;
-            float sc = rs ? rs[m] : 1.0f;
+            float sc = rs && !part ? rs[m] : 1.0f;
 #pragma unroll
             for (int j = 0; j < NT; j++)
 #pragma unroll
                 for (int e = 0; e < 2; e++) {
                     int64_t n = n0 + wn0 + j * 8 + (lane & 3) * 2 + e;
                     if (n >= N) continue;
+                    if (part) {
+                        part[((int64_t)blockIdx.z * M + m) * N + n] = d[i][j][h * 2 + e];
+                        continue;
+                    }
                     float v = d[i][j][h * 2 + e] * sc + (bias ? bias[n] : 0.0f);
                     float *o = out + m * N + n;
                     *o = acc ? *o + v : v;
@@ -209,30 +216,80 @@ static __global__ void __launch_bounds__(WM * WN * 32)
         }
 }
 
+/* out[m, n] (+)= (sum over splits of part[s, m, n]) * rs[m] + bias[n], the
+ * splits summed in order (the result does not depend on timing). */
+static __global__ void k_mma_reduce(const float *part, int splits, const float *rs, const float *bias, float *out,
+                                    int M, int N, int acc) {
+    pdl_start();
+    int64_t MN = (int64_t)M * N;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < MN; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = 0.0f;
+        for (int s = 0; s < splits; s++) v += part[s * MN + i];
+        int64_t m = i / N, n = i % N;
+        v = v * (rs ? rs[m] : 1.0f) + (bias ? bias[n] : 0.0f);
+        out[i] = acc ? out[i] + v : v;
+    }
+}
+
 template <bool F16, int BM, int BN, int WM, int WN>
 static void launch_mma(grt_device *dev, const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w,
-                       int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc) {
+                       int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc, float *part,
+                       int splits) {
     auto k = k_mma<F16, BM, BN, WM, WN>;
+    if (!part) splits = 1;
     size_t smem = (size_t)MMA_STAGES * (2 * BM + BN) * MMA_LDS * 2;
     static bool attr_set = false; /* per instantiation; the attribute is per device function */
     if (!attr_set) {
         cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         attr_set = true;
     }
-    dim3 grid((unsigned)((N + BN - 1) / BN), (unsigned)((M + BM - 1) / BM));
-    launch(dev, k, grid, dim3(WM * WN * 32), smem, ah, al, rs, w, w_ld, bias, out, M, N, K, (int)acc);
+    int nk = (K + MMA_BK - 1) / MMA_BK, kps = (nk + splits - 1) / splits;
+    splits = (nk + kps - 1) / kps;
+    if (splits < 2) part = NULL;
+    dim3 grid((unsigned)((N + BN - 1) / BN), (unsigned)((M + BM - 1) / BM), (unsigned)splits);
+    launch(dev, k, grid, dim3(WM * WN * 32), smem, ah, al, rs, w, w_ld, bias, out, M, N, K, (int)acc, part, kps);
+    if (part) {
+        int64_t MN = (int64_t)M * N, nb = (MN + 255) / 256;
+        launch(dev, k_mma_reduce, dim3((unsigned)(nb < 4096 ? nb : 4096)), dim3(256), 0, (const float *)part, splits,
+               rs, bias, out, M, N, (int)acc);
+    }
+}
+
+/* Splits of K for a tile grid: enough blocks for `slots` resident ones,
+ * at least 8 tiles of BK per split, partials within 64 MiB. */
+static int mma_splits(int64_t tiles, int slots, int K, int64_t MN) {
+    int64_t s = slots / tiles;
+    int64_t by_k = ((K + MMA_BK - 1) / MMA_BK) / 8;
+    if (s > by_k) s = by_k;
+    int64_t by_mem = ((int64_t)64 << 20) / (MN * 4);
+    if (s > by_mem) s = by_mem;
+    if (s > 16) s = 16;
+    return s < 1 ? 1 : (int)s;
+}
+
+/* 128 x 128 tiles (two resident per SM) when they, split over K where the
+ * grid is small, fill the GPU; else 64 x 64 tiles (four per SM), split too. */
+struct mma_plan {
+    bool big;
+    int splits;
+};
+static mma_plan plan_mma(int n_sm, int M, int N, int K) {
+    int64_t MN = (int64_t)M * N;
+    int64_t big = (int64_t)((M + 127) / 128) * ((N + 127) / 128);
+    int sb = mma_splits(big, 2 * n_sm, K, MN);
+    if (big * sb >= n_sm) return {true, sb};
+    int64_t small = (int64_t)((M + 63) / 64) * ((N + 63) / 64);
+    return {false, mma_splits(small, 4 * n_sm, K, MN)};
 }
 
 template <bool F16>
-static void run_mma(grt_device *dev, const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w,
-                    int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc) {
-    /* 128 x 128 tiles when they fill the GPU; 64 x 64 otherwise (prompts of
-     * a few hundred rows on the narrower matrices). */
-    int64_t big = (int64_t)((M + 127) / 128) * ((N + 127) / 128);
-    if (big >= cuda_ctx_of(dev)->n_sm)
-        launch_mma<F16, 128, 128, 2, 4>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc);
+static void run_mma(grt_device *dev, mma_plan pl, const uint16_t *ah, const uint16_t *al, const float *rs,
+                    const uint16_t *w, int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc,
+                    float *part) {
+    if (pl.big)
+        launch_mma<F16, 128, 128, 2, 4>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
     else
-        launch_mma<F16, 64, 64, 2, 2>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc);
+        launch_mma<F16, 64, 64, 2, 2>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
 }
 
 bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, const float *bias,
@@ -246,12 +303,24 @@ bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w
     /* cp.async moves 16-byte pieces of weight rows */
     if (K % 8 != 0 || (uintptr_t)w % 16 != 0 || w_row % 16 != 0) return false;
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return false;
+    cuda_ctx *c = cuda_ctx_of(dev);
     bool f16 = T == GRT_F16;
-    size_t half = (size_t)M * (size_t)K * 2;
-    uint8_t *s = (uint8_t *)cuda_scratch(dev, 2 * half + (size_t)M * 4);
+    mma_plan pl = plan_mma(c->n_sm, (int)M, (int)N, (int)K);
+    /* scratch: hi, lo [M, K]; rs [M]; split-K partials [splits, M, N] */
+    size_t half = (size_t)M * (size_t)K * 2, rs_off = 2 * half;
+    size_t part_off = (rs_off + (size_t)M * 4 + 255) & ~(size_t)255;
+    size_t need = part_off + (pl.splits > 1 ? (size_t)pl.splits * (size_t)M * (size_t)N * 4 : 0);
+    if (dev->capturing && need > c->scratch_size) {
+        /* no growth inside a capture: no split, or the SIMT kernel */
+        pl.splits = 1;
+        need = part_off;
+        if (need > c->scratch_size) return false;
+    }
+    uint8_t *s = (uint8_t *)cuda_scratch(dev, need);
     if (!s) return true; /* sticky error set */
     uint16_t *hi = (uint16_t *)s, *lo = (uint16_t *)(s + half);
-    float *rs = f16 ? (float *)(s + 2 * half) : NULL;
+    float *rs = f16 ? (float *)(s + rs_off) : NULL;
+    float *part = pl.splits > 1 ? (float *)(s + part_off) : NULL;
     if (f16)
         launch(dev, k_mma_split<true>, dim3((unsigned)M), dim3(256), 0, x, K, hi, lo, rs);
     else
@@ -259,9 +328,9 @@ bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w
     const uint16_t *wp = (const uint16_t *)w;
     int64_t ld = (int64_t)(w_row / 2);
     if (f16)
-        run_mma<true>(dev, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc);
+        run_mma<true>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
     else
-        run_mma<false>(dev, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc);
+        run_mma<false>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
     cuda_check_launch(dev, "matmul (tensor cores)");
     return true;
 }

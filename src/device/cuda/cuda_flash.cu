@@ -12,6 +12,7 @@
  * is read in float4 pieces (two bank wavefronts per half-warp). */
 #include <cuda_fp16.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "device/cuda/cuda_internal.h"
 
@@ -45,12 +46,16 @@ static __device__ __forceinline__ void fma4(float &s, float4 a, float4 b) {
     s += a.w * b.w;
 }
 
-/* grid: (row tiles of a sequence, n_kv, n_seqs); rpb rows per tile, G query
- * heads per KV head, rpb * G <= BQ query vectors per block. head_dim % 4 == 0. */
+/* grid: (row tiles of a sequence, n_kv, n_seqs * n_splits); rpb rows per
+ * tile, G query heads per KV head, rpb * G <= BQ query vectors per block.
+ * head_dim % 4 == 0. With n_splits > 1 each block takes one share of its
+ * tile's key range and writes (max, sum, unnormalized output) to part
+ * [split][row][head][2 + head_dim]; k_flash_merge finishes. */
 template <typename KT, int HD, int BQ>
 static __global__ void __launch_bounds__(FA_THREADS)
     k_flash(float *out, const float *q, const KT *kc, const KT *vc, const grt_step_state *st, grt_rows rows,
-            int n_heads, int n_kv, int hd, int max_ctx, float scale, int window, int G, int rpb) {
+            int n_heads, int n_kv, int hd, int max_ctx, float scale, int window, int G, int rpb, int n_splits,
+            float *part) {
     constexpr int BK = fa_shape<HD>::BK, VW = fa_shape<HD>::VW, RQ = BQ / 16, NJ = BK / 16, NV = HD / (16 * VW);
     constexpr int RP = HD + 4, PP = BK + 4;
     extern __shared__ __align__(16) float fsm[];
@@ -60,7 +65,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
     float *Ps = Vs + BK * RP; /* [BQ][PP] */
     pdl_start();
     int tid = threadIdx.x, ty = tid >> 4, tx = tid & 15;
-    int kvh = blockIdx.y, z = blockIdx.z;
+    int kvh = blockIdx.y, z = blockIdx.z / n_splits, split = blockIdx.z % n_splits;
     int tps = rows.n_rows / rows.n_seqs, seq = rows.seq0 + z;
     int t0 = blockIdx.x * rpb; /* first row of the tile within its sequence */
     int nr = tps - t0 < rpb ? tps - t0 : rpb;
@@ -90,6 +95,11 @@ static __global__ void __launch_bounds__(FA_THREADS)
     int p1 = pos0 + nr - 1;
     int hi_b = p1 < max_ctx - 1 ? p1 : max_ctx - 1;
     int lo_b = window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0;
+    if (n_splits > 1) { /* shares of whole key tiles */
+        int share = ((hi_b - lo_b + n_splits) / n_splits + BK - 1) / BK * BK;
+        lo_b += split * share;
+        if (hi_b > lo_b + share - 1) hi_b = lo_b + share - 1;
+    }
 
     float mx[RQ], l[RQ], o[RQ][NV][VW];
 #pragma unroll
@@ -139,7 +149,7 @@ static __global__ void __launch_bounds__(FA_THREADS)
 #pragma unroll
             for (int j = 0; j < NJ; j++) {
                 int key = j0 + tx + 16 * j;
-                s[i][j] = key >= lo_q[i] && key <= hi_q[i] ? s[i][j] * scale : -INFINITY;
+                s[i][j] = key >= lo_q[i] && key <= hi_q[i] && key <= hi_b ? s[i][j] * scale : -INFINITY;
                 tm = fmaxf(tm, s[i][j]);
             }
 #pragma unroll
@@ -198,6 +208,18 @@ static __global__ void __launch_bounds__(FA_THREADS)
         int qi = ty * RQ + i;
         if (qi >= nq) continue;
         int r = z * tps + t0 + qi / G, h = kvh * G + qi % G;
+        if (n_splits > 1) {
+            float *pp = part + (((size_t)split * rows.n_rows + r) * n_heads + h) * (hd + 2);
+            if (tx == 0) pp[0] = mx[i], pp[1] = li;
+#pragma unroll
+            for (int j = 0; j < NV; j++)
+#pragma unroll
+                for (int c = 0; c < VW; c++) {
+                    int dd = tx * VW + 16 * VW * j + c;
+                    if (dd < hd) pp[2 + dd] = o[i][j][c];
+                }
+            continue;
+        }
         float *orow = out + ((size_t)r * n_heads + h) * hd;
 #pragma unroll
         for (int j = 0; j < NV; j++)
@@ -209,10 +231,45 @@ static __global__ void __launch_bounds__(FA_THREADS)
     }
 }
 
+/* out[r, h] = sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M), splits in order. */
+static __global__ void k_flash_merge(float *out, const float *part, int n_rows, int n_heads, int hd, int n_splits) {
+    pdl_start();
+    int h = blockIdx.x, r = blockIdx.y;
+    size_t stride = (size_t)n_rows * n_heads * (hd + 2);
+    const float *p = part + ((size_t)r * n_heads + h) * (hd + 2);
+    float M = -INFINITY, L = 0.0f;
+    for (int s = 0; s < n_splits; s++) M = fmaxf(M, p[s * stride]);
+    for (int s = 0; s < n_splits; s++) {
+        float ms = p[s * stride];
+        if (ms != -INFINITY) L += p[s * stride + 1] * expf(ms - M);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0.0f;
+        for (int s = 0; s < n_splits; s++) {
+            float ms = p[s * stride];
+            if (ms != -INFINITY) o += p[s * stride + 2 + d] * expf(ms - M);
+        }
+        out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
+    }
+}
+
+static int env_int(const char *name, int def) {
+    const char *e = getenv(name);
+    return e && *e ? atoi(e) : def;
+}
+
+struct fa_args {
+    float *out;
+    const float *q;
+    const void *kc, *vc;
+    const grt_step_state *st;
+    grt_rows rows;
+    int n_heads, n_kv, hd, max_ctx, window;
+    float scale;
+};
+
 template <typename KT, int HD, int BQ>
-static void launch_flash(grt_device *dev, float *out, const float *q, const KT *kc, const KT *vc,
-                         const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx,
-                         float scale, int window) {
+static void launch_flash(grt_device *dev, const fa_args &a) {
     auto k = k_flash<KT, HD, BQ>;
     constexpr size_t smem = fa_smem<HD, BQ>();
     static bool attr_set = false;
@@ -220,45 +277,55 @@ static void launch_flash(grt_device *dev, float *out, const float *q, const KT *
         cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         attr_set = true;
     }
-    int G = n_heads / n_kv, rpb = BQ / G, tps = rows.n_rows / rows.n_seqs;
-    dim3 grid((unsigned)((tps + rpb - 1) / rpb), (unsigned)n_kv, (unsigned)rows.n_seqs);
-    launch(dev, k, grid, dim3(FA_THREADS), smem, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window,
-           G, rpb);
+    cuda_ctx *c = cuda_ctx_of(dev);
+    static int slots = env_int("GENRT_CUDA_FA_SLOTS", 2); /* blocks per SM the splits aim for */
+    int G = a.n_heads / a.n_kv, rpb = BQ / G, tps = a.rows.n_rows / a.rows.n_seqs;
+    int64_t blocks = (int64_t)((tps + rpb - 1) / rpb) * a.n_kv * a.rows.n_seqs;
+    /* split the keys where the blocks do not fill the GPU; shares of at least 2 tiles of the longest span */
+    int span = a.window > 0 && a.window < a.max_ctx ? a.window + rpb : a.max_ctx;
+    int64_t n_splits = ((int64_t)slots * c->n_sm + blocks - 1) / blocks;
+    int64_t by_span = span / (2 * fa_shape<HD>::BK);
+    if (n_splits > by_span) n_splits = by_span;
+    if (n_splits > 16) n_splits = 16;
+    if (n_splits < 1) n_splits = 1;
+    float *part = NULL;
+    if (n_splits > 1) {
+        size_t need = (size_t)n_splits * a.rows.n_rows * a.n_heads * (a.hd + 2) * 4;
+        if (dev->capturing && need > c->scratch_size) n_splits = 1;
+        else if (!(part = (float *)cuda_scratch(dev, need))) return; /* sticky error set */
+    }
+    dim3 grid((unsigned)((tps + rpb - 1) / rpb), (unsigned)a.n_kv, (unsigned)(a.rows.n_seqs * n_splits));
+    launch(dev, k, grid, dim3(FA_THREADS), smem, a.out, a.q, (const KT *)a.kc, (const KT *)a.vc, a.st, a.rows,
+           a.n_heads, a.n_kv, a.hd, a.max_ctx, a.scale, a.window, G, rpb, (int)n_splits, part);
+    if (n_splits > 1)
+        launch(dev, k_flash_merge, dim3((unsigned)a.n_heads, (unsigned)a.rows.n_rows), dim3(a.hd <= 64 ? 64 : 128),
+               0, a.out, (const float *)part, a.rows.n_rows, a.n_heads, a.hd, (int)n_splits);
 }
 
 template <typename KT, int HD>
-static void flash_bq(grt_device *dev, float *out, const float *q, const KT *kc, const KT *vc,
-                     const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx,
-                     float scale, int window) {
+static void flash_bq(grt_device *dev, const fa_args &a) {
     /* 64 query vectors per block, or 32 where 64 would leave SMs idle */
-    int G = n_heads / n_kv, tps = rows.n_rows / rows.n_seqs;
-    int64_t blocks64 = (int64_t)((tps + 64 / G - 1) / (64 / G)) * n_kv * rows.n_seqs;
-    if (G <= 32 && blocks64 < cuda_ctx_of(dev)->n_sm)
-        launch_flash<KT, HD, 32>(dev, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window);
+    static int q32 = env_int("GENRT_CUDA_FA_Q32", 1);
+    int G = a.n_heads / a.n_kv, tps = a.rows.n_rows / a.rows.n_seqs;
+    int64_t blocks64 = (int64_t)((tps + 64 / G - 1) / (64 / G)) * a.n_kv * a.rows.n_seqs;
+    if (G <= 32 && blocks64 < (int64_t)q32 * cuda_ctx_of(dev)->n_sm)
+        launch_flash<KT, HD, 32>(dev, a);
     else
-        launch_flash<KT, HD, 64>(dev, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window);
+        launch_flash<KT, HD, 64>(dev, a);
 }
 
 template <typename KT>
-static void flash_hd(grt_device *dev, float *out, const float *q, const KT *kc, const KT *vc,
-                     const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd, int max_ctx,
-                     float scale, int window) {
-#define FA_ARGS dev, out, q, kc, vc, st, rows, n_heads, n_kv, hd, max_ctx, scale, window
-    if (hd <= 32) flash_bq<KT, 32>(FA_ARGS);
-    else if (hd <= 64) flash_bq<KT, 64>(FA_ARGS);
-    else if (hd <= 128) flash_bq<KT, 128>(FA_ARGS);
-    else flash_bq<KT, 256>(FA_ARGS);
-#undef FA_ARGS
+static void flash_hd(grt_device *dev, const fa_args &a) {
+    if (a.hd <= 32) flash_bq<KT, 32>(dev, a);
+    else if (a.hd <= 64) flash_bq<KT, 64>(dev, a);
+    else if (a.hd <= 128) flash_bq<KT, 128>(dev, a);
+    else flash_bq<KT, 256>(dev, a);
 }
 
 bool cuda_flash_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
                           const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
                           int n_kv_heads, int head_dim, int max_ctx, float scale, int window) {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("GENRT_CUDA_FLASH");
-        on = !(e && e[0] == '0' && e[1] == 0);
-    }
+    static int on = env_int("GENRT_CUDA_FLASH", 1);
     /* decode rows (one per sequence) stay on the split kernels */
     if (!on || rows.n_seqs < 1 || rows.n_rows <= rows.n_seqs || rows.n_rows % rows.n_seqs != 0) return false;
     /* whole float4 (f32) or 4-half (f16) pieces of q and cache rows */
@@ -267,17 +334,11 @@ bool cuda_flash_attention(grt_device *dev, const grt_tensor *out, const grt_tens
     if (head_dim < 1 || head_dim > 256 || n_kv_heads < 1 || n_heads % n_kv_heads != 0 ||
         n_heads / n_kv_heads > 64 || k_cache->type != v_cache->type)
         return false;
-    float *o = (float *)tptr(out);
-    const float *qp = (const float *)tptr(q);
-    const grt_step_state *st = (const grt_step_state *)tptr(state);
-    if (k_cache->type == GRT_F16)
-        flash_hd<__half>(dev, o, qp, (const __half *)tptr(k_cache), (const __half *)tptr(v_cache), st, rows, n_heads,
-                         n_kv_heads, head_dim, max_ctx, scale, window);
-    else if (k_cache->type == GRT_F32)
-        flash_hd<float>(dev, o, qp, (const float *)tptr(k_cache), (const float *)tptr(v_cache), st, rows, n_heads,
-                        n_kv_heads, head_dim, max_ctx, scale, window);
-    else
-        return false;
+    fa_args a = {(float *)tptr(out), (const float *)tptr(q), tptr(k_cache), tptr(v_cache),
+                 (const grt_step_state *)tptr(state), rows, n_heads, n_kv_heads, head_dim, max_ctx, window, scale};
+    if (k_cache->type == GRT_F16) flash_hd<__half>(dev, a);
+    else if (k_cache->type == GRT_F32) flash_hd<float>(dev, a);
+    else return false;
     cuda_check_launch(dev, "attention (flash prefill)");
     return true;
 }

@@ -274,12 +274,19 @@ struct mma_plan {
     int splits;
 };
 static mma_plan plan_mma(int n_sm, int M, int N, int K) {
+    /* resident 128 x 128 blocks per SM the splits aim for (GENRT_CUDA_MMA_SLOTS; 0: no split) */
+    static int slots = -1;
+    if (slots < 0) {
+        const char *e = getenv("GENRT_CUDA_MMA_SLOTS");
+        slots = e && *e ? atoi(e) : 2;
+        if (slots < 0) slots = 0;
+    }
     int64_t MN = (int64_t)M * N;
     int64_t big = (int64_t)((M + 127) / 128) * ((N + 127) / 128);
-    int sb = mma_splits(big, 2 * n_sm, K, MN);
+    int sb = mma_splits(big, slots * n_sm, K, MN);
     if (big * sb >= n_sm) return {true, sb};
     int64_t small = (int64_t)((M + 63) / 64) * ((N + 63) / 64);
-    return {false, mma_splits(small, 4 * n_sm, K, MN)};
+    return {false, mma_splits(small, 2 * slots * n_sm, K, MN)};
 }
 
 template <bool F16>

@@ -9,7 +9,13 @@
  * scale, causal/window mask, row max over the 16 threads of a row group
  * (shuffles), rescale of the running sum and output, P to shared memory,
  * then O += P V (each thread RQ query vectors x HD/16 dims). Shared memory
- * is read in float4 pieces (two bank wavefronts per half-warp). */
+ * is read in float4 pieces (two bank wavefronts per half-warp).
+ *
+ * Where the row tiles do not fill the GPU (short prompts, few KV heads),
+ * the key range of each tile is split over blocks, as flash-decoding does,
+ * and a second kernel merges the partial softmaxes in split order.
+ * GENRT_CUDA_FLASH=0 routes prefill back to the split kernels of
+ * cuda_ops.cu; GENRT_CUDA_FA_SPLIT=0 turns the key split off. */
 #include <cuda_fp16.h>
 #include <math.h>
 #include <stdlib.h>
@@ -272,18 +278,24 @@ template <typename KT, int HD, int BQ>
 static void launch_flash(grt_device *dev, const fa_args &a) {
     auto k = k_flash<KT, HD, BQ>;
     constexpr size_t smem = fa_smem<HD, BQ>();
-    static bool attr_set = false;
-    if (!attr_set) {
+    static int occ = 0; /* resident blocks per SM */
+    if (!occ) {
         cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        attr_set = true;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k, FA_THREADS, smem) != cudaSuccess || occ < 1) {
+            cudaGetLastError();
+            occ = 1;
+        }
     }
     cuda_ctx *c = cuda_ctx_of(dev);
-    static int slots = env_int("GENRT_CUDA_FA_SLOTS", 2); /* blocks per SM the splits aim for */
+    static int on = env_int("GENRT_CUDA_FA_SPLIT", 1);
     int G = a.n_heads / a.n_kv, rpb = BQ / G, tps = a.rows.n_rows / a.rows.n_seqs;
     int64_t blocks = (int64_t)((tps + rpb - 1) / rpb) * a.n_kv * a.rows.n_seqs;
-    /* split the keys where the blocks do not fill the GPU; shares of at least 2 tiles of the longest span */
+    /* Split the keys so that the blocks come near to filling the resident
+     * slots once (rounded: a few blocks short of a wave is better than two
+     * waves); shares of at least 2 tiles of the longest span. */
     int span = a.window > 0 && a.window < a.max_ctx ? a.window + rpb : a.max_ctx;
-    int64_t n_splits = ((int64_t)slots * c->n_sm + blocks - 1) / blocks;
+    int64_t cap = (int64_t)occ * c->n_sm;
+    int64_t n_splits = on ? (cap + blocks / 2) / blocks : 1;
     int64_t by_span = span / (2 * fa_shape<HD>::BK);
     if (n_splits > by_span) n_splits = by_span;
     if (n_splits > 16) n_splits = 16;
@@ -305,10 +317,9 @@ static void launch_flash(grt_device *dev, const fa_args &a) {
 template <typename KT, int HD>
 static void flash_bq(grt_device *dev, const fa_args &a) {
     /* 64 query vectors per block, or 32 where 64 would leave SMs idle */
-    static int q32 = env_int("GENRT_CUDA_FA_Q32", 1);
     int G = a.n_heads / a.n_kv, tps = a.rows.n_rows / a.rows.n_seqs;
     int64_t blocks64 = (int64_t)((tps + 64 / G - 1) / (64 / G)) * a.n_kv * a.rows.n_seqs;
-    if (G <= 32 && blocks64 < (int64_t)q32 * cuda_ctx_of(dev)->n_sm)
+    if (G <= 32 && blocks64 < cuda_ctx_of(dev)->n_sm)
         launch_flash<KT, HD, 32>(dev, a);
     else
         launch_flash<KT, HD, 64>(dev, a);

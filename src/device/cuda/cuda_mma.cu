@@ -13,7 +13,14 @@
  * that brings its largest |x| to [2^14, 2^15) (exact, undone in the
  * epilogue), so hi never overflows and lo stays normal for the elements that
  * matter (anything smaller than 2^-24 of the row's largest term is lost in
- * f32 accumulation anyway). BF16 has f32's range and needs no scale. */
+ * f32 accumulation anyway). BF16 has f32's range and needs no scale.
+ *
+ * Tiles: 128 x 128 per block of 8 warps (64 x 32 each) where the grid fills
+ * the GPU, else 64 x 64 per block of 4 warps; where even that leaves SMs
+ * idle (a few hundred rows times a narrow matrix), K is split over blocks
+ * and a second kernel sums the partials in split order, so results do not
+ * depend on timing. GENRT_CUDA_MMA=0 routes back to the SIMT kernel;
+ * GENRT_CUDA_MMA_SLOTS=0 turns the split off. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdlib.h>

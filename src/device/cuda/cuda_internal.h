@@ -126,4 +126,19 @@ void cuda_op_sample(grt_device *dev, const grt_tensor *logits, int n_vocab,
                     const grt_tensor *history, int max_ctx, const grt_tensor *next_ids,
                     const grt_tensor *ring, int ring_len);
 
+/* Prefill product on the tensor cores (cuda_mma.cu): out[M, N] (+)= x[M, K]
+ * w[N, K]^T (+ bias) for F16 and BF16 weights. False when it does not take
+ * the case (other types, K % 8 != 0, misaligned rows; GENRT_CUDA_MMA=0), and
+ * the caller runs its own kernel. Uses the scratch. */
+bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, const float *bias,
+                     float *out, int64_t M, int64_t N, int64_t K, bool acc);
+/* Flash-style prefill attention (cuda_flash.cu) for rows with more than one
+ * token per sequence; same contract as cuda_op_attention. False when it does
+ * not take the case (decode rows, head_dim > 256 or not a multiple of 4, q or
+ * caches not 16-byte aligned, GQA ratio > 64, mixed cache types;
+ * GENRT_CUDA_FLASH=0). Held ops must be flushed before. Uses the scratch. */
+bool cuda_flash_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
+                          const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
+                          int n_kv_heads, int head_dim, int max_ctx, float scale, int window);
+
 #endif

@@ -1244,6 +1244,7 @@ static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tens
     mv_mat m = mat_of(out, w, bias, accumulate);
     const float *x = (const float *)tptr(in);
     if (n_rows > 8) {
+        if (cuda_mma_matmul(dev, x, m.w, m.w_row, T, m.bias, m.out, n_rows, N, K, accumulate)) return;
         dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
         launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, x, m.bias, m.out, n_rows, N, K,
                (int)accumulate);
@@ -1512,6 +1513,9 @@ void cuda_op_attention(grt_device *dev, const grt_tensor *out, const grt_tensor 
                      window))
         return;
     cuda_flush(dev);
+    if (cuda_flash_attention(dev, out, q, k_cache, v_cache, state, rows, n_heads, n_kv_heads, head_dim, max_ctx,
+                             scale, window))
+        return;
     cuda_ctx *c = cuda_ctx_of(dev);
     if (head_dim > 32 * ATT_MAXD || k_cache->type != v_cache->type) {
         grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED, "cuda attention: head_dim %d (max %d) or mixed cache types",

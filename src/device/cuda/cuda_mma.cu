@@ -1,0 +1,350 @@
+/* Prefill products on the tensor cores: out[M, N] (+)= x[M, K] . w[N, K]^T
+ * (+ bias) for F16 and BF16 weights, with mma.sync m16n8k16 (16-bit inputs,
+ * f32 accumulation), ldmatrix, and a 3-stage cp.async pipeline into padded
+ * shared memory.
+ *
+ * Numerics. The CPU multiplies f32 activations by the weights in f32. Here
+ * each activation is split into two values of the weight's type,
+ * x = hi + lo (lo = x - hi, rounded), and each product is w.hi + w.lo: the
+ * weights are exact in their type and the products of two 16-bit values are
+ * exact in f32, so the error left is the rounding of lo (2^-17 of |x| for
+ * bf16, 2^-22 for f16) plus f32 accumulation, close to the CPU's.
+ * F16 has a narrow range: each row of x is first scaled by a power of two
+ * that brings its largest |x| to [2^14, 2^15) (exact, undone in the
+ * epilogue), so hi never overflows and lo stays normal for the elements that
+ * matter (anything smaller than 2^-24 of the row's largest term is lost in
+ * f32 accumulation anyway). BF16 has f32's range and needs no scale.
+ *
+ * Tiles: 128 x 128 per block of 8 warps (64 x 32 each) where the grid fills
+ * the GPU, else 64 x 64 per block of 4 warps; where even that leaves SMs
+ * idle (a few hundred rows times a narrow matrix), K is split over blocks
+ * and a second kernel sums the partials in split order, so results do not
+ * depend on timing. GENRT_CUDA_MMA=0 routes back to the SIMT kernel;
+ * GENRT_CUDA_MMA_SLOTS=0 turns the split off. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/cuda/cuda_internal.h"
+
+enum { MMA_BK = 32, MMA_LDS = MMA_BK + 8 /* padded smem row: 80 bytes, ldmatrix conflict-free */,
+       MMA_STAGES = 3 };
+
+/* ---------------------------------------------------------------- split x */
+
+/* One block per row: hi, lo [M, K] in the weight's type; rs [M] = 1 / scale. */
+template <bool F16>
+static __global__ void __launch_bounds__(256) k_mma_split(const float *x, int64_t K, uint16_t *hi, uint16_t *lo,
+                                                          float *rs) {
+    pdl_start();
+    int64_t m = blockIdx.x;
+    const float *xr = x + m * K;
+    float s = 1.0f;
+    if (F16) {
+        __shared__ float part[8];
+        float mx = 0.0f;
+        for (int64_t k = threadIdx.x; k < K; k += blockDim.x) mx = fmaxf(mx, fabsf(xr[k]));
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = mx;
+        __syncthreads();
+        mx = 0.0f;
+        for (int i = 0; i < (int)(blockDim.x >> 5); i++) mx = fmaxf(mx, part[i]);
+        int e = 0;
+        int sh = 0;
+        if (mx > 0.0f && isfinite(mx)) {
+            frexpf(mx, &e); /* mx < 2^e */
+            sh = 15 - e;
+            sh = sh < -100 ? -100 : sh > 100 ? 100 : sh;
+        }
+        s = ldexpf(1.0f, sh);
+        if (threadIdx.x == 0) rs[m] = ldexpf(1.0f, -sh);
+    }
+    for (int64_t k = threadIdx.x; k < K; k += blockDim.x) {
+        float v = xr[k] * s;
+        if (F16) {
+            __half h = __float2half_rn(v);
+            __half l = __float2half_rn(v - __half2float(h));
+            hi[m * K + k] = __half_as_ushort(h);
+            lo[m * K + k] = __half_as_ushort(l);
+        } else {
+            __nv_bfloat16 h = __float2bfloat16_rn(v);
+            __nv_bfloat16 l = __float2bfloat16_rn(v - __bfloat162float(h));
+            hi[m * K + k] = __bfloat16_as_ushort(h);
+            lo[m * K + k] = __bfloat16_as_ushort(l);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- PTX */
+
+static __device__ __forceinline__ unsigned smem_addr(const void *p) {
+    return (unsigned)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global -> shared, bypassing L1; n = 0 writes zeros. */
+static __device__ __forceinline__ void cp16(void *dst, const void *src, int n) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(n));
+}
+static __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+static __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+static __device__ __forceinline__ void ldsm4(unsigned (&r)[4], const void *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+
+/* d += a . b, m16n8k16, row-major a, column-major b. */
+template <bool F16>
+static __device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    if (F16)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                     "{%8, %9}, {%0, %1, %2, %3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    else
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                     "{%8, %9}, {%0, %1, %2, %3};\n"
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* ---------------------------------------------------------------- GEMM */
+
+/* A BM x BN output tile per block of WM x WN warps, each warp a
+ * (BM / WM) x (BN / WN) tile. Shared memory per stage: A hi, A lo [BM][LDS],
+ * B [BN][LDS] (rows of w, K contiguous: the "col" operand as stored).
+ * Split K (gridDim.z > 1): block z takes kps tiles of BK and writes its raw
+ * sums to part [z][M][N]; k_mma_reduce finishes. */
+template <bool F16, int BM, int BN, int WM, int WN>
+static __global__ void __launch_bounds__(WM * WN * 32)
+    k_mma(const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w, int64_t w_ld,
+          const float *bias, float *out, int M, int N, int K, int acc, float *part, int kps) {
+    constexpr int NTH = WM * WN * 32, TM = BM / WM, TN = BN / WN, MT = TM / 16, NT = TN / 8;
+    constexpr int STAGE = (2 * BM + BN) * MMA_LDS; /* elements */
+    static_assert(NT % 2 == 0, "B fragments load in pairs");
+    extern __shared__ __align__(16) uint16_t sm[];
+    pdl_start();
+    int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    int wm0 = (warp / WN) * TM, wn0 = (warp % WN) * TN;
+    int64_t m0 = (int64_t)blockIdx.y * BM, n0 = (int64_t)blockIdx.x * BN;
+    int kt0 = blockIdx.z * kps, nk = (K + MMA_BK - 1) / MMA_BK - kt0;
+    if (nk > kps) nk = kps;
+
+    auto load = [&](int stage, int k0) {
+        uint16_t *sa = sm + stage * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
+#pragma unroll
+        for (int i = tid; i < BM * (MMA_BK / 8); i += NTH) {
+            int r = i / (MMA_BK / 8), c = (i % (MMA_BK / 8)) * 8;
+            bool ok = m0 + r < M && k0 + c < K;
+            int64_t off = ok ? (m0 + r) * (int64_t)K + k0 + c : 0;
+            cp16(sa + r * MMA_LDS + c, ah + off, ok ? 16 : 0);
+            cp16(sl + r * MMA_LDS + c, al + off, ok ? 16 : 0);
+        }
+#pragma unroll
+        for (int i = tid; i < BN * (MMA_BK / 8); i += NTH) {
+            int r = i / (MMA_BK / 8), c = (i % (MMA_BK / 8)) * 8;
+            bool ok = n0 + r < N && k0 + c < K;
+            cp16(sb + r * MMA_LDS + c, w + (ok ? (n0 + r) * w_ld + k0 + c : 0), ok ? 16 : 0);
+        }
+    };
+
+    float d[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) d[i][j][e] = 0.0f;
+
+#pragma unroll
+    for (int s = 0; s < MMA_STAGES - 1; s++) {
+        if (s < nk) load(s, (kt0 + s) * MMA_BK);
+        cp_commit();
+    }
+    for (int kt = 0; kt < nk; kt++) {
+        cp_wait<MMA_STAGES - 2>();
+        __syncthreads();
+        int nx = kt + MMA_STAGES - 1;
+        if (nx < nk) load(nx % MMA_STAGES, (kt0 + nx) * MMA_BK);
+        cp_commit();
+        const uint16_t *sa = sm + (kt % MMA_STAGES) * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
+#pragma unroll
+        for (int kk = 0; kk < MMA_BK; kk += 16) {
+            unsigned ahf[MT][4], alf[MT][4], bf[NT][2];
+#pragma unroll
+            for (int i = 0; i < MT; i++) {
+                int off = (wm0 + i * 16 + (lane & 15)) * MMA_LDS + kk + (lane >> 4) * 8;
+                ldsm4(ahf[i], sa + off);
+                ldsm4(alf[i], sl + off);
+            }
+#pragma unroll
+            for (int j = 0; j < NT; j += 2) {
+                unsigned r[4];
+                ldsm4(r, sb + (wn0 + j * 8 + (lane & 7) + ((lane >> 4) << 3)) * MMA_LDS + kk + ((lane >> 3) & 1) * 8);
+                bf[j][0] = r[0], bf[j][1] = r[1], bf[j + 1][0] = r[2], bf[j + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    mma16816<F16>(d[i][j], ahf[i], bf[j][0], bf[j][1]);
+                    mma16816<F16>(d[i][j], alf[i], bf[j][0], bf[j][1]);
+                }
+        }
+    }
+    cp_wait<0>();
+
+    /* c0, c1: row lane / 4, columns 2 (lane % 4) + {0, 1}; c2, c3: row + 8. */
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int64_t m = m0 + wm0 + i * 16 + (lane >> 2) + h * 8;
+            if (m >= M) continue;
+            float sc = rs && !part ? rs[m] : 1.0f;
+#pragma unroll
+            for (int j = 0; j < NT; j++)
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    int64_t n = n0 + wn0 + j * 8 + (lane & 3) * 2 + e;
+                    if (n >= N) continue;
+                    if (part) {
+                        part[((int64_t)blockIdx.z * M + m) * N + n] = d[i][j][h * 2 + e];
+                        continue;
+                    }
+                    float v = d[i][j][h * 2 + e] * sc + (bias ? bias[n] : 0.0f);
+                    float *o = out + m * N + n;
+                    *o = acc ? *o + v : v;
+                }
+        }
+}
+
+/* out[m, n] (+)= (sum over splits of part[s, m, n]) * rs[m] + bias[n], the
+ * splits summed in order (the result does not depend on timing). */
+static __global__ void k_mma_reduce(const float *part, int splits, const float *rs, const float *bias, float *out,
+                                    int M, int N, int acc) {
+    pdl_start();
+    int64_t MN = (int64_t)M * N;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < MN; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = 0.0f;
+        for (int s = 0; s < splits; s++) v += part[s * MN + i];
+        int64_t m = i / N, n = i % N;
+        v = v * (rs ? rs[m] : 1.0f) + (bias ? bias[n] : 0.0f);
+        out[i] = acc ? out[i] + v : v;
+    }
+}
+
+template <bool F16, int BM, int BN, int WM, int WN>
+static void launch_mma(grt_device *dev, const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w,
+                       int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc, float *part,
+                       int splits) {
+    auto k = k_mma<F16, BM, BN, WM, WN>;
+    if (!part) splits = 1;
+    size_t smem = (size_t)MMA_STAGES * (2 * BM + BN) * MMA_LDS * 2;
+    static bool attr_set = false; /* per instantiation; the attribute is per device function */
+    if (!attr_set) {
+        cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        attr_set = true;
+    }
+    int nk = (K + MMA_BK - 1) / MMA_BK, kps = (nk + splits - 1) / splits;
+    splits = (nk + kps - 1) / kps;
+    if (splits < 2) part = NULL;
+    dim3 grid((unsigned)((N + BN - 1) / BN), (unsigned)((M + BM - 1) / BM), (unsigned)splits);
+    launch(dev, k, grid, dim3(WM * WN * 32), smem, ah, al, rs, w, w_ld, bias, out, M, N, K, (int)acc, part, kps);
+    if (part) {
+        int64_t MN = (int64_t)M * N, nb = (MN + 255) / 256;
+        launch(dev, k_mma_reduce, dim3((unsigned)(nb < 4096 ? nb : 4096)), dim3(256), 0, (const float *)part, splits,
+               rs, bias, out, M, N, (int)acc);
+    }
+}
+
+/* Splits of K for a tile grid: enough blocks for `slots` resident ones,
+ * at least 8 tiles of BK per split, partials within 64 MiB. */
+static int mma_splits(int64_t tiles, int slots, int K, int64_t MN) {
+    int64_t s = slots / tiles;
+    int64_t by_k = ((K + MMA_BK - 1) / MMA_BK) / 8;
+    if (s > by_k) s = by_k;
+    int64_t by_mem = ((int64_t)64 << 20) / (MN * 4);
+    if (s > by_mem) s = by_mem;
+    if (s > 16) s = 16;
+    return s < 1 ? 1 : (int)s;
+}
+
+/* 128 x 128 tiles (two resident per SM) when they, split over K where the
+ * grid is small, fill the GPU; else 64 x 64 tiles (four per SM), split too. */
+struct mma_plan {
+    bool big;
+    int splits;
+};
+static mma_plan plan_mma(int n_sm, int M, int N, int K) {
+    /* resident 128 x 128 blocks per SM the splits aim for (GENRT_CUDA_MMA_SLOTS; 0: no split) */
+    static int slots = -1;
+    if (slots < 0) {
+        const char *e = getenv("GENRT_CUDA_MMA_SLOTS");
+        slots = e && *e ? atoi(e) : 2;
+        if (slots < 0) slots = 0;
+    }
+    int64_t MN = (int64_t)M * N;
+    int64_t big = (int64_t)((M + 127) / 128) * ((N + 127) / 128);
+    int sb = mma_splits(big, slots * n_sm, K, MN);
+    if (big * sb >= n_sm) return {true, sb};
+    int64_t small = (int64_t)((M + 63) / 64) * ((N + 63) / 64);
+    return {false, mma_splits(small, 2 * slots * n_sm, K, MN)};
+}
+
+template <bool F16>
+static void run_mma(grt_device *dev, mma_plan pl, const uint16_t *ah, const uint16_t *al, const float *rs,
+                    const uint16_t *w, int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc,
+                    float *part) {
+    if (pl.big)
+        launch_mma<F16, 128, 128, 2, 4>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
+    else
+        launch_mma<F16, 64, 64, 2, 2>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
+}
+
+bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, const float *bias,
+                     float *out, int64_t M, int64_t N, int64_t K, bool acc) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("GENRT_CUDA_MMA");
+        on = !(e && strcmp(e, "0") == 0);
+    }
+    if (!on || (T != GRT_F16 && T != GRT_BF16)) return false;
+    /* cp.async moves 16-byte pieces of weight rows */
+    if (K % 8 != 0 || (uintptr_t)w % 16 != 0 || w_row % 16 != 0) return false;
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return false;
+    cuda_ctx *c = cuda_ctx_of(dev);
+    bool f16 = T == GRT_F16;
+    mma_plan pl = plan_mma(c->n_sm, (int)M, (int)N, (int)K);
+    /* scratch: hi, lo [M, K]; rs [M]; split-K partials [splits, M, N] */
+    size_t half = (size_t)M * (size_t)K * 2, rs_off = 2 * half;
+    size_t part_off = (rs_off + (size_t)M * 4 + 255) & ~(size_t)255;
+    size_t need = part_off + (pl.splits > 1 ? (size_t)pl.splits * (size_t)M * (size_t)N * 4 : 0);
+    if (dev->capturing && need > c->scratch_size) {
+        /* no growth inside a capture: no split, or the SIMT kernel */
+        pl.splits = 1;
+        need = part_off;
+        if (need > c->scratch_size) return false;
+    }
+    uint8_t *s = (uint8_t *)cuda_scratch(dev, need);
+    if (!s) return true; /* sticky error set */
+    uint16_t *hi = (uint16_t *)s, *lo = (uint16_t *)(s + half);
+    float *rs = f16 ? (float *)(s + rs_off) : NULL;
+    float *part = pl.splits > 1 ? (float *)(s + part_off) : NULL;
+    if (f16)
+        launch(dev, k_mma_split<true>, dim3((unsigned)M), dim3(256), 0, x, K, hi, lo, rs);
+    else
+        launch(dev, k_mma_split<false>, dim3((unsigned)M), dim3(256), 0, x, K, hi, lo, rs);
+    const uint16_t *wp = (const uint16_t *)w;
+    int64_t ld = (int64_t)(w_row / 2);
+    if (f16)
+        run_mma<true>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+    else
+        run_mma<false>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+    cuda_check_launch(dev, "matmul (tensor cores)");
+    return true;
+}

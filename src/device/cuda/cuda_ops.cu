@@ -60,6 +60,20 @@ static __device__ __forceinline__ float load_elem(const uint8_t *row, int T, int
     return 0.0f;
 }
 
+/* Element k of a packed Q8_0 / Q4_0 row (cuda_pack; rows of whole superblocks). */
+static __device__ __forceinline__ float load_elem_pk(const uint8_t *row, int T, int64_t k) {
+    int j = (int)((k >> 5) & 7), e = (int)(k & 31);
+    const uint8_t *sb = row + (k >> 8) * pk_sb_bytes(T);
+    float d = f16_to_f((uint16_t)(sb[2 * j] | (sb[2 * j + 1] << 8)));
+    if (T == GRT_Q8_0) return d * (float)(int8_t)sb[16 + 32 * j + e];
+    uint8_t q = sb[16 + 16 * j + (e & 15)];
+    return d * (float)((e < 16 ? q & 15 : q >> 4) - 8);
+}
+
+static __device__ __forceinline__ float load_w(const uint8_t *row, int T, int pk, int64_t k) {
+    return pk ? load_elem_pk(row, T, k) : load_elem(row, T, k);
+}
+
 static size_t row_bytes(int T, int64_t n) { return grt_row_bytes((grt_dtype)T, n); }
 
 /* ---------------------------------------------------------------- write, fill */
@@ -69,20 +83,128 @@ struct write_chunk {
     unsigned char b[WRITE_CHUNK];
 };
 
-static __global__ void k_write(unsigned char *dst, int n, const write_chunk p) {
+static __global__ void k_write(unsigned char *base, size_t off, pk_map m, int n, const write_chunk p) {
     pdl_start();
-    for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = p.b[i];
+    for (int i = threadIdx.x; i < n; i += blockDim.x) base[pk_phys(m, off + i)] = p.b[i];
 }
 
-void cuda_op_write_small(grt_device *dev, void *dst, const void *src, size_t n) {
-    cudaStream_t st = cuda_ctx_of(dev)->stream;
+void cuda_op_write_small(grt_device *dev, void *base, size_t off, pk_map m, const void *src, size_t n) {
     write_chunk p;
     for (size_t o = 0; o < n; o += WRITE_CHUNK) {
-        size_t m = n - o < WRITE_CHUNK ? n - o : WRITE_CHUNK;
-        memcpy(p.b, (const char *)src + o, m);
-        launch(dev, k_write, dim3(1), dim3(256), 0, (unsigned char *)dst + o, (int)m, p);
+        size_t k = n - o < WRITE_CHUNK ? n - o : WRITE_CHUNK;
+        memcpy(p.b, (const char *)src + o, k);
+        launch(dev, k_write, dim3(1), dim3(256), 0, (unsigned char *)base, off + o, m, (int)k, p);
     }
     cuda_check_launch(dev, "write");
+}
+
+static __global__ void k_copy_mapped(unsigned char *dbase, size_t doff, pk_map dm, const unsigned char *sbase,
+                                     size_t soff, pk_map sm, size_t n) {
+    pdl_start();
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dbase[pk_phys(dm, doff + i)] = sbase[pk_phys(sm, soff + i)];
+}
+
+static unsigned byte_blocks(size_t n) {
+    size_t b = (n + 255) / 256;
+    return (unsigned)(b > 4096 ? 4096 : b < 1 ? 1 : b);
+}
+
+void cuda_op_copy_mapped(grt_device *dev, void *dbase, size_t doff, pk_map dm, const void *sbase, size_t soff,
+                         pk_map sm, size_t n) {
+    launch(dev, k_copy_mapped, dim3(byte_blocks(n)), dim3(256), 0, (unsigned char *)dbase, doff, dm,
+           (const unsigned char *)sbase, soff, sm, n);
+    cuda_check_launch(dev, "copy");
+}
+
+/* Bytes [off, off + n) take the pattern's bytes in turn (off % 4 == 0). */
+static __global__ void k_fill_mapped(unsigned char *base, size_t off, pk_map m, size_t n, uint32_t v) {
+    pdl_start();
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        base[pk_phys(m, off + i)] = (unsigned char)(v >> (8 * (i & 3)));
+}
+
+void cuda_op_fill_mapped(grt_device *dev, void *base, size_t off, pk_map m, size_t n, uint32_t pattern) {
+    launch(dev, k_fill_mapped, dim3(byte_blocks(n)), dim3(256), 0, (unsigned char *)base, off, m, n, pattern);
+    cuda_check_launch(dev, "fill");
+}
+
+/* ---------------------------------------------------------------- repack */
+
+/* GGUF superblocks into the packed layout, in place: each thread moves one
+ * superblock through its own slice of shared memory. */
+enum { RP_THREADS = 128 };
+
+static __global__ void __launch_bounds__(RP_THREADS) k_repack(uint4 *w, int T, size_t n_sb) {
+    pdl_start();
+    __shared__ uint4 sm[RP_THREADS][17];
+    size_t sb = blockIdx.x * (size_t)RP_THREADS + threadIdx.x;
+    if (sb >= n_sb) return;
+    unsigned n16 = pk_sb_bytes(T) / 16;
+    uint4 *src = w + sb * n16, *mine = sm[threadIdx.x];
+    for (unsigned i = 0; i < n16; i++) mine[i] = src[i];
+    const unsigned char *g = (const unsigned char *)mine;
+    for (unsigned i = 0; i < n16; i++) {
+        unsigned char o[16];
+        for (unsigned b = 0; b < 16; b++) {
+            /* packed byte q is GGUF byte (block j, byte w): pk_pos inverted */
+            unsigned q = 16 * i + b, bs = T == GRT_Q4_0 ? 18u : 34u;
+            unsigned j = q < 16 ? q / 2 : (q - 16) / (bs - 2), wb = q < 16 ? q % 2 : (q - 16) % (bs - 2) + 2;
+            o[b] = g[j * bs + wb];
+        }
+        uint4 v;
+        memcpy(&v, o, 16);
+        src[i] = v;
+    }
+}
+
+grt_status cuda_op_prepare_weight(grt_device *dev, const grt_tensor *w) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    int T = w->type;
+    grt_buffer *b = w->buf;
+    size_t off = w->offset, n = grt_tensor_nbytes(w);
+    /* Rows of whole superblocks that start 16-aligned; other shapes keep the
+     * GGUF layout (its kernels read 2-byte aligned blocks). */
+    if (!c->repack || (T != GRT_Q8_0 && T != GRT_Q4_0) || w->ne[1] % 256 != 0 || n == 0 ||
+        (b->flags & GRT_BUF_HOST_VISIBLE) || ((uintptr_t)b->ptr + off) % 16 != 0)
+        return GRT_OK;
+    for (cuda_pack *r = cuda_packs(b); r; r = r->next)
+        if (off < r->off + r->n && r->off < off + n) return GRT_OK; /* already packed (or part of a packed range) */
+    cuda_pack *r = (cuda_pack *)grt_calloc(1, sizeof *r);
+    if (!r) return GRT_ERR_NO_MEMORY;
+    cuda_flush(dev);
+    size_t n_sb = n / pk_sb_bytes(T);
+    launch(dev, k_repack, dim3((unsigned)((n_sb + RP_THREADS - 1) / RP_THREADS)), dim3(RP_THREADS), 0,
+           (uint4 *)((char *)b->ptr + off), T, n_sb);
+    cuda_check_launch(dev, "repack");
+    r->off = off, r->n = n, r->type = T;
+    r->next = (cuda_pack *)b->impl;
+    b->impl = r;
+    return grt_dev_status(dev);
+}
+
+/* How matmul and embed read weight t: 1 packed, 0 GGUF layout, -1 a view
+ * that only partly matches the packed regions it touches (a sticky error:
+ * prepared weights are named with their type and row length). */
+static int pack_of(grt_device *dev, const grt_tensor *t) {
+    if (!cuda_packs(t->buf)) return 0;
+    size_t off = t->offset, n = grt_tensor_nbytes(t), len;
+    bool any = false, all = true;
+    for (size_t p = off; p < off + n; p += len) {
+        pk_map m = cuda_pack_seg(t->buf, p, off + n - p, &len);
+        if (!m.type) {
+            all = false;
+            continue;
+        }
+        any = true;
+        if (m.type != t->type || t->ne[1] % 256 != 0 || (p - m.off) % pk_sb_bytes(m.type) != 0) all = false;
+    }
+    if (!any) return 0;
+    if (all) return 1;
+    grt_dev_set_error(dev, GRT_ERR_INVALID_ARG,
+                      "cuda: a %s [%lld, %lld] view at byte %zu does not match the repacked weight it overlaps",
+                      grt_dtype_name((grt_dtype)t->type), (long long)t->ne[0], (long long)t->ne[1], off);
+    return -1;
 }
 
 static __global__ void k_fill(uint32_t *dst, size_t n, uint32_t v) {
@@ -102,7 +224,7 @@ void cuda_op_fill(grt_device *dev, void *dst, size_t n, uint32_t pattern) {
 
 /* ---------------------------------------------------------------- embed */
 
-static __global__ void k_embed(float *out, const uint8_t *table, int T, size_t row, int64_t n_vocab,
+static __global__ void k_embed(float *out, const uint8_t *table, int T, int pk, size_t row, int64_t n_vocab,
                                int64_t n_embd, const int32_t *ids, float scale, int *err) {
     pdl_start();
     int r = blockIdx.y;
@@ -112,16 +234,18 @@ static __global__ void k_embed(float *out, const uint8_t *table, int T, size_t r
     if (bad && threadIdx.x == 0 && blockIdx.x == 0) *(volatile int *)err = CUDA_KERR_EMBED_ID;
     const uint8_t *src = table + (size_t)(bad ? 0 : id) * row;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_embd; i += (int64_t)gridDim.x * blockDim.x)
-        o[i] = bad ? 0.0f : load_elem(src, T, i) * scale;
+        o[i] = bad ? 0.0f : load_w(src, T, pk, i) * scale;
 }
 
 void cuda_op_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids,
                    float scale, int n_rows) {
     cuda_flush(dev);
     cuda_ctx *c = cuda_ctx_of(dev);
+    int pk = pack_of(dev, table);
+    if (pk < 0) return;
     int64_t n_vocab = table->ne[0], n_embd = table->ne[1];
     dim3 grid((unsigned)((n_embd + 255) / 256 < 16 ? (n_embd + 255) / 256 : 16), (unsigned)n_rows);
-    launch(dev, k_embed, dim3(grid), dim3(256), 0, (float *)tptr(out), (const uint8_t *)tptr(table), table->type,
+    launch(dev, k_embed, dim3(grid), dim3(256), 0, (float *)tptr(out), (const uint8_t *)tptr(table), table->type, pk,
                                          row_bytes(table->type, n_embd), n_vocab, n_embd,
                                          (const int32_t *)tptr(ids), scale, c->err_word_dev);
     cuda_check_launch(dev, "embed");
@@ -193,6 +317,7 @@ struct mv_args {
     int vec_stage;  /* pipelined kernels: stage with float4 loads where aligned */
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
                        blk[] then counts blocks of MV_WARPS / split rows */
+    int pk;         /* Q8_0 / Q4_0 weights in the packed layout (cuda_pack) */
 };
 
 template <int R>
@@ -495,101 +620,31 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
 /* Two bytes at a 2-aligned address as the low half of a word. */
 static __device__ __forceinline__ uint32_t ld16(const uint8_t *p) { return __ldg((const unsigned short *)p); }
 
-/* Q8_0: lane handles a quarter block (8 quants); a warp covers 8 blocks
- * (272 contiguous bytes) per step, U steps per round. Blocks are 2-byte
- * aligned, so quants load as 16-bit pairs. */
-template <int R>
-static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q8(mv_args a) {
+/* GGUF-layout Q8_0 / Q4_0 rows of any K % 32 == 0 (the packed layout needs
+ * K % 256 == 0, e.g. not SmolLM2's K 576): blocks are only 2-byte aligned,
+ * so quants load as 16-bit pairs. A lane takes 8 quant bytes of a block:
+ * Q8_0, four lanes per block (elements [8p, 8p + 8)); Q4_0, two lanes,
+ * half h has elements [8h, 8h + 8) (low nibbles) and [16 + 8h, 24 + 8h)
+ * (high). A warp covers 32 / LPB blocks per step, U steps per round. */
+template <int T, int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_qraw(mv_args a) {
     pdl_launch();
     extern __shared__ float xs_dyn[];
+    constexpr int LPB = T == GRT_Q4_0 ? 2 : 4, BPS = 32 / LPB, BS = T == GRT_Q4_0 ? 18 : 34, U = 4;
     mv_mat M;
     unsigned vb = blockIdx.x;
     int64_t n = mv_row(a, vb, &M);
     bool valid = n >= 0;
-    int lane = threadIdx.x & 31, part = lane & 3;
+    int lane = threadIdx.x & 31, part = lane % LPB;
     const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
     int64_t nb = valid ? a.K / 32 : 0;
-    constexpr int U = 4;
-    uint32_t dq[U], q01[U], q23[U];
-    auto load_round = [&](int64_t b0) {
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int64_t b = b0 + 8 * u;
-            if (b < nb) {
-                const uint8_t *blk = wr + b * 34, *qp = blk + 2 + part * 8;
-                dq[u] = ld16(blk);
-                q01[u] = ld16(qp) | (ld16(qp + 2) << 16);
-                q23[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
-            } else {
-                dq[u] = q01[u] = q23[u] = 0;
-            }
-        }
-    };
-    load_round(lane >> 2);
-    pdl_wait();
-    const float *X = mv_stage<R>(a, xs_dyn);
-    for (bool first = true;; first = false) {
-        if (valid) {
-            float s[R];
-#pragma unroll
-            for (int r = 0; r < R; r++) s[r] = 0;
-            for (int64_t b0 = lane >> 2; b0 < nb; b0 += 8 * U) {
-                if (!first || b0 != (lane >> 2)) load_round(b0);
-#pragma unroll
-                for (int u = 0; u < U; u++) {
-                    int64_t b = b0 + 8 * u;
-                    if (b >= nb) break;
-                    float d = f16_to_f((uint16_t)dq[u]);
-                    float wf[8];
-#pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        wf[i] = (float)(int8_t)(q01[u] >> (8 * i));
-                        wf[4 + i] = (float)(int8_t)(q23[u] >> (8 * i));
-                    }
-                    int64_t k = b * 32 + part * 8;
-#pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        float xv[8];
-                        load_x8(X + r * a.K, k, xv);
-                        float t = 0;
-#pragma unroll
-                        for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
-                        s[r] += d * t;
-                    }
-                }
-            }
-            mv_finish<R>(M, n, s);
-        }
-        vb += gridDim.x;
-        if (vb >= a.blk[a.n_mats]) break;
-        n = mv_row(a, vb, &M);
-        valid = n >= 0;
-        wr = M.w + (valid ? n : 0) * M.w_row;
-        nb = valid ? a.K / 32 : 0;
-    }
-}
-
-/* Q4_0: lane pairs share a block; lane half h takes qs[8h, 8h + 8), i.e.
- * elements [8h, 8h + 8) (low nibbles) and [16 + 8h, 24 + 8h) (high). */
-template <int R>
-static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
-    pdl_launch();
-    extern __shared__ float xs_dyn[];
-    mv_mat M;
-    unsigned vb = blockIdx.x;
-    int64_t n = mv_row(a, vb, &M);
-    bool valid = n >= 0;
-    int lane = threadIdx.x & 31, h = lane & 1;
-    const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
-    int64_t nb = valid ? a.K / 32 : 0;
-    constexpr int U = 4;
     uint32_t dq[U], q0[U], q1[U];
     auto load_round = [&](int64_t b0) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int64_t b = b0 + 16 * u;
+            int64_t b = b0 + BPS * u;
             if (b < nb) {
-                const uint8_t *blk = wr + b * 18, *qp = blk + 2 + h * 8;
+                const uint8_t *blk = wr + b * BS, *qp = blk + 2 + part * 8;
                 dq[u] = ld16(blk);
                 q0[u] = ld16(qp) | (ld16(qp + 2) << 16);
                 q1[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
@@ -598,7 +653,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
             }
         }
     };
-    load_round(lane >> 1);
+    load_round(lane / LPB);
     pdl_wait();
     const float *X = mv_stage<R>(a, xs_dyn);
     for (bool first = true;; first = false) {
@@ -606,31 +661,37 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
             float s[R];
 #pragma unroll
             for (int r = 0; r < R; r++) s[r] = 0;
-            for (int64_t b0 = lane >> 1; b0 < nb; b0 += 16 * U) {
-                if (!first || b0 != (lane >> 1)) load_round(b0);
+            for (int64_t b0 = lane / LPB; b0 < nb; b0 += BPS * U) {
+                if (!first || b0 != lane / LPB) load_round(b0);
 #pragma unroll
                 for (int u = 0; u < U; u++) {
-                    int64_t b = b0 + 16 * u;
+                    int64_t b = b0 + BPS * u;
                     if (b >= nb) break;
                     float d = f16_to_f((uint16_t)dq[u]);
-                    float lo[8], hi[8];
+                    /* wa: elements [k, k + 8); Q4_0 also wb: [k + 16, k + 24) */
+                    float wa[8], wb[8];
 #pragma unroll
                     for (int i = 0; i < 4; i++) {
                         uint32_t b0v = (q0[u] >> (8 * i)) & 0xff, b1v = (q1[u] >> (8 * i)) & 0xff;
-                        lo[i] = (float)((int)(b0v & 15) - 8);
-                        hi[i] = (float)((int)(b0v >> 4) - 8);
-                        lo[4 + i] = (float)((int)(b1v & 15) - 8);
-                        hi[4 + i] = (float)((int)(b1v >> 4) - 8);
+                        if (T == GRT_Q8_0) {
+                            wa[i] = (float)(int8_t)b0v;
+                            wa[4 + i] = (float)(int8_t)b1v;
+                        } else {
+                            wa[i] = (float)((int)(b0v & 15) - 8);
+                            wb[i] = (float)((int)(b0v >> 4) - 8);
+                            wa[4 + i] = (float)((int)(b1v & 15) - 8);
+                            wb[4 + i] = (float)((int)(b1v >> 4) - 8);
+                        }
                     }
-                    int64_t k = b * 32 + h * 8;
+                    int64_t k = b * 32 + part * 8;
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         float x0[8], x1[8];
                         load_x8(X + r * a.K, k, x0);
-                        load_x8(X + r * a.K, k + 16, x1);
+                        if (T == GRT_Q4_0) load_x8(X + r * a.K, k + 16, x1);
                         float t = 0;
 #pragma unroll
-                        for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
+                        for (int i = 0; i < 8; i++) t += T == GRT_Q4_0 ? wa[i] * x0[i] + wb[i] * x1[i] : wa[i] * x0[i];
                         s[r] += d * t;
                     }
                 }
@@ -648,6 +709,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
 
 /* Any type, any alignment: one warp per output, element by element. */
 static __global__ void k_mv_generic(mv_args a, int T, int R) {
+    int pk = a.pk;
     pdl_start();
     const mv_mat &M = a.m[0];
     int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
@@ -656,7 +718,7 @@ static __global__ void k_mv_generic(mv_args a, int T, int R) {
     const uint8_t *wr = M.w + n * M.w_row;
     for (int r = 0; r < R; r++) {
         float s = 0;
-        for (int64_t k = lane; k < a.K; k += 32) s += load_elem(wr, T, k) * a.x[r * a.K + k];
+        for (int64_t k = lane; k < a.K; k += 32) s += load_w(wr, T, pk, k) * a.x[r * a.K + k];
         s = warp_sum(s);
         if (lane == 0) {
             float v = s + (M.bias ? M.bias[n] : 0.0f);
@@ -1022,6 +1084,144 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_quant(mv_
 }
 #pragma nv_diag_default 128
 
+/* ------------------------------------------- matmul: decode, packed quants */
+
+/* The input rows as Q8_0 for k_mvq: int8 quants xq [n], and per block of 32
+ * {its f16-rounded scale as float bits, the sum of its quants} in xs, with
+ * mv_quant_x's numbers. Four threads per block, eight elements each (n %
+ * 256 == 0, so a warp is wholly in or out of the loop). Ends with a block
+ * barrier. */
+static __device__ void mv_quant_x8(const float *X, int8_t *xq, int2 *xs, int64_t n) {
+    for (int64_t t = threadIdx.x; t < n / 8; t += blockDim.x) {
+        float4 a = *(const float4 *)(X + t * 8), b = *(const float4 *)(X + t * 8 + 4);
+        float v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+        float am = 0;
+#pragma unroll
+        for (int i = 0; i < 8; i++) am = fmaxf(am, fabsf(v[i]));
+        am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 1));
+        am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 2));
+        float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint32_t w[2] = {0, 0};
+        int sum = 0;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            int q = (int)roundf(v[i] * id);
+            sum += q;
+            w[i / 4] |= (uint32_t)(q & 0xff) << (8 * (i % 4));
+        }
+        *(uint2 *)(xq + t * 8) = make_uint2(w[0], w[1]);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        if ((t & 3) == 0) xs[t >> 2] = make_int2(__float_as_int(__half2float(__float2half_rn(d))), sum);
+    }
+    __syncthreads();
+}
+
+/* Shared memory of k_mvq: the staged f32 input when a prologue makes one,
+ * the int8 input, its block scales and sums. */
+static __host__ __device__ size_t mvq_f32_bytes(const mv_args &a, int R) {
+    return a.stage && a.pro != PRO_NONE ? (size_t)R * a.K * 4 : 0;
+}
+static size_t mvq_smem(const mv_args &a, int R) { return mvq_f32_bytes(a, R) + (size_t)R * a.K + (size_t)R * a.K / 4; }
+
+/* Packed Q8_0 / Q4_0 (cuda_pack). A unit is 16 quant bytes (a Q4_0 block,
+ * half a Q8_0 block) and its block's f16 scale: lane takes units
+ * lane + 32 u of a round, U per round, each one 16-byte and one 2-byte load
+ * straight into registers (a warp reads whole superblocks), and issues the
+ * next round's loads (next row included) before it uses the current one.
+ * x is Q8_0 in shared memory; a unit is 4 (Q8_0) or 8 (Q4_0) dp4a per
+ * input row, Q4_0's -8 offset taken out once per block through the sum of
+ * the x quants. */
+template <int T, int R, int U>
+static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a) {
+    pdl_launch();
+    extern __shared__ uint4 sm_dyn[];
+    constexpr int QW = T == GRT_Q4_0 ? 1 : 2; /* units per block */
+    constexpr int EPU = 32 / QW;               /* elements per unit */
+    constexpr unsigned SBB = T == GRT_Q4_0 ? 144 : 272;
+    int lane = threadIdx.x & 31;
+    /* this warp's K slice: units [u0, u0 + nu) of each row */
+    int64_t nu = a.K / EPU / a.split, u0 = ((threadIdx.x >> 5) % a.split) * nu;
+    int rounds = (int)((nu + 32 * U - 1) / (32 * U));
+    int par = 0;
+    uint4 pre[U];
+    uint32_t pd[U];
+    auto load = [&](const mv_it &q) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t g = (int64_t)q.r * 32 * U + lane + 32 * u;
+            if (g < nu) {
+                g += u0;
+                const uint8_t *sb = q.w + (size_t)(g / (8 * QW)) * SBB;
+                unsigned j = (unsigned)(g % (8 * QW));
+                pre[u] = __ldg((const uint4 *)(sb + 16) + j);
+                pd[u] = __ldg((const unsigned short *)sb + j / QW);
+            } else {
+                pre[u] = make_uint4(0, 0, 0, 0);
+                pd[u] = 0;
+            }
+        }
+    };
+    mv_it p;
+    p.vb = blockIdx.x;
+    bool have = it_row(a, p);
+    if (have) load(p);
+    float4 pw[MV_PW_PRE];
+    mv_pw_prefetch(a, pw);
+    pdl_wait();
+    uint8_t *smb = (uint8_t *)sm_dyn;
+    size_t f32b = mvq_f32_bytes(a, R);
+    /* without a prologue the input is quantized straight from global memory */
+    const float *X = f32b ? mv_stage<R>(a, (float *)smb, &pw) : a.x;
+    int8_t *XQ = (int8_t *)(smb + f32b);
+    int2 *XS = (int2 *)(XQ + (size_t)R * a.K);
+    mv_quant_x8(X, XQ, XS, (int64_t)R * a.K);
+    if (!have) return;
+    mv_it q = p;
+    bool more = it_next(a, q, rounds);
+    float s[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) s[r] = 0;
+    for (;;) {
+        uint4 cur[U];
+        uint32_t cd[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) cur[u] = pre[u], cd[u] = pd[u];
+        if (more) load(q);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int64_t g = (int64_t)p.r * 32 * U + lane + 32 * u;
+            if (g >= nu) break;
+            int64_t k = (u0 + g) * EPU;
+            float dw = f16_to_f((uint16_t)cd[u]);
+            const int w0 = (int)cur[u].x, w1 = (int)cur[u].y, w2 = (int)cur[u].z, w3 = (int)cur[u].w;
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const int8_t *xr = XQ + r * a.K + k;
+                int2 xs = XS[(r * a.K + k) >> 5];
+                int4 xa = *(const int4 *)xr;
+                int si;
+                if (T == GRT_Q4_0) {
+                    /* byte i holds elements i (low nibble) and 16 + i (high) */
+                    int4 xb = *(const int4 *)(xr + 16);
+                    const int m = 0x0f0f0f0f;
+                    si = __dp4a(w0 & m, xa.x, __dp4a(w1 & m, xa.y, __dp4a(w2 & m, xa.z, __dp4a(w3 & m, xa.w, 0))));
+                    si = __dp4a((w0 >> 4) & m, xb.x,
+                                __dp4a((w1 >> 4) & m, xb.y, __dp4a((w2 >> 4) & m, xb.z, __dp4a((w3 >> 4) & m, xb.w, si))));
+                    si -= 8 * xs.y;
+                } else {
+                    si = __dp4a(w0, xa.x, __dp4a(w1, xa.y, __dp4a(w2, xa.z, __dp4a(w3, xa.w, 0))));
+                }
+                s[r] += dw * __int_as_float(xs.x) * (float)si;
+            }
+        }
+        if (p.r == rounds - 1) it_finish<R>(a, p, s, par);
+        if (!more) break;
+        p = q;
+        more = it_next(a, q, rounds);
+    }
+}
+
 /* Blocks of kernel k that fit on one SM at once (cached per kernel and
  * shared-memory size). */
 static int occupancy(const void *k, size_t smem) {
@@ -1095,6 +1295,29 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 }
 
 
+/* The packed GEMV. Warps per row: split K while there are fewer than ~48
+ * row-warps per SM and each slice keeps at least one unit per lane. */
+template <int T, int R>
+static void launch_mvq(grt_device *dev, const mv_args &a0) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    mv_args a = a0;
+    int64_t nu = a.K / 32 * (T == GRT_Q4_0 ? 1 : 2), rows = 0;
+    for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
+    a.split = 1;
+    while (c->mvq_split && a.split < 8 && rows * a.split < (int64_t)c->n_sm * 48 && nu % (2 * a.split) == 0 &&
+           nu / (2 * a.split) >= 32)
+        a.split *= 2;
+    a.vec_stage = c->mv_vec_stage;
+    for (int i = 0; i < a.n_mats; i++)
+        a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
+    size_t smem = mvq_smem(a, R), extra = MV_STAGE_MAX / 4 + MV_STAGE_MAX / 16;
+    switch (c->mvq_u) {
+    case 2: launch_wave(dev, k_mvq<T, R, 2>, smem, extra, a); break;
+    case 8: launch_wave(dev, k_mvq<T, R, 8>, smem, extra, a); break;
+    default: launch_wave(dev, k_mvq<T, R, 4>, smem, extra, a); break;
+    }
+}
+
 template <int R>
 static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
     mv_args a = a0;
@@ -1135,7 +1358,13 @@ static void launch_staged(grt_device *dev, KF k, unsigned grid, size_t smem, con
 template <int R>
 static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
     unsigned grid = a.blk[a.n_mats];
-    if (!aligned) {
+    if (a.pk && aligned && (size_t)R * a.K * 4 <= MV_STAGE_MAX) {
+        if (T == GRT_Q8_0) launch_mvq<GRT_Q8_0, R>(dev, a);
+        else launch_mvq<GRT_Q4_0, R>(dev, a);
+        return;
+    }
+    /* packed weights with an unaligned or too long input come here unfused */
+    if (!aligned || a.pk) {
         launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
         return;
     }
@@ -1148,8 +1377,8 @@ static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
     case GRT_F32: launch_staged(dev, k_mv_float<GRT_F32, R>, grid, smem, a); break;
     case GRT_F16: launch_staged(dev, k_mv_float<GRT_F16, R>, grid, smem, a); break;
     case GRT_BF16: launch_staged(dev, k_mv_float<GRT_BF16, R>, grid, smem, a); break;
-    case GRT_Q8_0: launch_staged(dev, k_mv_q8<R>, grid, smem, a); break;
-    case GRT_Q4_0: launch_staged(dev, k_mv_q4<R>, grid, smem, a); break;
+    case GRT_Q8_0: launch_staged(dev, k_mv_qraw<GRT_Q8_0, R>, grid, smem, a); break;
+    case GRT_Q4_0: launch_staged(dev, k_mv_qraw<GRT_Q4_0, R>, grid, smem, a); break;
     }
 }
 
@@ -1169,7 +1398,7 @@ static void launch_mv_rows(grt_device *dev, const mv_args &a, int T, int R, bool
  * weight tile dequantized into shared memory. */
 enum { TM = 64, TN = 64, TK = 32 };
 
-static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_t w_row, int T, const float *x,
+static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_t w_row, int T, int pk, const float *x,
                                                          const float *bias, float *out, int64_t M, int64_t N,
                                                          int64_t K, int acc) {
     pdl_start();
@@ -1187,7 +1416,7 @@ static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_
         for (int i = tid; i < TN * TK; i += 256) {
             int nn = i / TK, kk = i % TK;
             int64_t nr = n0 + nn, k = k0 + kk;
-            ws[kk][nn] = (nr < N && k < K) ? load_elem(w + nr * w_row, T, k) : 0.0f;
+            ws[kk][nn] = (nr < N && k < K) ? load_w(w + nr * w_row, T, pk, k) : 0.0f;
         }
         __syncthreads();
 #pragma unroll 8
@@ -1238,14 +1467,14 @@ static mv_mat mat_of(const grt_tensor *out, const grt_tensor *w, const grt_tenso
 }
 
 static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
-                          const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+                          const grt_tensor *bias, int64_t n_rows, bool accumulate, int pk) {
     int T = w->type;
     int64_t N = w->ne[0], K = w->ne[1];
     mv_mat m = mat_of(out, w, bias, accumulate);
     const float *x = (const float *)tptr(in);
     if (n_rows > 8) {
         dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
-        launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, x, m.bias, m.out, n_rows, N, K,
+        launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, pk, x, m.bias, m.out, n_rows, N, K,
                (int)accumulate);
         cuda_check_launch(dev, "matmul");
         return;
@@ -1260,6 +1489,7 @@ static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tens
         b.blk[1] = (unsigned)((N + MV_WARPS - 1) / MV_WARPS);
         b.x = x + r0 * K;
         b.K = K;
+        b.pk = pk;
         int R = (int)(n_rows - r0 < 4 ? n_rows - r0 : 4);
         launch_mv_rows(dev, b, T, R, aligned);
     }
@@ -2011,12 +2241,14 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
                     const grt_tensor *bias, int64_t n_rows, bool accumulate) {
     int T = w->type;
     int64_t K = w->ne[1];
+    int pk = pack_of(dev, w);
+    if (pk < 0) return;
     mv_mat m = mat_of(out, w, bias, accumulate);
     bool ok = fusing(dev) && n_rows <= 4 && (size_t)(n_rows * K) * 4 <= MV_STAGE_MAX &&
               mv_aligned(T, m.w, m.w_row, (const float *)tptr(in), K);
     if (!ok) {
         cuda_flush(dev);
-        direct_matmul(dev, out, in, w, bias, n_rows, accumulate);
+        direct_matmul(dev, out, in, w, bias, n_rows, accumulate, pk);
         return;
     }
     cuda_pend *p = pend_of(dev);
@@ -2040,6 +2272,7 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
         a.m[0] = m;
         a.n_mats = 1;
         a.blk[1] = nblk;
+        a.pk = pk;
         p->mv = a;
         p->T = T;
         p->R = (int)n_rows;
@@ -2048,7 +2281,7 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
         p->kind = PEND_MM;
         return;
     }
-    if (p->kind == PEND_MM && same_start(in, &p->lin) && p->T == T && p->R == n_rows && p->mv.K == K &&
+    if (p->kind == PEND_MM && same_start(in, &p->lin) && p->T == T && p->mv.pk == pk && p->R == n_rows && p->mv.K == K &&
         p->mv.n_mats < 3 && !overlaps(out, &p->lin)) {
         bool clash = false;
         for (int i = 0; i < p->mv.n_mats; i++) clash |= overlaps(out, &p->outs[i]);
@@ -2069,6 +2302,7 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
     a.m[0] = m;
     a.n_mats = 1;
     a.blk[1] = nblk;
+    a.pk = pk;
     p->mv = a;
     p->T = T;
     p->R = (int)n_rows;

@@ -78,13 +78,19 @@ static size_t row_bytes(int T, int64_t n) { return grt_row_bytes((grt_dtype)T, n
 
 /* ---------------------------------------------------------------- write, fill */
 
+/* Kernels that write buffers the host names (write, fill, copy, repack)
+ * wait for their predecessor but never let their successor start early:
+ * the GEMVs load weights before their own PDL wait (weights never change
+ * between kernels), which holds only if no kernel that may write weights is
+ * still running when they start. So these end a chain of early starts.
+ * (pdl_writer: the marker the comments point to.) */
 enum { WRITE_CHUNK = 4096 };
 struct write_chunk {
     unsigned char b[WRITE_CHUNK];
 };
 
 static __global__ void k_write(unsigned char *base, size_t off, pk_map m, int n, const write_chunk p) {
-    pdl_start();
+    pdl_wait(); /* no early trigger: see pdl_writer */
     for (int i = threadIdx.x; i < n; i += blockDim.x) base[pk_phys(m, off + i)] = p.b[i];
 }
 
@@ -100,7 +106,7 @@ void cuda_op_write_small(grt_device *dev, void *base, size_t off, pk_map m, cons
 
 static __global__ void k_copy_mapped(unsigned char *dbase, size_t doff, pk_map dm, const unsigned char *sbase,
                                      size_t soff, pk_map sm, size_t n) {
-    pdl_start();
+    pdl_wait(); /* no early trigger: see pdl_writer */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dbase[pk_phys(dm, doff + i)] = sbase[pk_phys(sm, soff + i)];
 }
@@ -119,7 +125,7 @@ void cuda_op_copy_mapped(grt_device *dev, void *dbase, size_t doff, pk_map dm, c
 
 /* Bytes [off, off + n) take the pattern's bytes in turn (off % 4 == 0). */
 static __global__ void k_fill_mapped(unsigned char *base, size_t off, pk_map m, size_t n, uint32_t v) {
-    pdl_start();
+    pdl_wait(); /* no early trigger: see pdl_writer */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         base[pk_phys(m, off + i)] = (unsigned char)(v >> (8 * (i & 3)));
 }
@@ -136,7 +142,7 @@ void cuda_op_fill_mapped(grt_device *dev, void *base, size_t off, pk_map m, size
 enum { RP_THREADS = 128 };
 
 static __global__ void __launch_bounds__(RP_THREADS) k_repack(uint4 *w, int T, size_t n_sb) {
-    pdl_start();
+    pdl_wait(); /* no early trigger: see pdl_writer */
     __shared__ uint4 sm[RP_THREADS][17];
     size_t sb = blockIdx.x * (size_t)RP_THREADS + threadIdx.x;
     if (sb >= n_sb) return;
@@ -208,7 +214,7 @@ static int pack_of(grt_device *dev, const grt_tensor *t) {
 }
 
 static __global__ void k_fill(uint32_t *dst, size_t n, uint32_t v) {
-    pdl_start();
+    pdl_wait(); /* no early trigger: see pdl_writer */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = v;
 }
@@ -1126,13 +1132,15 @@ static size_t mvq_smem(const mv_args &a, int R) { return mvq_f32_bytes(a, R) + (
 
 /* Packed Q8_0 / Q4_0 (cuda_pack). A unit is 16 quant bytes (a Q4_0 block,
  * half a Q8_0 block) and its block's f16 scale: lane takes units
- * lane + 32 u of a round, U per round, each one 16-byte and one 2-byte load
- * straight into registers (a warp reads whole superblocks), and issues the
- * next round's loads (next row included) before it uses the current one.
- * x is Q8_0 in shared memory; a unit is 4 (Q8_0) or 8 (Q4_0) dp4a per
- * input row, Q4_0's -8 offset taken out once per block through the sum of
- * the x quants. */
-template <int T, int R, int U>
+ * lane + 32 u of a round (U per lane; the launch picks U so a round is no
+ * longer than a row), each one 16-byte and one 2-byte load straight into
+ * registers (a warp reads whole superblocks). D rounds are in flight per
+ * warp (the next rows included): a round's registers are refilled with the
+ * round D ahead as soon as they are copied out, and the first D rounds are
+ * issued before the PDL wait. x is Q8_0 in shared memory; a unit is 4
+ * (Q8_0) or 8 (Q4_0) dp4a per input row, Q4_0's -8 offset taken out once
+ * per block through the sum of the x quants. */
+template <int T, int R, int U, int D>
 static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a) {
     pdl_launch();
     extern __shared__ uint4 sm_dyn[];
@@ -1144,9 +1152,11 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
     int64_t nu = a.K / EPU / a.split, u0 = ((threadIdx.x >> 5) % a.split) * nu;
     int rounds = (int)((nu + 32 * U - 1) / (32 * U));
     int par = 0;
-    uint4 pre[U];
-    uint32_t pd[U];
-    auto load = [&](const mv_it &q) {
+    uint4 buf[D][U];
+    uint32_t bd[D][U];
+    mv_it its[D];
+    bool ok[D];
+    auto load = [&](uint4 (&dst)[U], uint32_t (&dd)[U], const mv_it &q) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int64_t g = (int64_t)q.r * 32 * U + lane + 32 * u;
@@ -1154,18 +1164,27 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
                 g += u0;
                 const uint8_t *sb = q.w + (size_t)(g / (8 * QW)) * SBB;
                 unsigned j = (unsigned)(g % (8 * QW));
-                pre[u] = __ldg((const uint4 *)(sb + 16) + j);
-                pd[u] = __ldg((const unsigned short *)sb + j / QW);
+                dst[u] = __ldg((const uint4 *)(sb + 16) + j);
+                dd[u] = __ldg((const unsigned short *)sb + j / QW);
             } else {
-                pre[u] = make_uint4(0, 0, 0, 0);
-                pd[u] = 0;
+                dst[u] = make_uint4(0, 0, 0, 0);
+                dd[u] = 0;
             }
         }
     };
-    mv_it p;
-    p.vb = blockIdx.x;
-    bool have = it_row(a, p);
-    if (have) load(p);
+    /* nx: the next round to load */
+    mv_it nx;
+    nx.vb = blockIdx.x;
+    bool more = it_row(a, nx);
+#pragma unroll
+    for (int i = 0; i < D; i++) {
+        ok[i] = more;
+        if (more) {
+            its[i] = nx;
+            load(buf[i], bd[i], nx);
+            more = it_next(a, nx, rounds);
+        }
+    }
     float4 pw[MV_PW_PRE];
     mv_pw_prefetch(a, pw);
     pdl_wait();
@@ -1176,49 +1195,56 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
     int8_t *XQ = (int8_t *)(smb + f32b);
     int2 *XS = (int2 *)(XQ + (size_t)R * a.K);
     mv_quant_x8(X, XQ, XS, (int64_t)R * a.K);
-    if (!have) return;
-    mv_it q = p;
-    bool more = it_next(a, q, rounds);
     float s[R];
 #pragma unroll
     for (int r = 0; r < R; r++) s[r] = 0;
-    for (;;) {
-        uint4 cur[U];
-        uint32_t cd[U];
+    for (bool go = ok[0]; go;) {
 #pragma unroll
-        for (int u = 0; u < U; u++) cur[u] = pre[u], cd[u] = pd[u];
-        if (more) load(q);
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int64_t g = (int64_t)p.r * 32 * U + lane + 32 * u;
-            if (g >= nu) break;
-            int64_t k = (u0 + g) * EPU;
-            float dw = f16_to_f((uint16_t)cd[u]);
-            const int w0 = (int)cur[u].x, w1 = (int)cur[u].y, w2 = (int)cur[u].z, w3 = (int)cur[u].w;
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                const int8_t *xr = XQ + r * a.K + k;
-                int2 xs = XS[(r * a.K + k) >> 5];
-                int4 xa = *(const int4 *)xr;
-                int si;
-                if (T == GRT_Q4_0) {
-                    /* byte i holds elements i (low nibble) and 16 + i (high) */
-                    int4 xb = *(const int4 *)(xr + 16);
-                    const int m = 0x0f0f0f0f;
-                    si = __dp4a(w0 & m, xa.x, __dp4a(w1 & m, xa.y, __dp4a(w2 & m, xa.z, __dp4a(w3 & m, xa.w, 0))));
-                    si = __dp4a((w0 >> 4) & m, xb.x,
-                                __dp4a((w1 >> 4) & m, xb.y, __dp4a((w2 >> 4) & m, xb.z, __dp4a((w3 >> 4) & m, xb.w, si))));
-                    si -= 8 * xs.y;
-                } else {
-                    si = __dp4a(w0, xa.x, __dp4a(w1, xa.y, __dp4a(w2, xa.z, __dp4a(w3, xa.w, 0))));
-                }
-                s[r] += dw * __int_as_float(xs.x) * (float)si;
+        for (int i = 0; i < D; i++) {
+            if (!ok[i]) {
+                go = false;
+                break;
             }
+            uint4 cur[U];
+            uint32_t cd[U];
+#pragma unroll
+            for (int u = 0; u < U; u++) cur[u] = buf[i][u], cd[u] = bd[i][u];
+            const mv_it p = its[i];
+            ok[i] = more;
+            if (more) {
+                its[i] = nx;
+                load(buf[i], bd[i], nx);
+                more = it_next(a, nx, rounds);
+            }
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                int64_t g = (int64_t)p.r * 32 * U + lane + 32 * u;
+                if (g >= nu) break;
+                int64_t k = (u0 + g) * EPU;
+                float dw = f16_to_f((uint16_t)cd[u]);
+                const int w0 = (int)cur[u].x, w1 = (int)cur[u].y, w2 = (int)cur[u].z, w3 = (int)cur[u].w;
+#pragma unroll
+                for (int r = 0; r < R; r++) {
+                    const int8_t *xr = XQ + r * a.K + k;
+                    int2 xs = XS[(r * a.K + k) >> 5];
+                    int4 xa = *(const int4 *)xr;
+                    int si;
+                    if (T == GRT_Q4_0) {
+                        /* byte i holds elements i (low nibble) and 16 + i (high) */
+                        int4 xb = *(const int4 *)(xr + 16);
+                        const int m = 0x0f0f0f0f;
+                        si = __dp4a(w0 & m, xa.x, __dp4a(w1 & m, xa.y, __dp4a(w2 & m, xa.z, __dp4a(w3 & m, xa.w, 0))));
+                        si = __dp4a((w0 >> 4) & m, xb.x,
+                                    __dp4a((w1 >> 4) & m, xb.y, __dp4a((w2 >> 4) & m, xb.z, __dp4a((w3 >> 4) & m, xb.w, si))));
+                        si -= 8 * xs.y;
+                    } else {
+                        si = __dp4a(w0, xa.x, __dp4a(w1, xa.y, __dp4a(w2, xa.z, __dp4a(w3, xa.w, 0))));
+                    }
+                    s[r] += dw * __int_as_float(xs.x) * (float)si;
+                }
+            }
+            if (p.r == rounds - 1) it_finish<R>(a, p, s, par);
         }
-        if (p.r == rounds - 1) it_finish<R>(a, p, s, par);
-        if (!more) break;
-        p = q;
-        more = it_next(a, q, rounds);
     }
 }
 
@@ -1295,8 +1321,17 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 }
 
 
-/* The packed GEMV. Warps per row: split K while there are fewer than ~48
- * row-warps per SM and each slice keeps at least one unit per lane. */
+/* The packed GEMV. U: units per lane per round, at most a row (slice) per
+ * round so every lane loads. Warps per row (GENRT_CUDA_QSPLIT=1): split K
+ * while there are fewer than ~48 row-warps per SM and slices keep 64 units;
+ * measured slower on Llama-1B, so off by default. */
+template <int T, int R, int D>
+static void launch_mvq_d(grt_device *dev, const mv_args &a, int U) {
+    size_t smem = mvq_smem(a, R), extra = MV_STAGE_MAX / 4 + MV_STAGE_MAX / 16;
+    if (U == 2) launch_wave(dev, k_mvq<T, R, 2, D>, smem, extra, a);
+    else launch_wave(dev, k_mvq<T, R, 4, D>, smem, extra, a);
+}
+
 template <int T, int R>
 static void launch_mvq(grt_device *dev, const mv_args &a0) {
     cuda_ctx *c = cuda_ctx_of(dev);
@@ -1305,17 +1340,14 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
     a.split = 1;
     while (c->mvq_split && a.split < 8 && rows * a.split < (int64_t)c->n_sm * 48 && nu % (2 * a.split) == 0 &&
-           nu / (2 * a.split) >= 32)
+           nu / (2 * a.split) >= 64)
         a.split *= 2;
     a.vec_stage = c->mv_vec_stage;
     for (int i = 0; i < a.n_mats; i++)
         a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
-    size_t smem = mvq_smem(a, R), extra = MV_STAGE_MAX / 4 + MV_STAGE_MAX / 16;
-    switch (c->mvq_u) {
-    case 2: launch_wave(dev, k_mvq<T, R, 2>, smem, extra, a); break;
-    case 8: launch_wave(dev, k_mvq<T, R, 8>, smem, extra, a); break;
-    default: launch_wave(dev, k_mvq<T, R, 4>, smem, extra, a); break;
-    }
+    int U = c->mvq_u ? c->mvq_u : nu / a.split >= 128 ? 4 : 2;
+    if (c->mvq_depth == 2) launch_mvq_d<T, R, 2>(dev, a, U);
+    else launch_mvq_d<T, R, 3>(dev, a, U);
 }
 
 template <int R>

@@ -1092,15 +1092,61 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_quant(mv_
 
 /* ------------------------------------------- matmul: decode, packed quants */
 
-/* The input rows as Q8_0 for k_mvq: int8 quants xq [n], and per block of 32
- * {its f16-rounded scale as float bits, the sum of its quants} in xs, with
- * mv_quant_x's numbers. Four threads per block, eight elements each (n %
- * 256 == 0, so a warp is wholly in or out of the loop). Ends with a block
- * barrier. */
-static __device__ void mv_quant_x8(const float *X, int8_t *xq, int2 *xs, int64_t n) {
-    for (int64_t t = threadIdx.x; t < n / 8; t += blockDim.x) {
-        float4 a = *(const float4 *)(X + t * 8), b = *(const float4 *)(X + t * 8 + 4);
-        float v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+/* Elements [8t, 8t + 8) of the input rows ([R, K] flattened, K % 8 == 0)
+ * after the prologue, computed as mv_stage does (sc: rmsnorm scales by row). */
+static __device__ __forceinline__ void mvq_pro8(const mv_args &a, int64_t t, bool vec, const float *sc, float (&v)[8]) {
+    int64_t e = t * 8;
+    float4 x0, x1;
+    if (vec) {
+        x0 = ((const float4 *)a.x)[2 * t], x1 = ((const float4 *)a.x)[2 * t + 1];
+    } else {
+        const float *x = a.x + e;
+        x0 = make_float4(x[0], x[1], x[2], x[3]), x1 = make_float4(x[4], x[5], x[6], x[7]);
+    }
+    if (a.pro == PRO_NORM) {
+        const float *w = a.pw + e % a.K;
+        float4 w0 = vec ? ((const float4 *)w)[0] : make_float4(w[0], w[1], w[2], w[3]);
+        float4 w1 = vec ? ((const float4 *)w)[1] : make_float4(w[4], w[5], w[6], w[7]);
+        float s = sc[e / a.K];
+        x0 = norm4(x0, s, w0), x1 = norm4(x1, s, w1);
+    } else if (a.pro == PRO_GLU) {
+        const float *u = a.up + e;
+        float4 u0 = vec ? ((const float4 *)u)[0] : make_float4(u[0], u[1], u[2], u[3]);
+        float4 u1 = vec ? ((const float4 *)u)[1] : make_float4(u[4], u[5], u[6], u[7]);
+        x0 = glu4(x0, u0, a.act), x1 = glu4(x1, u1, a.act);
+    }
+    v[0] = x0.x, v[1] = x0.y, v[2] = x0.z, v[3] = x0.w, v[4] = x1.x, v[5] = x1.y, v[6] = x1.z, v[7] = x1.w;
+}
+
+/* The input rows of k_mvq as Q8_0 in shared memory, the fused prologue
+ * (rmsnorm or GLU) applied on the way from global memory: int8 quants
+ * xq [R * K] and per block of 32 {its f16-rounded scale as float bits, the
+ * sum of its quants} in xs, with mv_quant_x's numbers (d = max|x| / 127,
+ * q = round(x / d)). Four threads per block, eight elements each (K % 256
+ * == 0, so a warp is wholly in or out of the loop). As in mv_stage, the
+ * last block to get here writes the prologue's f32 result to pro_out
+ * (recomputed the same way), after every block has read the input. Few
+ * registers: k_mvq's first weight rounds are in flight meanwhile. */
+template <int R>
+static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
+    __shared__ float sc[4];
+    int64_t K = a.K, n8 = (int64_t)R * K / 8;
+    bool vec = mv_vec(a);
+    if (a.pro == PRO_NORM) {
+        for (int r = 0; r < R; r++) {
+            float ss = 0;
+            if (vec)
+                for (int64_t i = threadIdx.x; i < K / 4; i += blockDim.x) ss += sumsq4(((const float4 *)(a.x + r * K))[i]);
+            else
+                for (int64_t i = threadIdx.x; i < K; i += blockDim.x) ss += a.x[r * K + i] * a.x[r * K + i];
+            ss = block_sum(ss);
+            if (threadIdx.x == 0) sc[r] = 1.0f / sqrtf(ss / (float)K + a.eps);
+        }
+        __syncthreads();
+    }
+    for (int64_t t = threadIdx.x; t < n8; t += blockDim.x) {
+        float v[8];
+        mvq_pro8(a, t, vec, sc, v);
         float am = 0;
 #pragma unroll
         for (int i = 0; i < 8; i++) am = fmaxf(am, fabsf(v[i]));
@@ -1121,14 +1167,25 @@ static __device__ void mv_quant_x8(const float *X, int8_t *xq, int2 *xs, int64_t
         if ((t & 3) == 0) xs[t >> 2] = make_int2(__float_as_int(__half2float(__float2half_rn(d))), sum);
     }
     __syncthreads();
+    if (a.pro_out) {
+        __shared__ unsigned last;
+        if (threadIdx.x == 0) {
+            __threadfence();
+            last = atomicAdd(a.ctr, 1u) == gridDim.x - 1;
+            if (last) atomicExch(a.ctr, 0u);
+        }
+        __syncthreads();
+        if (last)
+            for (int64_t t = threadIdx.x; t < n8; t += blockDim.x) {
+                float v[8];
+                mvq_pro8(a, t, vec, sc, v);
+                for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
+            }
+    }
 }
 
-/* Shared memory of k_mvq: the staged f32 input when a prologue makes one,
- * the int8 input, its block scales and sums. */
-static __host__ __device__ size_t mvq_f32_bytes(const mv_args &a, int R) {
-    return a.stage && a.pro != PRO_NONE ? (size_t)R * a.K * 4 : 0;
-}
-static size_t mvq_smem(const mv_args &a, int R) { return mvq_f32_bytes(a, R) + (size_t)R * a.K + (size_t)R * a.K / 4; }
+/* Shared memory of k_mvq: the int8 input, its block scales and sums. */
+static size_t mvq_smem(const mv_args &a, int R) { return (size_t)R * a.K + (size_t)R * a.K / 4; }
 
 /* Packed Q8_0 / Q4_0 (cuda_pack). A unit is 16 quant bytes (a Q4_0 block,
  * half a Q8_0 block) and its block's f16 scale: lane takes units
@@ -1185,16 +1242,10 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
             more = it_next(a, nx, rounds);
         }
     }
-    float4 pw[MV_PW_PRE];
-    mv_pw_prefetch(a, pw);
     pdl_wait();
-    uint8_t *smb = (uint8_t *)sm_dyn;
-    size_t f32b = mvq_f32_bytes(a, R);
-    /* without a prologue the input is quantized straight from global memory */
-    const float *X = f32b ? mv_stage<R>(a, (float *)smb, &pw) : a.x;
-    int8_t *XQ = (int8_t *)(smb + f32b);
+    int8_t *XQ = (int8_t *)sm_dyn;
     int2 *XS = (int2 *)(XQ + (size_t)R * a.K);
-    mv_quant_x8(X, XQ, XS, (int64_t)R * a.K);
+    mvq_stage<R>(a, XQ, XS);
     float s[R];
 #pragma unroll
     for (int r = 0; r < R; r++) s[r] = 0;
@@ -1321,13 +1372,13 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 }
 
 
-/* The packed GEMV. U: units per lane per round, at most a row (slice) per
- * round so every lane loads. Warps per row (GENRT_CUDA_QSPLIT=1): split K
+/* The packed GEMV. U: units per lane per round (2: a Q4_0 row of K 2048 is
+ * one round, so every lane loads). Warps per row (GENRT_CUDA_QSPLIT=1): split K
  * while there are fewer than ~48 row-warps per SM and slices keep 64 units;
  * measured slower on Llama-1B, so off by default. */
 template <int T, int R, int D>
 static void launch_mvq_d(grt_device *dev, const mv_args &a, int U) {
-    size_t smem = mvq_smem(a, R), extra = MV_STAGE_MAX / 4 + MV_STAGE_MAX / 16;
+    size_t smem = mvq_smem(a, R), extra = 0; /* at most 20 KiB */
     if (U == 2) launch_wave(dev, k_mvq<T, R, 2, D>, smem, extra, a);
     else launch_wave(dev, k_mvq<T, R, 4, D>, smem, extra, a);
 }
@@ -1345,8 +1396,9 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     a.vec_stage = c->mv_vec_stage;
     for (int i = 0; i < a.n_mats; i++)
         a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
-    int U = c->mvq_u ? c->mvq_u : nu / a.split >= 128 ? 4 : 2;
-    if (c->mvq_depth == 2) launch_mvq_d<T, R, 2>(dev, a, U);
+    /* U 4 with 3 rounds in flight spills (128 registers at 2 blocks / SM) */
+    int U = c->mvq_u ? c->mvq_u : 2, D = c->mvq_depth ? c->mvq_depth : U == 4 ? 2 : 3;
+    if (D == 2) launch_mvq_d<T, R, 2>(dev, a, U);
     else launch_mvq_d<T, R, 3>(dev, a, U);
 }
 

@@ -1118,53 +1118,108 @@ static __device__ __forceinline__ void mvq_pro8(const mv_args &a, int64_t t, boo
     v[0] = x0.x, v[1] = x0.y, v[2] = x0.z, v[3] = x0.w, v[4] = x1.x, v[5] = x1.y, v[6] = x1.z, v[7] = x1.w;
 }
 
+/* Elements [8t, 8t + 8) of the input rows for quantization: rmsnorm's
+ * x * w without its row scale (quantization is scale-free: the scale goes
+ * into the block's d afterwards) and sq = the sum of x^2; GLU's act(x) * up;
+ * else x. */
+static __device__ __forceinline__ void mvq_load8(const mv_args &a, int64_t t, bool vec, float (&v)[8], float &sq) {
+    int64_t e = t * 8;
+    float4 x0, x1;
+    if (vec) {
+        x0 = ((const float4 *)a.x)[2 * t], x1 = ((const float4 *)a.x)[2 * t + 1];
+    } else {
+        const float *x = a.x + e;
+        x0 = make_float4(x[0], x[1], x[2], x[3]), x1 = make_float4(x[4], x[5], x[6], x[7]);
+    }
+    sq = 0;
+    if (a.pro == PRO_NORM) {
+        const float *w = a.pw + e % a.K;
+        float4 w0 = vec ? ((const float4 *)w)[0] : make_float4(w[0], w[1], w[2], w[3]);
+        float4 w1 = vec ? ((const float4 *)w)[1] : make_float4(w[4], w[5], w[6], w[7]);
+        sq = sumsq4(x0) + sumsq4(x1);
+        x0 = make_float4(x0.x * w0.x, x0.y * w0.y, x0.z * w0.z, x0.w * w0.w);
+        x1 = make_float4(x1.x * w1.x, x1.y * w1.y, x1.z * w1.z, x1.w * w1.w);
+    } else if (a.pro == PRO_GLU) {
+        const float *u = a.up + e;
+        float4 u0 = vec ? ((const float4 *)u)[0] : make_float4(u[0], u[1], u[2], u[3]);
+        float4 u1 = vec ? ((const float4 *)u)[1] : make_float4(u[4], u[5], u[6], u[7]);
+        x0 = glu4(x0, u0, a.act), x1 = glu4(x1, u1, a.act);
+    }
+    v[0] = x0.x, v[1] = x0.y, v[2] = x0.z, v[3] = x0.w, v[4] = x1.x, v[5] = x1.y, v[6] = x1.z, v[7] = x1.w;
+}
+
 /* The input rows of k_mvq as Q8_0 in shared memory, the fused prologue
- * (rmsnorm or GLU) applied on the way from global memory: int8 quants
- * xq [R * K] and per block of 32 {its f16-rounded scale as float bits, the
- * sum of its quants} in xs, with mv_quant_x's numbers (d = max|x| / 127,
- * q = round(x / d)). Four threads per block, eight elements each (K % 256
- * == 0, so a warp is wholly in or out of the loop). As in mv_stage, the
- * last block to get here writes the prologue's f32 result to pro_out
- * (recomputed the same way), after every block has read the input. Few
- * registers: k_mvq's first weight rounds are in flight meanwhile. */
+ * (rmsnorm or GLU) applied on the way from global memory, in one pass:
+ * int8 quants xq [R * K] and per block of 32 {its f16-rounded scale as
+ * float bits, the sum of its quants} in xs; d = max|v| / 127, q = round(v /
+ * d), as the CPU quantizes activations. rmsnorm's row scale is known only
+ * at the end, so its blocks are quantized without it and their d scaled
+ * after. Four threads per block, eight elements each (K % 256 == 0, so a
+ * warp is wholly in or out of the loop), two groups of loads in flight. As
+ * in mv_stage, the last block to get here writes the prologue's f32 result
+ * to pro_out (recomputed as mv_stage computes it), after every block has
+ * read the input. Few registers: k_mvq's first weight rounds are in flight
+ * meanwhile. */
 template <int R>
 static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
-    __shared__ float sc[4];
+    __shared__ float sc[4], part[4][MV_WARPS];
     int64_t K = a.K, n8 = (int64_t)R * K / 8;
-    bool vec = mv_vec(a);
-    if (a.pro == PRO_NORM) {
+    int nt = blockDim.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    bool vec = mv_vec(a), norm = a.pro == PRO_NORM;
+    float ss[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) ss[r] = 0;
+    for (int64_t t0 = threadIdx.x; t0 < n8; t0 += 2 * nt) {
+        float v[2][8], sq[2];
+#pragma unroll
+        for (int j = 0; j < 2; j++)
+            if (t0 + j * nt < n8) mvq_load8(a, t0 + j * nt, vec, v[j], sq[j]);
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            int64_t t = t0 + j * nt;
+            if (t >= n8) break;
+            int row = (int)(t * 8 / K);
+#pragma unroll
+            for (int r = 0; r < R; r++)
+                if (r == row) ss[r] += sq[j];
+            float am = 0;
+#pragma unroll
+            for (int i = 0; i < 8; i++) am = fmaxf(am, fabsf(v[j][i]));
+            am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 1));
+            am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 2));
+            float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            uint32_t w[2] = {0, 0};
+            int sum = 0;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                int q = (int)roundf(v[j][i] * id);
+                sum += q;
+                w[i / 4] |= (uint32_t)(q & 0xff) << (8 * (i % 4));
+            }
+            *(uint2 *)(xq + t * 8) = make_uint2(w[0], w[1]);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            if (!norm) d = __half2float(__float2half_rn(d));
+            if ((t & 3) == 0) xs[t >> 2] = make_int2(__float_as_int(d), sum);
+        }
+    }
+    if (norm) {
+#pragma unroll
         for (int r = 0; r < R; r++) {
-            float ss = 0;
-            if (vec)
-                for (int64_t i = threadIdx.x; i < K / 4; i += blockDim.x) ss += sumsq4(((const float4 *)(a.x + r * K))[i]);
-            else
-                for (int64_t i = threadIdx.x; i < K; i += blockDim.x) ss += a.x[r * K + i] * a.x[r * K + i];
-            ss = block_sum(ss);
-            if (threadIdx.x == 0) sc[r] = 1.0f / sqrtf(ss / (float)K + a.eps);
+            float v = warp_sum(ss[r]);
+            if (lane == 0) part[r][warp] = v;
         }
         __syncthreads();
-    }
-    for (int64_t t = threadIdx.x; t < n8; t += blockDim.x) {
-        float v[8];
-        mvq_pro8(a, t, vec, sc, v);
-        float am = 0;
-#pragma unroll
-        for (int i = 0; i < 8; i++) am = fmaxf(am, fabsf(v[i]));
-        am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 1));
-        am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 2));
-        float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        uint32_t w[2] = {0, 0};
-        int sum = 0;
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            int q = (int)roundf(v[i] * id);
-            sum += q;
-            w[i / 4] |= (uint32_t)(q & 0xff) << (8 * (i % 4));
+        if (threadIdx.x < R) {
+            float t = 0;
+            for (int w = 0; w < (nt >> 5); w++) t += part[threadIdx.x][w];
+            sc[threadIdx.x] = 1.0f / sqrtf(t / (float)K + a.eps);
         }
-        *(uint2 *)(xq + t * 8) = make_uint2(w[0], w[1]);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        if ((t & 3) == 0) xs[t >> 2] = make_int2(__float_as_int(__half2float(__float2half_rn(d))), sum);
+        __syncthreads();
+        for (int64_t b = threadIdx.x; b < n8 / 4; b += nt) {
+            float d = sc[b * 32 / K] * __int_as_float(xs[b].x);
+            xs[b].x = __float_as_int(__half2float(__float2half_rn(d)));
+        }
     }
     __syncthreads();
     if (a.pro_out) {
@@ -1176,7 +1231,7 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
         }
         __syncthreads();
         if (last)
-            for (int64_t t = threadIdx.x; t < n8; t += blockDim.x) {
+            for (int64_t t = threadIdx.x; t < n8; t += nt) {
                 float v[8];
                 mvq_pro8(a, t, vec, sc, v);
                 for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
@@ -1396,8 +1451,9 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     a.vec_stage = c->mv_vec_stage;
     for (int i = 0; i < a.n_mats; i++)
         a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
-    /* U 4 with 3 rounds in flight spills (128 registers at 2 blocks / SM) */
-    int U = c->mvq_u ? c->mvq_u : 2, D = c->mvq_depth ? c->mvq_depth : U == 4 ? 2 : 3;
+    /* Llama-1B decode: Q4_0 U 2 D 2 1281 tok/s (D 3 1262, U 4 1203); Q8_0
+     * U 4 D 2 1079 (U 2 D 3 1031, U 2 D 2 1045). U 4 D 3 spills. */
+    int U = c->mvq_u ? c->mvq_u : T == GRT_Q8_0 ? 4 : 2, D = c->mvq_depth ? c->mvq_depth : 2;
     if (D == 2) launch_mvq_d<T, R, 2>(dev, a, U);
     else launch_mvq_d<T, R, 3>(dev, a, U);
 }

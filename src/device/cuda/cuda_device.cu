@@ -491,12 +491,8 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->mv_qdepth2 = env && atoi(env) == 2;
     env = getenv("GENRT_CUDA_REPACK");
     c->repack = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_QU");
-    c->mvq_u = env && atoi(env) == 4 ? 4 : env && atoi(env) == 2 ? 2 : 0;
-    env = getenv("GENRT_CUDA_QD");
-    c->mvq_depth = env && atoi(env) == 2 ? 2 : env && atoi(env) == 3 ? 3 : 0;
-    env = getenv("GENRT_CUDA_QSPLIT");
-    c->mvq_split = env && (strcmp(env, "1") == 0 || strcmp(env, "on") == 0);
+    env = getenv("GENRT_CUDA_QG");
+    c->mvq_g = env ? atoi(env) : 0;
     env = getenv("GENRT_CUDA_AFUSE");
     c->attn_fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AKEYS");

@@ -33,9 +33,7 @@ typedef struct cuda_ctx {
     bool mv_qdepth2;        /* quantized GEMVs keep two rounds in flight per warp (GENRT_CUDA_QDEPTH=2) */
     int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
     bool repack;            /* prepare_weight repacks Q8_0/Q4_0 matrices (GENRT_CUDA_REPACK=0: off) */
-    int mvq_u;              /* repacked GEMV: 16-byte loads per lane per round (GENRT_CUDA_QU: 2, 4; 0 = by type) */
-    int mvq_depth;          /* repacked GEMV: rounds in flight per warp (GENRT_CUDA_QD: 2, 3; 0 = 2) */
-    bool mvq_split;         /* repacked GEMV: split rows over warps (GENRT_CUDA_QSPLIT=1: on) */
+    int mvq_g;              /* repacked GEMV: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0 = by K) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS) */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */

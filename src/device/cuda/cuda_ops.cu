@@ -1242,59 +1242,69 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
 /* Shared memory of k_mvq: the int8 input, its block scales and sums. */
 static size_t mvq_smem(const mv_args &a, int R) { return (size_t)R * a.K + (size_t)R * a.K / 4; }
 
-/* Packed Q8_0 / Q4_0 (cuda_pack). A unit is 16 quant bytes (a Q4_0 block,
- * half a Q8_0 block) and its block's f16 scale: lane takes units
- * lane + 32 u of a round (U per lane; the launch picks U so a round is no
- * longer than a row), each one 16-byte and one 2-byte load straight into
- * registers (a warp reads whole superblocks). D rounds are in flight per
- * warp (the next rows included): a round's registers are refilled with the
- * round D ahead as soon as they are copied out, and the first D rounds are
- * issued before the PDL wait. x is Q8_0 in shared memory; a unit is 4
- * (Q8_0) or 8 (Q4_0) dp4a per input row, Q4_0's -8 offset taken out once
- * per block through the sum of the x quants. */
-template <int T, int R, int U, int D>
+/* Packed Q8_0 / Q4_0 (cuda_pack). The rows of the (up to three) matrices
+ * form one list; a warp takes G consecutive rows at a time (row groups
+ * w, w + W, ... for warp w of the W in the grid), 32 / G lanes per row, so
+ * short rows keep every lane loading and the per-row work (iteration,
+ * reduction) is shared by G rows. A unit is 16 quant bytes (a Q4_0 block,
+ * half a Q8_0 block) and its block's f16 scale: a lane takes U = 4 units
+ * of its row per round, adjacent lanes adjacent units, each one 16-byte
+ * and one 2-byte load straight into registers. D rounds are in flight per
+ * warp, the first D issued before the PDL wait (weights never change
+ * between kernels). x is Q8_0 in shared memory (mvq_stage); a unit is 4
+ * (Q8_0) or 8 (Q4_0) dp4a per input row, Q4_0's -8 taken out once per
+ * block through the sum of the x quants. */
+template <int T, int R, int G, int D>
 static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a) {
     pdl_launch();
     extern __shared__ uint4 sm_dyn[];
     constexpr int QW = T == GRT_Q4_0 ? 1 : 2; /* units per block */
-    constexpr int EPU = 32 / QW;               /* elements per unit */
+    constexpr int EPU = 32 / QW, U = 4, LPG = 32 / G;
     constexpr unsigned SBB = T == GRT_Q4_0 ? 144 : 272;
-    int lane = threadIdx.x & 31;
-    /* this warp's K slice: units [u0, u0 + nu) of each row */
-    int64_t nu = a.K / EPU / a.split, u0 = ((threadIdx.x >> 5) % a.split) * nu;
-    int rounds = (int)((nu + 32 * U - 1) / (32 * U));
-    int par = 0;
-    uint4 buf[D][U];
-    uint32_t bd[D][U];
-    mv_it its[D];
-    bool ok[D];
-    auto load = [&](uint4 (&dst)[U], uint32_t (&dd)[U], const mv_it &q) {
+    int lane = threadIdx.x & 31, gi = lane / LPG, li = lane % LPG;
+    int nu = (int)(a.K / EPU), rounds = (nu + LPG * U - 1) / (LPG * U);
+    int64_t n1 = a.m[0].N, n2 = n1 + (a.n_mats > 1 ? a.m[1].N : 0), total = n2 + (a.n_mats > 2 ? a.m[2].N : 0);
+    int64_t W = (int64_t)gridDim.x * MV_WARPS;
+    /* the lane's row of row group rg: matrix and row index (gr >= total: none) */
+    auto row_of = [&](int64_t rg, int64_t &n) -> const mv_mat & {
+        int64_t gr = rg * G + gi;
+        n = gr - (gr >= n2 ? n2 : gr >= n1 ? n1 : 0);
+        return gr >= n2 ? a.m[2] : gr >= n1 ? a.m[1] : a.m[0];
+    };
+    auto load = [&](uint4 (&dst)[U], uint32_t (&dd)[U], int64_t rg, int r) {
+        int64_t n;
+        const mv_mat &M = row_of(rg, n);
+        bool valid = rg * G + gi < total;
+        const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int64_t g = (int64_t)q.r * 32 * U + lane + 32 * u;
-            if (g < nu) {
-                g += u0;
-                const uint8_t *sb = q.w + (size_t)(g / (8 * QW)) * SBB;
+            int g = r * LPG * U + li + LPG * u;
+            if (valid && g < nu) {
+                const uint8_t *sb = wr + (unsigned)(g / (8 * QW)) * SBB;
                 unsigned j = (unsigned)(g % (8 * QW));
                 dst[u] = __ldg((const uint4 *)(sb + 16) + j);
                 dd[u] = __ldg((const unsigned short *)sb + j / QW);
             } else {
                 dst[u] = make_uint4(0, 0, 0, 0);
-                dd[u] = 0;
+                dd[u] = 0; /* a zero scale: the unit adds nothing */
             }
         }
     };
-    /* nx: the next round to load */
-    mv_it nx;
-    nx.vb = blockIdx.x;
-    bool more = it_row(a, nx);
+    uint4 buf[D][U];
+    uint32_t bd[D][U];
+    int64_t srg[D];
+    int sr[D];
+    bool ok[D];
+    /* the next round to load */
+    int64_t rg = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    int r = 0;
 #pragma unroll
     for (int i = 0; i < D; i++) {
-        ok[i] = more;
-        if (more) {
-            its[i] = nx;
-            load(buf[i], bd[i], nx);
-            more = it_next(a, nx, rounds);
+        ok[i] = rg * G < total;
+        if (ok[i]) {
+            srg[i] = rg, sr[i] = r;
+            load(buf[i], bd[i], rg, r);
+            if (++r == rounds) r = 0, rg += W;
         }
     }
     pdl_wait();
@@ -1303,7 +1313,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
     mvq_stage<R>(a, XQ, XS);
     float s[R];
 #pragma unroll
-    for (int r = 0; r < R; r++) s[r] = 0;
+    for (int q = 0; q < R; q++) s[q] = 0;
     for (bool go = ok[0]; go;) {
 #pragma unroll
         for (int i = 0; i < D; i++) {
@@ -1315,24 +1325,25 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
             uint32_t cd[U];
 #pragma unroll
             for (int u = 0; u < U; u++) cur[u] = buf[i][u], cd[u] = bd[i][u];
-            const mv_it p = its[i];
-            ok[i] = more;
-            if (more) {
-                its[i] = nx;
-                load(buf[i], bd[i], nx);
-                more = it_next(a, nx, rounds);
+            int64_t prg = srg[i];
+            int pr = sr[i];
+            ok[i] = rg * G < total;
+            if (ok[i]) {
+                srg[i] = rg, sr[i] = r;
+                load(buf[i], bd[i], rg, r);
+                if (++r == rounds) r = 0, rg += W;
             }
 #pragma unroll
             for (int u = 0; u < U; u++) {
-                int64_t g = (int64_t)p.r * 32 * U + lane + 32 * u;
+                int g = pr * LPG * U + li + LPG * u;
                 if (g >= nu) break;
-                int64_t k = (u0 + g) * EPU;
+                int k = g * EPU;
                 float dw = f16_to_f((uint16_t)cd[u]);
                 const int w0 = (int)cur[u].x, w1 = (int)cur[u].y, w2 = (int)cur[u].z, w3 = (int)cur[u].w;
 #pragma unroll
-                for (int r = 0; r < R; r++) {
-                    const int8_t *xr = XQ + r * a.K + k;
-                    int2 xs = XS[(r * a.K + k) >> 5];
+                for (int q = 0; q < R; q++) {
+                    const int8_t *xr = XQ + q * (int)a.K + k;
+                    int2 xs = XS[(q * (int)a.K + k) >> 5];
                     int4 xa = *(const int4 *)xr;
                     int si;
                     if (T == GRT_Q4_0) {
@@ -1346,10 +1357,29 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
                     } else {
                         si = __dp4a(w0, xa.x, __dp4a(w1, xa.y, __dp4a(w2, xa.z, __dp4a(w3, xa.w, 0))));
                     }
-                    s[r] += dw * __int_as_float(xs.x) * (float)si;
+                    s[q] += dw * __int_as_float(xs.x) * (float)si;
                 }
             }
-            if (p.r == rounds - 1) it_finish<R>(a, p, s, par);
+            if (pr == rounds - 1) {
+                /* the row group's rows are done: reduce over each row's lanes */
+#pragma unroll
+                for (int q = 0; q < R; q++)
+#pragma unroll
+                    for (int o = LPG / 2; o > 0; o >>= 1) s[q] += __shfl_xor_sync(0xffffffffu, s[q], o);
+                int64_t n;
+                const mv_mat &M = row_of(prg, n);
+                if (li == 0 && prg * G + gi < total) {
+                    float bias = M.bias ? M.bias[n] : 0.0f;
+#pragma unroll
+                    for (int q = 0; q < R; q++) {
+                        float *o = M.out + q * M.N + n;
+                        float v = s[q] + bias;
+                        *o = M.acc ? *o + v : v;
+                    }
+                }
+#pragma unroll
+                for (int q = 0; q < R; q++) s[q] = 0;
+            }
         }
     }
 }
@@ -1427,15 +1457,12 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 }
 
 
-/* The packed GEMV. U: units per lane per round (2: a Q4_0 row of K 2048 is
- * one round, so every lane loads). Warps per row (GENRT_CUDA_QSPLIT=1): split K
- * while there are fewer than ~48 row-warps per SM and slices keep 64 units;
- * measured slower on Llama-1B, so off by default. */
-template <int T, int R, int D>
-static void launch_mvq_d(grt_device *dev, const mv_args &a, int U) {
-    size_t smem = mvq_smem(a, R), extra = 0; /* at most 20 KiB */
-    if (U == 2) launch_wave(dev, k_mvq<T, R, 2, D>, smem, extra, a);
-    else launch_wave(dev, k_mvq<T, R, 4, D>, smem, extra, a);
+/* The packed GEMV: rows per warp G so a round (32 / G lanes x 4 units) is
+ * at most a row; one wave of blocks; 2 rounds in flight per warp (3 spill
+ * at 128 registers, the cap for 2 blocks per SM). */
+template <int T, int R, int G>
+static void launch_mvq_g(grt_device *dev, const mv_args &a) {
+    launch_wave(dev, k_mvq<T, R, G, 2>, mvq_smem(a, R), 0, a);
 }
 
 template <int T, int R>
@@ -1444,18 +1471,15 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     mv_args a = a0;
     int64_t nu = a.K / 32 * (T == GRT_Q4_0 ? 1 : 2), rows = 0;
     for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
+    int G = nu >= 128 ? 1 : nu >= 64 ? 2 : 4;
+    if (c->mvq_g == 1 || c->mvq_g == 2 || c->mvq_g == 4) G = c->mvq_g;
+    /* the grid: blocks of MV_WARPS row groups (launch_wave caps it at a wave) */
     a.split = 1;
-    while (c->mvq_split && a.split < 8 && rows * a.split < (int64_t)c->n_sm * 48 && nu % (2 * a.split) == 0 &&
-           nu / (2 * a.split) >= 64)
-        a.split *= 2;
+    a.blk[a.n_mats] = (unsigned)((rows + (int64_t)G * MV_WARPS - 1) / ((int64_t)G * MV_WARPS));
     a.vec_stage = c->mv_vec_stage;
-    for (int i = 0; i < a.n_mats; i++)
-        a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
-    /* Llama-1B decode: Q4_0 U 2 D 2 1281 tok/s (D 3 1262, U 4 1203); Q8_0
-     * U 4 D 2 1079 (U 2 D 3 1031, U 2 D 2 1045). U 4 D 3 spills. */
-    int U = c->mvq_u ? c->mvq_u : T == GRT_Q8_0 ? 4 : 2, D = c->mvq_depth ? c->mvq_depth : 2;
-    if (D == 2) launch_mvq_d<T, R, 2>(dev, a, U);
-    else launch_mvq_d<T, R, 3>(dev, a, U);
+    if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
+    else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
+    else launch_mvq_g<T, R, 4>(dev, a);
 }
 
 template <int R>

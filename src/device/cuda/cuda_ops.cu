@@ -1505,6 +1505,10 @@ static void succ_note(grt_device *dev, const grt_tensor *w) {
     if (!c->succ && !(c->succ = (cuda_succ *)calloc(1, sizeof(cuda_succ)))) return;
     cuda_succ *t = c->succ;
     const uint8_t *p = (const uint8_t *)tptr(w);
+    if (w->buf->flags & GRT_BUF_HOST_VISIBLE) { /* mapped host memory: never prefetched */
+        t->last = NULL;
+        return;
+    }
     if (t->last && t->last != p) {
         for (unsigned i = succ_slot(t->last), k = 0; k < 16; k++, i = (i + 1) % SUCC_SLOTS)
             if (!t->e[i].w || t->e[i].w == t->last) {

@@ -497,7 +497,7 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     env = getenv("GENRT_CUDA_QG");
     c->mvq_g = env ? atoi(env) : 0;
     env = getenv("GENRT_CUDA_L2PF");
-    c->l2_prefetch = (size_t)(env ? (atoi(env) > 0 ? atoi(env) : 0) : 24) << 20;
+    c->l2_prefetch = (size_t)(env && atoi(env) > 0 ? atoi(env) : 0) << 20;
     env = getenv("GENRT_CUDA_AFUSE");
     c->attn_fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AKEYS");

@@ -78,19 +78,19 @@ static size_t row_bytes(int T, int64_t n) { return grt_row_bytes((grt_dtype)T, n
 
 /* ---------------------------------------------------------------- write, fill */
 
-/* Kernels that write buffers the host names (write, fill, copy, repack)
- * wait for their predecessor but never let their successor start early:
- * the GEMVs load weights before their own PDL wait (weights never change
- * between kernels), which holds only if no kernel that may write weights is
- * still running when they start. So these end a chain of early starts.
- * (pdl_writer: the marker the comments point to.) */
+/* Writers. Kernels that write buffers the host names (write, fill, copy,
+ * repack) wait for their predecessor but never let their successor start
+ * early: the GEMVs load weights before their own PDL wait (weights never
+ * change between kernels), which holds only if no kernel that may write
+ * weights is still running when they start. So these end a chain of early
+ * starts. */
 enum { WRITE_CHUNK = 4096 };
 struct write_chunk {
     unsigned char b[WRITE_CHUNK];
 };
 
 static __global__ void k_write(unsigned char *base, size_t off, pk_map m, int n, const write_chunk p) {
-    pdl_wait(); /* no early trigger: see pdl_writer */
+    pdl_wait(); /* no early start for the next kernel: see Writers */
     for (int i = threadIdx.x; i < n; i += blockDim.x) base[pk_phys(m, off + i)] = p.b[i];
 }
 
@@ -106,7 +106,7 @@ void cuda_op_write_small(grt_device *dev, void *base, size_t off, pk_map m, cons
 
 static __global__ void k_copy_mapped(unsigned char *dbase, size_t doff, pk_map dm, const unsigned char *sbase,
                                      size_t soff, pk_map sm, size_t n) {
-    pdl_wait(); /* no early trigger: see pdl_writer */
+    pdl_wait(); /* no early start for the next kernel: see Writers */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dbase[pk_phys(dm, doff + i)] = sbase[pk_phys(sm, soff + i)];
 }
@@ -125,7 +125,7 @@ void cuda_op_copy_mapped(grt_device *dev, void *dbase, size_t doff, pk_map dm, c
 
 /* Bytes [off, off + n) take the pattern's bytes in turn (off % 4 == 0). */
 static __global__ void k_fill_mapped(unsigned char *base, size_t off, pk_map m, size_t n, uint32_t v) {
-    pdl_wait(); /* no early trigger: see pdl_writer */
+    pdl_wait(); /* no early start for the next kernel: see Writers */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         base[pk_phys(m, off + i)] = (unsigned char)(v >> (8 * (i & 3)));
 }
@@ -142,7 +142,7 @@ void cuda_op_fill_mapped(grt_device *dev, void *base, size_t off, pk_map m, size
 enum { RP_THREADS = 128 };
 
 static __global__ void __launch_bounds__(RP_THREADS) k_repack(uint4 *w, int T, size_t n_sb) {
-    pdl_wait(); /* no early trigger: see pdl_writer */
+    pdl_wait(); /* no early start for the next kernel: see Writers */
     __shared__ uint4 sm[RP_THREADS][17];
     size_t sb = blockIdx.x * (size_t)RP_THREADS + threadIdx.x;
     if (sb >= n_sb) return;
@@ -214,7 +214,7 @@ static int pack_of(grt_device *dev, const grt_tensor *t) {
 }
 
 static __global__ void k_fill(uint32_t *dst, size_t n, uint32_t v) {
-    pdl_wait(); /* no early trigger: see pdl_writer */
+    pdl_wait(); /* no early start for the next kernel: see Writers */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = v;
 }
@@ -882,10 +882,12 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_
 }
 
 
-/* Q8_0 / Q4_0 rows whose length is a multiple of 16 bytes (K % 256 == 0,
- * 16-aligned base): a round is RB blocks of raw row bytes, loaded with
- * coalesced 16-byte loads into the warp's shared buffer, then unpacked from
- * there (blocks are only 2-byte aligned). */
+/* Q8_0 / Q4_0 rows in GGUF layout whose length is a multiple of 16 bytes
+ * (K % 256 == 0, 16-aligned base): a round is RB blocks of raw row bytes,
+ * loaded with coalesced 16-byte loads into the warp's shared buffer, then
+ * unpacked from there (blocks are only 2-byte aligned). Packed weights
+ * (prepare_weight) go to k_mvq instead; this path stays for weights that
+ * were not prepared (GENRT_CUDA_REPACK=0, or a caller that never prepares). */
 template <int T> struct qpol;
 template <> struct qpol<GRT_Q8_0> {
     static constexpr int BS = 34, RB = 64;
@@ -1244,9 +1246,10 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
 
 /* The weights that followed this GEMV's last time (cuda_succ), into L2 as
  * the block finishes: its share of each region, in bulk prefetches (sm_90)
- * that need no registers and no waiting. The next GEMVs then read them
- * from L2, and DRAM streams through the gaps between kernels (launch,
- * staging, attention). A hint only: it changes no memory. */
+ * that need no registers and no waiting, meant to let DRAM stream through
+ * the gaps between kernels (launch, staging, attention). A hint only: it
+ * changes no memory. Off by default (GENRT_CUDA_L2PF): on Llama-1B decode
+ * (H100) 24 MiB cost 3% (Q4_0 1246 vs 1283 tok/s), 12 MiB 2%, 40 MiB 3%. */
 static __device__ __forceinline__ void mv_prefetch_l2(const mv_args &a) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     if (threadIdx.x != 0) return;
@@ -1570,7 +1573,8 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     mv_args a = a0;
     int64_t nu = a.K / 32 * (T == GRT_Q4_0 ? 1 : 2), rows = 0;
     for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
-    /* Llama-1B Q4_0 decode: G 1 1302 tok/s, by K (2 at K 2048) 1275, 4 1235 */
+    /* Llama-1B Q4_0 decode (H100): G 1 1302 tok/s, 2 1275, 4 1235; whole
+     * warps per row win even where half the lanes of a round idle (K 2048) */
     int G = nu >= 32 ? 1 : nu >= 16 ? 2 : 4;
     if (c->mvq_g == 1 || c->mvq_g == 2 || c->mvq_g == 4) G = c->mvq_g;
     /* the grid: blocks of MV_WARPS row groups (launch_wave caps it at a wave) */

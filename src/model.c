@@ -134,6 +134,22 @@ static grt_status build_layers(grt_model *m) {
     return GRT_OK;
 }
 
+/* Every matrix the forward pass reads, offered to the device for its own
+ * layout (the tied output is the embedding table: offered twice, no-op). */
+static grt_status prepare_weights(grt_model *m) {
+    grt_status s;
+    const grt_tensor *top[] = {&m->tok_embd, &m->output};
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        if ((s = grt_dev_prepare_weight(m->dev, top[i])) != GRT_OK) return s;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const grt_layer *L = &m->layers[l];
+        const grt_tensor *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            if ((s = grt_dev_prepare_weight(m->dev, mats[i])) != GRT_OK) return s;
+    }
+    return grt_dev_sync(m->dev);
+}
+
 static uint64_t tensor_bytes(const grt_tensor *t) {
     return t->type == GRT_DTYPE_INVALID ? 0 : grt_tensor_nbytes(t);
 }
@@ -230,6 +246,7 @@ grt_status grt_model_load(const char *path, const grt_model_options *opts, grt_m
     if ((s = weight_tensor(m, "output.weight", !m->cfg.tied_embeddings, &m->output)) != GRT_OK) goto fail;
     if (m->output.type == GRT_DTYPE_INVALID) m->output = m->tok_embd;
     if ((s = build_layers(m)) != GRT_OK) goto fail;
+    if ((s = prepare_weights(m)) != GRT_OK) goto fail;
 
     {
         int half = m->cfg.rot_dim / 2;

@@ -207,7 +207,9 @@ static void test_rmsnorm(void) {
     }
 }
 
-static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff) {
+/* prep: the weight goes through grt_dev_prepare_weight first (the CUDA
+ * backend repacks Q8_0 / Q4_0 with K % 256 == 0 in place). */
+static bool matmul_case_p(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff, bool prep) {
     size_t wb;
     void *w = make_weights(t, N, K, &wb);
     float *x = malloc((size_t)(R * K) * 4), *b = malloc((size_t)N * 4), *o = malloc((size_t)(R * N) * 4);
@@ -222,6 +224,7 @@ static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias,
     grt_tensor xc = tv(X.c, xoff, GRT_F32, R, K), xd = tv(X.d, xoff, GRT_F32, R, K);
     grt_tensor bc = tv(B.c, 0, GRT_F32, 1, N), bd = tv(B.d, 0, GRT_F32, 1, N);
     grt_tensor oc = tv(O.c, 0, GRT_F32, R, N), od = tv(O.d, 0, GRT_F32, R, N);
+    if (prep && (grt_dev_prepare_weight(g_cpu, &wc) || grt_dev_prepare_weight(g_dev, &wd))) printf("  prepare: %s\n", grt_last_error());
     grt_dev_matmul(g_cpu, &oc, &xc, &wc, bias ? &bc : NULL, R, acc);
     grt_dev_matmul(g_dev, &od, &xd, &wd, bias ? &bd : NULL, R, acc);
     bool q = t == GRT_Q8_0 || t == GRT_Q4_0;
@@ -258,8 +261,8 @@ static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias,
         ok = cmp_f32(&O, 0, R * N, 1e-4, "matmul");
     }
     if (!ok)
-        printf("  matmul %s rows %lld K %lld N %lld bias %d acc %d xoff %zu\n", grt_dtype_name(t), (long long)R,
-               (long long)K, (long long)N, bias, acc, xoff);
+        printf("  matmul %s rows %lld K %lld N %lld bias %d acc %d xoff %zu prepared %d\n", grt_dtype_name(t), (long long)R,
+               (long long)K, (long long)N, bias, acc, xoff, prep);
     twin_free(&W);
     twin_free(&X);
     twin_free(&B);
@@ -269,6 +272,10 @@ static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias,
     free(b);
     free(o);
     return ok;
+}
+
+static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff) {
+    return matmul_case_p(t, R, K, N, bias, acc, xoff, false);
 }
 
 static void test_matmul(void) {
@@ -294,6 +301,13 @@ static void test_matmul(void) {
                                       (r + s) % 3 == 0, (r % 2) * 16);
                 n++;
                 bad += !ok;
+                /* quantized weights prepared (repacked where K % 256 == 0) */
+                if (ti >= 3 && shapes[s][0] % 256 == 0) {
+                    ok = matmul_case_p(g_wtypes[ti], rows[r], shapes[s][0], shapes[s][1], (r + s) % 2 == 1,
+                                       (r + s) % 3 == 1, (r % 2) * 16, true);
+                    n++;
+                    bad += !ok;
+                }
                 if (bad > 5) break;
             }
     /* float weights with K not a multiple of 8 (unaligned rows) */
@@ -316,6 +330,15 @@ static void test_matmul(void) {
             n++;
             bad += !ok;
         }
+    /* prepared, but the input not 16-aligned or too long for the staged GEMV:
+     * the element-wise kernel reads the packed layout; K 576 stays GGUF */
+    for (size_t ti = 3; ti < 5; ti++) {
+        bool ok = matmul_case_p(g_wtypes[ti], 2, 512, 40, true, false, 4, true) &&
+                  matmul_case_p(g_wtypes[ti], 4, 16384, 9, false, true, 0, true) &&
+                  matmul_case_p(g_wtypes[ti], 1, 576, 70, false, false, 0, true);
+        n += 3;
+        bad += !ok;
+    }
     printf("  %d matmul cases, %d failed\n", n, bad);
     CHECK(bad == 0);
 }
@@ -801,6 +824,146 @@ static void test_copy_fill(void) {
     free(b);
 }
 
+/* A prepared (repacked) quantized weight through every reader and writer:
+ * embed, decode and prefill matmuls, fused rmsnorm/GLU prologues and a
+ * merged group, read-back bytes, partial and whole rewrites, copies in and
+ * out, a fill; after each change the device must agree with the CPU. */
+static bool packed_matmuls(twin *W, grt_dtype t, int64_t N, int64_t K, size_t woff, const char *when) {
+    bool ok = true;
+    const int64_t rows[] = {1, 3, 4, 9};
+    for (size_t ri = 0; ri < 4; ri++) {
+        int64_t R = rows[ri];
+        float *x = malloc((size_t)(R * K) * 4), *u = malloc((size_t)(R * K) * 4), *nw = malloc((size_t)K * 4);
+        fill_rnd(x, R * K, 2.0f);
+        fill_rnd(u, R * K, 1.0f);
+        fill_rnd(nw, K, 1.0f);
+        twin X = twin_data(x, (size_t)(R * K) * 4), U = twin_data(u, (size_t)(R * K) * 4), NW = twin_data(nw, (size_t)K * 4);
+        twin XN = twin_new((size_t)(R * K) * 4, GRT_BUF_DEVICE), O = twin_new((size_t)(3 * R * N) * 4, GRT_BUF_DEVICE);
+        for (int d = 0; d < 2; d++) {
+            grt_device *dev = d ? g_dev : g_cpu;
+            grt_buffer *xb = d ? X.d : X.c, *ub = d ? U.d : U.c, *nb = d ? NW.d : NW.c, *xnb = d ? XN.d : XN.c;
+            grt_buffer *ob = d ? O.d : O.c, *wb = d ? W->d : W->c;
+            grt_tensor w = tv(wb, woff, t, N, K), xt = tv(xb, 0, GRT_F32, R, K), ut = tv(ub, 0, GRT_F32, R, K);
+            grt_tensor nt = tv(nb, 0, GRT_F32, 1, K), xn = tv(xnb, 0, GRT_F32, R, K);
+            grt_tensor o0 = tv(ob, 0, GRT_F32, R, N), o1 = tv(ob, (size_t)(R * N) * 4, GRT_F32, R, N);
+            grt_tensor o2 = tv(ob, (size_t)(2 * R * N) * 4, GRT_F32, R, N);
+            /* rmsnorm then a merged group of three; GLU then one, accumulating */
+            grt_dev_rmsnorm(dev, &xn, &xt, &nt, R, K, 1e-5f);
+            grt_dev_matmul(dev, &o0, &xn, &w, NULL, R, false);
+            grt_dev_matmul(dev, &o1, &xn, &w, NULL, R, false);
+            grt_dev_matmul(dev, &o2, &xt, &w, NULL, R, false);
+            grt_dev_glu(dev, &xn, &xt, &ut, R, K, GRT_ACT_SILU);
+            grt_dev_matmul(dev, &o1, &xn, &w, NULL, R, true);
+        }
+        if (!ok_status()) ok = false;
+        /* Q8_0 activations on either side: errors of a few steps of the
+         * largest activation over the sum of |w x| terms */
+        if (ok && !cmp_f32(&O, 0, 3 * R * N, 2e-2, "packed matmul")) {
+            printf("  %s %s rows %lld K %lld N %lld (%s)\n", "packed", grt_dtype_name(t), (long long)R, (long long)K,
+                   (long long)N, when);
+            ok = false;
+        }
+        if (ok && !cmp_f32(&XN, 0, R * K, 1e-5, "glu output")) ok = false;
+        twin_free(&X);
+        twin_free(&U);
+        twin_free(&NW);
+        twin_free(&XN);
+        twin_free(&O);
+        free(x);
+        free(u);
+        free(nw);
+    }
+    /* embed rows of the table */
+    int32_t ids[4] = {0, (int32_t)N - 1, 5, 2};
+    twin I = twin_data(ids, sizeof ids), E = twin_new((size_t)(4 * K) * 4, GRT_BUF_DEVICE);
+    for (int d = 0; d < 2; d++) {
+        grt_device *dev = d ? g_dev : g_cpu;
+        grt_tensor w = tv(d ? W->d : W->c, woff, t, N, K), it = tv(d ? I.d : I.c, 0, GRT_I32, 1, 4);
+        grt_tensor e = tv(d ? E.d : E.c, 0, GRT_F32, 4, K);
+        grt_dev_embed(dev, &e, &w, &it, 0.5f, 4);
+    }
+    if (!ok_status() || !cmp_f32(&E, 0, 4 * K, 0, "packed embed")) {
+        printf("  packed embed %s (%s)\n", grt_dtype_name(t), when);
+        ok = false;
+    }
+    twin_free(&I);
+    twin_free(&E);
+    return ok;
+}
+
+static void test_packed_weights(void) {
+    for (size_t ti = 3; ti < 5; ti++) {
+        grt_dtype t = g_wtypes[ti];
+        int64_t N = 72, K = 768;
+        size_t row = grt_row_bytes(t, K), woff = 2 * row, wb, wb2;
+        /* the weight sits after two rows of other bytes in its buffer */
+        void *w = make_weights(t, N + 4, K, &wb), *w2 = make_weights(t, N, K, &wb2);
+        twin W = twin_data(w, wb);
+        grt_tensor wc = tv(W.c, woff, t, N, K), wd = tv(W.d, woff, t, N, K);
+        CHECK(grt_dev_prepare_weight(g_cpu, &wc) == GRT_OK && grt_dev_prepare_weight(g_dev, &wd) == GRT_OK);
+        CHECK(grt_dev_prepare_weight(g_dev, &wd) == GRT_OK); /* again: nothing */
+        CHECKF(cmp_bytes(&W, 0, wb, "read back"), "%s", grt_dtype_name(t));
+        CHECKF(packed_matmuls(&W, t, N, K, woff, "as prepared"), "%s", grt_dtype_name(t));
+        /* a few rows rewritten, one write spanning the region's end (bytes
+         * land at their own place in a block: scales stay scales, finite) */
+        size_t bs = grt_dtype_block_bytes(t);
+        for (int d = 0; d < 2; d++) {
+            grt_device *dev = d ? g_dev : g_cpu;
+            grt_buffer *b = d ? W.d : W.c;
+            grt_dev_write(dev, b, woff + 3 * row + 2 * bs, (const char *)w2 + 2 * bs, row + 5 * bs + 3);
+            grt_dev_write(dev, b, woff + (N - 1) * row, (const char *)w2, 2 * row);
+        }
+        CHECKF(cmp_bytes(&W, 0, wb, "read back after partial writes"), "%s", grt_dtype_name(t));
+        CHECKF(packed_matmuls(&W, t, N, K, woff, "rows rewritten"), "%s", grt_dtype_name(t));
+        /* the whole matrix rewritten, then bytes copied in from a plain buffer
+         * and out to one (odd offsets), and a fill inside it */
+        twin P = twin_data(w2, wb2);
+        for (int d = 0; d < 2; d++) {
+            grt_device *dev = d ? g_dev : g_cpu;
+            grt_buffer *b = d ? W.d : W.c, *pb = d ? P.d : P.c;
+            grt_dev_write(dev, b, woff, w2, wb2);
+            grt_dev_copy(dev, b, woff + 10 * row + 3, pb, 3, 3 * row);
+            grt_dev_copy(dev, pb, 5, b, woff + 20 * row + 11, 2 * row + 7);
+            grt_dev_copy(dev, b, woff + 40 * row + 4, b, woff + 30 * row + 4, row); /* WebGPU: 4-aligned within a buffer */
+            grt_dev_fill(dev, b, woff + 50 * row + 4, 64, 0x3c003c00u); /* f16 ones and zero quants */
+        }
+        CHECKF(cmp_bytes(&W, 0, wb, "read back after rewrite, copies, fill"), "%s", grt_dtype_name(t));
+        CHECKF(cmp_bytes(&P, 0, wb2, "bytes copied out"), "%s", grt_dtype_name(t));
+        CHECKF(packed_matmuls(&W, t, N, K, woff, "rewritten"), "%s", grt_dtype_name(t));
+        twin_free(&P);
+        twin_free(&W);
+        free(w);
+        free(w2);
+    }
+    /* a view of a packed weight with another row length is an error, not a
+     * misread (its own device: the error is sticky) */
+    grt_device *dev = NULL;
+    if (grt_device_open(g_name, NULL, &dev) != GRT_OK) {
+        CHECK(0);
+        return;
+    }
+    size_t wb;
+    void *w = make_weights(GRT_Q8_0, 8, 512, &wb);
+    grt_buffer *b = NULL, *xo = NULL;
+    CHECK(grt_dev_buffer_new(dev, wb, GRT_BUF_DEVICE, &b) == GRT_OK && grt_dev_buffer_new(dev, 64 * 1024, GRT_BUF_DEVICE, &xo) == GRT_OK);
+    if (b && xo) {
+        grt_dev_write(dev, b, 0, w, wb);
+        /* rows of 64: not whole superblocks (rows of 256 would be, and read right) */
+        grt_tensor wt = tv(b, 0, GRT_Q8_0, 8, 512), other = tv(b, 0, GRT_Q8_0, 64, 64);
+        grt_tensor x = tv(xo, 0, GRT_F32, 1, 64), o = tv(xo, 4096, GRT_F32, 1, 64);
+        CHECK(grt_dev_prepare_weight(dev, &wt) == GRT_OK);
+        grt_dev_matmul(dev, &o, &x, &other, NULL, 1, false);
+        grt_status s = grt_dev_sync(dev);
+        bool packs = strcmp(g_name, "cuda") == 0;
+        printf("  other row length: %s\n", s ? grt_last_error() : "ok");
+        CHECK(packs ? s == GRT_ERR_INVALID_ARG : s == GRT_OK);
+    }
+    grt_dev_buffer_free(b);
+    grt_dev_buffer_free(xo);
+    grt_device_close(dev);
+    free(w);
+}
+
 /* A toy decode step (embed, rmsnorm, matmul to logits, advance, sample into
  * the next input): 40 steps eagerly on the CPU, eagerly on the device, and
  * captured once on the device then replayed 40 times. Outputs: history,
@@ -908,8 +1071,10 @@ int main(void) {
             void (*fn)(void);
         } cases[] = {
             {"embed", test_embed},           {"rmsnorm", test_rmsnorm},
-            {"matmul", test_matmul},         {"matmul_range", test_matmul_range}, {"rope", test_rope},
-            {"kv_store+attention", test_attention}, {"kv_store+attention prefill", test_attention_prefill}, {"rope+kv_store+attention", test_attention_block},
+            {"matmul", test_matmul},         {"matmul_range", test_matmul_range},
+            {"packed weights", test_packed_weights}, {"rope", test_rope},
+            {"kv_store+attention", test_attention}, {"kv_store+attention prefill", test_attention_prefill},
+            {"rope+kv_store+attention", test_attention_block},
             {"rope+kv_store+attention captured", test_attention_captured},
             {"glu", test_glu},
             {"advance", test_advance},       {"sample_greedy", test_sample_greedy},

@@ -274,6 +274,14 @@ void grt_dev_graph_free(grt_device *dev, grt_graph *g) {
 
 /* ---------------------------------------------------------------- kernels */
 
+grt_status grt_dev_prepare_weight(grt_device *dev, const grt_tensor *w) {
+    GRT_ASSERT(!dev->capturing);
+    check_tensor(w);
+    GRT_ASSERT(w->n_dims == 2);
+    if (!dev->i->prepare_weight) return GRT_OK;
+    return dev->i->prepare_weight(dev, w);
+}
+
 void grt_dev_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table,
                    const grt_tensor *ids, float scale, int n_rows) {
     check_tensor(table);

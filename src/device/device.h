@@ -155,6 +155,9 @@ struct grt_device_i {
                    const grt_sample_cfg *cfg, const grt_tensor *state, int seq0, int n_seqs,
                    const grt_tensor *history, int max_ctx, const grt_tensor *next_ids,
                    const grt_tensor *ring, int ring_len);
+
+    /* optional (NULL: nothing to do); see grt_dev_prepare_weight */
+    grt_status (*prepare_weight)(grt_device *dev, const grt_tensor *w);
 };
 
 struct grt_device {
@@ -213,6 +216,14 @@ grt_status grt_dev_capture_begin(grt_device *dev);
 grt_status grt_dev_capture_end(grt_device *dev, grt_graph **out);
 void grt_dev_graph_launch(grt_device *dev, grt_graph *g);
 void grt_dev_graph_free(grt_device *dev, grt_graph *g);
+
+/* Says that w, a weight matrix [N, K] already written, is from now on an
+ * operand of matmul and embed, named with its type and row length (any
+ * range of its rows). The backend may rearrange its bytes in place for its
+ * kernels (no second copy); read, write, copy and fill keep seeing the
+ * bytes as written. Called at load, before any capture reads w; calling it
+ * again for the same tensor does nothing. */
+grt_status grt_dev_prepare_weight(grt_device *dev, const grt_tensor *w);
 
 /* out[r, :] = table[ids[r], :] * scale, as f32.
  *   out [n_rows, n_embd] f32; table [n_vocab, n_embd] any type; ids [n_rows] i32.

@@ -161,6 +161,11 @@ static grt_status cuda_buffer_from_host(grt_device *dev, const void *host, size_
 static void cuda_buffer_free(grt_buffer *b) {
     if (!b) return;
     cuda_flush(b->dev);
+    cuda_succ_forget(b->dev, b);
+    for (cuda_pack *r = cuda_packs(b), *nx; r; r = nx) {
+        nx = r->next;
+        free(r);
+    }
     if (b->owned) {
         if (b->flags & GRT_BUF_HOST_VISIBLE) cudaFreeHost(b->impl);
         else cudaFree(b->ptr);
@@ -168,23 +173,51 @@ static void cuda_buffer_free(grt_buffer *b) {
     free(b);
 }
 
+/* Byte ranges of buffers may hold packed weights (cuda_pack): every
+ * transfer walks them in segments, each wholly inside one region or none,
+ * and maps GGUF positions to where the bytes live. */
 static void cuda_write(grt_device *dev, grt_buffer *dst, size_t off, const void *src, size_t n) {
     cuda_flush(dev);
-    if (n == 0) return;
-    char *d = (char *)dst->ptr + off;
-    if (n <= SMALL_WRITE_MAX || dev->capturing) {
-        cuda_op_write_small(dev, d, src, n);
-        return;
+    for (size_t done = 0, len; done < n; done += len) {
+        pk_map m = cuda_pack_seg(dst, off + done, n - done, &len);
+        const char *s = (const char *)src + done;
+        if (m.type || len <= SMALL_WRITE_MAX || dev->capturing) {
+            cuda_op_write_small(dev, dst->ptr, off + done, m, s, len);
+            continue;
+        }
+        /* Pageable source: the driver stages it before returning, so the
+         * caller's bytes may change right after. */
+        cuda_check(dev, cudaMemcpyAsync((char *)dst->ptr + off + done, s, len, cudaMemcpyDefault,
+                                        cuda_ctx_of(dev)->stream),
+                   "write");
     }
-    /* Pageable source: the driver stages it before returning, so the
-     * caller's bytes may change right after. */
-    cuda_check(dev, cudaMemcpyAsync(d, src, n, cudaMemcpyDefault, cuda_ctx_of(dev)->stream), "write");
 }
 
 static grt_status cuda_read(grt_device *dev, grt_buffer *src, size_t off, void *dst, size_t n) {
     cuda_ctx *c = cuda_ctx_of(dev);
     cuda_flush(dev);
-    if (n) cuda_check(dev, cudaMemcpyAsync(dst, (char *)src->ptr + off, n, cudaMemcpyDefault, c->stream), "read");
+    for (size_t done = 0, len; done < n; done += len) {
+        pk_map m = cuda_pack_seg(src, off + done, n - done, &len);
+        char *d = (char *)dst + done;
+        if (!m.type) {
+            cuda_check(dev, cudaMemcpyAsync(d, (char *)src->ptr + off + done, len, cudaMemcpyDefault, c->stream),
+                       "read");
+            continue;
+        }
+        /* the whole superblocks around the segment, then their GGUF bytes */
+        size_t sbb = pk_sb_bytes(m.type), p0 = off + done;
+        size_t a = m.off + (p0 - m.off) / sbb * sbb, b = m.off + (p0 + len - m.off + sbb - 1) / sbb * sbb;
+        unsigned char *tmp = (unsigned char *)malloc(b - a);
+        if (!tmp) {
+            grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "read: out of host memory");
+            break;
+        }
+        bool bad = cuda_check(dev, cudaMemcpyAsync(tmp, (char *)src->ptr + a, b - a, cudaMemcpyDefault, c->stream),
+                              "read") ||
+                   cuda_check(dev, cudaStreamSynchronize(c->stream), "read");
+        for (size_t i = 0; !bad && i < len; i++) d[i] = (char)tmp[pk_phys(m, p0 + i) - a];
+        free(tmp);
+    }
     cuda_check(dev, cudaStreamSynchronize(c->stream), "read");
     check_err_word(dev);
     return grt_dev_status(dev);
@@ -193,17 +226,29 @@ static grt_status cuda_read(grt_device *dev, grt_buffer *src, size_t off, void *
 static void cuda_copy(grt_device *dev, grt_buffer *dst, size_t dst_off, grt_buffer *src, size_t src_off,
                       size_t n) {
     cuda_flush(dev);
-    if (n == 0) return;
-    cuda_check(dev,
-               cudaMemcpyAsync((char *)dst->ptr + dst_off, (char *)src->ptr + src_off, n, cudaMemcpyDefault,
-                               cuda_ctx_of(dev)->stream),
-               "copy");
+    for (size_t done = 0, ld, ls; done < n; done += ld < ls ? ld : ls) {
+        pk_map dm = cuda_pack_seg(dst, dst_off + done, n - done, &ld);
+        pk_map sm = cuda_pack_seg(src, src_off + done, n - done, &ls);
+        size_t len = ld < ls ? ld : ls;
+        if (dm.type || sm.type) {
+            cuda_op_copy_mapped(dev, dst->ptr, dst_off + done, dm, src->ptr, src_off + done, sm, len);
+            continue;
+        }
+        cuda_check(dev,
+                   cudaMemcpyAsync((char *)dst->ptr + dst_off + done, (char *)src->ptr + src_off + done, len,
+                                   cudaMemcpyDefault, cuda_ctx_of(dev)->stream),
+                   "copy");
+    }
 }
 
 static void cuda_fill(grt_device *dev, grt_buffer *dst, size_t off, size_t n, uint32_t pattern) {
     cuda_flush(dev);
-    if (n == 0) return;
-    cuda_op_fill(dev, (char *)dst->ptr + off, n, pattern);
+    /* region bounds are 16-aligned, so every segment starts at a pattern word */
+    for (size_t done = 0, len; done < n; done += len) {
+        pk_map m = cuda_pack_seg(dst, off + done, n - done, &len);
+        if (m.type) cuda_op_fill_mapped(dev, dst->ptr, off + done, m, len, pattern);
+        else cuda_op_fill(dev, (char *)dst->ptr + off + done, len, pattern);
+    }
 }
 
 static grt_status cuda_read_completed(grt_device *dev, grt_buffer *hv, size_t off, void *dst, size_t n) {
@@ -334,6 +379,8 @@ static void cuda_close(grt_device *dev) {
         if (c->stream) cuda_flush(dev);
         free(c->pend);
         c->pend = NULL;
+        free(c->succ);
+        c->succ = NULL;
         cudaFree(c->counters);
         if (c->stream) {
             cudaStreamSynchronize(c->stream);
@@ -377,6 +424,7 @@ static const grt_device_i cuda_device_i = {
     cuda_op_glu,
     cuda_op_advance,
     cuda_op_sample,
+    cuda_op_prepare_weight,
 };
 
 static char g_why[256];
@@ -444,6 +492,12 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->mv_min_slice = env && atoi(env) >= 256 ? atoi(env) : 2048;
     env = getenv("GENRT_CUDA_QDEPTH");
     c->mv_qdepth2 = env && atoi(env) == 2;
+    env = getenv("GENRT_CUDA_REPACK");
+    c->repack = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
+    env = getenv("GENRT_CUDA_QG");
+    c->mvq_g = env ? atoi(env) : 0;
+    env = getenv("GENRT_CUDA_L2PF");
+    c->l2_prefetch = (size_t)(env && atoi(env) > 0 ? atoi(env) : 0) << 20;
     env = getenv("GENRT_CUDA_AFUSE");
     c->attn_fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AKEYS");

@@ -32,14 +32,77 @@ typedef struct cuda_ctx {
     int mv_min_slice;       /* bytes of a float row per split warp at least (GENRT_CUDA_MINSLICE) */
     bool mv_qdepth2;        /* quantized GEMVs keep two rounds in flight per warp (GENRT_CUDA_QDEPTH=2) */
     int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
+    bool repack;            /* prepare_weight repacks Q8_0/Q4_0 matrices (GENRT_CUDA_REPACK=0: off) */
+    int mvq_g;              /* repacked GEMV: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0: 1 from 32 units a row) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS) */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
+    struct cuda_succ *succ; /* which weight matrix followed which (cuda_ops.cu) */
+    size_t l2_prefetch;     /* packed GEMVs prefetch up to this many bytes of the weights that
+                               followed theirs last time into L2 (GENRT_CUDA_L2PF, MiB; default 0:
+                               off, since 24 MiB measured 3% slower on Llama-1B Q4_0, H100) */
 } cuda_ctx;
 
 /* Device error codes written to err_word by kernels. */
 enum { CUDA_KERR_NONE = 0, CUDA_KERR_EMBED_ID = 1 };
+
+/* A weight region repacked in place for the quantized GEMVs (prepare_weight).
+ * Superblocks of 8 GGUF blocks (256 elements) become the 8 f16 scales (16
+ * bytes) then the 8 blocks' quants in GGUF order (8 x 16 bytes Q4_0, 8 x 32
+ * Q8_0): a byte permutation inside each 144- or 272-byte superblock, which
+ * stays where it was, so quants are 16-byte aligned and contiguous. Rows
+ * must hold whole superblocks (K % 256 == 0) and start 16-aligned. The
+ * records of a device buffer hang off its impl until it is freed; read,
+ * write, copy and fill map GGUF byte positions through them. */
+typedef struct cuda_pack {
+    size_t off, n; /* bytes of the buffer, n a multiple of the superblock */
+    int type;      /* GRT_Q8_0 or GRT_Q4_0 */
+    struct cuda_pack *next;
+} cuda_pack;
+
+/* One region as kernels see it: bytes [off, end) of a buffer hold type's
+ * superblocks packed; type 0: no region (positions map to themselves). */
+struct pk_map {
+    size_t off, end;
+    int type;
+};
+
+static __host__ __device__ __forceinline__ unsigned pk_sb_bytes(int T) { return T == GRT_Q4_0 ? 144u : 272u; }
+
+/* Where GGUF byte o (< pk_sb_bytes) of a superblock lives once packed. */
+static __host__ __device__ __forceinline__ unsigned pk_pos(int T, unsigned o) {
+    unsigned bs = T == GRT_Q4_0 ? 18u : 34u, j = o / bs, w = o % bs;
+    return w < 2 ? 2 * j + w : 16 + j * (bs - 2) + (w - 2);
+}
+
+/* Where GGUF byte p of a buffer lives, given the region around it. */
+static __host__ __device__ __forceinline__ size_t pk_phys(const pk_map &m, size_t p) {
+    if (!m.type || p < m.off || p >= m.end) return p;
+    size_t sbb = pk_sb_bytes(m.type), rel = p - m.off;
+    return m.off + rel / sbb * sbb + pk_pos(m.type, (unsigned)(rel % sbb));
+}
+
+static inline cuda_pack *cuda_packs(const grt_buffer *b) {
+    return (b->flags & GRT_BUF_HOST_VISIBLE) ? NULL : (cuda_pack *)b->impl;
+}
+
+/* The region holding byte p of b (type 0: none) and how many bytes from p,
+ * at most n, lie before the next region boundary. */
+static inline pk_map cuda_pack_seg(const grt_buffer *b, size_t p, size_t n, size_t *len) {
+    pk_map m = {0, 0, 0};
+    size_t l = n;
+    for (const cuda_pack *r = cuda_packs(b); r; r = r->next) {
+        if (p >= r->off && p < r->off + r->n) {
+            m.off = r->off, m.end = r->off + r->n, m.type = r->type;
+            l = r->off + r->n - p;
+            break;
+        }
+        if (r->off > p && r->off - p < l) l = r->off - p;
+    }
+    *len = l < n ? l : n;
+    return m;
+}
 
 static inline cuda_ctx *cuda_ctx_of(grt_device *dev) { return (cuda_ctx *)dev->ctx; }
 
@@ -94,6 +157,9 @@ static inline void launch(grt_device *dev, void (*k)(KArgs...), dim3 grid, dim3 
 
 enum { CUDA_N_COUNTERS = 1 << 16 };
 
+/* Forget the weight order entries that point into b (it is being freed). */
+void cuda_succ_forget(grt_device *dev, const grt_buffer *b);
+
 /* Launch the op held back for fusion, if any. Every queue operation that is
  * not a fusable kernel calls it first. */
 void cuda_flush(grt_device *dev);
@@ -101,7 +167,14 @@ void cuda_flush(grt_device *dev);
 /* Op launchers (cuda_ops.cu, cuda_sample.cu). Arguments were checked by the
  * grt_dev_* wrappers. */
 void cuda_op_fill(grt_device *dev, void *dst, size_t n, uint32_t pattern);
-void cuda_op_write_small(grt_device *dev, void *dst, const void *src, size_t n);
+/* Writes of up to any size through kernel parameters (4 KiB a launch),
+ * capturable; bytes land at pk_phys(m, off + i) of base. */
+void cuda_op_write_small(grt_device *dev, void *base, size_t off, pk_map m, const void *src, size_t n);
+/* Byte copies and fills where either side may be a packed region. */
+void cuda_op_copy_mapped(grt_device *dev, void *dbase, size_t doff, pk_map dm, const void *sbase, size_t soff,
+                         pk_map sm, size_t n);
+void cuda_op_fill_mapped(grt_device *dev, void *base, size_t off, pk_map m, size_t n, uint32_t pattern);
+grt_status cuda_op_prepare_weight(grt_device *dev, const grt_tensor *w);
 void cuda_op_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table,
                    const grt_tensor *ids, float scale, int n_rows);
 void cuda_op_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *in,

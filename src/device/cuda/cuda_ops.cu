@@ -60,33 +60,161 @@ static __device__ __forceinline__ float load_elem(const uint8_t *row, int T, int
     return 0.0f;
 }
 
+/* Element k of a packed Q8_0 / Q4_0 row (cuda_pack; rows of whole superblocks). */
+static __device__ __forceinline__ float load_elem_pk(const uint8_t *row, int T, int64_t k) {
+    int j = (int)((k >> 5) & 7), e = (int)(k & 31);
+    const uint8_t *sb = row + (k >> 8) * pk_sb_bytes(T);
+    float d = f16_to_f((uint16_t)(sb[2 * j] | (sb[2 * j + 1] << 8)));
+    if (T == GRT_Q8_0) return d * (float)(int8_t)sb[16 + 32 * j + e];
+    uint8_t q = sb[16 + 16 * j + (e & 15)];
+    return d * (float)((e < 16 ? q & 15 : q >> 4) - 8);
+}
+
+static __device__ __forceinline__ float load_w(const uint8_t *row, int T, int pk, int64_t k) {
+    return pk ? load_elem_pk(row, T, k) : load_elem(row, T, k);
+}
+
 static size_t row_bytes(int T, int64_t n) { return grt_row_bytes((grt_dtype)T, n); }
 
 /* ---------------------------------------------------------------- write, fill */
 
+/* Writers. Kernels that write buffers the host names (write, fill, copy,
+ * repack) wait for their predecessor but never let their successor start
+ * early: the GEMVs load weights before their own PDL wait (weights never
+ * change between kernels), which holds only if no kernel that may write
+ * weights is still running when they start. So these end a chain of early
+ * starts. */
 enum { WRITE_CHUNK = 4096 };
 struct write_chunk {
     unsigned char b[WRITE_CHUNK];
 };
 
-static __global__ void k_write(unsigned char *dst, int n, const write_chunk p) {
-    pdl_start();
-    for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = p.b[i];
+static __global__ void k_write(unsigned char *base, size_t off, pk_map m, int n, const write_chunk p) {
+    pdl_wait(); /* no early start for the next kernel: see Writers */
+    for (int i = threadIdx.x; i < n; i += blockDim.x) base[pk_phys(m, off + i)] = p.b[i];
 }
 
-void cuda_op_write_small(grt_device *dev, void *dst, const void *src, size_t n) {
-    cudaStream_t st = cuda_ctx_of(dev)->stream;
+void cuda_op_write_small(grt_device *dev, void *base, size_t off, pk_map m, const void *src, size_t n) {
     write_chunk p;
     for (size_t o = 0; o < n; o += WRITE_CHUNK) {
-        size_t m = n - o < WRITE_CHUNK ? n - o : WRITE_CHUNK;
-        memcpy(p.b, (const char *)src + o, m);
-        launch(dev, k_write, dim3(1), dim3(256), 0, (unsigned char *)dst + o, (int)m, p);
+        size_t k = n - o < WRITE_CHUNK ? n - o : WRITE_CHUNK;
+        memcpy(p.b, (const char *)src + o, k);
+        launch(dev, k_write, dim3(1), dim3(256), 0, (unsigned char *)base, off + o, m, (int)k, p);
     }
     cuda_check_launch(dev, "write");
 }
 
+static __global__ void k_copy_mapped(unsigned char *dbase, size_t doff, pk_map dm, const unsigned char *sbase,
+                                     size_t soff, pk_map sm, size_t n) {
+    pdl_wait(); /* no early start for the next kernel: see Writers */
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dbase[pk_phys(dm, doff + i)] = sbase[pk_phys(sm, soff + i)];
+}
+
+static unsigned byte_blocks(size_t n) {
+    size_t b = (n + 255) / 256;
+    return (unsigned)(b > 4096 ? 4096 : b < 1 ? 1 : b);
+}
+
+void cuda_op_copy_mapped(grt_device *dev, void *dbase, size_t doff, pk_map dm, const void *sbase, size_t soff,
+                         pk_map sm, size_t n) {
+    launch(dev, k_copy_mapped, dim3(byte_blocks(n)), dim3(256), 0, (unsigned char *)dbase, doff, dm,
+           (const unsigned char *)sbase, soff, sm, n);
+    cuda_check_launch(dev, "copy");
+}
+
+/* Bytes [off, off + n) take the pattern's bytes in turn (off % 4 == 0). */
+static __global__ void k_fill_mapped(unsigned char *base, size_t off, pk_map m, size_t n, uint32_t v) {
+    pdl_wait(); /* no early start for the next kernel: see Writers */
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        base[pk_phys(m, off + i)] = (unsigned char)(v >> (8 * (i & 3)));
+}
+
+void cuda_op_fill_mapped(grt_device *dev, void *base, size_t off, pk_map m, size_t n, uint32_t pattern) {
+    launch(dev, k_fill_mapped, dim3(byte_blocks(n)), dim3(256), 0, (unsigned char *)base, off, m, n, pattern);
+    cuda_check_launch(dev, "fill");
+}
+
+/* ---------------------------------------------------------------- repack */
+
+/* GGUF superblocks into the packed layout, in place: each thread moves one
+ * superblock through its own slice of shared memory. */
+enum { RP_THREADS = 128 };
+
+static __global__ void __launch_bounds__(RP_THREADS) k_repack(uint4 *w, int T, size_t n_sb) {
+    pdl_wait(); /* no early start for the next kernel: see Writers */
+    __shared__ uint4 sm[RP_THREADS][17];
+    size_t sb = blockIdx.x * (size_t)RP_THREADS + threadIdx.x;
+    if (sb >= n_sb) return;
+    unsigned n16 = pk_sb_bytes(T) / 16;
+    uint4 *src = w + sb * n16, *mine = sm[threadIdx.x];
+    for (unsigned i = 0; i < n16; i++) mine[i] = src[i];
+    const unsigned char *g = (const unsigned char *)mine;
+    for (unsigned i = 0; i < n16; i++) {
+        unsigned char o[16];
+        for (unsigned b = 0; b < 16; b++) {
+            /* packed byte q is GGUF byte (block j, byte w): pk_pos inverted */
+            unsigned q = 16 * i + b, bs = T == GRT_Q4_0 ? 18u : 34u;
+            unsigned j = q < 16 ? q / 2 : (q - 16) / (bs - 2), wb = q < 16 ? q % 2 : (q - 16) % (bs - 2) + 2;
+            o[b] = g[j * bs + wb];
+        }
+        uint4 v;
+        memcpy(&v, o, 16);
+        src[i] = v;
+    }
+}
+
+grt_status cuda_op_prepare_weight(grt_device *dev, const grt_tensor *w) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    int T = w->type;
+    grt_buffer *b = w->buf;
+    size_t off = w->offset, n = grt_tensor_nbytes(w);
+    /* Rows of whole superblocks that start 16-aligned; other shapes keep the
+     * GGUF layout (its kernels read 2-byte aligned blocks). */
+    if (!c->repack || (T != GRT_Q8_0 && T != GRT_Q4_0) || w->ne[1] % 256 != 0 || n == 0 ||
+        (b->flags & GRT_BUF_HOST_VISIBLE) || ((uintptr_t)b->ptr + off) % 16 != 0)
+        return GRT_OK;
+    for (cuda_pack *r = cuda_packs(b); r; r = r->next)
+        if (off < r->off + r->n && r->off < off + n) return GRT_OK; /* already packed (or part of a packed range) */
+    cuda_pack *r = (cuda_pack *)grt_calloc(1, sizeof *r);
+    if (!r) return GRT_ERR_NO_MEMORY;
+    cuda_flush(dev);
+    size_t n_sb = n / pk_sb_bytes(T);
+    launch(dev, k_repack, dim3((unsigned)((n_sb + RP_THREADS - 1) / RP_THREADS)), dim3(RP_THREADS), 0,
+           (uint4 *)((char *)b->ptr + off), T, n_sb);
+    cuda_check_launch(dev, "repack");
+    r->off = off, r->n = n, r->type = T;
+    r->next = (cuda_pack *)b->impl;
+    b->impl = r;
+    return grt_dev_status(dev);
+}
+
+/* How matmul and embed read weight t: 1 packed, 0 GGUF layout, -1 a view
+ * that only partly matches the packed regions it touches (a sticky error:
+ * prepared weights are named with their type and row length). */
+static int pack_of(grt_device *dev, const grt_tensor *t) {
+    if (!cuda_packs(t->buf)) return 0;
+    size_t off = t->offset, n = grt_tensor_nbytes(t), len;
+    bool any = false, all = true;
+    for (size_t p = off; p < off + n; p += len) {
+        pk_map m = cuda_pack_seg(t->buf, p, off + n - p, &len);
+        if (!m.type) {
+            all = false;
+            continue;
+        }
+        any = true;
+        if (m.type != t->type || t->ne[1] % 256 != 0 || (p - m.off) % pk_sb_bytes(m.type) != 0) all = false;
+    }
+    if (!any) return 0;
+    if (all) return 1;
+    grt_dev_set_error(dev, GRT_ERR_INVALID_ARG,
+                      "cuda: a %s [%lld, %lld] view at byte %zu does not match the repacked weight it overlaps",
+                      grt_dtype_name((grt_dtype)t->type), (long long)t->ne[0], (long long)t->ne[1], off);
+    return -1;
+}
+
 static __global__ void k_fill(uint32_t *dst, size_t n, uint32_t v) {
-    pdl_start();
+    pdl_wait(); /* no early start for the next kernel: see Writers */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         dst[i] = v;
 }
@@ -102,7 +230,7 @@ void cuda_op_fill(grt_device *dev, void *dst, size_t n, uint32_t pattern) {
 
 /* ---------------------------------------------------------------- embed */
 
-static __global__ void k_embed(float *out, const uint8_t *table, int T, size_t row, int64_t n_vocab,
+static __global__ void k_embed(float *out, const uint8_t *table, int T, int pk, size_t row, int64_t n_vocab,
                                int64_t n_embd, const int32_t *ids, float scale, int *err) {
     pdl_start();
     int r = blockIdx.y;
@@ -112,16 +240,18 @@ static __global__ void k_embed(float *out, const uint8_t *table, int T, size_t r
     if (bad && threadIdx.x == 0 && blockIdx.x == 0) *(volatile int *)err = CUDA_KERR_EMBED_ID;
     const uint8_t *src = table + (size_t)(bad ? 0 : id) * row;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n_embd; i += (int64_t)gridDim.x * blockDim.x)
-        o[i] = bad ? 0.0f : load_elem(src, T, i) * scale;
+        o[i] = bad ? 0.0f : load_w(src, T, pk, i) * scale;
 }
 
 void cuda_op_embed(grt_device *dev, const grt_tensor *out, const grt_tensor *table, const grt_tensor *ids,
                    float scale, int n_rows) {
     cuda_flush(dev);
     cuda_ctx *c = cuda_ctx_of(dev);
+    int pk = pack_of(dev, table);
+    if (pk < 0) return;
     int64_t n_vocab = table->ne[0], n_embd = table->ne[1];
     dim3 grid((unsigned)((n_embd + 255) / 256 < 16 ? (n_embd + 255) / 256 : 16), (unsigned)n_rows);
-    launch(dev, k_embed, dim3(grid), dim3(256), 0, (float *)tptr(out), (const uint8_t *)tptr(table), table->type,
+    launch(dev, k_embed, dim3(grid), dim3(256), 0, (float *)tptr(out), (const uint8_t *)tptr(table), table->type, pk,
                                          row_bytes(table->type, n_embd), n_vocab, n_embd,
                                          (const int32_t *)tptr(ids), scale, c->err_word_dev);
     cuda_check_launch(dev, "embed");
@@ -171,6 +301,7 @@ struct mv_mat {
 };
 
 enum { PRO_NONE = 0, PRO_NORM = 1, PRO_GLU = 2 };
+enum { MV_PF = 4 }; /* regions a GEMV prefetches for its successors */
 enum { MV_STAGE_MAX = 64 * 1024 }; /* bytes of x staged in shared memory */
 
 /* Up to three matrices that read the same input, one launch; blocks
@@ -193,6 +324,9 @@ struct mv_args {
     int vec_stage;  /* pipelined kernels: stage with float4 loads where aligned */
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
                        blk[] then counts blocks of MV_WARPS / split rows */
+    int pk;         /* Q8_0 / Q4_0 weights in the packed layout (cuda_pack) */
+    const uint8_t *pf[MV_PF];  /* packed GEMV: bytes to prefetch into L2 when done */
+    unsigned pf_n[MV_PF];      /* (multiples of 16) */
 };
 
 template <int R>
@@ -495,101 +629,31 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
 /* Two bytes at a 2-aligned address as the low half of a word. */
 static __device__ __forceinline__ uint32_t ld16(const uint8_t *p) { return __ldg((const unsigned short *)p); }
 
-/* Q8_0: lane handles a quarter block (8 quants); a warp covers 8 blocks
- * (272 contiguous bytes) per step, U steps per round. Blocks are 2-byte
- * aligned, so quants load as 16-bit pairs. */
-template <int R>
-static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q8(mv_args a) {
+/* GGUF-layout Q8_0 / Q4_0 rows of any K % 32 == 0 (the packed layout needs
+ * K % 256 == 0, e.g. not SmolLM2's K 576): blocks are only 2-byte aligned,
+ * so quants load as 16-bit pairs. A lane takes 8 quant bytes of a block:
+ * Q8_0, four lanes per block (elements [8p, 8p + 8)); Q4_0, two lanes,
+ * half h has elements [8h, 8h + 8) (low nibbles) and [16 + 8h, 24 + 8h)
+ * (high). A warp covers 32 / LPB blocks per step, U steps per round. */
+template <int T, int R>
+static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_qraw(mv_args a) {
     pdl_launch();
     extern __shared__ float xs_dyn[];
+    constexpr int LPB = T == GRT_Q4_0 ? 2 : 4, BPS = 32 / LPB, BS = T == GRT_Q4_0 ? 18 : 34, U = 4;
     mv_mat M;
     unsigned vb = blockIdx.x;
     int64_t n = mv_row(a, vb, &M);
     bool valid = n >= 0;
-    int lane = threadIdx.x & 31, part = lane & 3;
+    int lane = threadIdx.x & 31, part = lane % LPB;
     const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
     int64_t nb = valid ? a.K / 32 : 0;
-    constexpr int U = 4;
-    uint32_t dq[U], q01[U], q23[U];
-    auto load_round = [&](int64_t b0) {
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            int64_t b = b0 + 8 * u;
-            if (b < nb) {
-                const uint8_t *blk = wr + b * 34, *qp = blk + 2 + part * 8;
-                dq[u] = ld16(blk);
-                q01[u] = ld16(qp) | (ld16(qp + 2) << 16);
-                q23[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
-            } else {
-                dq[u] = q01[u] = q23[u] = 0;
-            }
-        }
-    };
-    load_round(lane >> 2);
-    pdl_wait();
-    const float *X = mv_stage<R>(a, xs_dyn);
-    for (bool first = true;; first = false) {
-        if (valid) {
-            float s[R];
-#pragma unroll
-            for (int r = 0; r < R; r++) s[r] = 0;
-            for (int64_t b0 = lane >> 2; b0 < nb; b0 += 8 * U) {
-                if (!first || b0 != (lane >> 2)) load_round(b0);
-#pragma unroll
-                for (int u = 0; u < U; u++) {
-                    int64_t b = b0 + 8 * u;
-                    if (b >= nb) break;
-                    float d = f16_to_f((uint16_t)dq[u]);
-                    float wf[8];
-#pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        wf[i] = (float)(int8_t)(q01[u] >> (8 * i));
-                        wf[4 + i] = (float)(int8_t)(q23[u] >> (8 * i));
-                    }
-                    int64_t k = b * 32 + part * 8;
-#pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        float xv[8];
-                        load_x8(X + r * a.K, k, xv);
-                        float t = 0;
-#pragma unroll
-                        for (int i = 0; i < 8; i++) t += wf[i] * xv[i];
-                        s[r] += d * t;
-                    }
-                }
-            }
-            mv_finish<R>(M, n, s);
-        }
-        vb += gridDim.x;
-        if (vb >= a.blk[a.n_mats]) break;
-        n = mv_row(a, vb, &M);
-        valid = n >= 0;
-        wr = M.w + (valid ? n : 0) * M.w_row;
-        nb = valid ? a.K / 32 : 0;
-    }
-}
-
-/* Q4_0: lane pairs share a block; lane half h takes qs[8h, 8h + 8), i.e.
- * elements [8h, 8h + 8) (low nibbles) and [16 + 8h, 24 + 8h) (high). */
-template <int R>
-static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
-    pdl_launch();
-    extern __shared__ float xs_dyn[];
-    mv_mat M;
-    unsigned vb = blockIdx.x;
-    int64_t n = mv_row(a, vb, &M);
-    bool valid = n >= 0;
-    int lane = threadIdx.x & 31, h = lane & 1;
-    const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
-    int64_t nb = valid ? a.K / 32 : 0;
-    constexpr int U = 4;
     uint32_t dq[U], q0[U], q1[U];
     auto load_round = [&](int64_t b0) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int64_t b = b0 + 16 * u;
+            int64_t b = b0 + BPS * u;
             if (b < nb) {
-                const uint8_t *blk = wr + b * 18, *qp = blk + 2 + h * 8;
+                const uint8_t *blk = wr + b * BS, *qp = blk + 2 + part * 8;
                 dq[u] = ld16(blk);
                 q0[u] = ld16(qp) | (ld16(qp + 2) << 16);
                 q1[u] = ld16(qp + 4) | (ld16(qp + 6) << 16);
@@ -598,7 +662,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
             }
         }
     };
-    load_round(lane >> 1);
+    load_round(lane / LPB);
     pdl_wait();
     const float *X = mv_stage<R>(a, xs_dyn);
     for (bool first = true;; first = false) {
@@ -606,31 +670,37 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
             float s[R];
 #pragma unroll
             for (int r = 0; r < R; r++) s[r] = 0;
-            for (int64_t b0 = lane >> 1; b0 < nb; b0 += 16 * U) {
-                if (!first || b0 != (lane >> 1)) load_round(b0);
+            for (int64_t b0 = lane / LPB; b0 < nb; b0 += BPS * U) {
+                if (!first || b0 != lane / LPB) load_round(b0);
 #pragma unroll
                 for (int u = 0; u < U; u++) {
-                    int64_t b = b0 + 16 * u;
+                    int64_t b = b0 + BPS * u;
                     if (b >= nb) break;
                     float d = f16_to_f((uint16_t)dq[u]);
-                    float lo[8], hi[8];
+                    /* wa: elements [k, k + 8); Q4_0 also wb: [k + 16, k + 24) */
+                    float wa[8], wb[8];
 #pragma unroll
                     for (int i = 0; i < 4; i++) {
                         uint32_t b0v = (q0[u] >> (8 * i)) & 0xff, b1v = (q1[u] >> (8 * i)) & 0xff;
-                        lo[i] = (float)((int)(b0v & 15) - 8);
-                        hi[i] = (float)((int)(b0v >> 4) - 8);
-                        lo[4 + i] = (float)((int)(b1v & 15) - 8);
-                        hi[4 + i] = (float)((int)(b1v >> 4) - 8);
+                        if (T == GRT_Q8_0) {
+                            wa[i] = (float)(int8_t)b0v;
+                            wa[4 + i] = (float)(int8_t)b1v;
+                        } else {
+                            wa[i] = (float)((int)(b0v & 15) - 8);
+                            wb[i] = (float)((int)(b0v >> 4) - 8);
+                            wa[4 + i] = (float)((int)(b1v & 15) - 8);
+                            wb[4 + i] = (float)((int)(b1v >> 4) - 8);
+                        }
                     }
-                    int64_t k = b * 32 + h * 8;
+                    int64_t k = b * 32 + part * 8;
 #pragma unroll
                     for (int r = 0; r < R; r++) {
                         float x0[8], x1[8];
                         load_x8(X + r * a.K, k, x0);
-                        load_x8(X + r * a.K, k + 16, x1);
+                        if (T == GRT_Q4_0) load_x8(X + r * a.K, k + 16, x1);
                         float t = 0;
 #pragma unroll
-                        for (int i = 0; i < 8; i++) t += lo[i] * x0[i] + hi[i] * x1[i];
+                        for (int i = 0; i < 8; i++) t += T == GRT_Q4_0 ? wa[i] * x0[i] + wb[i] * x1[i] : wa[i] * x0[i];
                         s[r] += d * t;
                     }
                 }
@@ -648,6 +718,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_q4(mv_args a) {
 
 /* Any type, any alignment: one warp per output, element by element. */
 static __global__ void k_mv_generic(mv_args a, int T, int R) {
+    int pk = a.pk;
     pdl_start();
     const mv_mat &M = a.m[0];
     int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
@@ -656,7 +727,7 @@ static __global__ void k_mv_generic(mv_args a, int T, int R) {
     const uint8_t *wr = M.w + n * M.w_row;
     for (int r = 0; r < R; r++) {
         float s = 0;
-        for (int64_t k = lane; k < a.K; k += 32) s += load_elem(wr, T, k) * a.x[r * a.K + k];
+        for (int64_t k = lane; k < a.K; k += 32) s += load_w(wr, T, pk, k) * a.x[r * a.K + k];
         s = warp_sum(s);
         if (lane == 0) {
             float v = s + (M.bias ? M.bias[n] : 0.0f);
@@ -811,10 +882,12 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_
 }
 
 
-/* Q8_0 / Q4_0 rows whose length is a multiple of 16 bytes (K % 256 == 0,
- * 16-aligned base): a round is RB blocks of raw row bytes, loaded with
- * coalesced 16-byte loads into the warp's shared buffer, then unpacked from
- * there (blocks are only 2-byte aligned). */
+/* Q8_0 / Q4_0 rows in GGUF layout whose length is a multiple of 16 bytes
+ * (K % 256 == 0, 16-aligned base): a round is RB blocks of raw row bytes,
+ * loaded with coalesced 16-byte loads into the warp's shared buffer, then
+ * unpacked from there (blocks are only 2-byte aligned). Packed weights
+ * (prepare_weight) go to k_mvq instead; this path stays for weights that
+ * were not prepared (GENRT_CUDA_REPACK=0, or a caller that never prepares). */
 template <int T> struct qpol;
 template <> struct qpol<GRT_Q8_0> {
     static constexpr int BS = 34, RB = 64;
@@ -1022,6 +1095,324 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_quant(mv_
 }
 #pragma nv_diag_default 128
 
+/* ------------------------------------------- matmul: decode, packed quants */
+
+/* Elements [8t, 8t + 8) of the input rows ([R, K] flattened, K % 8 == 0)
+ * after the prologue, computed as mv_stage does (sc: rmsnorm scales by row). */
+static __device__ __forceinline__ void mvq_pro8(const mv_args &a, int64_t t, bool vec, const float *sc, float (&v)[8]) {
+    int64_t e = t * 8;
+    float4 x0, x1;
+    if (vec) {
+        x0 = ((const float4 *)a.x)[2 * t], x1 = ((const float4 *)a.x)[2 * t + 1];
+    } else {
+        const float *x = a.x + e;
+        x0 = make_float4(x[0], x[1], x[2], x[3]), x1 = make_float4(x[4], x[5], x[6], x[7]);
+    }
+    if (a.pro == PRO_NORM) {
+        const float *w = a.pw + e % a.K;
+        float4 w0 = vec ? ((const float4 *)w)[0] : make_float4(w[0], w[1], w[2], w[3]);
+        float4 w1 = vec ? ((const float4 *)w)[1] : make_float4(w[4], w[5], w[6], w[7]);
+        float s = sc[e / a.K];
+        x0 = norm4(x0, s, w0), x1 = norm4(x1, s, w1);
+    } else if (a.pro == PRO_GLU) {
+        const float *u = a.up + e;
+        float4 u0 = vec ? ((const float4 *)u)[0] : make_float4(u[0], u[1], u[2], u[3]);
+        float4 u1 = vec ? ((const float4 *)u)[1] : make_float4(u[4], u[5], u[6], u[7]);
+        x0 = glu4(x0, u0, a.act), x1 = glu4(x1, u1, a.act);
+    }
+    v[0] = x0.x, v[1] = x0.y, v[2] = x0.z, v[3] = x0.w, v[4] = x1.x, v[5] = x1.y, v[6] = x1.z, v[7] = x1.w;
+}
+
+/* Elements [8t, 8t + 8) of the input rows for quantization: rmsnorm's
+ * x * w without its row scale (quantization is scale-free: the scale goes
+ * into the block's d afterwards) and sq = the sum of x^2; GLU's act(x) * up;
+ * else x. */
+static __device__ __forceinline__ void mvq_load8(const mv_args &a, int64_t t, bool vec, float (&v)[8], float &sq) {
+    int64_t e = t * 8;
+    float4 x0, x1;
+    if (vec) {
+        x0 = ((const float4 *)a.x)[2 * t], x1 = ((const float4 *)a.x)[2 * t + 1];
+    } else {
+        const float *x = a.x + e;
+        x0 = make_float4(x[0], x[1], x[2], x[3]), x1 = make_float4(x[4], x[5], x[6], x[7]);
+    }
+    sq = 0;
+    if (a.pro == PRO_NORM) {
+        const float *w = a.pw + e % a.K;
+        float4 w0 = vec ? ((const float4 *)w)[0] : make_float4(w[0], w[1], w[2], w[3]);
+        float4 w1 = vec ? ((const float4 *)w)[1] : make_float4(w[4], w[5], w[6], w[7]);
+        sq = sumsq4(x0) + sumsq4(x1);
+        x0 = make_float4(x0.x * w0.x, x0.y * w0.y, x0.z * w0.z, x0.w * w0.w);
+        x1 = make_float4(x1.x * w1.x, x1.y * w1.y, x1.z * w1.z, x1.w * w1.w);
+    } else if (a.pro == PRO_GLU) {
+        const float *u = a.up + e;
+        float4 u0 = vec ? ((const float4 *)u)[0] : make_float4(u[0], u[1], u[2], u[3]);
+        float4 u1 = vec ? ((const float4 *)u)[1] : make_float4(u[4], u[5], u[6], u[7]);
+        x0 = glu4(x0, u0, a.act), x1 = glu4(x1, u1, a.act);
+    }
+    v[0] = x0.x, v[1] = x0.y, v[2] = x0.z, v[3] = x0.w, v[4] = x1.x, v[5] = x1.y, v[6] = x1.z, v[7] = x1.w;
+}
+
+/* The input rows of k_mvq as Q8_0 in shared memory, the fused prologue
+ * (rmsnorm or GLU) applied on the way from global memory, in one pass:
+ * int8 quants xq [R * K] and per block of 32 {its f16-rounded scale as
+ * float bits, the sum of its quants} in xs; d = max|v| / 127, q = round(v /
+ * d), as the CPU quantizes activations. rmsnorm's row scale is known only
+ * at the end, so its blocks are quantized without it and their d scaled
+ * after. Four threads per block, eight elements each (K % 256 == 0, so a
+ * warp is wholly in or out of the loop), two groups of loads in flight. As
+ * in mv_stage, the last block to get here writes the prologue's f32 result
+ * to pro_out (recomputed as mv_stage computes it), after every block has
+ * read the input. Few registers: k_mvq's first weight rounds are in flight
+ * meanwhile. */
+template <int R>
+static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
+    __shared__ float sc[4], part[4][MV_WARPS];
+    int64_t K = a.K, n8 = (int64_t)R * K / 8;
+    int nt = blockDim.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    bool vec = mv_vec(a), norm = a.pro == PRO_NORM;
+    float ss[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) ss[r] = 0;
+    for (int64_t t0 = threadIdx.x; t0 < n8; t0 += 2 * nt) {
+        float v[2][8], sq[2];
+#pragma unroll
+        for (int j = 0; j < 2; j++)
+            if (t0 + j * nt < n8) mvq_load8(a, t0 + j * nt, vec, v[j], sq[j]);
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            int64_t t = t0 + j * nt;
+            if (t >= n8) break;
+            int row = (int)(t * 8 / K);
+#pragma unroll
+            for (int r = 0; r < R; r++)
+                if (r == row) ss[r] += sq[j];
+            float am = 0;
+#pragma unroll
+            for (int i = 0; i < 8; i++) am = fmaxf(am, fabsf(v[j][i]));
+            am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 1));
+            am = fmaxf(am, __shfl_xor_sync(0xffffffffu, am, 2));
+            float d = am / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            uint32_t w[2] = {0, 0};
+            int sum = 0;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                int q = (int)roundf(v[j][i] * id);
+                sum += q;
+                w[i / 4] |= (uint32_t)(q & 0xff) << (8 * (i % 4));
+            }
+            *(uint2 *)(xq + t * 8) = make_uint2(w[0], w[1]);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            if (!norm) d = __half2float(__float2half_rn(d));
+            if ((t & 3) == 0) xs[t >> 2] = make_int2(__float_as_int(d), sum);
+        }
+    }
+    if (norm) {
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float v = warp_sum(ss[r]);
+            if (lane == 0) part[r][warp] = v;
+        }
+        __syncthreads();
+        if (threadIdx.x < R) {
+            float t = 0;
+            for (int w = 0; w < (nt >> 5); w++) t += part[threadIdx.x][w];
+            sc[threadIdx.x] = 1.0f / sqrtf(t / (float)K + a.eps);
+        }
+        __syncthreads();
+        for (int64_t b = threadIdx.x; b < n8 / 4; b += nt) {
+            float d = sc[b * 32 / K] * __int_as_float(xs[b].x);
+            xs[b].x = __float_as_int(__half2float(__float2half_rn(d)));
+        }
+    }
+    __syncthreads();
+    if (a.pro_out) {
+        __shared__ unsigned last;
+        if (threadIdx.x == 0) {
+            __threadfence();
+            last = atomicAdd(a.ctr, 1u) == gridDim.x - 1;
+            if (last) atomicExch(a.ctr, 0u);
+        }
+        __syncthreads();
+        if (last)
+            for (int64_t t = threadIdx.x; t < n8; t += nt) {
+                float v[8];
+                mvq_pro8(a, t, vec, sc, v);
+                for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
+            }
+    }
+}
+
+/* The weights that followed this GEMV's last time (cuda_succ), into L2 as
+ * the block finishes: its share of each region, in bulk prefetches (sm_90)
+ * that need no registers and no waiting, meant to let DRAM stream through
+ * the gaps between kernels (launch, staging, attention). A hint only: it
+ * changes no memory. Off by default (GENRT_CUDA_L2PF): on Llama-1B decode
+ * (H100) 24 MiB cost 3% (Q4_0 1246 vs 1283 tok/s), 12 MiB 2%, 40 MiB 3%. */
+static __device__ __forceinline__ void mv_prefetch_l2(const mv_args &a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (threadIdx.x != 0) return;
+#pragma unroll
+    for (int i = 0; i < MV_PF; i++) {
+        if (!a.pf_n[i]) break;
+        size_t n16 = a.pf_n[i] / 16, b0 = n16 * blockIdx.x / gridDim.x * 16, b1 = n16 * (blockIdx.x + 1) / gridDim.x * 16;
+        for (size_t o = b0; o < b1; o += 32768) {
+            unsigned len = (unsigned)(b1 - o < 32768 ? b1 - o : 32768);
+            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(a.pf[i] + o), "r"(len) : "memory");
+        }
+    }
+#else
+    (void)a;
+#endif
+}
+
+/* Shared memory of k_mvq: the int8 input, its block scales and sums. */
+static size_t mvq_smem(const mv_args &a, int R) { return (size_t)R * a.K + (size_t)R * a.K / 4; }
+
+/* Packed Q8_0 / Q4_0 (cuda_pack). The rows of the (up to three) matrices
+ * form one list; a warp takes G consecutive rows at a time (row groups
+ * w, w + W, ... for warp w of the W in the grid), 32 / G lanes per row, so
+ * short rows keep every lane loading and the per-row work (iteration,
+ * reduction) is shared by G rows. A unit is 16 quant bytes (a Q4_0 block,
+ * half a Q8_0 block) and its block's f16 scale: a lane takes U = 4 units
+ * of its row per round, adjacent lanes adjacent units, each one 16-byte
+ * and one 2-byte load straight into registers. D rounds are in flight per
+ * warp, the first D issued before the PDL wait (weights never change
+ * between kernels). x is Q8_0 in shared memory (mvq_stage); a unit is 4
+ * (Q8_0) or 8 (Q4_0) dp4a per input row, Q4_0's -8 taken out once per
+ * block through the sum of the x quants. */
+template <int T, int R, int G, int D>
+static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a) {
+    pdl_launch();
+    extern __shared__ uint4 sm_dyn[];
+    constexpr int QW = T == GRT_Q4_0 ? 1 : 2; /* units per block */
+    constexpr int EPU = 32 / QW, U = 4, LPG = 32 / G;
+    constexpr unsigned SBB = T == GRT_Q4_0 ? 144 : 272;
+    int lane = threadIdx.x & 31, gi = lane / LPG, li = lane % LPG;
+    int nu = (int)(a.K / EPU), rounds = (nu + LPG * U - 1) / (LPG * U);
+    int64_t n1 = a.m[0].N, n2 = n1 + (a.n_mats > 1 ? a.m[1].N : 0), total = n2 + (a.n_mats > 2 ? a.m[2].N : 0);
+    int64_t W = (int64_t)gridDim.x * MV_WARPS;
+    /* the lane's row of row group rg: matrix and row index (gr >= total: none) */
+    auto row_of = [&](int64_t rg, int64_t &n) -> const mv_mat & {
+        int64_t gr = rg * G + gi;
+        n = gr - (gr >= n2 ? n2 : gr >= n1 ? n1 : 0);
+        return gr >= n2 ? a.m[2] : gr >= n1 ? a.m[1] : a.m[0];
+    };
+    auto load = [&](uint4 (&dst)[U], uint32_t (&dd)[U], int64_t rg, int r) {
+        int64_t n;
+        const mv_mat &M = row_of(rg, n);
+        bool valid = rg * G + gi < total;
+        const uint8_t *wr = M.w + (valid ? n : 0) * M.w_row;
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int g = r * LPG * U + li + LPG * u;
+            if (valid && g < nu) {
+                const uint8_t *sb = wr + (unsigned)(g / (8 * QW)) * SBB;
+                unsigned j = (unsigned)(g % (8 * QW));
+                dst[u] = __ldg((const uint4 *)(sb + 16) + j);
+                dd[u] = __ldg((const unsigned short *)sb + j / QW);
+            } else {
+                dst[u] = make_uint4(0, 0, 0, 0);
+                dd[u] = 0; /* a zero scale: the unit adds nothing */
+            }
+        }
+    };
+    uint4 buf[D][U];
+    uint32_t bd[D][U];
+    int64_t srg[D];
+    int sr[D];
+    bool ok[D];
+    /* the next round to load */
+    int64_t rg = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
+    int r = 0;
+#pragma unroll
+    for (int i = 0; i < D; i++) {
+        ok[i] = rg * G < total;
+        if (ok[i]) {
+            srg[i] = rg, sr[i] = r;
+            load(buf[i], bd[i], rg, r);
+            if (++r == rounds) r = 0, rg += W;
+        }
+    }
+    pdl_wait();
+    int8_t *XQ = (int8_t *)sm_dyn;
+    int2 *XS = (int2 *)(XQ + (size_t)R * a.K);
+    mvq_stage<R>(a, XQ, XS);
+    float s[R];
+#pragma unroll
+    for (int q = 0; q < R; q++) s[q] = 0;
+    for (bool go = ok[0]; go;) {
+#pragma unroll
+        for (int i = 0; i < D; i++) {
+            if (!ok[i]) {
+                go = false;
+                break;
+            }
+            uint4 cur[U];
+            uint32_t cd[U];
+#pragma unroll
+            for (int u = 0; u < U; u++) cur[u] = buf[i][u], cd[u] = bd[i][u];
+            int64_t prg = srg[i];
+            int pr = sr[i];
+            ok[i] = rg * G < total;
+            if (ok[i]) {
+                srg[i] = rg, sr[i] = r;
+                load(buf[i], bd[i], rg, r);
+                if (++r == rounds) r = 0, rg += W;
+            }
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                int g = pr * LPG * U + li + LPG * u;
+                if (g >= nu) break;
+                int k = g * EPU;
+                float dw = f16_to_f((uint16_t)cd[u]);
+                const int w0 = (int)cur[u].x, w1 = (int)cur[u].y, w2 = (int)cur[u].z, w3 = (int)cur[u].w;
+#pragma unroll
+                for (int q = 0; q < R; q++) {
+                    const int8_t *xr = XQ + q * (int)a.K + k;
+                    int2 xs = XS[(q * (int)a.K + k) >> 5];
+                    int4 xa = *(const int4 *)xr;
+                    int si;
+                    if (T == GRT_Q4_0) {
+                        /* byte i holds elements i (low nibble) and 16 + i (high) */
+                        int4 xb = *(const int4 *)(xr + 16);
+                        const int m = 0x0f0f0f0f;
+                        si = __dp4a(w0 & m, xa.x, __dp4a(w1 & m, xa.y, __dp4a(w2 & m, xa.z, __dp4a(w3 & m, xa.w, 0))));
+                        si = __dp4a((w0 >> 4) & m, xb.x,
+                                    __dp4a((w1 >> 4) & m, xb.y, __dp4a((w2 >> 4) & m, xb.z, __dp4a((w3 >> 4) & m, xb.w, si))));
+                        si -= 8 * xs.y;
+                    } else {
+                        si = __dp4a(w0, xa.x, __dp4a(w1, xa.y, __dp4a(w2, xa.z, __dp4a(w3, xa.w, 0))));
+                    }
+                    s[q] += dw * __int_as_float(xs.x) * (float)si;
+                }
+            }
+            if (pr == rounds - 1) {
+                /* the row group's rows are done: reduce over each row's lanes */
+#pragma unroll
+                for (int q = 0; q < R; q++)
+#pragma unroll
+                    for (int o = LPG / 2; o > 0; o >>= 1) s[q] += __shfl_xor_sync(0xffffffffu, s[q], o);
+                int64_t n;
+                const mv_mat &M = row_of(prg, n);
+                if (li == 0 && prg * G + gi < total) {
+                    float bias = M.bias ? M.bias[n] : 0.0f;
+#pragma unroll
+                    for (int q = 0; q < R; q++) {
+                        float *o = M.out + q * M.N + n;
+                        float v = s[q] + bias;
+                        *o = M.acc ? *o + v : v;
+                    }
+                }
+#pragma unroll
+                for (int q = 0; q < R; q++) s[q] = 0;
+            }
+        }
+    }
+    mv_prefetch_l2(a);
+}
+
 /* Blocks of kernel k that fit on one SM at once (cached per kernel and
  * shared-memory size). */
 static int occupancy(const void *k, size_t smem) {
@@ -1095,6 +1486,107 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 }
 
 
+/* Weight order: for each matrix a matmul read, the matrix the next matmul
+ * read (recorded on every matmul: prefill teaches decode, and a captured
+ * step keeps what it was captured with). Open addressing on the weight's
+ * address; entries into a freed buffer are dropped (cuda_succ_forget). */
+enum { SUCC_SLOTS = 2048 };
+struct cuda_succ {
+    struct {
+        const uint8_t *w, *next;
+        size_t next_bytes;
+    } e[SUCC_SLOTS];
+    const uint8_t *last;
+    size_t last_bytes;
+};
+
+static unsigned succ_slot(const uint8_t *w) { return (unsigned)(((uintptr_t)w >> 8) * 2654435761u) % SUCC_SLOTS; }
+
+static void succ_note(grt_device *dev, const grt_tensor *w) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    if (!c->l2_prefetch) return;
+    if (!c->succ && !(c->succ = (cuda_succ *)calloc(1, sizeof(cuda_succ)))) return;
+    cuda_succ *t = c->succ;
+    const uint8_t *p = (const uint8_t *)tptr(w);
+    if (w->buf->flags & GRT_BUF_HOST_VISIBLE) { /* mapped host memory: never prefetched */
+        t->last = NULL;
+        return;
+    }
+    if (t->last && t->last != p) {
+        for (unsigned i = succ_slot(t->last), k = 0; k < 16; k++, i = (i + 1) % SUCC_SLOTS)
+            if (!t->e[i].w || t->e[i].w == t->last) {
+                t->e[i].w = t->last, t->e[i].next = p, t->e[i].next_bytes = grt_tensor_nbytes(w);
+                break;
+            }
+    }
+    t->last = p;
+}
+
+static bool succ_of(const cuda_succ *t, const uint8_t *w, const uint8_t **next, size_t *bytes) {
+    for (unsigned i = succ_slot(w), k = 0; k < 16; k++, i = (i + 1) % SUCC_SLOTS)
+        if (t->e[i].w == w) {
+            *next = t->e[i].next, *bytes = t->e[i].next_bytes;
+            return true;
+        }
+    return false;
+}
+
+void cuda_succ_forget(grt_device *dev, const grt_buffer *b) {
+    cuda_succ *t = cuda_ctx_of(dev)->succ;
+    if (!t) return;
+    const uint8_t *lo = (const uint8_t *)b->ptr, *hi = lo + b->size;
+    bool any = false;
+    for (int i = 0; i < SUCC_SLOTS; i++)
+        any |= t->e[i].w && ((t->e[i].w >= lo && t->e[i].w < hi) || (t->e[i].next >= lo && t->e[i].next < hi));
+    if (any || (t->last >= lo && t->last < hi)) memset(t, 0, sizeof *t); /* rebuilt by the next matmuls */
+}
+
+/* The successors of a launch's last matrix, up to l2_prefetch bytes, into a.pf. */
+static void succ_fill(grt_device *dev, mv_args &a) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    for (int i = 0; i < MV_PF; i++) a.pf[i] = NULL, a.pf_n[i] = 0;
+    if (!c->l2_prefetch || !c->succ) return;
+    const uint8_t *w = a.m[a.n_mats - 1].w, *nx;
+    size_t left = c->l2_prefetch, nb;
+    for (int i = 0; i < MV_PF && left >= 16 && succ_of(c->succ, w, &nx, &nb); i++) {
+        bool mine = false;
+        for (int j = 0; j < a.n_mats; j++) mine |= a.m[j].w == nx;
+        if (mine || (uintptr_t)nx % 16) break;
+        size_t n = (nb < left ? nb : left) / 16 * 16;
+        a.pf[i] = nx, a.pf_n[i] = (unsigned)(n < (1u << 31) ? n : (1u << 31));
+        left -= n;
+        w = nx;
+    }
+}
+
+/* The packed GEMV: rows per warp G so a round (32 / G lanes x 4 units) is
+ * at most a row; one wave of blocks; 2 rounds in flight per warp (3 spill
+ * at 128 registers, the cap for 2 blocks per SM). */
+template <int T, int R, int G>
+static void launch_mvq_g(grt_device *dev, const mv_args &a) {
+    launch_wave(dev, k_mvq<T, R, G, 2>, mvq_smem(a, R), 0, a);
+}
+
+template <int T, int R>
+static void launch_mvq(grt_device *dev, const mv_args &a0) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    mv_args a = a0;
+    int64_t nu = a.K / 32 * (T == GRT_Q4_0 ? 1 : 2), rows = 0;
+    for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
+    /* Llama-1B Q4_0 decode (H100): G 1 1302 tok/s, 2 1275, 4 1235; whole
+     * warps per row win even where half the lanes of a round idle (K 2048) */
+    int G = nu >= 32 ? 1 : nu >= 16 ? 2 : 4;
+    if (c->mvq_g == 1 || c->mvq_g == 2 || c->mvq_g == 4) G = c->mvq_g;
+    /* the grid: blocks of MV_WARPS row groups (launch_wave caps it at a wave) */
+    a.split = 1;
+    a.blk[a.n_mats] = (unsigned)((rows + (int64_t)G * MV_WARPS - 1) / ((int64_t)G * MV_WARPS));
+    a.vec_stage = c->mv_vec_stage;
+    succ_fill(dev, a);
+    if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
+    else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
+    else launch_mvq_g<T, R, 4>(dev, a);
+}
+
 template <int R>
 static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
     mv_args a = a0;
@@ -1135,7 +1627,13 @@ static void launch_staged(grt_device *dev, KF k, unsigned grid, size_t smem, con
 template <int R>
 static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
     unsigned grid = a.blk[a.n_mats];
-    if (!aligned) {
+    if (a.pk && aligned && (size_t)R * a.K * 4 <= MV_STAGE_MAX) {
+        if (T == GRT_Q8_0) launch_mvq<GRT_Q8_0, R>(dev, a);
+        else launch_mvq<GRT_Q4_0, R>(dev, a);
+        return;
+    }
+    /* packed weights with an unaligned or too long input come here unfused */
+    if (!aligned || a.pk) {
         launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
         return;
     }
@@ -1148,8 +1646,8 @@ static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
     case GRT_F32: launch_staged(dev, k_mv_float<GRT_F32, R>, grid, smem, a); break;
     case GRT_F16: launch_staged(dev, k_mv_float<GRT_F16, R>, grid, smem, a); break;
     case GRT_BF16: launch_staged(dev, k_mv_float<GRT_BF16, R>, grid, smem, a); break;
-    case GRT_Q8_0: launch_staged(dev, k_mv_q8<R>, grid, smem, a); break;
-    case GRT_Q4_0: launch_staged(dev, k_mv_q4<R>, grid, smem, a); break;
+    case GRT_Q8_0: launch_staged(dev, k_mv_qraw<GRT_Q8_0, R>, grid, smem, a); break;
+    case GRT_Q4_0: launch_staged(dev, k_mv_qraw<GRT_Q4_0, R>, grid, smem, a); break;
     }
 }
 
@@ -1169,7 +1667,7 @@ static void launch_mv_rows(grt_device *dev, const mv_args &a, int T, int R, bool
  * weight tile dequantized into shared memory. */
 enum { TM = 64, TN = 64, TK = 32 };
 
-static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_t w_row, int T, const float *x,
+static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_t w_row, int T, int pk, const float *x,
                                                          const float *bias, float *out, int64_t M, int64_t N,
                                                          int64_t K, int acc) {
     pdl_start();
@@ -1187,7 +1685,7 @@ static __global__ void __launch_bounds__(256) k_mm_tiled(const uint8_t *w, size_
         for (int i = tid; i < TN * TK; i += 256) {
             int nn = i / TK, kk = i % TK;
             int64_t nr = n0 + nn, k = k0 + kk;
-            ws[kk][nn] = (nr < N && k < K) ? load_elem(w + nr * w_row, T, k) : 0.0f;
+            ws[kk][nn] = (nr < N && k < K) ? load_w(w + nr * w_row, T, pk, k) : 0.0f;
         }
         __syncthreads();
 #pragma unroll 8
@@ -1238,7 +1736,7 @@ static mv_mat mat_of(const grt_tensor *out, const grt_tensor *w, const grt_tenso
 }
 
 static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
-                          const grt_tensor *bias, int64_t n_rows, bool accumulate) {
+                          const grt_tensor *bias, int64_t n_rows, bool accumulate, int pk) {
     int T = w->type;
     int64_t N = w->ne[0], K = w->ne[1];
     mv_mat m = mat_of(out, w, bias, accumulate);
@@ -1246,7 +1744,7 @@ static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tens
     if (n_rows > 8) {
         if (cuda_mma_matmul(dev, x, m.w, m.w_row, T, m.bias, m.out, n_rows, N, K, accumulate)) return;
         dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
-        launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, x, m.bias, m.out, n_rows, N, K,
+        launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, pk, x, m.bias, m.out, n_rows, N, K,
                (int)accumulate);
         cuda_check_launch(dev, "matmul");
         return;
@@ -1261,6 +1759,7 @@ static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tens
         b.blk[1] = (unsigned)((N + MV_WARPS - 1) / MV_WARPS);
         b.x = x + r0 * K;
         b.K = K;
+        b.pk = pk;
         int R = (int)(n_rows - r0 < 4 ? n_rows - r0 : 4);
         launch_mv_rows(dev, b, T, R, aligned);
     }
@@ -2015,12 +2514,15 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
                     const grt_tensor *bias, int64_t n_rows, bool accumulate) {
     int T = w->type;
     int64_t K = w->ne[1];
+    int pk = pack_of(dev, w);
+    if (pk < 0) return;
+    succ_note(dev, w);
     mv_mat m = mat_of(out, w, bias, accumulate);
     bool ok = fusing(dev) && n_rows <= 4 && (size_t)(n_rows * K) * 4 <= MV_STAGE_MAX &&
               mv_aligned(T, m.w, m.w_row, (const float *)tptr(in), K);
     if (!ok) {
         cuda_flush(dev);
-        direct_matmul(dev, out, in, w, bias, n_rows, accumulate);
+        direct_matmul(dev, out, in, w, bias, n_rows, accumulate, pk);
         return;
     }
     cuda_pend *p = pend_of(dev);
@@ -2044,6 +2546,7 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
         a.m[0] = m;
         a.n_mats = 1;
         a.blk[1] = nblk;
+        a.pk = pk;
         p->mv = a;
         p->T = T;
         p->R = (int)n_rows;
@@ -2052,7 +2555,7 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
         p->kind = PEND_MM;
         return;
     }
-    if (p->kind == PEND_MM && same_start(in, &p->lin) && p->T == T && p->R == n_rows && p->mv.K == K &&
+    if (p->kind == PEND_MM && same_start(in, &p->lin) && p->T == T && p->mv.pk == pk && p->R == n_rows && p->mv.K == K &&
         p->mv.n_mats < 3 && !overlaps(out, &p->lin)) {
         bool clash = false;
         for (int i = 0; i < p->mv.n_mats; i++) clash |= overlaps(out, &p->outs[i]);
@@ -2073,6 +2576,7 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
     a.m[0] = m;
     a.n_mats = 1;
     a.blk[1] = nblk;
+    a.pk = pk;
     p->mv = a;
     p->T = T;
     p->R = (int)n_rows;

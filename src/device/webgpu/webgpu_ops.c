@@ -14,12 +14,13 @@ extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], g
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
-    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[];
+    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
+    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
        SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
-       SH_ATTN_DEC };
+       SH_ATTN_DEC, SH_ATTN_O };
 
 typedef struct shader_def {
     const char *name;
@@ -29,6 +30,8 @@ typedef struct shader_def {
     int nb;                  /* storage bindings */
     const char *consts[7];   /* override constants, values from the pipeline key */
     const char *prelude;     /* source placed before src (or NULL) */
+    const char *post;        /* source placed after src (or NULL) */
+    bool chain;              /* declares its own arguments (not params.wgsl) */
 } shader_def;
 
 static const shader_def SHADERS[] = {
@@ -51,10 +54,15 @@ static const shader_def SHADERS[] = {
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
     [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
-    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
+    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f,
+                grt_wgsl_mvx_io},
     [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, grt_wgsl_rope_pair},
-    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
-    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL},
+    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q,
+                 grt_wgsl_mvx_io},
+    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL,
+                     grt_wgsl_attn_io},
+    [SH_ATTN_O] = {"attn_o", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE", "WTYPE", "T", "RPW"},
+                   grt_wgsl_mvx, grt_wgsl_attn_o, true},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -82,6 +90,13 @@ grt_status wg_pipes_init(grt_device *dev) {
         WGPUPipelineLayoutDescriptor pd = {NULL, sv("genrt layout"), 1, &x->bgl[nb], 0};
         x->pl[nb] = x->bgl[nb] ? W.DeviceCreatePipelineLayout(x->device, &pd) : NULL;
         if (!x->pl[nb]) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
+        if (nb < WG_MAX_BIND) continue;
+        e[0].buffer.minBindingSize = WG_CMD_WORDS * 4;
+        WGPUBindGroupLayoutDescriptor dc = {NULL, sv("genrt chain bindings"), (size_t)nb + 1, e};
+        x->bgl_chain = W.DeviceCreateBindGroupLayout(x->device, &dc);
+        WGPUPipelineLayoutDescriptor pc = {NULL, sv("genrt chain layout"), 1, &x->bgl_chain, 0};
+        x->pl_chain = x->bgl_chain ? W.DeviceCreatePipelineLayout(x->device, &pc) : NULL;
+        if (!x->pl_chain) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
     }
     return GRT_OK;
 }
@@ -91,6 +106,8 @@ void wg_pipes_free(wg_ctx *x) {
     x->n_pipes = 0;
     for (int i = 0; i < WG_N_SHADERS; i++)
         if (x->modules[i]) W.ShaderModuleRelease(x->modules[i]);
+    if (x->pl_chain) W.PipelineLayoutRelease(x->pl_chain);
+    if (x->bgl_chain) W.BindGroupLayoutRelease(x->bgl_chain);
     for (int nb = 1; nb <= WG_MAX_BIND; nb++) {
         if (x->pl[nb]) W.PipelineLayoutRelease(x->pl[nb]);
         if (x->bgl[nb]) W.BindGroupLayoutRelease(x->bgl[nb]);
@@ -126,14 +143,16 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
                      "const SG : u32 = 1u;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return v; }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return v; }\n");
-        size_t n = strlen(en) + strlen(sg) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) +
-                   strlen(pre) + strlen(d->src) + 1;
+        const char *post = d->post ? d->post : "", *par = d->chain ? "" : grt_wgsl_params;
+        size_t n = strlen(en) + strlen(sg) + strlen(grt_wgsl_common) + strlen(par) +
+                   (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(pre) + strlen(d->src) + strlen(post) + 1;
         char *src = malloc(n);
         if (!src) {
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
-        snprintf(src, n, "%s%s%s%s%s%s", en, sg, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", pre, d->src);
+        snprintf(src, n, "%s%s%s%s%s%s%s%s", en, sg, grt_wgsl_common, par, d->weights ? grt_wgsl_weights : "", pre,
+                 d->src, post);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
@@ -155,7 +174,7 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
     WGPUComputePipelineDescriptor pd;
     memset(&pd, 0, sizeof pd);
     pd.label = sv(d->name);
-    pd.layout = x->pl[d->nb];
+    pd.layout = d->chain ? x->pl_chain : x->pl[d->nb];
     pd.compute.module = x->modules[sh];
     pd.compute.entryPoint = sv("main");
     pd.compute.constantCount = nc;
@@ -169,6 +188,12 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
     x->pipes[x->n_pipes++] = (wg_pipe){sh, key, p};
     x->counters.pipelines++;
     return p;
+}
+
+const char *wg_pipe_name(const wg_ctx *x, WGPUComputePipeline p) {
+    for (int i = 0; i < x->n_pipes; i++)
+        if (x->pipes[i].p == p) return SHADERS[x->pipes[i].shader].name;
+    return "?";
 }
 
 static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint32_t v1, uint32_t v2) {
@@ -191,12 +216,13 @@ static uint64_t bg_hash(uint64_t uid, int nb, const wg_binding *b) {
     return h ^ (uint64_t)nb;
 }
 
-WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int nb, const wg_binding *b) {
+WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, uint64_t usize, bool chain, int nb,
+                            const wg_binding *b) {
     wg_ctx *x = wg_ctx_of(dev);
-    uint64_t h = bg_hash(uid, nb, b);
+    uint64_t h = bg_hash(uid, nb, b) ^ (uint64_t)chain;
     wg_bg_entry **head = &x->bg_heads[h % WG_BG_BUCKETS];
     for (wg_bg_entry *e = *head; e; e = e->next) {
-        if (e->hash != h || e->uid != uid || e->nb != nb) continue;
+        if (e->hash != h || e->uid != uid || e->nb != nb || e->chain != chain) continue;
         bool same = true;
         for (int i = 0; i < nb && same; i++)
             same = e->b[i].id == b[i].id && e->b[i].off == b[i].off && e->b[i].size == b[i].size;
@@ -207,14 +233,14 @@ WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int 
     ge[0].binding = 0;
     ge[0].buffer = ubuf;
     ge[0].offset = 0;
-    ge[0].size = WG_PARAM_WORDS * 4;
+    ge[0].size = usize;
     for (int i = 0; i < nb; i++) {
         ge[i + 1].binding = (uint32_t)i + 1;
         ge[i + 1].buffer = b[i].b;
         ge[i + 1].offset = b[i].off;
         ge[i + 1].size = b[i].size;
     }
-    WGPUBindGroupDescriptor d = {NULL, sv("genrt"), x->bgl[nb], (size_t)nb + 1, ge};
+    WGPUBindGroupDescriptor d = {NULL, sv("genrt"), chain ? x->bgl_chain : x->bgl[nb], (size_t)nb + 1, ge};
     WGPUBindGroup bg = W.DeviceCreateBindGroup(x->device, &d);
     wg_bg_entry *e = calloc(1, sizeof *e);
     if (!bg || !e) {
@@ -225,6 +251,7 @@ WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int 
     }
     e->hash = h;
     e->uid = uid;
+    e->chain = chain;
     e->nb = nb;
     memcpy(e->b, b, (size_t)nb * sizeof *b);
     e->bg = bg;
@@ -322,7 +349,7 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
         c->pipe = pipe;
         c->nb = nb;
         memcpy(c->b, b, (size_t)nb * sizeof *b);
-        memcpy(c->params, p->w, sizeof c->params);
+        memcpy(c->params, p->w, sizeof p->w);
         c->gx = (uint32_t)gx;
         c->gy = (uint32_t)gy;
         c->tag = x->rec_tag;
@@ -332,7 +359,7 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
         return;
     }
     if (x->param_used == WG_PARAM_SLOTS) wg_flush(dev);
-    WGPUBindGroup bg = wg_bind_group(dev, x->param_buf, x->param_id, nb, b);
+    WGPUBindGroup bg = wg_bind_group(dev, x->param_buf, x->param_id, WG_PARAM_WORDS * 4, false, nb, b);
     if (!bg) return;
     uint32_t slot = (uint32_t)x->param_used++;
     memcpy(x->param_host + (size_t)slot * WG_SLOT, p->w, sizeof p->w);
@@ -586,6 +613,14 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         mvx_pipe(dev, cfg);
         memcpy(x->pre_cfg, cfg, sizeof cfg); /* for wg_glu's prefill: the glu-merged variant */
         x->pre_N = (uint64_t)N;
+        if (x->pre_att_set && accumulate && !bias && wt <= 2 && !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
+            /* the output projection after an attention: the attn_o pipeline
+             * a captured step merges the two into (rope folded in) */
+            uint32_t v[7] = {x->pre_att[0], x->pre_att[1], x->pre_att[2], !getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE"),
+                             cfg[0], cfg[1], cfg[2]};
+            get_pipe_v(dev, SH_ATTN_O, v);
+        }
+        x->pre_att_set = false;
         const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
         if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
             cfg[4] = 1;
@@ -782,6 +817,8 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
         return false;
     if (create_only) { /* and the variant a captured step merges rope_kv into */
         uint32_t v[7] = {shared, hd / 4, G, 1, 0, 0, 0};
+        x->pre_att[0] = shared, x->pre_att[1] = hd / 4, x->pre_att[2] = G;
+        x->pre_att_set = true;
         return get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G) && get_pipe_v(dev, SH_ATTN_DEC, v);
     }
     /* splits: whole 64-key chunks, at most 64 */
@@ -1223,7 +1260,7 @@ static bool fuse_attn_rope(grt_device *dev, const wg_cmd *ro, const wg_cmd *at, 
     c.params[17] = rp[18];
     c.params[18] = rp[8];
     c.params[19] = rp[7];
-    c.tag = WG_TAG_NONE;
+    c.cfg[3] = 1;
     if (!c.pipe || any_alias(x, &c)) return false;
     *out = c;
     return true;
@@ -1341,6 +1378,94 @@ static bool fuse_glu_x(grt_device *dev, const wg_cmd *mv, const wg_cmd *gl, wg_c
     return true;
 }
 
+/* An attn_dec of one row then the mvx of the output projection over its
+ * output (float weights, one segment, U 1; no norm, GLU or bias): one attn_o
+ * dispatch (attn_o.wgsl), the attention's workgroups and then the mvx's, the
+ * latter waiting on the former's counter. x, q, k, v and the attention's
+ * output are bound as one window of their buffer. */
+static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (at->tag != WG_TAG_ATTN_DEC || mv->tag != WG_TAG_MVX) return false;
+    const uint32_t *ap = at->params, *mp = mv->params;
+    const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
+    uint64_t groups = (uint64_t)ap[4] * ap[9];
+    bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] == 1 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
+              mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - 3 &&
+              In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
+              mp[4] == ap[8] * ap[10] && Q->id == O->id && X->id == O->id;
+    if (!ok) return false;
+    uint64_t lo = O->off, hi = O->off + O->size;
+    const wg_binding *w3[3] = {O, Q, X};
+    for (int i = 0; i < 3; i++) {
+        if (w3[i]->off < lo) lo = w3[i]->off;
+        if (w3[i]->off + w3[i]->size > hi) hi = w3[i]->off + w3[i]->size;
+    }
+    if (hi - lo > x->max_binding || (In->off - lo) % 16) return false;
+    uint32_t v[7] = {at->cfg[0], at->cfg[1], at->cfg[2], at->cfg[3], mv->cfg[0], mv->cfg[1], mv->cfg[2]};
+    wg_cmd c = *at;
+    c.pipe = get_pipe_v(dev, SH_ATTN_O, v);
+    c.nb = 7;
+    c.b[0] = (wg_binding){O->id, O->b, lo, hi - lo};
+    c.b[1] = mv->b[2]; /* b[2..6]: the attention's KC, VC, S, PT, F */
+    memset(c.params, 0, sizeof c.params);
+    uint32_t *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS, *cx = c.params + 3 * WG_PARAM_WORDS;
+    uint32_t qd = (uint32_t)((Q->off - lo) / 4);
+    memcpy(p1, ap, WG_PARAM_WORDS * 4);
+    p1[0] = (uint32_t)((O->off - lo) / 4) + ap[0];
+    p1[1] = qd + ap[1];
+    if (at->cfg[3]) p1[16] += qd, p1[17] += qd; /* the new k and v */
+    memcpy(p2, mp, WG_PARAM_WORDS * 4);
+    p2[0] = (uint32_t)((X->off - lo) / 4) + mp[0];
+    p2[1] = (uint32_t)((In->off - lo) / 16) + mp[1];
+    uint32_t Ns[3] = {mp[3], 0, 0};
+    uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
+    cx[0] = (uint32_t)nA;
+    cx[1] = (uint32_t)nM;
+    cx[2] = WG_ATT_COUNTERS - 3;
+    cx[3] = (uint32_t)groups;
+    set_groups(x, &c, nA + nM);
+    c.tag = WG_TAG_ATTN_O;
+    c.chain = true;
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
+/* An attn_o (KV caches in one buffer) then the rmsnorm (one row, dim <=
+ * 4096) of the row its projection wrote: the rmsnorm as the attn_o's tail
+ * (its last mvx workgroup; the weights at binding 4, unused with one KV
+ * buffer). The activation window grows to cover the norm's output. */
+static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (ao->tag != WG_TAG_ATTN_O || nm->tag != WG_TAG_NORM || !is_dummy(x, &ao->b[3])) return false;
+    const uint32_t *np = nm->params, *p2 = ao->params + 2 * WG_PARAM_WORDS;
+    const wg_binding *A = &ao->b[0], *Xo = &nm->b[0], *Xi = &nm->b[1];
+    bool ok = np[4] == 1 && np[3] <= 4096 && np[3] == p2[3] && Xi->id == A->id && Xo->id == A->id &&
+              Xi->off + (uint64_t)np[1] * 4 == A->off + (uint64_t)p2[0] * 4;
+    uint64_t lo = A->off < Xo->off ? A->off : Xo->off;
+    uint64_t hi = A->off + A->size > Xo->off + Xo->size ? A->off + A->size : Xo->off + Xo->size;
+    if (!ok || hi - lo > x->max_binding || (A->off - lo) % 16) return false;
+    wg_cmd c = *ao;
+    uint32_t d = (uint32_t)((A->off - lo) / 4); /* A's start moves back d floats */
+    uint32_t *p0 = c.params, *p1 = c.params + WG_PARAM_WORDS, *q2 = c.params + 2 * WG_PARAM_WORDS;
+    p1[0] += d, p1[1] += d;
+    if (ao->cfg[3]) p1[16] += d, p1[17] += d;
+    q2[0] += d, q2[1] += d / 4;
+    memset(p0, 0, WG_PARAM_WORDS * 4);
+    p0[0] = (uint32_t)((Xo->off - lo) / 4) + np[0];
+    p0[1] = (uint32_t)((Xi->off - lo) / 4) + np[1];
+    p0[2] = np[2];
+    p0[3] = np[3];
+    p0[4] = 1;
+    p0[24] = np[24];
+    c.b[0] = (wg_binding){A->id, A->b, lo, hi - lo};
+    c.b[3] = nm->b[2];
+    c.tag = WG_TAG_NONE;
+    if (any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     n = merge_pairs(dev, cmds, n, fuse_rope);
@@ -1353,5 +1478,9 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
         n = merge_pairs(dev, cmds, n, fuse_norm_x);
     }
     if (!getenv("GENRT_WEBGPU_NO_GLU_MERGE")) n = merge_pairs(dev, cmds, n, fuse_glu_x);
+    if (!getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
+        n = merge_pairs(dev, cmds, n, fuse_attn_o);
+        if (!getenv("GENRT_WEBGPU_NO_O_NORM_MERGE")) n = merge_pairs(dev, cmds, n, fuse_o_norm);
+    }
     return n;
 }

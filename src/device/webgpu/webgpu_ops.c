@@ -1392,15 +1392,18 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] == 1 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
               mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - 3 &&
               In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
-              mp[4] == ap[8] * ap[10] && Q->id == O->id && X->id == O->id;
-    if (!ok) return false;
+              mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
+    /* attn_dec's workgroup memory, the staged input and the rest */
+    uint64_t G = at->cfg[2], hd = at->cfg[1] * 4;
+    uint64_t wg_bytes = (G + 2) * hd * 4 + G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8 + 2048 * 4 + 32;
+    if (!ok || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
     uint64_t lo = O->off, hi = O->off + O->size;
     const wg_binding *w3[3] = {O, Q, X};
     for (int i = 0; i < 3; i++) {
         if (w3[i]->off < lo) lo = w3[i]->off;
         if (w3[i]->off + w3[i]->size > hi) hi = w3[i]->off + w3[i]->size;
     }
-    if (hi - lo > x->max_binding || (In->off - lo) % 16) return false;
+    if (hi - lo > x->max_binding) return false;
     uint32_t v[7] = {at->cfg[0], at->cfg[1], at->cfg[2], at->cfg[3], mv->cfg[0], mv->cfg[1], mv->cfg[2]};
     wg_cmd c = *at;
     c.pipe = get_pipe_v(dev, SH_ATTN_O, v);
@@ -1416,7 +1419,10 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     if (at->cfg[3]) p1[16] += qd, p1[17] += qd; /* the new k and v */
     memcpy(p2, mp, WG_PARAM_WORDS * 4);
     p2[0] = (uint32_t)((X->off - lo) / 4) + mp[0];
-    p2[1] = (uint32_t)((In->off - lo) / 16) + mp[1];
+    p2[1] = 0;                                                /* the input, staged */
+    p2[20] = (uint32_t)((In->off - lo) / 4) + mp[1] * 4;     /* from here in A */
+    c.params[20] = env_u32("GENRT_WEBGPU_CHAIN_PAUSE", 0);   /* poll pause (A/B) */
+    c.params[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     uint32_t Ns[3] = {mp[3], 0, 0};
     uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
     cx[0] = (uint32_t)nA;
@@ -1444,14 +1450,14 @@ static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_
               Xi->off + (uint64_t)np[1] * 4 == A->off + (uint64_t)p2[0] * 4;
     uint64_t lo = A->off < Xo->off ? A->off : Xo->off;
     uint64_t hi = A->off + A->size > Xo->off + Xo->size ? A->off + A->size : Xo->off + Xo->size;
-    if (!ok || hi - lo > x->max_binding || (A->off - lo) % 16) return false;
+    if (!ok || hi - lo > x->max_binding) return false;
     wg_cmd c = *ao;
     uint32_t d = (uint32_t)((A->off - lo) / 4); /* A's start moves back d floats */
     uint32_t *p0 = c.params, *p1 = c.params + WG_PARAM_WORDS, *q2 = c.params + 2 * WG_PARAM_WORDS;
     p1[0] += d, p1[1] += d;
     if (ao->cfg[3]) p1[16] += d, p1[17] += d;
-    q2[0] += d, q2[1] += d / 4;
-    memset(p0, 0, WG_PARAM_WORDS * 4);
+    q2[0] += d, q2[20] += d;
+    memset(p0, 0, 20 * 4); /* (g: the chain's switches) */
     p0[0] = (uint32_t)((Xo->off - lo) / 4) + np[0];
     p0[1] = (uint32_t)((Xi->off - lo) / 4) + np[1];
     p0[2] = np[2];

@@ -79,7 +79,9 @@ typedef struct wg_pipe {
     WGPUComputePipeline p;
 } wg_pipe;
 
-enum { WG_ATT_COUNTERS = 1024 }; /* attn_dec: (row, KV head) pairs per dispatch, at most */
+/* attn_dec: (row, KV head) pairs per dispatch, at most; the last
+ * WG_CHAIN_COUNTERS of its counters are the chain kernels' */
+enum { WG_ATT_COUNTERS = 1024, WG_CHAIN_COUNTERS = 8 };
 enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 256, WG_N_SHADERS = 28 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
@@ -137,6 +139,8 @@ typedef struct wg_ctx {
     uint64_t pre_N;               /* and its N (0: none) */
     uint32_t pre_att[3];          /* the last prefill attention's attn_dec KV_SHARED HD4 G */
     bool pre_att_set;             /* (for the o-proj matmul after it: the attn_o pipeline) */
+    uint32_t pre_chain[3];        /* the last prefill matmul's mvx WTYPE T RPW, when accumulating */
+    bool pre_chain_set;           /* (for the matmul after it: the mvx2 pipelines) */
     wg_scratch att_dec;           /* attn_dec: WG_ATT_COUNTERS arrival counters, then partials */
     WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
     int n_retired;

@@ -15,12 +15,12 @@ extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], g
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
-    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[];
+    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
        SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
-       SH_ATTN_DEC, SH_ATTN_O };
+       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2 };
 
 typedef struct shader_def {
     const char *name;
@@ -61,8 +61,10 @@ static const shader_def SHADERS[] = {
                  grt_wgsl_mvx_io},
     [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL,
                      grt_wgsl_attn_io},
-    [SH_ATTN_O] = {"attn_o", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE", "WTYPE", "T", "RPW"},
-                   grt_wgsl_mvx, grt_wgsl_attn_o, true},
+    [SH_ATTN_O] = {"attn_o", NULL, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE", "WTYPE", "T", "RPW"},
+                   NULL, grt_wgsl_attn_o, true},
+    [SH_MVX2] = {"mvx2", NULL, false, false, 7, {"WTYPE_a", "T_a", "RPW_a", "WTYPE_b", "T_b", "RPW_b", "NORM_b"}, NULL,
+                 grt_wgsl_mvx2, true},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -114,6 +116,75 @@ void wg_pipes_free(wg_ctx *x) {
     }
 }
 
+/* src with every identifier token named in map[i][0] replaced by map[i][1]
+ * (not member names after '.'; numeric literals are kept whole), then
+ * every other one in suf_names with suffix appended; malloc'd (NULL: out of
+ * memory). Chain kernels instantiate kernel bodies with it. */
+static char *wgsl_rename(const char *src, const char *const map[][2], int n_map, const char *const *suf_names,
+                         int n_suf, const char *suffix) {
+    size_t cap = strlen(src) * 2 + 4096, o = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    for (const char *c = src; *c;) {
+        bool id0 = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
+        bool digit = *c >= '0' && *c <= '9';
+        const char *e = c + 1;
+        if (id0 || digit)
+            while ((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z') || *e == '_' || (*e >= '0' && *e <= '9') ||
+                   (digit && *e == '.'))
+                e++;
+        size_t len = (size_t)(e - c);
+        const char *rep = NULL, *sfx = "";
+        if (id0 && !(c > src && c[-1] == '.')) {
+            for (int i = 0; i < n_map && !rep; i++)
+                if (strlen(map[i][0]) == len && memcmp(map[i][0], c, len) == 0) rep = map[i][1];
+            for (int i = 0; i < n_suf && !rep; i++)
+                if (strlen(suf_names[i]) == len && memcmp(suf_names[i], c, len) == 0) sfx = suffix;
+        }
+        size_t need = (rep ? strlen(rep) : len) + strlen(sfx);
+        if (o + need + 1 > cap) {
+            cap = cap * 2 + need;
+            char *nb = realloc(out, cap);
+            if (!nb) {
+                free(out);
+                return NULL;
+            }
+            out = nb;
+        }
+        memcpy(out + o, rep ? rep : c, rep ? strlen(rep) : len);
+        o += rep ? strlen(rep) : len;
+        memcpy(out + o, sfx, strlen(sfx));
+        o += strlen(sfx);
+        c = e;
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* mvx.wgsl's module-scope names (and the accessors its body calls), renamed
+ * per instance in a chain kernel */
+static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
+                                        "ldx", "i8x4", "nib4", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
+                                        "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh"};
+
+/* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
+static bool chain_parts(int sh, char **a, char **b) {
+    static const char *const p1[][2] = {{"P", "PC.p1"}}, *const p2[][2] = {{"P", "PC.p2"}};
+    int nn = (int)(sizeof MVX_NAMES / sizeof MVX_NAMES[0]);
+    *a = *b = NULL;
+    if (sh == SH_ATTN_O) {
+        *a = wgsl_rename(grt_wgsl_mvx, p2, 1, NULL, 0, "");
+        *b = wgsl_rename(grt_wgsl_attn_dec, p1, 1, NULL, 0, "");
+    } else {
+        *a = wgsl_rename(grt_wgsl_mvx, p1, 1, MVX_NAMES, nn, "_a");
+        *b = wgsl_rename(grt_wgsl_mvx, p2, 1, MVX_NAMES, nn, "_b");
+    }
+    if (*a && *b) return true;
+    free(*a);
+    free(*b);
+    return false;
+}
+
 /* The pipeline of a shader with its override constants (vals, each < 256). */
 static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t vals[7]) {
     wg_ctx *x = wg_ctx_of(dev);
@@ -143,16 +214,26 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
                      "const SG : u32 = 1u;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return v; }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return v; }\n");
-        const char *post = d->post ? d->post : "", *par = d->chain ? "" : grt_wgsl_params;
+        const char *post = d->post ? d->post : "", *par = d->chain ? "" : grt_wgsl_params, *body = d->src;
+        char *ca = NULL, *cb = NULL;
+        if (d->chain && !chain_parts(sh, &ca, &cb)) {
+            grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
+            return NULL;
+        }
+        if (d->chain) pre = ca, body = cb;
         size_t n = strlen(en) + strlen(sg) + strlen(grt_wgsl_common) + strlen(par) +
-                   (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(pre) + strlen(d->src) + strlen(post) + 1;
+                   (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(pre) + strlen(body) + strlen(post) + 1;
         char *src = malloc(n);
         if (!src) {
+            free(ca);
+            free(cb);
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
         snprintf(src, n, "%s%s%s%s%s%s%s%s", en, sg, grt_wgsl_common, par, d->weights ? grt_wgsl_weights : "", pre,
-                 d->src, post);
+                 body, post);
+        free(ca);
+        free(cb);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
@@ -621,6 +702,17 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
             get_pipe_v(dev, SH_ATTN_O, v);
         }
         x->pre_att_set = false;
+        if (x->pre_chain_set && !accumulate && !bias && wt <= 2 && !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) {
+            /* a matmul after an accumulating one (the next layer's q after a
+             * down projection): the mvx2 pipelines a captured step may chain
+             * the two into, with and without the norm folded in */
+            for (uint32_t nm = 0; nm < 2; nm++) {
+                uint32_t v[7] = {x->pre_chain[0], x->pre_chain[1], x->pre_chain[2], cfg[0], cfg[1], cfg[2], nm};
+                get_pipe_v(dev, SH_MVX2, v);
+            }
+        }
+        x->pre_chain_set = accumulate && !bias && wt <= 2 && K <= 2048;
+        memcpy(x->pre_chain, cfg, sizeof x->pre_chain);
         const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
         if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
             cfg[4] = 1;
@@ -812,7 +904,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
     uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
     uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8;
-    if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS ||
+    if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS - WG_CHAIN_COUNTERS ||
         wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
         return false;
     if (create_only) { /* and the variant a captured step merges rope_kv into */
@@ -1378,6 +1470,14 @@ static bool fuse_glu_x(grt_device *dev, const wg_cmd *mv, const wg_cmd *gl, wg_c
     return true;
 }
 
+/* Chain kernels (attn_o, mvx2): at most this many workgroups wait (more
+ * would not all overlap the first kernel, and a large matvec in a chain
+ * loses occupancy: Llama-1B's output projection ran slower so on the H100). */
+static uint64_t chain_max_wg(void) {
+    const char *e = getenv("GENRT_WEBGPU_CHAIN_MAX_WG");
+    return e ? strtoull(e, NULL, 10) : 256;
+}
+
 /* An attn_dec of one row then the mvx of the output projection over its
  * output (float weights, one segment, U 1; no norm, GLU or bias): one attn_o
  * dispatch (attn_o.wgsl), the attention's workgroups and then the mvx's, the
@@ -1390,7 +1490,7 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
     uint64_t groups = (uint64_t)ap[4] * ap[9];
     bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] == 1 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
-              mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - 3 &&
+              mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
               In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
               mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
     /* attn_dec's workgroup memory, the staged input and the rest */
@@ -1425,9 +1525,10 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     c.params[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     uint32_t Ns[3] = {mp[3], 0, 0};
     uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
+    if (nM > chain_max_wg()) return false;
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nM;
-    cx[2] = WG_ATT_COUNTERS - 3;
+    cx[2] = WG_ATT_COUNTERS - 3; /* (x.z .. x.z + 2) */
     cx[3] = (uint32_t)groups;
     set_groups(x, &c, nA + nM);
     c.tag = WG_TAG_ATTN_O;
@@ -1472,6 +1573,68 @@ static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_
     return true;
 }
 
+/* Whether mvx dispatch c can be a chain instance: float weights, U 1, no
+ * GLU or bias, K <= 2048 (its input staged in workgroup memory). */
+static bool chain_mvx_ok(const wg_cmd *c) {
+    return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] == 1 && c->cfg[5] == 0 &&
+           (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
+}
+
+/* Two consecutive mvx dispatches (one segment, no norm; then up to three
+ * segments, maybe with the norm folded in: a down projection and the next
+ * layer's q/k/v), their activations in one buffer: one mvx2 dispatch
+ * (mvx2.wgsl), the second's workgroups waiting on the first's counter. */
+static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (!chain_mvx_ok(a) || !chain_mvx_ok(b) || a->cfg[4] || a->params[15] != 1 || !x->att_dec.b) return false;
+    const uint32_t *ap = a->params, *bp = b->params;
+    bool norm = b->cfg[4] != 0;
+    const wg_binding *w[5] = {&a->b[0], &a->b[1], &b->b[0], &b->b[1], norm ? &b->b[6] : &b->b[0]};
+    uint64_t lo = w[0]->off, hi = w[0]->off + w[0]->size;
+    for (int i = 0; i < 5; i++) {
+        if (w[i]->id != w[0]->id) return false;
+        if (w[i]->off < lo) lo = w[i]->off;
+        if (w[i]->off + w[i]->size > hi) hi = w[i]->off + w[i]->size;
+    }
+    uint64_t wg_bytes = 2 * 2048 * 4 + 64;
+    if (hi - lo > x->max_binding || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
+    uint32_t Na[3] = {ap[3], 0, 0}, Nb[3] = {bp[3], bp[15] > 1 ? bp[10] : 0, bp[15] > 2 ? bp[14] : 0};
+    uint64_t nA = mvx_groups(a->cfg, Na), nB = mvx_groups(b->cfg, Nb);
+    if (nB > chain_max_wg()) return false;
+    uint32_t v[7] = {a->cfg[0], a->cfg[1], a->cfg[2], b->cfg[0], b->cfg[1], b->cfg[2], norm};
+    wg_cmd c = *b;
+    c.pipe = get_pipe_v(dev, SH_MVX2, v);
+    c.nb = 7;
+    c.b[0] = (wg_binding){w[0]->id, w[0]->b, lo, hi - lo};
+    c.b[1] = a->b[2];
+    /* b[2..4]: the second's weights; b[5]: its norm weights (or a placeholder) */
+    c.b[6] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
+    memset(c.params, 0, sizeof c.params);
+    uint32_t *p0 = c.params, *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS;
+    uint32_t *cx = c.params + 3 * WG_PARAM_WORDS;
+    uint32_t da = (uint32_t)((a->b[0].off - lo) / 4), db = (uint32_t)((b->b[0].off - lo) / 4);
+    memcpy(p1, ap, WG_PARAM_WORDS * 4);
+    p1[0] += da;
+    p1[1] = 0;
+    p1[20] = (uint32_t)((a->b[1].off - lo) / 4) + ap[1] * 4;
+    memcpy(p2, bp, WG_PARAM_WORDS * 4);
+    p2[0] += db, p2[8] += db, p2[12] += db;
+    p2[1] = 0;
+    p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
+    if (norm) p2[17] += (uint32_t)((b->b[6].off - lo) / 4);
+    p0[20] = env_u32("GENRT_WEBGPU_CHAIN_PAUSE", 0);
+    p0[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
+    cx[0] = (uint32_t)nA;
+    cx[1] = (uint32_t)nB;
+    cx[2] = WG_ATT_COUNTERS - 5; /* (x.z, x.z + 1) */
+    set_groups(x, &c, nA + nB);
+    c.tag = WG_TAG_NONE;
+    c.chain = true;
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     n = merge_pairs(dev, cmds, n, fuse_rope);
@@ -1488,5 +1651,6 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
         n = merge_pairs(dev, cmds, n, fuse_attn_o);
         if (!getenv("GENRT_WEBGPU_NO_O_NORM_MERGE")) n = merge_pairs(dev, cmds, n, fuse_o_norm);
     }
+    if (!getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) n = merge_pairs(dev, cmds, n, fuse_mvx2);
     return n;
 }

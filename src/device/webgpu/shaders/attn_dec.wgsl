@@ -50,7 +50,7 @@ fn stv(i : u32, v : vec4<f32>) { if (KV_SHARED) { KC[i] = v; } else { VC[i] = v;
 
 // ROPE, by the workgroup that finishes its group: rotated q and k back to Q,
 // k and v into the caches at pos
-fn rope_store(lid : u32, P : Params, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
+fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
   for (var e = lid; e < G * HD4 * 4u; e += 256u) { qst(qo + e, qs[e / 4u][e % 4u]); }
   for (var e = lid; e < HD4 * 4u; e += 256u) { qst(ko + e, kn[e / 4u][e % 4u]); }
   if (pos >= 0 && pos < maxc) {
@@ -76,8 +76,8 @@ fn tree(lid : u32, use_max : bool) {
   workgroupBarrier();
 }
 
-// The kernel for workgroup L of the dispatch, with arguments P.
-fn attn_main(L : u32, lid : u32, P : Params) {
+// The kernel for workgroup L of the dispatch.
+fn attn_main(L : u32, lid : u32) {
   let nh = P.c.x; let nkv = P.c.y; let maxc = i32(P.c.w); let NS = P.d.y;
   let hd = HD4 * 4u;
   if (L >= P.b.x * nkv * NS) { return; }
@@ -225,7 +225,7 @@ fn attn_main(L : u32, lid : u32, P : Params) {
     workgroupBarrier();
   }
   if (nsa == 1) {
-    if (ROPE) { rope_store(lid, P, qo, ko, kat, pos, maxc); }
+    if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
     att_done(lid);
     return;
   }
@@ -266,6 +266,6 @@ fn attn_main(L : u32, lid : u32, P : Params) {
     for (var i = 0u; i < n; i++) { v += sc[i * G + g] * bitcast<f32>(atomicLoad(&PT[pb0 + i * ps + 2u * G + e])); }
     aout(oo + e, v);
   }
-  if (ROPE) { rope_store(lid, P, qo, ko, kat, pos, maxc); }
+  if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
   att_done(lid);
 }

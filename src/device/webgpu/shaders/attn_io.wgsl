@@ -10,5 +10,5 @@ fn att_done(lid : u32) {}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
         @builtin(local_invocation_index) lid : u32) {
-  attn_main(wg_linear(wid, nwg), lid, P);
+  attn_main(wg_linear(wid, nwg), lid);
 }

@@ -30,6 +30,7 @@ override WTYPE : u32 = 1u;
 override T : u32 = 256u;
 override RPW : u32 = 4u;
 const U : u32 = 1u;
+const NORM : bool = false;
 const GLU : u32 = 0u;
 const STAGE : bool = false;
 var<workgroup> wsh : array<u32, 4>;     // quantized staging (not used here)
@@ -94,7 +95,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
         @builtin(local_invocation_index) lid : u32) {
   let L = wg_linear(wid, nwg);
   if (L < PC.x.x) {
-    attn_main(L, lid, PC.p1);
+    attn_main(L, lid);
     return;
   }
   let M = L - PC.x.x;
@@ -128,7 +129,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   workgroupBarrier();
   for (var i = lid; i < P2.b.x; i += 256u) { xsh[i] = af(P2.g.x + i); }
   workgroupBarrier();
-  mvx_main(M, lid, P2, false);
+  mvx_main(M, lid);
   if (PC.p0.b.x == 0u) { return; }
   storageBarrier();
   workgroupBarrier();

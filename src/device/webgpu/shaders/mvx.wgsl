@@ -40,8 +40,8 @@ fn hi8(w : vec4<u32>) -> vec4<f32> {
   return vec4<f32>(bf2(w.z), bf2(w.w));
 }
 // vec4 j of x (relative to a.y), normalised when NORM
-fn ldx(j : u32, P : Params, norm : bool) -> vec4<f32> {
-  if (norm) { return xv4(P.a.y + j) * scl * nwv4(P.e.x + j); }
+fn ldx(j : u32) -> vec4<f32> {
+  if (NORM) { return xv4(P.a.y + j) * scl * nwv4(P.e.x + j); }
   return xv4(P.a.y + j);
 }
 fn i8x4(q : u32) -> vec4<f32> {
@@ -91,8 +91,8 @@ fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>, st : bool) -> f3
   return d * (s4.x + s4.y + s4.z + s4.w);
 }
 
-// The kernel for workgroup L of the dispatch, with arguments P; norm: NORM.
-fn mvx_main(L : u32, lid : u32, P : Params, norm : bool) {
+// The kernel for workgroup L of the dispatch.
+fn mvx_main(L : u32, lid : u32) {
   let K = P.b.x;
   let GW = 256u / T;
   let NB = GW * RPW;                               // slots per workgroup
@@ -110,7 +110,7 @@ fn mvx_main(L : u32, lid : u32, P : Params, norm : bool) {
   else if (L >= nb0) { bseg = 1u; bl = L - nb0; }
   let g = lid / T; let t = lid % T;
 
-  if (norm) {
+  if (NORM) {
     // rmsnorm.wgsl's sums: 256 threads at stride 256, clusters of SG lanes,
     // then a tree
     var ss = 0.0;
@@ -157,8 +157,8 @@ fn mvx_main(L : u32, lid : u32, P : Params, norm : bool) {
         for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + i + u * T); }
       }
       for (var u = 0u; u < U; u++) {
-        xv[2u * u] = ldx((i + u * T) * per, P, norm);
-        if (WTYPE != 0u) { xv[2u * u + 1u] = ldx((i + u * T) * per + 1u, P, norm); }
+        xv[2u * u] = ldx((i + u * T) * per);
+        if (WTYPE != 0u) { xv[2u * u + 1u] = ldx((i + u * T) * per + 1u); }
       }
       for (var u = 0u; u < U; u++) {
         for (var r = 0u; r < RPW; r++) {
@@ -170,8 +170,8 @@ fn mvx_main(L : u32, lid : u32, P : Params, norm : bool) {
     }
     for (; i < nv; i += T) {
       for (var r = 0u; r < RPW; r++) { wv[r] = ldw(rseg[r], rrow[r] + i); }
-      xv[0] = ldx(i * per, P, norm);
-      if (WTYPE != 0u) { xv[1] = ldx(i * per + 1u, P, norm); }
+      xv[0] = ldx(i * per);
+      if (WTYPE != 0u) { xv[1] = ldx(i * per + 1u); }
       for (var r = 0u; r < RPW; r++) {
         let w = wv[r];
         if (WTYPE == 0u) { acc[r] = acc[r] + dot(lo8(w), xv[0]); }
@@ -185,7 +185,7 @@ fn mvx_main(L : u32, lid : u32, P : Params, norm : bool) {
     var xs : array<vec4<f32>, 8>;
     for (var c = 0u; c < (nbk + T - 1u) / T; c++) {
       let b = c * T + t;
-      if (b < nbk) { for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k, P, norm); } }
+      if (b < nbk) { for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k); } }
       let nwc = min(T, nbk - c * T) * bs / 4u;
       for (var r = 0u; r < RPW; r++) {
         workgroupBarrier();
@@ -200,7 +200,7 @@ fn mvx_main(L : u32, lid : u32, P : Params, norm : bool) {
     let nbk = K / 32u;
     var xs : array<vec4<f32>, 8>;
     for (var b = t; b < nbk; b += T) {
-      for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k, P, norm); }
+      for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k); }
       for (var r = 0u; r < RPW; r++) { acc[r] = acc[r] + qdot(rseg[r], rrow[r], b, xs, false); }
     }
   }

@@ -34,5 +34,5 @@ fn ost(i : u32, v : f32) { O[i] = v; }
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
         @builtin(local_invocation_index) lid : u32) {
-  mvx_main(wg_linear(wid, nwg), lid, P, NORM);
+  mvx_main(wg_linear(wid, nwg), lid);
 }

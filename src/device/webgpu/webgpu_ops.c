@@ -1214,6 +1214,7 @@ static size_t merge_pairs(grt_device *dev, wg_cmd *cmds, size_t n, pair_fuse fus
         wg_cmd c;
         if (i + 1 < n && cmds[i].kind == WG_CMD_DISPATCH && cmds[i + 1].kind == WG_CMD_DISPATCH &&
             fuse(dev, &cmds[i], &cmds[i + 1], &c)) {
+            x->counters.chains += c.chain && !cmds[i].chain;
             cmds[o++] = c;
             x->counters.merged++;
             i++; /* the second is consumed */
@@ -1521,7 +1522,6 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     p2[0] = (uint32_t)((X->off - lo) / 4) + mp[0];
     p2[1] = 0;                                                /* the input, staged */
     p2[20] = (uint32_t)((In->off - lo) / 4) + mp[1] * 4;     /* from here in A */
-    c.params[20] = env_u32("GENRT_WEBGPU_CHAIN_PAUSE", 0);   /* poll pause (A/B) */
     c.params[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     uint32_t Ns[3] = {mp[3], 0, 0};
     uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
@@ -1622,7 +1622,6 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     p2[1] = 0;
     p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
     if (norm) p2[17] += (uint32_t)((b->b[6].off - lo) / 4);
-    p0[20] = env_u32("GENRT_WEBGPU_CHAIN_PAUSE", 0);
     p0[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nB;

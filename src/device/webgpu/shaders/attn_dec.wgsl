@@ -61,6 +61,19 @@ fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
   }
 }
 
+// The cache's keys (score threads: key kq, quarter u) and values (value
+// threads: vec4 dq, key group kg) of the chunk from c0, clamped to hi (every
+// load valid).
+fn ld_chunk(c0 : i32, hi : i32, hb : u32, kvd4 : u32, kq : u32, u : u32, kg : u32, dq : u32, NKG : u32, KPT : u32,
+            kr : ptr<function, array<vec4<f32>, 16>>, vr : ptr<function, array<vec4<f32>, 16>>) {
+  let jk = min(c0 + i32(kq), hi);
+  for (var i = 0u; i < HD4 / 4u; i++) { (*kr)[i] = KC[P.a.z + hb + u32(jk) * kvd4 + u + 4u * i]; }
+  for (var t = 0u; t < KPT; t++) {
+    let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
+    (*vr)[t] = ldv(P.a.w + hb + u32(jv) * kvd4 + dq);
+  }
+}
+
 // tr[g * 64 + k] for k < 64 reduced into tr[g * 64] (max or sum), all g < G,
 // four entries a step (three barriers rather than six)
 fn tree(lid : u32, use_max : bool) {
@@ -103,6 +116,18 @@ fn attn_main(L : u32, lid : u32) {
   let ko = P.e.x + rk * hd;
   let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
   let newk = ROPE && pos >= 0 && pos < maxc;
+  let kvd4 = nkv * HD4;
+  let hb = seq * u32(maxc) * kvd4 + kvh * HD4;
+  let kq = lid / 4u; let u = lid % 4u;           // score threads: key, quarter
+  let dq = lid % HD4; let kg = lid / HD4;        // value threads: vec4, key group
+  let NKG = 256u / HD4;
+  let KPT = (64u + NKG - 1u) / NKG;              // keys per value thread
+  let vthr = kg < NKG;
+  // the first chunk's keys and values (the cache; the new ones come below)
+  // are loaded before q: their memory latency overlaps q's loads and rope
+  var kr : array<vec4<f32>, 16>;
+  var vr : array<vec4<f32>, 16>;
+  if (lo <= hi) { ld_chunk(lo, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
   if (ROPE) {
     // one thread per (head of q or the new k, pair), as rope_kv.wgsl
     let half = hd / 2u;
@@ -137,23 +162,13 @@ fn attn_main(L : u32, lid : u32) {
   if (lid < G) { mrun[lid] = NEG_INF; lrun[lid] = 0.0; }
   workgroupBarrier();
 
-  let kvd4 = nkv * HD4;
-  let hb = seq * u32(maxc) * kvd4 + kvh * HD4;
-  let kq = lid / 4u; let u = lid % 4u;           // score threads: key, quarter
-  let dq = lid % HD4; let kg = lid / HD4;        // value threads: vec4, key group
-  let NKG = 256u / HD4;
-  let KPT = (64u + NKG - 1u) / NKG;              // keys per value thread
-  let vthr = kg < NKG;
   var acc : array<vec4<f32>, 8>;
   for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
   for (var c0 = lo; c0 <= hi; c0 += 64) {
-    var kr : array<vec4<f32>, 16>;
-    var vr : array<vec4<f32>, 16>;
-    let jk = min(c0 + i32(kq), hi);              // clamped: every load valid
-    for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = KC[P.a.z + hb + u32(jk) * kvd4 + u + 4u * i]; }
+    if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+    let jk = min(c0 + i32(kq), hi);
     for (var t = 0u; t < KPT; t++) {
       let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
-      vr[t] = ldv(P.a.w + hb + u32(jv) * kvd4 + dq);
       if (newk && jv == pos) { vr[t] = vn[dq]; }
     }
     if (newk && jk == pos) {

@@ -6,8 +6,10 @@
 // its output (att_done); an mvx workgroup first waits for x.w of those. No
 // workgroup waits on one that has not started: workgroups start in index
 // order (NVIDIA, lavapipe's pool), the attention ones first, and those never
-// wait. The last mvx workgroup past the wait resets both counters (x.z,
-// x.z + 1) for the next dispatch.
+// wait. Before waiting, an mvx workgroup pulls its weight rows into the
+// caches (their memory latency overlaps the attention); after, it stages the
+// attention's output in workgroup memory. The last mvx workgroup past the
+// wait resets both counters (x.z, x.z + 1) for the next dispatch.
 // A is the window of the activations that holds x, q, k, v and the
 // attention's output, read and written with atomics (as PT in attn_dec): a
 // workgroup reads another's output from L2, never a stale L1 line. Both
@@ -18,7 +20,7 @@
 // the row it wrote, p0 (rmsnorm.wgsl's arguments and arithmetic): its input
 // is complete once every mvx workgroup has counted itself in (x.z + 2).
 struct Chain {
-  p0 : Params,   // the rmsnorm after the projection (b.x: 1), or none (b.x: 0)
+  p0 : Params,   // the rmsnorm after the projection (b.x: 1), or none (b.x: 0); g.y: 1 = no prefetch
   p1 : Params,   // attention
   p2 : Params,   // output projection
   x : vec4<u32>, // attention workgroups, mvx workgroups, counter (PT), writers
@@ -114,12 +116,9 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     if (acc == PC.p0.g.z && PC.p0.g.w != 0u) { ast(0u, 0.0); } // never (g.w 0): keeps the loads
   }
   if (lid == 0u) {
-    var pause = 0u;
     loop {
       if (atomicLoad(&PT[PC.x.z]) >= PC.x.w) { break; }
-      for (var k = 0u; k < PC.p0.g.x; k++) { pause = pause * 1664525u + 1013904223u; }
     }
-    if (pause == 1u && PC.p0.g.w != 0u) { ast(0u, 0.0); }
     if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
       atomicStore(&PT[PC.x.z + 1u], 0u);
       atomicStore(&PT[PC.x.z], 0u);

@@ -13,7 +13,7 @@
 // instance does exactly mvx's arithmetic: the results equal the two
 // dispatches' bit for bit.
 struct Chain {
-  p0 : Params,   // g.x: poll pause, g.y: 1 = no prefetch (A/B switches)
+  p0 : Params,   // g.y: 1 = no prefetch (an A/B switch)
   p1 : Params,   // instance _a
   p2 : Params,   // instance _b
   x : vec4<u32>, // _a workgroups, _b workgroups, counter (PT), -
@@ -113,12 +113,9 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     if (acc == PC.p0.g.z && PC.p0.g.w != 0u) { ast(0u, 0.0); } // never (g.w 0): keeps the loads
   }
   if (lid == 0u) {
-    var pause = 0u;
     loop {
       if (atomicLoad(&PT[PC.x.z]) >= PC.x.x) { break; }
-      for (var k = 0u; k < PC.p0.g.x; k++) { pause = pause * 1664525u + 1013904223u; }
     }
-    if (pause == 1u && PC.p0.g.w != 0u) { ast(0u, 0.0); }
     if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
       atomicStore(&PT[PC.x.z + 1u], 0u);
       atomicStore(&PT[PC.x.z], 0u);

@@ -442,6 +442,114 @@ static void test_capture_merges(void) {
     for (int i = 0; i < 5; i++) capture_merge_case(types[i], i % 2 == 1);
 }
 
+/* A decode layer and the next one's q/k/v, captured: the chain kernels
+ * (attn_o: the attention, the output projection and, with one KV buffer, the
+ * rmsnorm after it; mvx2: the down projection and the next q/k/v with their
+ * norm) must replay the eager ops' bits, every activation and cache word. */
+static void chain_case(grt_dtype wt, bool kv_shared, int pos) {
+    const int H = 128, NH = 4, NKV = 2, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 256, MC = 96;
+    enum { WQ, WK, WV, WO, WG, WU, WD, NW_ };
+    const int wn[NW_] = {NQ, NK, NK, H, FF, FF, H}, wk[NW_] = {H, H, H, NQ, H, H, FF};
+    enum { X, XN, Q, KK, V, AT, GT, UP, NACT };
+    const int len[NACT] = {H, H, NQ, NK, NK, NQ, FF, FF};
+    size_t off[NACT], o = 0;
+    for (int i = 0; i < NACT; i++) off[i] = o, o += ((size_t)len[i] * 4 + 255) / 256 * 256;
+    grt_buffer *A = NULL, *Wb[NW_] = {0}, *NWa = NULL, *NWf = NULL, *FR = NULL, *ST = NULL, *KC = NULL, *VC = NULL;
+    grt_dev_buffer_new(G, o, GRT_BUF_DEVICE, &A);
+    float *x = malloc(sizeof(float) * H), *wf = malloc(sizeof(float) * FF * FF), nwa[128], nwf[128], fr[8];
+    uint8_t *wq = malloc(grt_row_bytes(wt, FF) * FF);
+    for (int i = 0; i < H; i++) x[i] = frand(), nwa[i] = 1 + 0.1f * frand(), nwf[i] = 1 + 0.1f * frand();
+    for (int i = 0; i < 8; i++) fr[i] = powf(10000.0f, -(float)i / 8);
+    for (int m = 0; m < NW_; m++) {
+        size_t rb = grt_row_bytes(wt, wk[m]);
+        for (int i = 0; i < wn[m] * wk[m]; i++) wf[i] = frand() * 0.2f;
+        for (int n = 0; n < wn[m]; n++) grt_quantize_row(wt, wf + (size_t)n * wk[m], wq + n * rb, wk[m]);
+        Wb[m] = upload(G, wq, rb * wn[m], 0);
+    }
+    NWa = upload(G, nwa, sizeof nwa, 0), NWf = upload(G, nwf, sizeof nwf, 0), FR = upload(G, fr, sizeof fr, 0);
+    grt_step_state st = {.pos = pos};
+    ST = upload(G, &st, sizeof st, 0);
+    size_t cb = (size_t)MC * NK * 4;
+    grt_dev_buffer_new(G, kv_shared ? 2 * cb : cb, GRT_BUF_DEVICE, &KC);
+    if (!kv_shared) grt_dev_buffer_new(G, cb, GRT_BUF_DEVICE, &VC);
+    float *kv0 = malloc(2 * cb);
+    for (size_t i = 0; i < 2 * cb / 4; i++) kv0[i] = frand();
+    grt_tensor t[NACT], tw[NW_];
+    for (int i = 0; i < NACT; i++) t[i] = view(A, off[i], GRT_F32, 1, len[i]);
+    for (int m = 0; m < NW_; m++) tw[m] = view(Wb[m], 0, wt, wn[m], wk[m]);
+    grt_tensor ta = view(NWa, 0, GRT_F32, H, 0), tff = view(NWf, 0, GRT_F32, H, 0);
+    grt_tensor tf = view(FR, 0, GRT_F32, HD / 2, 0), ts = view(ST, 0, GRT_I32, 1, 8);
+    grt_tensor kc = view(KC, 0, GRT_F32, MC, NK), vc = kv_shared ? view(KC, cb, GRT_F32, MC, NK) : view(VC, 0, GRT_F32, MC, NK);
+    grt_rows rows = {1, 0, 1};
+    float *res[2];
+    grt_webgpu_counters c0, c1;
+    grt_webgpu_get_counters(G, &c0);
+    for (int cap = 0; cap < 2; cap++) {
+        grt_dev_fill(G, A, 0, o, 0x7fc00000u); /* NaN: every output must be written */
+        grt_dev_write(G, KC, 0, kv0, kv_shared ? 2 * cb : cb);
+        if (VC) grt_dev_write(G, VC, 0, (uint8_t *)kv0 + cb, cb);
+        grt_dev_write(G, A, off[X], x, (size_t)H * 4);
+        grt_graph *g = NULL;
+        /* the step twice (eager), or captured once and replayed twice: the
+         * chains reset their counters for the next replay */
+        for (int rep = 0; rep < 2; rep++) {
+            if (cap && rep) break;
+            if (cap) CHECK(grt_dev_capture_begin(G) == GRT_OK);
+            for (int l = 0; l < 2; l++) {
+                grt_dev_rmsnorm(G, &t[XN], &t[X], &ta, 1, H, 1e-5f);
+                grt_dev_matmul(G, &t[Q], &t[XN], &tw[WQ], NULL, 1, false);
+                grt_dev_matmul(G, &t[KK], &t[XN], &tw[WK], NULL, 1, false);
+                grt_dev_matmul(G, &t[V], &t[XN], &tw[WV], NULL, 1, false);
+                if (l == 1) break;
+                grt_dev_rope(G, &t[Q], &tf, &ts, rows, NH, HD, HD, false);
+                grt_dev_rope(G, &t[KK], &tf, &ts, rows, NKV, HD, HD, false);
+                grt_dev_kv_store(G, &kc, &vc, &t[KK], &t[V], &ts, rows, NK, MC);
+                grt_dev_attention(G, &t[AT], &t[Q], &kc, &vc, &ts, rows, NH, NKV, HD, MC, 0.25f, 0);
+                grt_dev_matmul(G, &t[X], &t[AT], &tw[WO], NULL, 1, true);
+                grt_dev_rmsnorm(G, &t[XN], &t[X], &tff, 1, H, 1e-5f);
+                grt_dev_matmul(G, &t[GT], &t[XN], &tw[WG], NULL, 1, false);
+                grt_dev_matmul(G, &t[UP], &t[XN], &tw[WU], NULL, 1, false);
+                grt_dev_glu(G, &t[GT], &t[GT], &t[UP], 1, FF, GRT_ACT_SILU);
+                grt_dev_matmul(G, &t[X], &t[GT], &tw[WD], NULL, 1, true);
+            }
+            if (cap) {
+                CHECK(grt_dev_capture_end(G, &g) == GRT_OK);
+                grt_dev_graph_launch(G, g);
+                grt_dev_graph_launch(G, g);
+            }
+        }
+        res[cap] = malloc(o + 2 * cb);
+        CHECK(grt_dev_read(G, A, 0, res[cap], o) == GRT_OK);
+        CHECK(grt_dev_read(G, KC, 0, (uint8_t *)res[cap] + o, kv_shared ? 2 * cb : cb) == GRT_OK);
+        if (VC) CHECK(grt_dev_read(G, VC, 0, (uint8_t *)res[cap] + o + cb, cb) == GRT_OK);
+        grt_dev_graph_free(G, g);
+    }
+    grt_webgpu_get_counters(G, &c1);
+    bool same = memcmp(res[0], res[1], o + 2 * cb) == 0, finite = true;
+    for (int i = 0; i < NACT; i++)
+        for (int j = 0; j < len[i]; j++) finite &= isfinite(res[0][off[i] / 4 + j]) != 0;
+    bool fl = wt == GRT_F32 || wt == GRT_F16 || wt == GRT_BF16;
+    uint64_t chains = c1.chains - c0.chains, merged = c1.merged - c0.merged;
+    printf("  chains, %-5s weights, KV caches in %s, pos %2d: %llu chain dispatches, %llu merged, "
+           "replay equals eager: %s\n", grt_dtype_name(wt), kv_shared ? "one buffer" : "two buffers", pos,
+           (unsigned long long)chains, (unsigned long long)merged, same ? "yes" : "no");
+    CHECK(same && finite);
+    CHECK(chains == (fl ? 2u : 0u)); /* attn_o, mvx2 (float weights only) */
+    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+    for (int m = 0; m < NW_; m++) grt_dev_buffer_free(Wb[m]);
+    grt_dev_buffer_free(A), grt_dev_buffer_free(NWa), grt_dev_buffer_free(NWf), grt_dev_buffer_free(FR);
+    grt_dev_buffer_free(ST), grt_dev_buffer_free(KC), grt_dev_buffer_free(VC);
+    free(res[0]), free(res[1]), free(x), free(wf), free(wq), free(kv0);
+}
+
+static void test_chains(void) {
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0};
+    for (int i = 0; i < 4; i++) {
+        chain_case(types[i], true, 5);
+        chain_case(types[i], i % 2 == 0, 80); /* two key splits, merged */
+    }
+}
+
 /* GENRT_WEBGPU_MVBENCH="cfg;cfg;..." (cfg: "old", "auto" or T,RPW,U): device
  * time of one decode matvec per shape of Llama-3.2-1B and SmolLM2-135M, 64
  * back-to-back dispatches in one pass over enough weight copies that L2
@@ -1189,6 +1297,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: matmul, all weight types", test_matmul_types);
     t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
     t_run("webgpu: captured step merges equal eager dispatches, all weight types", test_capture_merges);
+    t_run("webgpu: chain kernels (attn_o, mvx2) replay the eager ops' bits", test_chains);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: f16 arithmetic on request", test_f16_math);

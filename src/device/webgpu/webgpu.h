@@ -19,8 +19,14 @@
  * matvec kernels before mvx (decode), GENRT_WEBGPU_OLD_ATTN=1 the decode
  * attention before attn_dec (two dispatches per head), GENRT_WEBGPU_MVX=T,RPW,U an mvx
  * variant; GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_ATTN_ROPE_MERGE /
- * _NO_NORM_MERGE=1
- * turn one capture merge off; GENRT_WEBGPU_NORM_MAX_WORK=N folds an rmsnorm
+ * _NO_NORM_MERGE / _NO_ATTN_O_MERGE / _NO_O_NORM_MERGE / _NO_MVX2_MERGE=1
+ * turn one capture merge off (the last three: the chain kernels, attn_o.wgsl
+ * and mvx2.wgsl, whose second kernel's workgroups wait on the first's;
+ * GENRT_WEBGPU_CHAIN_MAX_WG=N: at most N waiting workgroups, default 256;
+ * GENRT_WEBGPU_CHAIN_NO_PREFETCH=1: they do not pull their weights into the
+ * caches while waiting); GENRT_WEBGPU_DUMP_GRAPH=1 prints each captured
+ * step's dispatch list; GENRT_WEBGPU_GRAPH_SKIP=kernel leaves that kernel's
+ * dispatches out of replays (wrong results: timing diagnosis only); GENRT_WEBGPU_NORM_MAX_WORK=N folds an rmsnorm
  * into the mvx reading it while workgroups x K <= N (default 262144);
  * GENRT_WEBGPU_NO_SUBGROUPS=1 keeps the reductions off subgroups;
  * GENRT_WEBGPU_MVBENCH (test_webgpu) times matvec variants. */
@@ -44,6 +50,7 @@ typedef struct grt_webgpu_counters {
     uint64_t buffers, bind_groups, pipelines;
     uint64_t submits, dispatches, bytes_mapped;
     uint64_t merged;      /* captured dispatches merged into others */
+    uint64_t chains;      /* captured dispatches that became chain kernels (attn_o, mvx2) */
 } grt_webgpu_counters;
 
 /* false when dev is not a WebGPU device. */

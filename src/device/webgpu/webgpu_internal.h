@@ -18,7 +18,12 @@ enum {
     WG_MAX_RETIRED = 32,
     WG_DUMMY_WINDOWS = 8,   /* placeholder windows of 256 bytes in x->dummy (never overlapping) */
     WG_TS_PAIRS = 64,       /* timestamp windows (begin, end) in flight */   /* fences read_completed considers (by serial) */
+    /* a recorded dispatch's parameter words: a chain kernel's (attn_o.wgsl)
+     * three Params and one vec4; graph slots hold them */
+    WG_CMD_WORDS = 3 * WG_PARAM_WORDS + 4,
+    WG_GRAPH_SLOT = 512,
 };
+_Static_assert(WG_CMD_WORDS * 4 <= WG_GRAPH_SLOT, "graph parameter slot");
 
 /* A storage binding: a window of a buffer. */
 typedef struct wg_binding {
@@ -36,7 +41,8 @@ typedef struct wg_buf {
 enum { WG_CMD_DISPATCH = 0, WG_CMD_COPY = 1 };
 enum { WG_TAG_NONE = 0, WG_TAG_MV = 1, WG_TAG_MV3 = 2, WG_TAG_NORM = 3, WG_TAG_ROPE = 4, WG_TAG_MVX = 5,
        WG_TAG_GLU = 6, WG_TAG_KV = 7, WG_TAG_ROPE2 = 8,
-       WG_TAG_ROPE_KV = 9, WG_TAG_ATTN_DEC = 10 };
+       WG_TAG_ROPE_KV = 9, WG_TAG_ATTN_DEC = 10 /* cfg: KV_SHARED HD4 G ROPE */,
+       WG_TAG_ATTN_O = 11 /* no rmsnorm tail yet */ };
 
 typedef struct wg_cmd {
     int kind;
@@ -44,10 +50,11 @@ typedef struct wg_cmd {
     WGPUComputePipeline pipe;
     int nb;
     wg_binding b[WG_MAX_BIND];
-    uint32_t params[WG_PARAM_WORDS];
+    uint32_t params[WG_CMD_WORDS]; /* words past WG_PARAM_WORDS: chain kernels only */
     uint32_t gx, gy;
     WGPUBindGroup bg;       /* set at capture end */
     uint32_t dynoff;
+    bool chain;             /* a chain kernel (its own pipeline layout) */
     int tag;                /* WG_TAG_*: what a mergeable dispatch is */
     uint32_t wt, R;         /* its weight type code and rows per tile (glu: its activation) */
     uint32_t cfg[7];        /* mvx: its override constants (WTYPE T RPW U NORM GLU) */
@@ -60,6 +67,7 @@ typedef struct wg_bg_entry {
     struct wg_bg_entry *next;
     uint64_t hash;
     uint64_t uid;            /* the uniform buffer's id */
+    bool chain;              /* in the chain kernels' layout */
     int nb;
     wg_binding b[WG_MAX_BIND];
     WGPUBindGroup bg;
@@ -71,8 +79,10 @@ typedef struct wg_pipe {
     WGPUComputePipeline p;
 } wg_pipe;
 
-enum { WG_ATT_COUNTERS = 1024 }; /* attn_dec: (row, KV head) pairs per dispatch, at most */
-enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 256, WG_N_SHADERS = 24 };
+/* attn_dec: (row, KV head) pairs per dispatch, at most; the last
+ * WG_CHAIN_COUNTERS of its counters are the chain kernels' */
+enum { WG_ATT_COUNTERS = 1024, WG_CHAIN_COUNTERS = 8 };
+enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 256, WG_N_SHADERS = 28 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
 typedef struct wg_scratch {
@@ -127,6 +137,10 @@ typedef struct wg_ctx {
     wg_scratch att_part;          /* split attention: partial results */
     uint32_t pre_cfg[7];          /* the last prefill matmul's decode mvx configuration */
     uint64_t pre_N;               /* and its N (0: none) */
+    uint32_t pre_att[3];          /* the last prefill attention's attn_dec KV_SHARED HD4 G */
+    bool pre_att_set;             /* (for the o-proj matmul after it: the attn_o pipeline) */
+    uint32_t pre_chain[3];        /* the last prefill matmul's mvx WTYPE T RPW, when accumulating */
+    bool pre_chain_set;           /* (for the matmul after it: the mvx2 pipelines) */
     wg_scratch att_dec;           /* attn_dec: WG_ATT_COUNTERS arrival counters, then partials */
     WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
     int n_retired;
@@ -148,6 +162,8 @@ typedef struct wg_ctx {
     wg_bg_entry **bg_heads;
     WGPUBindGroupLayout bgl[WG_MAX_BIND + 1];
     WGPUPipelineLayout pl[WG_MAX_BIND + 1];
+    WGPUBindGroupLayout bgl_chain;  /* chain kernels': WG_MAX_BIND windows, WG_CMD_WORDS of parameters */
+    WGPUPipelineLayout pl_chain;
     WGPUShaderModule modules[WG_N_SHADERS];
     wg_pipe pipes[WG_MAX_PIPES];
     int n_pipes;
@@ -168,11 +184,16 @@ wg_cmd *wg_rec_push(grt_device *dev);
 /* webgpu_ops.c */
 grt_status wg_pipes_init(grt_device *dev);
 void wg_pipes_free(wg_ctx *x);
-/* A cached bind group: uniform buffer (id uid) at binding 0, then nb storage windows. */
-WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int nb, const wg_binding *b);
+/* A cached bind group: usize bytes of uniform buffer (id uid) at binding 0,
+ * then nb storage windows; chain: in the chain kernels' layout (nb ==
+ * WG_MAX_BIND, usize WG_CMD_WORDS * 4). */
+WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, uint64_t usize, bool chain, int nb,
+                            const wg_binding *b);
 /* Merge runs of consecutive float mv dispatches that share their input
  * into mv3 dispatches (captured steps); returns the new count. */
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n);
+/* The shader name of a pipeline this context created ("?" if none). */
+const char *wg_pipe_name(const wg_ctx *x, WGPUComputePipeline p);
 /* Drop cached bind groups naming buffer id (0: all). */
 void wg_bg_purge(wg_ctx *x, uint64_t id);
 

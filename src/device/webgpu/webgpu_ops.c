@@ -14,12 +14,13 @@ extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], g
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
-    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[];
+    grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
+    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
        SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
-       SH_ATTN_DEC };
+       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2 };
 
 typedef struct shader_def {
     const char *name;
@@ -29,6 +30,8 @@ typedef struct shader_def {
     int nb;                  /* storage bindings */
     const char *consts[7];   /* override constants, values from the pipeline key */
     const char *prelude;     /* source placed before src (or NULL) */
+    const char *post;        /* source placed after src (or NULL) */
+    bool chain;              /* declares its own arguments (not params.wgsl) */
 } shader_def;
 
 static const shader_def SHADERS[] = {
@@ -51,10 +54,17 @@ static const shader_def SHADERS[] = {
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
     [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
-    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f},
+    [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f,
+                grt_wgsl_mvx_io},
     [SH_ROPE_KV] = {"rope_kv", grt_wgsl_rope_kv, false, false, 5, {"KV_SHARED", NULL}, grt_wgsl_rope_pair},
-    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q},
-    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL},
+    [SH_MVXQ] = {"mvxq", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_q,
+                 grt_wgsl_mvx_io},
+    [SH_ATTN_DEC] = {"attn_dec", grt_wgsl_attn_dec, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE"}, NULL,
+                     grt_wgsl_attn_io},
+    [SH_ATTN_O] = {"attn_o", NULL, false, false, 7, {"KV_SHARED", "HD4", "G", "ROPE", "WTYPE", "T", "RPW"},
+                   NULL, grt_wgsl_attn_o, true},
+    [SH_MVX2] = {"mvx2", NULL, false, false, 7, {"WTYPE_a", "T_a", "RPW_a", "WTYPE_b", "T_b", "RPW_b", "NORM_b"}, NULL,
+                 grt_wgsl_mvx2, true},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -82,6 +92,13 @@ grt_status wg_pipes_init(grt_device *dev) {
         WGPUPipelineLayoutDescriptor pd = {NULL, sv("genrt layout"), 1, &x->bgl[nb], 0};
         x->pl[nb] = x->bgl[nb] ? W.DeviceCreatePipelineLayout(x->device, &pd) : NULL;
         if (!x->pl[nb]) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
+        if (nb < WG_MAX_BIND) continue;
+        e[0].buffer.minBindingSize = WG_CMD_WORDS * 4;
+        WGPUBindGroupLayoutDescriptor dc = {NULL, sv("genrt chain bindings"), (size_t)nb + 1, e};
+        x->bgl_chain = W.DeviceCreateBindGroupLayout(x->device, &dc);
+        WGPUPipelineLayoutDescriptor pc = {NULL, sv("genrt chain layout"), 1, &x->bgl_chain, 0};
+        x->pl_chain = x->bgl_chain ? W.DeviceCreatePipelineLayout(x->device, &pc) : NULL;
+        if (!x->pl_chain) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
     }
     return GRT_OK;
 }
@@ -91,10 +108,81 @@ void wg_pipes_free(wg_ctx *x) {
     x->n_pipes = 0;
     for (int i = 0; i < WG_N_SHADERS; i++)
         if (x->modules[i]) W.ShaderModuleRelease(x->modules[i]);
+    if (x->pl_chain) W.PipelineLayoutRelease(x->pl_chain);
+    if (x->bgl_chain) W.BindGroupLayoutRelease(x->bgl_chain);
     for (int nb = 1; nb <= WG_MAX_BIND; nb++) {
         if (x->pl[nb]) W.PipelineLayoutRelease(x->pl[nb]);
         if (x->bgl[nb]) W.BindGroupLayoutRelease(x->bgl[nb]);
     }
+}
+
+/* src with every identifier token named in map[i][0] replaced by map[i][1]
+ * (not member names after '.'; numeric literals are kept whole), then
+ * every other one in suf_names with suffix appended; malloc'd (NULL: out of
+ * memory). Chain kernels instantiate kernel bodies with it. */
+static char *wgsl_rename(const char *src, const char *const map[][2], int n_map, const char *const *suf_names,
+                         int n_suf, const char *suffix) {
+    size_t cap = strlen(src) * 2 + 4096, o = 0;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    for (const char *c = src; *c;) {
+        bool id0 = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_';
+        bool digit = *c >= '0' && *c <= '9';
+        const char *e = c + 1;
+        if (id0 || digit)
+            while ((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z') || *e == '_' || (*e >= '0' && *e <= '9') ||
+                   (digit && *e == '.'))
+                e++;
+        size_t len = (size_t)(e - c);
+        const char *rep = NULL, *sfx = "";
+        if (id0 && !(c > src && c[-1] == '.')) {
+            for (int i = 0; i < n_map && !rep; i++)
+                if (strlen(map[i][0]) == len && memcmp(map[i][0], c, len) == 0) rep = map[i][1];
+            for (int i = 0; i < n_suf && !rep; i++)
+                if (strlen(suf_names[i]) == len && memcmp(suf_names[i], c, len) == 0) sfx = suffix;
+        }
+        size_t need = (rep ? strlen(rep) : len) + strlen(sfx);
+        if (o + need + 1 > cap) {
+            cap = cap * 2 + need;
+            char *nb = realloc(out, cap);
+            if (!nb) {
+                free(out);
+                return NULL;
+            }
+            out = nb;
+        }
+        memcpy(out + o, rep ? rep : c, rep ? strlen(rep) : len);
+        o += rep ? strlen(rep) : len;
+        memcpy(out + o, sfx, strlen(sfx));
+        o += strlen(sfx);
+        c = e;
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* mvx.wgsl's module-scope names (and the accessors its body calls), renamed
+ * per instance in a chain kernel */
+static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
+                                        "ldx", "i8x4", "nib4", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
+                                        "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh"};
+
+/* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
+static bool chain_parts(int sh, char **a, char **b) {
+    static const char *const p1[][2] = {{"P", "PC.p1"}}, *const p2[][2] = {{"P", "PC.p2"}};
+    int nn = (int)(sizeof MVX_NAMES / sizeof MVX_NAMES[0]);
+    *a = *b = NULL;
+    if (sh == SH_ATTN_O) {
+        *a = wgsl_rename(grt_wgsl_mvx, p2, 1, NULL, 0, "");
+        *b = wgsl_rename(grt_wgsl_attn_dec, p1, 1, NULL, 0, "");
+    } else {
+        *a = wgsl_rename(grt_wgsl_mvx, p1, 1, MVX_NAMES, nn, "_a");
+        *b = wgsl_rename(grt_wgsl_mvx, p2, 1, MVX_NAMES, nn, "_b");
+    }
+    if (*a && *b) return true;
+    free(*a);
+    free(*b);
+    return false;
 }
 
 /* The pipeline of a shader with its override constants (vals, each < 256). */
@@ -126,14 +214,26 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
                      "const SG : u32 = 1u;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return v; }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return v; }\n");
-        size_t n = strlen(en) + strlen(sg) + strlen(grt_wgsl_common) + (d->weights ? strlen(grt_wgsl_weights) : 0) +
-                   strlen(pre) + strlen(d->src) + 1;
-        char *src = malloc(n);
-        if (!src) {
+        const char *post = d->post ? d->post : "", *par = d->chain ? "" : grt_wgsl_params, *body = d->src;
+        char *ca = NULL, *cb = NULL;
+        if (d->chain && !chain_parts(sh, &ca, &cb)) {
             grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
             return NULL;
         }
-        snprintf(src, n, "%s%s%s%s%s%s", en, sg, grt_wgsl_common, d->weights ? grt_wgsl_weights : "", pre, d->src);
+        if (d->chain) pre = ca, body = cb;
+        size_t n = strlen(en) + strlen(sg) + strlen(grt_wgsl_common) + strlen(par) +
+                   (d->weights ? strlen(grt_wgsl_weights) : 0) + strlen(pre) + strlen(body) + strlen(post) + 1;
+        char *src = malloc(n);
+        if (!src) {
+            free(ca);
+            free(cb);
+            grt_dev_set_error(dev, GRT_ERR_NO_MEMORY, "webgpu: out of memory building a shader");
+            return NULL;
+        }
+        snprintf(src, n, "%s%s%s%s%s%s%s%s", en, sg, grt_wgsl_common, par, d->weights ? grt_wgsl_weights : "", pre,
+                 body, post);
+        free(ca);
+        free(cb);
         WGPUShaderSourceWGSL ws = {{NULL, WGPUSType_ShaderSourceWGSL}, sv(src)};
         WGPUShaderModuleDescriptor md = {&ws.chain, sv(d->name)};
         x->modules[sh] = W.DeviceCreateShaderModule(x->device, &md);
@@ -155,7 +255,7 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
     WGPUComputePipelineDescriptor pd;
     memset(&pd, 0, sizeof pd);
     pd.label = sv(d->name);
-    pd.layout = x->pl[d->nb];
+    pd.layout = d->chain ? x->pl_chain : x->pl[d->nb];
     pd.compute.module = x->modules[sh];
     pd.compute.entryPoint = sv("main");
     pd.compute.constantCount = nc;
@@ -169,6 +269,12 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
     x->pipes[x->n_pipes++] = (wg_pipe){sh, key, p};
     x->counters.pipelines++;
     return p;
+}
+
+const char *wg_pipe_name(const wg_ctx *x, WGPUComputePipeline p) {
+    for (int i = 0; i < x->n_pipes; i++)
+        if (x->pipes[i].p == p) return SHADERS[x->pipes[i].shader].name;
+    return "?";
 }
 
 static WGPUComputePipeline get_pipe3(grt_device *dev, int sh, uint32_t v0, uint32_t v1, uint32_t v2) {
@@ -191,12 +297,13 @@ static uint64_t bg_hash(uint64_t uid, int nb, const wg_binding *b) {
     return h ^ (uint64_t)nb;
 }
 
-WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int nb, const wg_binding *b) {
+WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, uint64_t usize, bool chain, int nb,
+                            const wg_binding *b) {
     wg_ctx *x = wg_ctx_of(dev);
-    uint64_t h = bg_hash(uid, nb, b);
+    uint64_t h = bg_hash(uid, nb, b) ^ (uint64_t)chain;
     wg_bg_entry **head = &x->bg_heads[h % WG_BG_BUCKETS];
     for (wg_bg_entry *e = *head; e; e = e->next) {
-        if (e->hash != h || e->uid != uid || e->nb != nb) continue;
+        if (e->hash != h || e->uid != uid || e->nb != nb || e->chain != chain) continue;
         bool same = true;
         for (int i = 0; i < nb && same; i++)
             same = e->b[i].id == b[i].id && e->b[i].off == b[i].off && e->b[i].size == b[i].size;
@@ -207,14 +314,14 @@ WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int 
     ge[0].binding = 0;
     ge[0].buffer = ubuf;
     ge[0].offset = 0;
-    ge[0].size = WG_PARAM_WORDS * 4;
+    ge[0].size = usize;
     for (int i = 0; i < nb; i++) {
         ge[i + 1].binding = (uint32_t)i + 1;
         ge[i + 1].buffer = b[i].b;
         ge[i + 1].offset = b[i].off;
         ge[i + 1].size = b[i].size;
     }
-    WGPUBindGroupDescriptor d = {NULL, sv("genrt"), x->bgl[nb], (size_t)nb + 1, ge};
+    WGPUBindGroupDescriptor d = {NULL, sv("genrt"), chain ? x->bgl_chain : x->bgl[nb], (size_t)nb + 1, ge};
     WGPUBindGroup bg = W.DeviceCreateBindGroup(x->device, &d);
     wg_bg_entry *e = calloc(1, sizeof *e);
     if (!bg || !e) {
@@ -225,6 +332,7 @@ WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, int 
     }
     e->hash = h;
     e->uid = uid;
+    e->chain = chain;
     e->nb = nb;
     memcpy(e->b, b, (size_t)nb * sizeof *b);
     e->bg = bg;
@@ -322,7 +430,7 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
         c->pipe = pipe;
         c->nb = nb;
         memcpy(c->b, b, (size_t)nb * sizeof *b);
-        memcpy(c->params, p->w, sizeof c->params);
+        memcpy(c->params, p->w, sizeof p->w);
         c->gx = (uint32_t)gx;
         c->gy = (uint32_t)gy;
         c->tag = x->rec_tag;
@@ -332,7 +440,7 @@ static void dispatch(grt_device *dev, WGPUComputePipeline pipe, int nb, const wg
         return;
     }
     if (x->param_used == WG_PARAM_SLOTS) wg_flush(dev);
-    WGPUBindGroup bg = wg_bind_group(dev, x->param_buf, x->param_id, nb, b);
+    WGPUBindGroup bg = wg_bind_group(dev, x->param_buf, x->param_id, WG_PARAM_WORDS * 4, false, nb, b);
     if (!bg) return;
     uint32_t slot = (uint32_t)x->param_used++;
     memcpy(x->param_host + (size_t)slot * WG_SLOT, p->w, sizeof p->w);
@@ -586,6 +694,25 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         mvx_pipe(dev, cfg);
         memcpy(x->pre_cfg, cfg, sizeof cfg); /* for wg_glu's prefill: the glu-merged variant */
         x->pre_N = (uint64_t)N;
+        if (x->pre_att_set && accumulate && !bias && wt <= 2 && !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
+            /* the output projection after an attention: the attn_o pipeline
+             * a captured step merges the two into (rope folded in) */
+            uint32_t v[7] = {x->pre_att[0], x->pre_att[1], x->pre_att[2], !getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE"),
+                             cfg[0], cfg[1], cfg[2]};
+            get_pipe_v(dev, SH_ATTN_O, v);
+        }
+        x->pre_att_set = false;
+        if (x->pre_chain_set && !accumulate && !bias && wt <= 2 && !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) {
+            /* a matmul after an accumulating one (the next layer's q after a
+             * down projection): the mvx2 pipelines a captured step may chain
+             * the two into, with and without the norm folded in */
+            for (uint32_t nm = 0; nm < 2; nm++) {
+                uint32_t v[7] = {x->pre_chain[0], x->pre_chain[1], x->pre_chain[2], cfg[0], cfg[1], cfg[2], nm};
+                get_pipe_v(dev, SH_MVX2, v);
+            }
+        }
+        x->pre_chain_set = accumulate && !bias && wt <= 2 && K <= 2048;
+        memcpy(x->pre_chain, cfg, sizeof x->pre_chain);
         const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
         if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
             cfg[4] = 1;
@@ -777,11 +904,13 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
     uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
     uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8;
-    if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS ||
+    if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS - WG_CHAIN_COUNTERS ||
         wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
         return false;
     if (create_only) { /* and the variant a captured step merges rope_kv into */
         uint32_t v[7] = {shared, hd / 4, G, 1, 0, 0, 0};
+        x->pre_att[0] = shared, x->pre_att[1] = hd / 4, x->pre_att[2] = G;
+        x->pre_att_set = true;
         return get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G) && get_pipe_v(dev, SH_ATTN_DEC, v);
     }
     /* splits: whole 64-key chunks, at most 64 */
@@ -1085,6 +1214,7 @@ static size_t merge_pairs(grt_device *dev, wg_cmd *cmds, size_t n, pair_fuse fus
         wg_cmd c;
         if (i + 1 < n && cmds[i].kind == WG_CMD_DISPATCH && cmds[i + 1].kind == WG_CMD_DISPATCH &&
             fuse(dev, &cmds[i], &cmds[i + 1], &c)) {
+            x->counters.chains += c.chain && !cmds[i].chain;
             cmds[o++] = c;
             x->counters.merged++;
             i++; /* the second is consumed */
@@ -1223,7 +1353,7 @@ static bool fuse_attn_rope(grt_device *dev, const wg_cmd *ro, const wg_cmd *at, 
     c.params[17] = rp[18];
     c.params[18] = rp[8];
     c.params[19] = rp[7];
-    c.tag = WG_TAG_NONE;
+    c.cfg[3] = 1;
     if (!c.pipe || any_alias(x, &c)) return false;
     *out = c;
     return true;
@@ -1341,6 +1471,169 @@ static bool fuse_glu_x(grt_device *dev, const wg_cmd *mv, const wg_cmd *gl, wg_c
     return true;
 }
 
+/* Chain kernels (attn_o, mvx2): at most this many workgroups wait (more
+ * would not all overlap the first kernel, and a large matvec in a chain
+ * loses occupancy: Llama-1B's output projection ran slower so on the H100). */
+static uint64_t chain_max_wg(void) {
+    const char *e = getenv("GENRT_WEBGPU_CHAIN_MAX_WG");
+    return e ? strtoull(e, NULL, 10) : 256;
+}
+
+/* An attn_dec of one row then the mvx of the output projection over its
+ * output (float weights, one segment, U 1; no norm, GLU or bias): one attn_o
+ * dispatch (attn_o.wgsl), the attention's workgroups and then the mvx's, the
+ * latter waiting on the former's counter. x, q, k, v and the attention's
+ * output are bound as one window of their buffer. */
+static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (at->tag != WG_TAG_ATTN_DEC || mv->tag != WG_TAG_MVX) return false;
+    const uint32_t *ap = at->params, *mp = mv->params;
+    const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
+    uint64_t groups = (uint64_t)ap[4] * ap[9];
+    bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] == 1 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
+              mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
+              In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
+              mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
+    /* attn_dec's workgroup memory, the staged input and the rest */
+    uint64_t G = at->cfg[2], hd = at->cfg[1] * 4;
+    uint64_t wg_bytes = (G + 2) * hd * 4 + G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8 + 2048 * 4 + 32;
+    if (!ok || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
+    uint64_t lo = O->off, hi = O->off + O->size;
+    const wg_binding *w3[3] = {O, Q, X};
+    for (int i = 0; i < 3; i++) {
+        if (w3[i]->off < lo) lo = w3[i]->off;
+        if (w3[i]->off + w3[i]->size > hi) hi = w3[i]->off + w3[i]->size;
+    }
+    if (hi - lo > x->max_binding) return false;
+    uint32_t v[7] = {at->cfg[0], at->cfg[1], at->cfg[2], at->cfg[3], mv->cfg[0], mv->cfg[1], mv->cfg[2]};
+    wg_cmd c = *at;
+    c.pipe = get_pipe_v(dev, SH_ATTN_O, v);
+    c.nb = 7;
+    c.b[0] = (wg_binding){O->id, O->b, lo, hi - lo};
+    c.b[1] = mv->b[2]; /* b[2..6]: the attention's KC, VC, S, PT, F */
+    memset(c.params, 0, sizeof c.params);
+    uint32_t *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS, *cx = c.params + 3 * WG_PARAM_WORDS;
+    uint32_t qd = (uint32_t)((Q->off - lo) / 4);
+    memcpy(p1, ap, WG_PARAM_WORDS * 4);
+    p1[0] = (uint32_t)((O->off - lo) / 4) + ap[0];
+    p1[1] = qd + ap[1];
+    if (at->cfg[3]) p1[16] += qd, p1[17] += qd; /* the new k and v */
+    memcpy(p2, mp, WG_PARAM_WORDS * 4);
+    p2[0] = (uint32_t)((X->off - lo) / 4) + mp[0];
+    p2[1] = 0;                                                /* the input, staged */
+    p2[20] = (uint32_t)((In->off - lo) / 4) + mp[1] * 4;     /* from here in A */
+    c.params[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
+    uint32_t Ns[3] = {mp[3], 0, 0};
+    uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
+    if (nM > chain_max_wg()) return false;
+    cx[0] = (uint32_t)nA;
+    cx[1] = (uint32_t)nM;
+    cx[2] = WG_ATT_COUNTERS - 3; /* (x.z .. x.z + 2) */
+    cx[3] = (uint32_t)groups;
+    set_groups(x, &c, nA + nM);
+    c.tag = WG_TAG_ATTN_O;
+    c.chain = true;
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
+/* An attn_o (KV caches in one buffer) then the rmsnorm (one row, dim <=
+ * 4096) of the row its projection wrote: the rmsnorm as the attn_o's tail
+ * (its last mvx workgroup; the weights at binding 4, unused with one KV
+ * buffer). The activation window grows to cover the norm's output. */
+static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (ao->tag != WG_TAG_ATTN_O || nm->tag != WG_TAG_NORM || !is_dummy(x, &ao->b[3])) return false;
+    const uint32_t *np = nm->params, *p2 = ao->params + 2 * WG_PARAM_WORDS;
+    const wg_binding *A = &ao->b[0], *Xo = &nm->b[0], *Xi = &nm->b[1];
+    bool ok = np[4] == 1 && np[3] <= 4096 && np[3] == p2[3] && Xi->id == A->id && Xo->id == A->id &&
+              Xi->off + (uint64_t)np[1] * 4 == A->off + (uint64_t)p2[0] * 4;
+    uint64_t lo = A->off < Xo->off ? A->off : Xo->off;
+    uint64_t hi = A->off + A->size > Xo->off + Xo->size ? A->off + A->size : Xo->off + Xo->size;
+    if (!ok || hi - lo > x->max_binding) return false;
+    wg_cmd c = *ao;
+    uint32_t d = (uint32_t)((A->off - lo) / 4); /* A's start moves back d floats */
+    uint32_t *p0 = c.params, *p1 = c.params + WG_PARAM_WORDS, *q2 = c.params + 2 * WG_PARAM_WORDS;
+    p1[0] += d, p1[1] += d;
+    if (ao->cfg[3]) p1[16] += d, p1[17] += d;
+    q2[0] += d, q2[20] += d;
+    memset(p0, 0, 20 * 4); /* (g: the chain's switches) */
+    p0[0] = (uint32_t)((Xo->off - lo) / 4) + np[0];
+    p0[1] = (uint32_t)((Xi->off - lo) / 4) + np[1];
+    p0[2] = np[2];
+    p0[3] = np[3];
+    p0[4] = 1;
+    p0[24] = np[24];
+    c.b[0] = (wg_binding){A->id, A->b, lo, hi - lo};
+    c.b[3] = nm->b[2];
+    c.tag = WG_TAG_NONE;
+    if (any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
+/* Whether mvx dispatch c can be a chain instance: float weights, U 1, no
+ * GLU or bias, K <= 2048 (its input staged in workgroup memory). */
+static bool chain_mvx_ok(const wg_cmd *c) {
+    return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] == 1 && c->cfg[5] == 0 &&
+           (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
+}
+
+/* Two consecutive mvx dispatches (one segment, no norm; then up to three
+ * segments, maybe with the norm folded in: a down projection and the next
+ * layer's q/k/v), their activations in one buffer: one mvx2 dispatch
+ * (mvx2.wgsl), the second's workgroups waiting on the first's counter. */
+static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (!chain_mvx_ok(a) || !chain_mvx_ok(b) || a->cfg[4] || a->params[15] != 1 || !x->att_dec.b) return false;
+    const uint32_t *ap = a->params, *bp = b->params;
+    bool norm = b->cfg[4] != 0;
+    const wg_binding *w[5] = {&a->b[0], &a->b[1], &b->b[0], &b->b[1], norm ? &b->b[6] : &b->b[0]};
+    uint64_t lo = w[0]->off, hi = w[0]->off + w[0]->size;
+    for (int i = 0; i < 5; i++) {
+        if (w[i]->id != w[0]->id) return false;
+        if (w[i]->off < lo) lo = w[i]->off;
+        if (w[i]->off + w[i]->size > hi) hi = w[i]->off + w[i]->size;
+    }
+    uint64_t wg_bytes = 2 * 2048 * 4 + 64;
+    if (hi - lo > x->max_binding || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
+    uint32_t Na[3] = {ap[3], 0, 0}, Nb[3] = {bp[3], bp[15] > 1 ? bp[10] : 0, bp[15] > 2 ? bp[14] : 0};
+    uint64_t nA = mvx_groups(a->cfg, Na), nB = mvx_groups(b->cfg, Nb);
+    if (nB > chain_max_wg()) return false;
+    uint32_t v[7] = {a->cfg[0], a->cfg[1], a->cfg[2], b->cfg[0], b->cfg[1], b->cfg[2], norm};
+    wg_cmd c = *b;
+    c.pipe = get_pipe_v(dev, SH_MVX2, v);
+    c.nb = 7;
+    c.b[0] = (wg_binding){w[0]->id, w[0]->b, lo, hi - lo};
+    c.b[1] = a->b[2];
+    /* b[2..4]: the second's weights; b[5]: its norm weights (or a placeholder) */
+    c.b[6] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
+    memset(c.params, 0, sizeof c.params);
+    uint32_t *p0 = c.params, *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS;
+    uint32_t *cx = c.params + 3 * WG_PARAM_WORDS;
+    uint32_t da = (uint32_t)((a->b[0].off - lo) / 4), db = (uint32_t)((b->b[0].off - lo) / 4);
+    memcpy(p1, ap, WG_PARAM_WORDS * 4);
+    p1[0] += da;
+    p1[1] = 0;
+    p1[20] = (uint32_t)((a->b[1].off - lo) / 4) + ap[1] * 4;
+    memcpy(p2, bp, WG_PARAM_WORDS * 4);
+    p2[0] += db, p2[8] += db, p2[12] += db;
+    p2[1] = 0;
+    p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
+    if (norm) p2[17] += (uint32_t)((b->b[6].off - lo) / 4);
+    p0[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
+    cx[0] = (uint32_t)nA;
+    cx[1] = (uint32_t)nB;
+    cx[2] = WG_ATT_COUNTERS - 5; /* (x.z, x.z + 1) */
+    set_groups(x, &c, nA + nB);
+    c.tag = WG_TAG_NONE;
+    c.chain = true;
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     n = merge_pairs(dev, cmds, n, fuse_rope);
@@ -1353,5 +1646,10 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
         n = merge_pairs(dev, cmds, n, fuse_norm_x);
     }
     if (!getenv("GENRT_WEBGPU_NO_GLU_MERGE")) n = merge_pairs(dev, cmds, n, fuse_glu_x);
+    if (!getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
+        n = merge_pairs(dev, cmds, n, fuse_attn_o);
+        if (!getenv("GENRT_WEBGPU_NO_O_NORM_MERGE")) n = merge_pairs(dev, cmds, n, fuse_o_norm);
+    }
+    if (!getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) n = merge_pairs(dev, cmds, n, fuse_mvx2);
     return n;
 }

@@ -26,8 +26,9 @@ override KV_SHARED : bool = false;
 override HD4 : u32 = 16u;
 override G : u32 = 1u;
 override ROPE : bool = false;
-@group(0) @binding(1) var<storage, read_write> O : array<f32>;
-@group(0) @binding(2) var<storage, read_write> Q : array<f32>;
+// O (the output) and Q (q; ROPE: q, k and v) come with the entry point
+// (attn_io.wgsl, or attn_o.wgsl's one window): aout stores to O, qld and qst
+// load and store Q; att_done(lid) follows the output (a group's last write).
 @group(0) @binding(3) var<storage, read_write> KC : array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> VC : array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> S : array<i32>;
@@ -50,13 +51,26 @@ fn stv(i : u32, v : vec4<f32>) { if (KV_SHARED) { KC[i] = v; } else { VC[i] = v;
 // ROPE, by the workgroup that finishes its group: rotated q and k back to Q,
 // k and v into the caches at pos
 fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
-  for (var e = lid; e < G * HD4 * 4u; e += 256u) { Q[qo + e] = qs[e / 4u][e % 4u]; }
-  for (var e = lid; e < HD4 * 4u; e += 256u) { Q[ko + e] = kn[e / 4u][e % 4u]; }
+  for (var e = lid; e < G * HD4 * 4u; e += 256u) { qst(qo + e, qs[e / 4u][e % 4u]); }
+  for (var e = lid; e < HD4 * 4u; e += 256u) { qst(ko + e, kn[e / 4u][e % 4u]); }
   if (pos >= 0 && pos < maxc) {
     for (var e = lid; e < HD4; e += 256u) {
       KC[P.a.z + kat + e] = kn[e];
       stv(P.a.w + kat + e, vn[e]);
     }
+  }
+}
+
+// The cache's keys (score threads: key kq, quarter u) and values (value
+// threads: vec4 dq, key group kg) of the chunk from c0, clamped to hi (every
+// load valid).
+fn ld_chunk(c0 : i32, hi : i32, hb : u32, kvd4 : u32, kq : u32, u : u32, kg : u32, dq : u32, NKG : u32, KPT : u32,
+            kr : ptr<function, array<vec4<f32>, 16>>, vr : ptr<function, array<vec4<f32>, 16>>) {
+  let jk = min(c0 + i32(kq), hi);
+  for (var i = 0u; i < HD4 / 4u; i++) { (*kr)[i] = KC[P.a.z + hb + u32(jk) * kvd4 + u + 4u * i]; }
+  for (var t = 0u; t < KPT; t++) {
+    let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
+    (*vr)[t] = ldv(P.a.w + hb + u32(jv) * kvd4 + dq);
   }
 }
 
@@ -75,10 +89,8 @@ fn tree(lid : u32, use_max : bool) {
   workgroupBarrier();
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
-        @builtin(local_invocation_index) lid : u32) {
-  let L = wg_linear(wid, nwg);
+// The kernel for workgroup L of the dispatch.
+fn attn_main(L : u32, lid : u32) {
   let nh = P.c.x; let nkv = P.c.y; let maxc = i32(P.c.w); let NS = P.d.y;
   let hd = HD4 * 4u;
   if (L >= P.b.x * nkv * NS) { return; }
@@ -104,6 +116,18 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let ko = P.e.x + rk * hd;
   let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
   let newk = ROPE && pos >= 0 && pos < maxc;
+  let kvd4 = nkv * HD4;
+  let hb = seq * u32(maxc) * kvd4 + kvh * HD4;
+  let kq = lid / 4u; let u = lid % 4u;           // score threads: key, quarter
+  let dq = lid % HD4; let kg = lid / HD4;        // value threads: vec4, key group
+  let NKG = 256u / HD4;
+  let KPT = (64u + NKG - 1u) / NKG;              // keys per value thread
+  let vthr = kg < NKG;
+  // the first chunk's keys and values (the cache; the new ones come below)
+  // are loaded before q: their memory latency overlaps q's loads and rope
+  var kr : array<vec4<f32>, 16>;
+  var vr : array<vec4<f32>, 16>;
+  if (lo <= hi) { ld_chunk(lo, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
   if (ROPE) {
     // one thread per (head of q or the new k, pair), as rope_kv.wgsl
     let half = hd / 2u;
@@ -114,7 +138,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       if (P.e.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
       var base = qo + hh * hd;
       if (hh == G) { base = ko; }
-      let a = Q[base + i0]; let b = Q[base + i1];
+      let a = qld(base + i0); let b = qld(base + i1);
       let ra = a * sn.y - b * sn.x;
       let rb = a * sn.x + b * sn.y;
       if (hh < G) {
@@ -127,34 +151,24 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     }
     for (var e = lid; e < HD4; e += 256u) {
       let b = P.e.y + rk * hd + e * 4u;
-      vn[e] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
+      vn[e] = vec4<f32>(qld(b), qld(b + 1u), qld(b + 2u), qld(b + 3u));
     }
   } else {
     for (var e = lid; e < G * HD4; e += 256u) {
       let b = qo + e * 4u;
-      qs[e] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
+      qs[e] = vec4<f32>(qld(b), qld(b + 1u), qld(b + 2u), qld(b + 3u));
     }
   }
   if (lid < G) { mrun[lid] = NEG_INF; lrun[lid] = 0.0; }
   workgroupBarrier();
 
-  let kvd4 = nkv * HD4;
-  let hb = seq * u32(maxc) * kvd4 + kvh * HD4;
-  let kq = lid / 4u; let u = lid % 4u;           // score threads: key, quarter
-  let dq = lid % HD4; let kg = lid / HD4;        // value threads: vec4, key group
-  let NKG = 256u / HD4;
-  let KPT = (64u + NKG - 1u) / NKG;              // keys per value thread
-  let vthr = kg < NKG;
   var acc : array<vec4<f32>, 8>;
   for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
   for (var c0 = lo; c0 <= hi; c0 += 64) {
-    var kr : array<vec4<f32>, 16>;
-    var vr : array<vec4<f32>, 16>;
-    let jk = min(c0 + i32(kq), hi);              // clamped: every load valid
-    for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = KC[P.a.z + hb + u32(jk) * kvd4 + u + 4u * i]; }
+    if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+    let jk = min(c0 + i32(kq), hi);
     for (var t = 0u; t < KPT; t++) {
       let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
-      vr[t] = ldv(P.a.w + hb + u32(jv) * kvd4 + dq);
       if (newk && jv == pos) { vr[t] = vn[dq]; }
     }
     if (newk && jk == pos) {
@@ -218,7 +232,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       if (nsa == 1) {
         var inv = 0.0;
         if (lrun[g] > 0.0) { inv = 1.0 / lrun[g]; }
-        O[oo + g * hd + lid] = o * inv;
+        aout(oo + g * hd + lid, o * inv);
       } else {
         atomicStore(&PT[pb + 2u * G + g * hd + lid], bitcast<u32>(o));
       }
@@ -227,6 +241,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   }
   if (nsa == 1) {
     if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+    att_done(lid);
     return;
   }
   if (lid < G) {
@@ -264,7 +279,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     let g = e / hd;
     var v = 0.0;
     for (var i = 0u; i < n; i++) { v += sc[i * G + g] * bitcast<f32>(atomicLoad(&PT[pb0 + i * ps + 2u * G + e])); }
-    O[oo + e] = v;
+    aout(oo + e, v);
   }
   if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+  att_done(lid);
 }

@@ -10,7 +10,6 @@ struct Params {
   g : vec4<u32>,
   f : vec4<f32>,
 };
-@group(0) @binding(0) var<uniform> P : Params;
 
 // The sum of v over aligned clusters of c consecutive invocations (c a power
 // of two <= SG; SG and sg_xor come first in the source: subgroup shuffles, or

@@ -27,30 +27,7 @@
 // d: out off 2, w off 2, N2, segments (1..3)
 // e: nw off (vec4s), xn off (floats), first output (split matrices: outputs
 //    and bias are indexed from it)   f.x: eps
-override WTYPE : u32 = 1u;
-override T : u32 = 256u;
-override RPW : u32 = 4u;
-override U : u32 = 2u;
-override NORM : bool = false;
-override GLU : u32 = 0u;
-// quantized only: each group first copies its run of T blocks of a row into
-// workgroup memory with consecutive words on consecutive threads (coalesced),
-// then each thread reads its block there (34 / 18-byte blocks read straight
-// from memory make every warp load touch ~9 cache lines)
-override STAGE : bool = false;
-@group(0) @binding(1) var<storage, read_write> O : array<f32>;
-@group(0) @binding(2) var<storage, read_write> X : array<vec4<f32>>;
-// W0, W1, W2 (bindings 3-5) and their loads ldw (a vec4 of float weights),
-// ldq (a word of quantized ones) and ldb (bias, in W1) come from a prelude:
-// arrays of vec4<u32> for float weights (16-byte loads), of u32 for
-// quantized ones (4-byte loads).
-@group(0) @binding(6) var<storage, read_write> NW : array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> XN : array<f32>;
-// partial sums (f32 bits) and, before them, staged quantized words
-var<workgroup> wsh : array<u32, 2176>;
 var<workgroup> scl : f32;
-fn rget(i : u32) -> f32 { return bitcast<f32>(wsh[i]); }
-fn rset(i : u32, v : f32) { wsh[i] = bitcast<u32>(v); }
 
 fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
 fn lo8(w : vec4<u32>) -> vec4<f32> {
@@ -64,8 +41,8 @@ fn hi8(w : vec4<u32>) -> vec4<f32> {
 }
 // vec4 j of x (relative to a.y), normalised when NORM
 fn ldx(j : u32) -> vec4<f32> {
-  if (NORM) { return X[P.a.y + j] * scl * NW[P.e.x + j]; }
-  return X[P.a.y + j];
+  if (NORM) { return xv4(P.a.y + j) * scl * nwv4(P.e.x + j); }
+  return xv4(P.a.y + j);
 }
 fn i8x4(q : u32) -> vec4<f32> {
   return vec4<f32>(f32(i32(q << 24u) >> 24u), f32(i32(q << 16u) >> 24u), f32(i32(q << 8u) >> 24u),
@@ -114,13 +91,11 @@ fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>, st : bool) -> f3
   return d * (s4.x + s4.y + s4.z + s4.w);
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
-        @builtin(local_invocation_index) lid : u32) {
-  let L = wg_linear(wid, nwg);
+// The kernel for workgroup L of the dispatch.
+fn mvx_main(L : u32, lid : u32) {
   let K = P.b.x;
-  let G = 256u / T;
-  let NB = G * RPW;                               // slots per workgroup
+  let GW = 256u / T;
+  let NB = GW * RPW;                               // slots per workgroup
   let nseg = P.d.w;
   let nsl = select(NB, NB / 2u, GLU != 0u);       // rows per workgroup per segment
   var nb0 = (P.a.w + nsl - 1u) / nsl;
@@ -139,7 +114,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     // rmsnorm.wgsl's sums: 256 threads at stride 256, clusters of SG lanes,
     // then a tree
     var ss = 0.0;
-    for (var i = lid; i < K; i += 256u) { let v = X[P.a.y + (i >> 2u)][i & 3u]; ss += v * v; }
+    for (var i = lid; i < K; i += 256u) { let v = xf(P.a.y * 4u + i); ss += v * v; }
     let cs = sg_sum(ss, SG);
     if (lid % SG == 0u) { rset(lid / SG, cs); }
     workgroupBarrier();
@@ -152,7 +127,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     if (L == 0u) {
       let scale = scl;
       for (var i = lid; i < K; i += 256u) {
-        XN[P.e.y + i] = X[P.a.y + (i >> 2u)][i & 3u] * scale * NW[P.e.x + (i >> 2u)][i & 3u];
+        xnst(P.e.y + i, xf(P.a.y * 4u + i) * scale * nwv4(P.e.x + (i >> 2u))[i & 3u]);
       }
     }
   }
@@ -256,8 +231,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
         var v : f32;
         if (GLU == 1u) { v = gv / (1.0 + exp(-gv)) * uv; }
         else { v = 0.5 * gv * (1.0 + tanh_f(0.7978845608028654 * (gv + 0.044715 * gv * gv * gv))) * uv; }
-        O[P.a.x + n] = v;
-        O[P.c.x + n] = uv;
+        ost(P.a.x + n, v);
+        ost(P.c.x + n, uv);
       }
     }
     return;
@@ -270,8 +245,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       var v = rget(lid * T);
       if ((P.b.w & 2u) != 0u) { let bi = P.c.w + P.e.z + n; v += ldb(bi); }
       let oi = oo + P.e.z + n;
-      if ((P.b.w & 1u) != 0u) { v = O[oi] + v; }
-      O[oi] = v;
+      if ((P.b.w & 1u) != 0u) { v = old(oi) + v; }
+      ost(oi, v);
     }
   }
 }

@@ -17,6 +17,9 @@
 @group(0) @binding(5) var<storage, read_write> RG : array<i32>;
 @group(0) @binding(6) var<storage, read_write> SEEN : array<atomic<u32>>;
 const WG : u32 = 64u;
+// lanes per subgroup butterfly in the reductions (1 without subgroups: the
+// plain per-thread layout); their order depends on CL only
+const CL : u32 = min(SG, WG);
 var<workgroup> hw : array<f32, 1024>;
 var<workgroup> hc : array<u32, 1024>;
 var<workgroup> bw : array<f32, 16>;
@@ -84,11 +87,18 @@ fn rselect(lid : u32, xo : u32, V : u32, xmax : f32, cut : vec2<u32>, use_minp :
       lw[dg] += select(e, 1.0, count_mode);
       lc[dg] += 1u;
     }
-    for (var b = 0u; b < 16u; b++) { hw[b * WG + lid] = lw[b]; hc[b * WG + lid] = lc[b]; }
+    // each bin's WG partials: clusters of CL lanes (butterflies), then the
+    // WG / CL cluster sums in order
+    for (var b = 0u; b < 16u; b++) {
+      let cw = sg_sum(lw[b], CL);
+      var cc = lc[b];
+      for (var m = 1u; m < CL; m <<= 1u) { cc += sg_xoru(cc, m); }
+      if (lid % CL == 0u) { hw[b * WG + lid / CL] = cw; hc[b * WG + lid / CL] = cc; }
+    }
     workgroupBarrier();
     if (lid < 16u) {
       var sw = 0.0; var sc = 0u;
-      for (var t = 0u; t < WG; t++) { sw += hw[lid * WG + t]; sc += hc[lid * WG + t]; }
+      for (var t = 0u; t < WG / CL; t++) { sw += hw[lid * WG + t]; sc += hc[lid * WG + t]; }
       bw[lid] = sw; bc[lid] = sc;
     }
     workgroupBarrier();
@@ -203,10 +213,12 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
       LG[xo + i] = v;
       lmax = max(lmax, v);
     }
-    redf[lid] = lmax;
+    var cm = lmax;
+    for (var m = 1u; m < CL; m <<= 1u) { cm = max(cm, sg_xor(cm, m)); }
+    if (lid % CL == 0u) { redf[lid / CL] = cm; }
     storageBarrier();
     workgroupBarrier();
-    for (var w = WG / 2u; w > 0u; w >>= 1u) {
+    for (var w = WG / CL / 2u; w > 0u; w >>= 1u) {
       if (lid < w) { redf[lid] = max(redf[lid], redf[lid + w]); }
       workgroupBarrier();
     }

@@ -1,0 +1,128 @@
+// Two decode matvecs in one dispatch (a captured step; webgpu_ops.c
+// fuse_mvx2), e.g. a layer's down projection and the next layer's q/k/v (with
+// the rmsnorm folded in): mvx.wgsl twice, as instances _a and _b (their
+// names suffixed, arguments p1 and p2). Workgroups [0, x.x) run _a, the next
+// x.y run _b once every _a workgroup has counted itself in (counter x.z of
+// PT); before waiting, a _b workgroup pulls its weight rows into the caches.
+// No workgroup waits on one that has not started (workgroups start in index
+// order, the _a ones first, and those never wait); the last _b workgroup past
+// the wait resets the counters (x.z, x.z + 1). A: the window of the
+// activations both read and write, with atomics (a workgroup never sees a
+// stale L1 line of another's output); each instance's input vector is staged
+// in workgroup memory (a.y is 0; g.x its offset in A, b.x its length). Each
+// instance does exactly mvx's arithmetic: the results equal the two
+// dispatches' bit for bit.
+struct Chain {
+  p0 : Params,   // g.y: 1 = no prefetch (an A/B switch)
+  p1 : Params,   // instance _a
+  p2 : Params,   // instance _b
+  x : vec4<u32>, // _a workgroups, _b workgroups, counter (PT), -
+};
+@group(0) @binding(0) var<uniform> PC : Chain;
+@group(0) @binding(1) var<storage, read_write> A : array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read_write> WA : array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read_write> WB0 : array<vec4<u32>>;
+@group(0) @binding(4) var<storage, read_write> WB1 : array<vec4<u32>>;
+@group(0) @binding(5) var<storage, read_write> WB2 : array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read_write> NWB : array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> PT : array<atomic<u32>>;
+override WTYPE_a : u32 = 1u;
+override T_a : u32 = 256u;
+override RPW_a : u32 = 4u;
+override WTYPE_b : u32 = 1u;
+override T_b : u32 = 256u;
+override RPW_b : u32 = 4u;
+override NORM_b : bool = false;
+const U_a : u32 = 1u;
+const U_b : u32 = 1u;
+const NORM_a : bool = false;
+const GLU_a : u32 = 0u;
+const GLU_b : u32 = 0u;
+const STAGE_a : bool = false;
+const STAGE_b : bool = false;
+var<workgroup> wsh_a : array<u32, 4>;   // quantized staging (not used here)
+var<workgroup> wsh_b : array<u32, 4>;
+var<workgroup> red2 : array<f32, 2048>; // partial sums (a workgroup runs one instance)
+var<workgroup> xsh : array<f32, 2048>;  // the staged input
+fn af(i : u32) -> f32 { return bitcast<f32>(atomicLoad(&A[i])); }
+fn ast(i : u32, v : f32) { atomicStore(&A[i], bitcast<u32>(v)); }
+fn rget_a(i : u32) -> f32 { return red2[i]; }
+fn rset_a(i : u32, v : f32) { red2[i] = v; }
+fn rget_b(i : u32) -> f32 { return red2[i]; }
+fn rset_b(i : u32, v : f32) { red2[i] = v; }
+fn ldw_a(seg : u32, i : u32) -> vec4<u32> { return WA[i]; }
+fn ldq_a(seg : u32, i : u32) -> u32 { return WA[i >> 2u][i & 3u]; }
+fn ldb_a(i : u32) -> f32 { return 0.0; }
+fn ldw_b(seg : u32, i : u32) -> vec4<u32> {
+  switch seg {
+    case 0u: { return WB0[i]; }
+    case 1u: { return WB1[i]; }
+    default: { return WB2[i]; }
+  }
+}
+fn ldq_b(seg : u32, i : u32) -> u32 { return ldw_b(seg, i >> 2u)[i & 3u]; }
+fn ldb_b(i : u32) -> f32 { return 0.0; }
+fn xv4_a(j : u32) -> vec4<f32> { let b = j * 4u; return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]); }
+fn xv4_b(j : u32) -> vec4<f32> { return xv4_a(j); }
+fn xf_a(i : u32) -> f32 { return xsh[i]; }
+fn xf_b(i : u32) -> f32 { return xsh[i]; }
+fn nwv4_a(j : u32) -> vec4<f32> { return vec4<f32>(1.0); }
+fn nwv4_b(j : u32) -> vec4<f32> { return NWB[j]; }
+fn xnst_a(i : u32, v : f32) {}
+fn xnst_b(i : u32, v : f32) { ast(i, v); }
+fn old_a(i : u32) -> f32 { return af(i); }
+fn old_b(i : u32) -> f32 { return af(i); }
+fn ost_a(i : u32, v : f32) { ast(i, v); }
+fn ost_b(i : u32, v : f32) { ast(i, v); }
+
+fn stage(lid : u32, off : u32, n : u32) {
+  for (var i = lid; i < n; i += 256u) { xsh[i] = af(off + i); }
+  workgroupBarrier();
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
+        @builtin(local_invocation_index) lid : u32) {
+  let L = wg_linear(wid, nwg);
+  if (L < PC.x.x) {
+    stage(lid, PC.p1.g.x, PC.p1.b.x);
+    mvx_main_a(L, lid);
+    storageBarrier();
+    workgroupBarrier();
+    if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
+    return;
+  }
+  let M = L - PC.x.x;
+  if (M >= PC.x.y) { return; }
+  let P2 = PC.p2;
+  if (PC.p0.g.y == 0u) {
+    // this workgroup's rows (mvx's segment mapping) into the caches
+    let nb = 256u / T_b * RPW_b;
+    let nv = select(P2.b.x / 8u, P2.b.x / 4u, WTYPE_b == 0u);
+    let nb0 = (P2.a.w + nb - 1u) / nb;
+    var nb1 = 0u;
+    if (P2.d.w > 1u) { nb1 = (P2.c.z + nb - 1u) / nb; }
+    var seg = 0u; var bl = M; var N = P2.a.w; var wo = P2.a.z;
+    if (M >= nb0 + nb1) { seg = 2u; bl = M - nb0 - nb1; N = P2.d.z; wo = P2.d.y; }
+    else if (M >= nb0) { seg = 1u; bl = M - nb0; N = P2.c.z; wo = P2.c.y; }
+    var acc = 0u;
+    for (var e = lid; e < nb * nv; e += 256u) {
+      let n = min(bl * nb + e / nv, N - 1u);
+      acc ^= ldw_b(seg, wo + n * P2.b.z + e % nv).x;
+    }
+    if (acc == PC.p0.g.z && PC.p0.g.w != 0u) { ast(0u, 0.0); } // never (g.w 0): keeps the loads
+  }
+  if (lid == 0u) {
+    loop {
+      if (atomicLoad(&PT[PC.x.z]) >= PC.x.x) { break; }
+    }
+    if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
+      atomicStore(&PT[PC.x.z + 1u], 0u);
+      atomicStore(&PT[PC.x.z], 0u);
+    }
+  }
+  storageBarrier();
+  workgroupBarrier();
+  stage(lid, P2.g.x, P2.b.x);
+  mvx_main_b(M, lid);
+}

@@ -21,7 +21,10 @@
  * variant; GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_ATTN_ROPE_MERGE /
  * _NO_NORM_MERGE / _NO_ATTN_O_MERGE / _NO_O_NORM_MERGE / _NO_MVX2_MERGE=1
  * turn one capture merge off (the last three: the chain kernels, attn_o.wgsl
- * and mvx2.wgsl, whose second kernel's workgroups wait on the first's;
+ * and mvx2.wgsl, whose second kernel's workgroups wait on the first's, which
+ * needs workgroups started in index order: WebGPU does not promise it, so
+ * they run only on NVIDIA and llvmpipe adapters unless GENRT_WEBGPU_CHAINS=1,
+ * and GENRT_WEBGPU_CHAINS=0 turns them off everywhere;
  * GENRT_WEBGPU_CHAIN_MAX_WG=N: at most N waiting workgroups, default 256;
  * GENRT_WEBGPU_CHAIN_NO_PREFETCH=1: they do not pull their weights into the
  * caches while waiting); GENRT_WEBGPU_DUMP_GRAPH=1 prints each captured
@@ -71,6 +74,7 @@ typedef struct grt_webgpu_features {
                                weights in f16 arithmetic (activations rounded to f16) */
     bool subgroup_math;     /* the reductions use subgroups */
     uint32_t subgroup_cluster; /* lanes reduced per butterfly (1 without subgroups) */
+    bool chains;            /* chain kernels allowed on this adapter (GENRT_WEBGPU_CHAINS) */
 } grt_webgpu_features;
 bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out);
 /* Test hook: destroy the device underneath the backend, as a lost device. */

@@ -1120,6 +1120,8 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
         if (!name[0]) wg_svcpy(name, sizeof name, info.description);
         snprintf(x->adapter_name, sizeof x->adapter_name, "%s (%s)", name, backend_name(info.backendType));
         x->subgroup_min = info.subgroupMinSize;
+        const char *ch = getenv("GENRT_WEBGPU_CHAINS");
+        x->chains_on = ch ? strcmp(ch, "0") != 0 : info.vendorID == 0x10de || strstr(name, "llvmpipe") != NULL;
         W.AdapterInfoFreeMembers(info);
     }
     x->has_f16 = W.AdapterHasFeature(x->adapter, WGPUFeatureName_ShaderF16);
@@ -1261,7 +1263,7 @@ bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out) {
     if (!dev || dev->i != &wg_device_i) return false;
     wg_ctx *x = wg_ctx_of(dev);
     *out = (grt_webgpu_features){x->ts_on, x->has_f16, x->has_subgroups, x->subgroup_min,
-                                 x->max_binding, x->f16_math, x->sg_on, x->sg_cluster};
+                                 x->max_binding, x->f16_math, x->sg_on, x->sg_cluster, x->chains_on};
     return true;
 }
 

@@ -105,6 +105,11 @@ typedef struct wg_ctx {
      * of two <= the adapter's smallest subgroup; 1 without subgroups */
     bool sg_on;
     uint32_t sg_cluster;
+    /* chain kernels allowed (attn_o, mvx2: workgroups that wait on earlier
+     * workgroups of the same dispatch). WebGPU does not promise that
+     * workgroups start in index order, so they are on only for adapters known
+     * to do so (NVIDIA, llvmpipe), or with GENRT_WEBGPU_CHAINS=1; =0 off. */
+    bool chains_on;
     uint32_t align;               /* minStorageBufferOffsetAlignment */
     uint64_t max_binding;         /* maxStorageBufferBindingSize, or lower: GENRT_WEBGPU_MAX_BINDING */
     volatile bool lost;

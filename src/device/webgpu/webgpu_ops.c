@@ -694,7 +694,7 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         mvx_pipe(dev, cfg);
         memcpy(x->pre_cfg, cfg, sizeof cfg); /* for wg_glu's prefill: the glu-merged variant */
         x->pre_N = (uint64_t)N;
-        if (x->pre_att_set && accumulate && !bias && wt <= 2 && !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
+        if (x->pre_att_set && accumulate && !bias && wt <= 2 && x->chains_on && !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
             /* the output projection after an attention: the attn_o pipeline
              * a captured step merges the two into (rope folded in) */
             uint32_t v[7] = {x->pre_att[0], x->pre_att[1], x->pre_att[2], !getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE"),
@@ -702,7 +702,7 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
             get_pipe_v(dev, SH_ATTN_O, v);
         }
         x->pre_att_set = false;
-        if (x->pre_chain_set && !accumulate && !bias && wt <= 2 && !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) {
+        if (x->pre_chain_set && !accumulate && !bias && wt <= 2 && x->chains_on && !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) {
             /* a matmul after an accumulating one (the next layer's q after a
              * down projection): the mvx2 pipelines a captured step may chain
              * the two into, with and without the norm folded in */
@@ -1636,6 +1636,7 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
 
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
+    wg_ctx *x = wg_ctx_of(dev);
     n = merge_pairs(dev, cmds, n, fuse_rope);
     if (!getenv("GENRT_WEBGPU_NO_ROPE_KV_MERGE")) n = merge_pairs(dev, cmds, n, fuse_rope_kv);
     if (!getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE")) n = merge_pairs(dev, cmds, n, fuse_attn_rope);
@@ -1646,10 +1647,10 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
         n = merge_pairs(dev, cmds, n, fuse_norm_x);
     }
     if (!getenv("GENRT_WEBGPU_NO_GLU_MERGE")) n = merge_pairs(dev, cmds, n, fuse_glu_x);
-    if (!getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
+    if (x->chains_on && !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
         n = merge_pairs(dev, cmds, n, fuse_attn_o);
         if (!getenv("GENRT_WEBGPU_NO_O_NORM_MERGE")) n = merge_pairs(dev, cmds, n, fuse_o_norm);
     }
-    if (!getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) n = merge_pairs(dev, cmds, n, fuse_mvx2);
+    if (x->chains_on && !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) n = merge_pairs(dev, cmds, n, fuse_mvx2);
     return n;
 }

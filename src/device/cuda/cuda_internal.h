@@ -34,6 +34,10 @@ typedef struct cuda_ctx {
     int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS) */
+    int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
+    bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
+    bool mv_late_next;      /* the next float GEMV lets its dependent launch only after its own PDL wait */
+    bool prev_late;         /* the last kernel launched did so: what it follows is complete for the next */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
 } cuda_ctx;
@@ -89,6 +93,7 @@ static inline void launch(grt_device *dev, void (*k)(KArgs...), dim3 grid, dim3 
     at[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = at;
     cfg.numAttrs = c->pdl ? 1 : 0;
+    c->prev_late = false;
     cudaLaunchKernelEx(&cfg, k, args...);
 }
 

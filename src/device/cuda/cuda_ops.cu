@@ -1,6 +1,7 @@
 /* The forward-pass kernels. Positions come from the device step state, so
  * every launch here has the same arguments at every decode step and can be
  * replayed from a graph. Accumulation is in f32 throughout. */
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -1694,7 +1695,7 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
 #ifndef AD_NT
 #define AD_NT 256
 #endif
-enum { AD_THREADS = AD_NT, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_TPK = 8 };
+enum { AD_THREADS = AD_NT, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_TPK = 8, AD_MAXCLUSTER = 8 };
 
 struct ad_args {
     float *out, *part, *q, *k; /* out, q: [rows, n_heads * hd]; k: [rows, n_kv * hd] */
@@ -1709,8 +1710,16 @@ struct ad_args {
     int cmax; /* keys of a split at most (scores in shared memory) */
     int cst;  /* keys staged in shared memory at most */
     int early;
+    int cluster; /* the splits are one thread-block cluster: partials merged through shared memory */
     unsigned *ctr;
+    int stop; /* AD_PROBE builds: return after phase `stop` (timing only; results wrong) */
 };
+#ifdef AD_PROBE
+#define AD_STOP(k) \
+    if (a.stop == (k)) return
+#else
+#define AD_STOP(k)
+#endif
 
 static __device__ __forceinline__ void cp_async16(void *sdst, const void *gsrc) {
     unsigned a = (unsigned)__cvta_generic_to_shared(sdst);
@@ -1721,19 +1730,21 @@ static __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.as
 /* Shared memory of k_attn_dec<G>, in floats: staged keys and values, q,
  * scores, the weighted-V partial sums of the key groups. */
 static __host__ __device__ size_t ad_smem_floats(int G, int hd, int cmax, int cst, int nt) {
-    return 2 * (size_t)cst * hd + (size_t)G * hd + (size_t)G * cmax + (size_t)(nt / (hd / 4)) * G * hd;
+    return 2 * (size_t)cst * hd + (size_t)G * hd + (size_t)G * cmax + (size_t)(nt / (hd / 4)) * G * hd +
+           (size_t)G * (hd + 2);
 }
 
 template <int G>
 static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a) {
     pdl_launch();
+    AD_STOP(0);
     extern __shared__ __align__(16) float ad_sm[];
     __shared__ float cs[AD_MAXHD / 2], sn[AD_MAXHD / 2];
     __shared__ __align__(16) float kn[AD_MAXHD], vn[AD_MAXHD];
     __shared__ float mx[G], sm[G], wt[AD_MAXSPLIT * G], wl[AD_MAXSPLIT * G];
     const int hd = a.hd, cmax = a.cmax, cst = a.cst;
     float *ks = ad_sm, *vs = ks + (size_t)cst * hd, *qs = vs + (size_t)cst * hd, *sc = qs + G * hd,
-          *red = sc + (size_t)G * cmax;
+          *red = sc + (size_t)G * cmax, *pl = red + (size_t)(blockDim.x / (hd / 4)) * G * hd;
     int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, tid = threadIdx.x, nt = blockDim.x;
     int lane = tid & 31, w = tid >> 5;
     int kv_dim = a.n_kv * hd, half = a.rot / 2, hd4 = hd / 4;
@@ -1745,7 +1756,14 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     int n = hi - lo + 1;
     int active = n > a.min_keys ? (n + a.min_keys - 1) / a.min_keys : 1;
     if (active > a.n_splits) active = a.n_splits;
-    if (split >= active) return;
+    namespace cg = cooperative_groups;
+    if (split >= active) {
+        if (a.cluster && active > 1) { /* the cluster's two barriers count every block */
+            cg::this_cluster().sync();
+            cg::this_cluster().sync();
+        }
+        return;
+    }
     int chunk = n > 0 ? (n + active - 1) / active : 0;
     int j0 = lo + split * chunk, j1 = j0 + chunk;
     if (j1 > hi + 1) j1 = hi + 1;
@@ -1767,6 +1785,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         sn[tid] = (float)sd;
     }
     if (a.early) pdl_wait();
+    AD_STOP(1);
     float *qg = a.q + ((size_t)r * a.n_heads + (size_t)kvh * G) * hd;
     float *kr = a.k + (size_t)r * kv_dim + (size_t)kvh * hd;
     const float *vr = a.v + (size_t)r * kv_dim + (size_t)kvh * hd;
@@ -1785,6 +1804,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         x[i1] = x0 * sn[i] + x1 * cs[i];
     }
     __syncthreads();
+    AD_STOP(2);
     /* the new row: into the cache (no block reads it there) and the copy */
     int jp = pos - j0;
     if (jp >= 0 && jp < cnt) {
@@ -1799,6 +1819,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     }
     cp_async_wait_all();
     __syncthreads();
+    AD_STOP(3);
     /* scores: AD_TPK threads per key, float4 pieces c4 = sub, sub + 8, ... */
     int sub = tid % AD_TPK;
     for (int jb = 0; jb < cnt; jb += nt / AD_TPK) {
@@ -1825,6 +1846,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
             for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * a.scale;
     }
     __syncthreads();
+    AD_STOP(4);
     /* softmax per head: a warp per head */
     for (int g = w; g < G; g += nt / 32) {
         float m = -INFINITY;
@@ -1843,6 +1865,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         }
     }
     __syncthreads();
+    AD_STOP(5);
     /* weighted V: thread (key group kg, dims 4 * d4) */
     int nkg = nt / hd4, kg = tid / hd4, d4 = tid % hd4;
     if (kg < nkg) {
@@ -1867,6 +1890,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         for (int g = 0; g < G; g++) ((float4 *)(red + ((size_t)kg * G + g) * hd))[d4] = acc[g];
     }
     __syncthreads();
+    AD_STOP(6);
     float *p0 = a.part + ((size_t)r * a.n_kv + kvh) * a.n_splits * G * (hd + 2);
     float *pp = p0 + (size_t)split * G * (hd + 2);
     float *og = a.out + ((size_t)r * a.n_heads + (size_t)kvh * G) * hd;
@@ -1876,6 +1900,12 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         for (int c = 0; c < nkg; c++) t += red[((size_t)c * G + g) * hd + d];
         if (active == 1) {
             og[i] = sm[g] > 0 ? t / sm[g] : 0.0f;
+        } else if (a.cluster) {
+            pl[g * (hd + 2) + 2 + d] = t;
+            if (d == 0) {
+                pl[g * (hd + 2)] = mx[g];
+                pl[g * (hd + 2) + 1] = sm[g];
+            }
         } else {
             pp[g * (hd + 2) + 2 + d] = t;
             if (d == 0) {
@@ -1884,10 +1914,49 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
             }
         }
     }
-    if (active > 1) {
+    AD_STOP(7);
+    if (active > 1 && a.cluster) {
+        /* split 0 merges the partials from the blocks' shared memory; the
+         * others stay until it has read them */
+        cg::cluster_group cl = cg::this_cluster();
+        cl.sync();
+        if (split != 0) {
+            cl.sync();
+            return;
+        }
+        for (int i = tid; i < active * G; i += nt) {
+            int c = i / G, g = i % G;
+            const float *rp = cl.map_shared_rank(pl, c) + g * (hd + 2);
+            wt[i] = rp[0];
+            wl[i] = rp[1];
+        }
+        __syncthreads();
+        if (tid < G) {
+            float M = -INFINITY, L = 0;
+            for (int c = 0; c < active; c++) M = fmaxf(M, wt[c * G + tid]);
+            for (int c = 0; c < active; c++) {
+                float ms = wt[c * G + tid];
+                float e = ms == -INFINITY ? 0.0f : expf(ms - M);
+                wt[c * G + tid] = e;
+                L += e * wl[c * G + tid];
+            }
+            sm[tid] = L;
+        }
+        __syncthreads();
+        for (int i = tid; i < G * hd; i += nt) {
+            int g = i / hd, d = i % hd;
+            float o = 0;
+#pragma unroll 8
+            for (int c = 0; c < active; c++) o += wt[c * G + g] * cl.map_shared_rank(pl, c)[g * (hd + 2) + 2 + d];
+            og[i] = sm[g] > 0 ? o / sm[g] : 0.0f;
+        }
+        cl.sync();
+    } else if (active > 1) {
         if (!split_last(a.ctr + 1 + (size_t)r * a.n_kv + kvh, (unsigned)active)) return;
+        AD_STOP(8);
         merge_splits(og, p0, active, G, hd, wt, wl, sm);
     }
+    AD_STOP(9);
     /* every block of the group has read q and k: write them back rotated */
     for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
     for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
@@ -1933,6 +2002,8 @@ static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd,
     int cap = (32 * 1024 / 4) / G; /* score floats per head */
     if ((span + n - 1) / n > cap) n = (span + cap - 1) / cap;
     if (n > AD_MAXSPLIT) return 0;
+    /* a cluster holds AD_MAXCLUSTER splits at most: longer splits then */
+    if (c->attn_cluster && n > AD_MAXCLUSTER && (span + AD_MAXCLUSTER - 1) / AD_MAXCLUSTER <= cap) n = AD_MAXCLUSTER;
     /* the longest a split gets: min_keys, or a share of the longest context */
     int cmax = (span + n - 1) / n;
     if (cmax < c->attn_keys) cmax = c->attn_keys < span ? c->attn_keys : span;
@@ -1959,7 +2030,28 @@ static bool launch_attn_dec(grt_device *dev, dim3 grid, ad_args a, int span) {
         a.part = (float *)cuda_scratch(dev, (size_t)a.rows.n_seqs * a.n_kv * n * G * (a.hd + 2) * 4);
         if (!a.part) return true; /* sticky error set */
     }
-    launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, a);
+    cuda_ctx *c = cuda_ctx_of(dev);
+    a.cluster = c->attn_cluster && n > 1 && n <= AD_MAXCLUSTER;
+    if (!a.cluster) {
+        launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, a);
+        return true;
+    }
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3(AD_THREADS);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = c->stream;
+    cudaLaunchAttribute at[2];
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = (unsigned)n;
+    at[0].val.clusterDim.y = 1;
+    at[0].val.clusterDim.z = 1;
+    at[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[1].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = c->pdl ? 2 : 1;
+    c->prev_late = false;
+    cudaLaunchKernelEx(&cfg, k_attn_dec<G>, a);
     return true;
 }
 
@@ -2239,6 +2331,9 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
     a.min_keys = c->attn_keys;
     a.early = c->prev_late && c->attn_early;
     a.ctr = c->counters;
+#ifdef AD_PROBE
+    a.stop = getenv("GENRT_CUDA_ASTOP") ? atoi(getenv("GENRT_CUDA_ASTOP")) : -1;
+#endif
     dim3 grid(1, (unsigned)n_kv_heads, (unsigned)rows.n_rows);
     bool done;
     switch (G) {

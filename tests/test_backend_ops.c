@@ -530,8 +530,8 @@ static void test_attention_block(void) {
  * matmul into x, advance; `steps` times, eager on the CPU and eager or
  * captured once and replayed on the device. On CUDA the matmuls run as one
  * GEMV that lets the fused attention after it read the cache before its
- * PDL wait, and the o GEMV merges the attention's splits in its prologue
- * (several splits: SmolLM2's shape at position 300). Every effect must
+ * PDL wait (several splits at SmolLM2's shape at position 300); the o
+ * GEMV then waits for the attention. Every effect must
  * match: x, both caches, rotated q and k, the attention output, the state.
  * Tolerance 3e-4: three f32-accumulated stages (1e-4 each) in a chain;
  * 5e-2 with quantized weights (Q8_0 activations on the CPU, as matmul). */

@@ -450,8 +450,6 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->attn_keys = env && atoi(env) >= 1 ? atoi(env) : 64;
     env = getenv("GENRT_CUDA_ASTAGE");
     c->attn_stage = env && atoi(env) >= 0 ? atoi(env) : 1 << 20;
-    env = getenv("GENRT_CUDA_ADEFER");
-    c->attn_defer = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AEARLY");
     c->attn_early = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_MVW");

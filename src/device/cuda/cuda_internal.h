@@ -35,7 +35,6 @@ typedef struct cuda_ctx {
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS) */
     int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
-    bool attn_defer;        /* fused decode attention: the next matmul merges the splits (GENRT_CUDA_ADEFER=0: off) */
     bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
     bool mv_late_next;      /* the next float GEMV lets its dependent launch only after its own PDL wait */
     bool prev_late;         /* the last kernel launched did so: what it follows is complete for the next */

@@ -170,71 +170,17 @@ struct mv_mat {
     int acc;
 };
 
-enum { PRO_NONE = 0, PRO_NORM = 1, PRO_GLU = 2, PRO_ATTN = 3 };
+enum { PRO_NONE = 0, PRO_NORM = 1, PRO_GLU = 2 };
 enum { MV_STAGE_MAX = 64 * 1024 }; /* bytes of x staged in shared memory */
 
-/* Splits of the fused decode attention (k_attn_dec) left for the next
- * kernel to merge: split c of query head g of KV group kvh of row r at
- * part + (((r * n_kv + kvh) * n_splits + c) * G + g) * (hd + 2) holds
- * (max, sum, acc[hd]). Only the first ad_active(pos) splits of a row
- * worked; with one, the attention wrote its output itself. */
-struct ad_merge {
-    const float *part;
-    const grt_step_state *st;
-    int seq0, max_ctx, window, min_keys, n_splits, n_kv, G, hd;
-};
-
-/* Splits that work for a row at position pos: at least min_keys keys
- * each, n_splits at most. */
-static __host__ __device__ __forceinline__ int ad_active(int pos, int max_ctx, int window, int min_keys,
-                                                         int n_splits) {
+/* Splits of the fused decode attention that work for a row at position
+ * pos: at least min_keys keys each, n_splits at most. */
+static __device__ __forceinline__ int ad_active(int pos, int max_ctx, int window, int min_keys, int n_splits) {
     int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
     int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
     int n = hi - lo + 1;
     int active = n > min_keys ? (n + min_keys - 1) / min_keys : 1;
     return active > n_splits ? n_splits : active;
-}
-
-/* Element k (head k / hd, dim k % hd) of row r of the attention output:
- * x0 (what the kernel wrote) with one split, else the splits merged as
- * merge_splits does (weights exp(m_c - M), same order of operations).
- * Every load is issued at once: the row's position, x0 and the first
- * AM_PRE splits (speculatively; the ones that did not work are ignored). */
-enum { AM_PRE = 8 };
-static __device__ float ad_merge_elem(const ad_merge &m, int r, int64_t k, const float *x0) {
-    int h = (int)(k / m.hd), d = (int)(k % m.hd), kvh = h / m.G, g = h % m.G;
-    const float *p0 = m.part + ((size_t)(r * m.n_kv + kvh) * m.n_splits * m.G + g) * (m.hd + 2);
-    size_t cs = (size_t)m.G * (m.hd + 2); /* split stride */
-    int pos = m.st[m.seq0 + r].pos;
-    float xv = x0[k], mv[AM_PRE], lv[AM_PRE], av[AM_PRE];
-#pragma unroll
-    for (int c = 0; c < AM_PRE; c++) {
-        bool in = c < m.n_splits;
-        mv[c] = in ? __ldcg(p0 + c * cs) : 0.0f;
-        lv[c] = in ? __ldcg(p0 + c * cs + 1) : 0.0f;
-        av[c] = in ? __ldcg(p0 + c * cs + 2 + d) : 0.0f;
-    }
-    int act = ad_active(pos, m.max_ctx, m.window, m.min_keys, m.n_splits);
-    if (act == 1) return xv;
-    float M = -INFINITY, L = 0, o = 0;
-#pragma unroll
-    for (int c = 0; c < AM_PRE; c++)
-        if (c < act) M = fmaxf(M, mv[c]);
-    for (int c = AM_PRE; c < act; c++) M = fmaxf(M, __ldcg(p0 + c * cs));
-#pragma unroll
-    for (int c = 0; c < AM_PRE; c++)
-        if (c < act) {
-            float e = mv[c] == -INFINITY ? 0.0f : expf(mv[c] - M);
-            L += e * lv[c];
-            o += e * av[c];
-        }
-    for (int c = AM_PRE; c < act; c++) {
-        float ms = __ldcg(p0 + c * cs);
-        float e = ms == -INFINITY ? 0.0f : expf(ms - M);
-        L += e * __ldcg(p0 + c * cs + 1);
-        o += e * __ldcg(p0 + c * cs + 2 + d);
-    }
-    return L > 0 ? o / L : 0.0f;
 }
 
 /* Up to three matrices that read the same input, one launch; blocks
@@ -258,7 +204,6 @@ struct mv_args {
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
                        blk[] then counts blocks of MV_WARPS / split rows */
     int late;       /* k_mvp_float: let the next kernel launch only after this one's PDL wait */
-    ad_merge am;    /* PRO_ATTN: x is a decode attention's output, its splits merged here */
 };
 
 template <int R>
@@ -412,14 +357,10 @@ template <int R>
 static __device__ const float *mv_stage(const mv_args &a, float *xs, const float4 (*pw)[MV_PW_PRE] = nullptr) {
     if (!a.stage) return a.x;
     int64_t K = a.K;
-    bool att = a.pro == PRO_ATTN;
-    bool vec = !att && mv_vec(a), one = !att && pw && mv_one_pass(a);
+    bool vec = mv_vec(a), one = pw && mv_one_pass(a);
     if (one) mv_stage1<R>(a, xs, *pw);
     else if (vec) mv_stage4<R>(a, xs);
-    if (att)
-        for (int r = 0; r < R; r++)
-            for (int64_t k = threadIdx.x; k < K; k += blockDim.x) xs[r * K + k] = ad_merge_elem(a.am, r, k, a.x + r * K);
-    for (int r = 0; r < (vec || one || att ? 0 : R); r++) {
+    for (int r = 0; r < (vec || one ? 0 : R); r++) {
         const float *x = a.x + r * K;
         float *y = xs + r * K;
         if (a.pro == PRO_NORM) {
@@ -1756,13 +1697,10 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * itself; the split that holds the position writes the new key and value
  * into the cache and into its shared copy. Scores: 8 threads per key.
  * Weighted V: threads over (key group, 4 dims). With several splits each
- * writes (max, sum, acc) partials; with defer (the default) the next kernel
- * merges them (the o matmul's prologue, ad_merge_elem, or k_attn_merge), so
- * no block waits for the others: measured 2.8 us per SmolLM2 layer for the
- * fence, counter and merge here. Otherwise the last to finish merges them
- * (merge_splits). The last block of the group writes the rotated q and k
- * back, once every block has read them, so every effect of the three ops
- * exists afterwards. */
+ * writes (max, sum, acc) partials and the last to finish merges them
+ * (merge_splits) and writes the rotated q and k back, once every block of
+ * the group has read them, so every effect of the three ops exists
+ * afterwards. */
 #ifndef AD_NT
 #define AD_NT 256
 #endif
@@ -1781,7 +1719,6 @@ struct ad_args {
     int cmax; /* keys of a split at most (scores in shared memory) */
     int cst;  /* keys staged in shared memory at most */
     int early;
-    int defer;   /* several splits: leave the partials for the next kernel to merge (ad_merge) */
     unsigned *ctr;
     int stop; /* AD_PROBE builds: return after phase `stop` (timing only; results wrong) */
 };
@@ -1882,12 +1819,10 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     cp_async_wait_all();
     __syncthreads();
     AD_STOP(3);
-    /* scores: AD_TPK threads per key, float4 pieces c4 = sub, sub + 8, ... */
-    int sub = tid % AD_TPK;
-    for (int jb = 0; jb < cnt; jb += nt / AD_TPK) {
-        int jj = jb + tid / AD_TPK, j = j0 + jj;
-        bool ok = jj < cnt;
-        const float *kp = !ok || j == pos ? kn : jj < ns ? ks + jj * hd : a.kc + base + (size_t)j * kv_dim;
+    /* scores: AD_TPK threads per key, float4 pieces c4 = sub, sub + 8, ...;
+     * the staged keys first (shared-memory loads), then the rest */
+    int sub = tid % AD_TPK, kpp = nt / AD_TPK;
+    auto score = [&](int jj, const float *kp, bool ok) {
         float s[G];
 #pragma unroll
         for (int g = 0; g < G; g++) s[g] = 0;
@@ -1906,6 +1841,15 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         if (sub == 0 && ok)
 #pragma unroll
             for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * a.scale;
+    };
+    for (int jb = 0; jb < ns; jb += kpp) {
+        int jj = jb + tid / AD_TPK;
+        score(jj, ks + (size_t)(jj < ns ? jj : 0) * hd, jj < ns);
+    }
+    for (int jb = ns; jb < cnt; jb += kpp) {
+        int jj = jb + tid / AD_TPK, j = j0 + jj;
+        bool ok = jj < cnt;
+        score(jj, !ok || j == pos ? kn : a.kc + base + (size_t)j * kv_dim, ok);
     }
     __syncthreads();
     AD_STOP(4);
@@ -1934,11 +1878,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         float4 acc[G];
 #pragma unroll
         for (int g = 0; g < G; g++) acc[g] = make_float4(0, 0, 0, 0);
-#pragma unroll 4
-        for (int jj = kg; jj < cnt; jj += nkg) {
-            int j = j0 + jj;
-            const float *vp = j == pos ? vn : jj < ns ? vs + jj * hd : a.vc + base + (size_t)j * kv_dim;
-            float4 vv = ((const float4 *)vp)[d4];
+        auto add = [&](int jj, float4 vv) {
 #pragma unroll
             for (int g = 0; g < G; g++) {
                 float p = sc[g * cmax + jj];
@@ -1947,6 +1887,14 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
                 acc[g].z += p * vv.z;
                 acc[g].w += p * vv.w;
             }
+        };
+        int jj = kg;
+#pragma unroll 4
+        for (; jj < ns; jj += nkg) add(jj, ((const float4 *)(vs + (size_t)jj * hd))[d4]);
+#pragma unroll 4
+        for (; jj < cnt; jj += nkg) {
+            int j = j0 + jj;
+            add(jj, ((const float4 *)(j == pos ? vn : a.vc + base + (size_t)j * kv_dim))[d4]);
         }
 #pragma unroll
         for (int g = 0; g < G; g++) ((float4 *)(red + ((size_t)kg * G + g) * hd))[d4] = acc[g];
@@ -1971,19 +1919,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         }
     }
     AD_STOP(7);
-    if (active > 1 && a.defer) {
-        /* the last block of the group to get here writes q and k back (all
-         * have read them long before: no fence needed) */
-        __shared__ unsigned last_w;
-        __syncthreads();
-        if (tid == 0) {
-            unsigned *cw = a.ctr + 1 + (size_t)r * a.n_kv + kvh;
-            last_w = atomicAdd(cw, 1u) == (unsigned)active - 1;
-            if (last_w) atomicExch(cw, 0u);
-        }
-        __syncthreads();
-        if (!last_w) return;
-    } else if (active > 1) {
+    if (active > 1) {
         if (!split_last(a.ctr + 1 + (size_t)r * a.n_kv + kvh, (unsigned)active)) return;
         AD_STOP(8);
         merge_splits(og, p0, active, G, hd, wt, wl, sm);
@@ -1992,17 +1928,6 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     /* every block of the group has read q and k: write them back rotated */
     for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
     for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
-}
-
-/* A deferred decode attention's merge when no matmul took it in: one
- * block per row. */
-static __global__ void k_attn_merge(float *out, ad_merge m, int64_t K) {
-    pdl_start();
-    int r = blockIdx.x;
-    for (int64_t k = threadIdx.x; k < K; k += blockDim.x) {
-        float v = ad_merge_elem(m, r, k, out + r * K);
-        out[r * K + k] = v;
-    }
 }
 
 /* The most dynamic shared memory k_attn_dec<G> may ask for: the device's
@@ -2071,7 +1996,6 @@ static bool launch_attn_dec(grt_device *dev, dim3 grid, ad_args &a, int span) {
         a.part = (float *)cuda_scratch(dev, (size_t)a.rows.n_seqs * a.n_kv * n * G * (a.hd + 2) * 4);
         if (!a.part) return true; /* sticky error set */
     }
-    a.defer = cuda_ctx_of(dev)->attn_defer && n > 1;
     launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, a);
     return true;
 }
@@ -2081,7 +2005,7 @@ static bool launch_attn_dec(grt_device *dev, dim3 grid, ad_args &a, int span) {
  * of matmuls reading one input, rope on q then k (fused with kv_store),
  * or rope and kv_store together (fused with the decode attention after).
  * Everything else flushes it first, in order, so effects are unchanged. */
-enum { PEND_NONE = 0, PEND_NORM, PEND_GLU, PEND_MM, PEND_ROPE, PEND_ROPE_KV, PEND_ATTN };
+enum { PEND_NONE = 0, PEND_NORM, PEND_GLU, PEND_MM, PEND_ROPE, PEND_ROPE_KV };
 
 struct cuda_pend {
     int kind;
@@ -2104,8 +2028,6 @@ struct cuda_pend {
     /* rope + kv_store (held so decode attention may take them in) */
     grt_tensor kc, vc, kv_v;
     int max_ctx;
-    /* attention whose splits are still to merge (out, n_rows, dim) */
-    ad_merge am;
 };
 
 static cuda_pend *pend_of(grt_device *dev) {
@@ -2140,10 +2062,6 @@ void cuda_flush(grt_device *dev) {
         cuda_check_launch(dev, "matmul");
         break;
     case PEND_ROPE_KV: launch_rope_kv(dev, p); break;
-    case PEND_ATTN:
-        launch(dev, k_attn_merge, dim3((unsigned)p->n_rows), dim3(256), 0, (float *)tptr(&p->out), p->am, p->dim);
-        cuda_check_launch(dev, "attention merge");
-        break;
     case PEND_ROPE:
         for (int i = 0; i < p->n_rope; i++)
             direct_rope(dev, &p->rx[i], &p->rf, &p->rst, p->rows, p->rheads[i], p->hd, p->rot, p->inter);
@@ -2191,29 +2109,6 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
     }
     cuda_pend *p = pend_of(dev);
     unsigned nblk = (unsigned)((m.N + MV_WARPS - 1) / MV_WARPS);
-    if (p->kind == PEND_ATTN && same_start(in, &p->out) && p->n_rows == n_rows && p->dim == K &&
-        !overlaps(out, &p->out)) {
-        /* the attention's merge becomes this matmul's prologue */
-        mv_args a;
-        memset(&a, 0, sizeof a);
-        a.stage = 1;
-        a.pro = PRO_ATTN;
-        a.x = (const float *)tptr(&p->out);
-        a.K = K;
-        a.pro_out = (float *)tptr(&p->out);
-        a.ctr = cuda_ctx_of(dev)->counters;
-        a.am = p->am;
-        a.m[0] = m;
-        a.n_mats = 1;
-        a.blk[1] = nblk;
-        p->mv = a;
-        p->T = T;
-        p->R = (int)n_rows;
-        p->lin = *in;
-        p->outs[0] = *out;
-        p->kind = PEND_MM;
-        return;
-    }
     if ((p->kind == PEND_NORM || p->kind == PEND_GLU) && same_start(in, &p->out) && p->n_rows == n_rows &&
         p->dim == K && !overlaps(out, &p->out) && !overlaps(out, &p->in) &&
         (p->kind == PEND_NORM || !overlaps(out, &p->up))) {
@@ -2399,12 +2294,5 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
     if (!done) return false;
     p->kind = PEND_NONE;
     cuda_check_launch(dev, "rope+kv_store+attention");
-    if (a.defer && a.part) {
-        p->kind = PEND_ATTN;
-        p->out = *out;
-        p->n_rows = rows.n_rows;
-        p->dim = (int64_t)n_heads * head_dim;
-        p->am = {a.part, a.st, rows.seq0, max_ctx, window, a.min_keys, a.n_splits, n_kv_heads, G, head_dim};
-    }
     return true;
 }

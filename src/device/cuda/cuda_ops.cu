@@ -1698,9 +1698,8 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * into the cache and into its shared copy. Scores: 8 threads per key.
  * Weighted V: threads over (key group, 4 dims). With several splits each
  * writes (max, sum, acc) partials and the last to finish merges them
- * (merge_splits) and writes the rotated q and k back, once every block of
- * the group has read them, so every effect of the three ops exists
- * afterwards. */
+ * (merge_splits). The block that counts last after reading q and k writes
+ * them back rotated, so every effect of the three ops exists afterwards. */
 #ifndef AD_NT
 #define AD_NT 256
 #endif
@@ -1802,6 +1801,18 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         x[i0] = x0 * cs[i] - x1 * sn[i];
         x[i1] = x0 * sn[i] + x1 * cs[i];
     }
+    /* q and k go back rotated once every block of the group has read them:
+     * by the block that counts last here, while it goes on (its stores
+     * then leave the kernel's tail) */
+    __shared__ unsigned wb;
+    if (tid == 0) {
+        wb = 1;
+        if (active > 1) {
+            unsigned *cw = a.ctr + 1 + CUDA_N_COUNTERS / 2 + (size_t)r * a.n_kv + kvh;
+            wb = atomicAdd(cw, 1u) == (unsigned)active - 1;
+            if (wb) atomicExch(cw, 0u);
+        }
+    }
     __syncthreads();
     AD_STOP(2);
     /* the new row: into the cache (no block reads it there) and the copy */
@@ -1815,6 +1826,10 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
                 vs[jp * hd + i] = vn[i];
             }
         }
+    }
+    if (wb) {
+        for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
+        for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
     }
     cp_async_wait_all();
     __syncthreads();
@@ -1925,9 +1940,6 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         merge_splits(og, p0, active, G, hd, wt, wl, sm);
     }
     AD_STOP(9);
-    /* every block of the group has read q and k: write them back rotated */
-    for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
-    for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
 }
 
 /* The most dynamic shared memory k_attn_dec<G> may ask for: the device's
@@ -2246,7 +2258,7 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
         p->rot > head_dim || n_kv_heads < 1 || n_heads % n_kv_heads != 0)
         return false;
     int G = n_heads / n_kv_heads;
-    if (G > 8 || 1 + (int64_t)rows.n_seqs * n_kv_heads > CUDA_N_COUNTERS) return false;
+    if (G > 8 || 1 + (int64_t)rows.n_seqs * n_kv_heads > CUDA_N_COUNTERS / 2) return false;
     const grt_tensor *others[] = {&p->rx[0], &p->rx[1], &p->kv_v, &p->kc, &p->vc, &p->rst};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         if (overlaps(out, others[i])) return false;

@@ -33,7 +33,7 @@ typedef struct cuda_ctx {
     bool mv_qdepth2;        /* quantized GEMVs keep two rounds in flight per warp (GENRT_CUDA_QDEPTH=2) */
     int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
-    int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS) */
+    int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256) */
     int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
     bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
     bool mv_late_next;      /* the next float GEMV lets its dependent launch only after its own PDL wait */

@@ -37,7 +37,7 @@ typedef struct cuda_ctx {
     int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
     bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
     bool mv_late_next;      /* the next float GEMV lets its dependent launch only after its own PDL wait */
-    bool prev_late;         /* the last kernel launched did so: what it follows is complete for the next */
+    bool prev_late;         /* the last kernel launched was such a GEMV: all before it is complete when the next starts */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
 } cuda_ctx;

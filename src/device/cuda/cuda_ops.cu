@@ -1722,7 +1722,7 @@ struct ad_args {
     int cst;  /* keys staged in shared memory at most */
     int early;
     unsigned *ctr;
-    int stop; /* AD_PROBE builds: return after phase `stop` (timing only; results wrong) */
+    int stop; /* -DAD_PROBE builds: return after phase `stop` (GENRT_CUDA_ASTOP; timing only, results wrong) */
 };
 #ifdef AD_PROBE
 #define AD_STOP(k) \

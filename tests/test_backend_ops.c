@@ -638,6 +638,101 @@ static void test_attention_block(void) {
     CHECK(attn_block_case(1, 12, p4, 6, 2, 64, 64, true, 128, 0));    /* prefill rows: not fused */
 }
 
+/* The first half of a decode layer, as the forward pass issues it:
+ * rmsnorm, q/k/v matmuls, rope(q), rope(k), kv_store, attention, the o
+ * matmul into x, advance; `steps` times, eager on the CPU and eager or
+ * captured once and replayed on the device. On CUDA the matmuls run as one
+ * GEMV that lets the fused attention after it read the cache before its
+ * PDL wait (several splits at SmolLM2's shape at position 300); the o
+ * GEMV then waits for the attention. Every effect must
+ * match: x, both caches, rotated q and k, the attention output, the state.
+ * Tolerance 3e-4: three f32-accumulated stages (1e-4 each) in a chain;
+ * 5e-2 with quantized weights (Q8_0 activations on the CPU, as matmul). */
+static bool attn_layer_case(grt_dtype wt, int n_seqs, const int *pos, int E, int H, int KVH, int hd, int max_ctx,
+                            int window, int steps, bool captured) {
+    /* quantized weights: the CPU multiplies Q8_0-quantized activations (see matmul) */
+    double tol = wt == GRT_Q8_0 || wt == GRT_Q4_0 ? 5e-2 : 3e-4;
+    int R = n_seqs, kvd = KVH * hd, qd = H * hd;
+    size_t cache = (size_t)n_seqs * max_ctx * kvd, wq, wk, wv, wo;
+    void *Wq = make_weights(wt, qd, E, &wq), *Wk = make_weights(wt, kvd, E, &wk), *Wv = make_weights(wt, kvd, E, &wv),
+         *Wo = make_weights(wt, E, qd, &wo);
+    float *buf = malloc((cache > (size_t)R * E ? cache : (size_t)R * E) * 4), f[128], nw[4096];
+    for (int i = 0; i < hd / 2; i++) f[i] = powf(10000.0f, -(float)(2 * i) / (float)hd);
+    fill_rnd(nw, E, 1.0f);
+    fill_rnd(buf, (int64_t)cache, 1.0f);
+    twin K = twin_data(buf, cache * 4);
+    fill_rnd(buf, (int64_t)cache, 1.0f);
+    twin V = twin_data(buf, cache * 4);
+    fill_rnd(buf, (int64_t)R * E, 1.0f);
+    twin X = twin_data(buf, (size_t)R * E * 4), XN = twin_new((size_t)R * E * 4, GRT_BUF_DEVICE);
+    twin Q = twin_new((size_t)R * qd * 4, GRT_BUF_DEVICE), k1 = twin_new((size_t)R * kvd * 4, GRT_BUF_DEVICE);
+    twin v1 = twin_new((size_t)R * kvd * 4, GRT_BUF_DEVICE), O = twin_new((size_t)R * qd * 4, GRT_BUF_DEVICE);
+    twin BQ = twin_data(Wq, wq), BK = twin_data(Wk, wk), BV = twin_data(Wv, wv), BO = twin_data(Wo, wo);
+    twin F = twin_data(f, sizeof f), NW = twin_data(nw, (size_t)E * 4), st = state_twin(n_seqs, pos);
+    grt_rows rows = {R, 0, n_seqs};
+    grt_device *devs[2] = {g_cpu, g_dev};
+    bool ok = true;
+    for (int d = 0; d < 2 && ok; d++) {
+        grt_device *dv = devs[d];
+#define SIDE(t) (d ? (t).d : (t).c)
+        grt_tensor kt = tv(SIDE(K), 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor vt = tv(SIDE(V), 0, GRT_F32, (int64_t)n_seqs * max_ctx, kvd);
+        grt_tensor s = state_view(SIDE(st), n_seqs), ff = tv(SIDE(F), 0, GRT_F32, 1, hd / 2);
+        grt_tensor x = tv(SIDE(X), 0, GRT_F32, R, E), xn = tv(SIDE(XN), 0, GRT_F32, R, E);
+        grt_tensor nwt = tv(SIDE(NW), 0, GRT_F32, 1, E);
+        grt_tensor qq = tv(SIDE(Q), 0, GRT_F32, R, qd), kk = tv(SIDE(k1), 0, GRT_F32, R, kvd);
+        grt_tensor vv = tv(SIDE(v1), 0, GRT_F32, R, kvd), oo = tv(SIDE(O), 0, GRT_F32, R, qd);
+        grt_tensor mq = tv(SIDE(BQ), 0, wt, qd, E), mk = tv(SIDE(BK), 0, wt, kvd, E);
+        grt_tensor mv = tv(SIDE(BV), 0, wt, kvd, E), mo = tv(SIDE(BO), 0, wt, E, qd);
+#undef SIDE
+        grt_graph *g = NULL;
+        bool cap = d && captured;
+        for (int t = 0; t < (cap ? 1 : steps) && ok; t++) {
+            if (cap) ok = grt_dev_capture_begin(dv) == GRT_OK;
+            grt_dev_rmsnorm(dv, &xn, &x, &nwt, R, E, 1e-5f);
+            grt_dev_matmul(dv, &qq, &xn, &mq, NULL, R, false);
+            grt_dev_matmul(dv, &kk, &xn, &mk, NULL, R, false);
+            grt_dev_matmul(dv, &vv, &xn, &mv, NULL, R, false);
+            grt_dev_rope(dv, &qq, &ff, &s, rows, H, hd, hd, false);
+            grt_dev_rope(dv, &kk, &ff, &s, rows, KVH, hd, hd, false);
+            grt_dev_kv_store(dv, &kt, &vt, &kk, &vv, &s, rows, kvd, max_ctx);
+            grt_dev_attention(dv, &oo, &qq, &kt, &vt, &s, rows, H, KVH, hd, max_ctx, 1.0f / sqrtf((float)hd), window);
+            grt_dev_matmul(dv, &x, &oo, &mo, NULL, R, true);
+            grt_dev_advance(dv, &s, rows);
+            if (cap && ok) ok = grt_dev_capture_end(dv, &g) == GRT_OK;
+        }
+        for (int t = 0; cap && ok && t < steps; t++) grt_dev_graph_launch(dv, g);
+        grt_dev_graph_free(dv, g);
+    }
+    ok = ok && ok_status() && cmp_f32(&X, 0, (int64_t)R * E, tol, "x") &&
+         cmp_f32(&Q, 0, (int64_t)R * qd, tol, "rotated q") && cmp_f32(&k1, 0, (int64_t)R * kvd, tol, "rotated k") &&
+         cmp_f32(&K, 0, (int64_t)cache, tol, "k cache") && cmp_f32(&V, 0, (int64_t)cache, tol, "v cache") &&
+         cmp_f32(&O, 0, (int64_t)R * qd, tol, "attention") && cmp_bytes(&st, 0, (size_t)n_seqs * sizeof(grt_step_state), "state");
+    if (!ok)
+        printf("  layer %s seqs %d E %d heads %d/%d hd %d ctx %d window %d steps %d captured %d\n", grt_dtype_name(wt),
+               n_seqs, E, H, KVH, hd, max_ctx, window, steps, captured);
+    twin *all[] = {&K, &V, &X, &XN, &Q, &k1, &v1, &O, &BQ, &BK, &BV, &BO, &F, &NW, &st};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
+    free(buf);
+    free(Wq);
+    free(Wk);
+    free(Wv);
+    free(Wo);
+    return ok;
+}
+
+static void test_attention_layer(void) {
+    int p1[1] = {300}, p2[1] = {0}, p3[2] = {5, 700}, p4[1] = {200}, p5[3] = {1000, 500, 20};
+    CHECK(attn_layer_case(GRT_BF16, 1, p1, 576, 9, 3, 64, 384, 0, 3, true));     /* SmolLM2 shape */
+    CHECK(attn_layer_case(GRT_BF16, 1, p2, 512, 32, 8, 64, 384, 0, 2, false));   /* 1B heads, first tokens */
+    CHECK(attn_layer_case(GRT_F16, 2, p3, 256, 8, 2, 128, 1024, 0, 2, true));    /* 2 sequences */
+    CHECK(attn_layer_case(GRT_F32, 1, p4, 256, 4, 1, 64, 256, 64, 3, true));     /* G = 4, window */
+    CHECK(attn_layer_case(GRT_Q8_0, 1, p1, 256, 8, 2, 64, 384, 0, 2, true));     /* quantized GEMVs around it */
+    CHECK(attn_layer_case(GRT_Q4_0, 1, p1, 256, 9, 3, 64, 384, 0, 2, false));    /* o rows of 576: older GEMV */
+    /* 144 KV groups: one split of up to 1024 keys, more than shared memory stages */
+    CHECK(attn_layer_case(GRT_BF16, 3, p5, 256, 48, 48, 64, 1024, 0, 2, true));
+}
+
 static void test_glu(void) {
     for (int act = 0; act < 2; act++) {
         int64_t R = 3, F = 1000;
@@ -1076,6 +1171,7 @@ int main(void) {
             {"kv_store+attention", test_attention}, {"kv_store+attention prefill", test_attention_prefill},
             {"rope+kv_store+attention", test_attention_block},
             {"rope+kv_store+attention captured", test_attention_captured},
+            {"layer: qkv+rope+kv_store+attention+o", test_attention_layer},
             {"glu", test_glu},
             {"advance", test_advance},       {"sample_greedy", test_sample_greedy},
             {"sample_draws", test_sample_draws}, {"copy_fill", test_copy_fill},

@@ -501,7 +501,11 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     env = getenv("GENRT_CUDA_AFUSE");
     c->attn_fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AKEYS");
-    c->attn_keys = env && atoi(env) >= 1 ? atoi(env) : 64;
+    c->attn_keys = env && atoi(env) >= 1 ? atoi(env) : 256;
+    env = getenv("GENRT_CUDA_ASTAGE");
+    c->attn_stage = env && atoi(env) >= 0 ? atoi(env) : 1 << 20;
+    env = getenv("GENRT_CUDA_AEARLY");
+    c->attn_early = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_MVW");
     c->mv_waves = env && atoi(env) > 0 ? atoi(env) : 1;
     snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);

@@ -35,7 +35,11 @@ typedef struct cuda_ctx {
     bool repack;            /* prepare_weight repacks Q8_0/Q4_0 matrices (GENRT_CUDA_REPACK=0: off) */
     int mvq_g;              /* repacked GEMV: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0: 1 from 32 units a row) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
-    int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS) */
+    int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256) */
+    int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
+    bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
+    bool mv_late_next;      /* the next float GEMV lets its dependent launch only after its own PDL wait */
+    bool prev_late;         /* the last kernel launched was such a GEMV: all before it is complete when the next starts */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
     struct cuda_succ *succ; /* which weight matrix followed which (cuda_ops.cu) */
@@ -152,6 +156,7 @@ static inline void launch(grt_device *dev, void (*k)(KArgs...), dim3 grid, dim3 
     at[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = at;
     cfg.numAttrs = c->pdl ? 1 : 0;
+    c->prev_late = false;
     cudaLaunchKernelEx(&cfg, k, args...);
 }
 

@@ -304,6 +304,16 @@ enum { PRO_NONE = 0, PRO_NORM = 1, PRO_GLU = 2 };
 enum { MV_PF = 4 }; /* regions a GEMV prefetches for its successors */
 enum { MV_STAGE_MAX = 64 * 1024 }; /* bytes of x staged in shared memory */
 
+/* Splits of the fused decode attention that work for a row at position
+ * pos: at least min_keys keys each, n_splits at most. */
+static __device__ __forceinline__ int ad_active(int pos, int max_ctx, int window, int min_keys, int n_splits) {
+    int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
+    int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    int n = hi - lo + 1;
+    int active = n > min_keys ? (n + min_keys - 1) / min_keys : 1;
+    return active > n_splits ? n_splits : active;
+}
+
 /* Up to three matrices that read the same input, one launch; blocks
  * [blk[i], blk[i + 1]) compute matrix i. With stage, each block first puts
  * the input rows in shared memory, applying the prologue of a fused
@@ -327,6 +337,7 @@ struct mv_args {
     int pk;         /* Q8_0 / Q4_0 weights in the packed layout (cuda_pack) */
     const uint8_t *pf[MV_PF];  /* packed GEMV: bytes to prefetch into L2 when done */
     unsigned pf_n[MV_PF];      /* (multiples of 16) */
+    int late;       /* k_mvp_float: let the next kernel launch only after this one's PDL wait */
 };
 
 template <int R>
@@ -818,7 +829,7 @@ static __device__ __forceinline__ void it_finish(const mv_args &a, const mv_it &
 /* Float weights: a round is U 16-byte chunks per lane. */
 template <int T, int R, int U>
 static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_args a) {
-    pdl_launch();
+    if (!a.late) pdl_launch();
     extern __shared__ float xs_dyn[];
     constexpr int EPC = T == GRT_F32 ? 4 : 8;
     int lane = threadIdx.x & 31;
@@ -841,6 +852,9 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_
     float4 pw[MV_PW_PRE];
     mv_pw_prefetch(a, pw);
     pdl_wait();
+    /* late: every kernel before this one is complete when the next starts,
+     * so the next may read their results before its own wait */
+    if (a.late) pdl_launch();
     const float *X = mv_stage<R>(a, xs_dyn, &pw);
     if (!have) return;
     mv_it q = p;
@@ -1595,15 +1609,23 @@ static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
     for (int i = 0; i < a.n_mats; i++)
         a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
+    cuda_ctx *c = cuda_ctx_of(dev);
+    a.late = (T == GRT_F32 || T == GRT_F16 || T == GRT_BF16) && c->mv_late_next && c->pdl;
     switch (T) {
-    case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); return true;
-    case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); return true;
+    case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); break;
+    case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); break;
     case GRT_BF16:
-        switch (cuda_ctx_of(dev)->mv_u) {
-        case 2: launch_wave(dev, k_mvp_float<GRT_BF16, R, 2>, smem, 0, a); return true;
-        case 8: launch_wave(dev, k_mvp_float<GRT_BF16, R, 8>, smem, 0, a); return true;
-        default: launch_wave(dev, k_mvp_float<GRT_BF16, R, 4>, smem, 0, a); return true;
+        switch (c->mv_u) {
+        case 2: launch_wave(dev, k_mvp_float<GRT_BF16, R, 2>, smem, 0, a); break;
+        case 8: launch_wave(dev, k_mvp_float<GRT_BF16, R, 8>, smem, 0, a); break;
+        default: launch_wave(dev, k_mvp_float<GRT_BF16, R, 4>, smem, 0, a); break;
         }
+        break;
+    }
+    switch (T) {
+    case GRT_F32:
+    case GRT_F16:
+    case GRT_BF16: c->prev_late = a.late; return true;
     case GRT_Q8_0:
         if (!quant_rows16(a)) return false;
         launch_quant<GRT_Q8_0, R>(dev, a);
@@ -1837,7 +1859,78 @@ static void direct_kv_store(grt_device *dev, const grt_tensor *k_cache, const gr
  * the weighted sum of V with threads over (key group, dim). With one split
  * the block writes the output; otherwise (max, sum, acc) partials that
  * k_attn_combine merges. */
-enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */, ATT_CHUNK = 4096 };
+/* ATT_MAXSPLIT: splits of the longest context (1 << 22) in ATT_CHUNK keys */
+enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */, ATT_CHUNK = 4096, ATT_MAXSPLIT = 1024 };
+
+/* Split attention, shared by k_attention, k_attn_combine and k_attn_dec:
+ * split c of head g of a group leaves (max, sum, acc[hd]) at
+ * p0 + (c * G + g) * (hd + 2): the scores' max, the sum of exp(score -
+ * max), and the exp-weighted sum of V rows. */
+
+/* True in every thread of the block that finishes the group last (the
+ * counter then back to zero). Call after the block's partials are written;
+ * the partials of every split are then visible to it. */
+static __device__ bool split_last(unsigned *ctr, unsigned n) {
+    __shared__ unsigned last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(ctr, 1u) == n - 1;
+        if (last) atomicExch(ctr, 0u);
+    }
+    __syncthreads();
+    bool r = last;
+    if (r) __threadfence();
+    return r;
+}
+
+/* Merges n splits of G heads into out (head g at out + g * hd): weights
+ * exp(m_c - M) per head, M the heads' max. One round trip: every (m, l)
+ * and the first SM_PRE splits of this thread's first element are loaded
+ * together (a loop of dependent loads here was the slowest part of
+ * k_attn_dec). wt, wl: shared, n * G floats; lsum: shared, G floats. All
+ * threads of the block call it; it ends with a barrier. */
+enum { SM_PRE = 8 };
+static __device__ void merge_splits(float *out, const float *p0, int n, int G, int hd, float *wt, float *wl,
+                                    float *lsum) {
+    int tid = threadIdx.x, nt = blockDim.x, g0 = tid / hd, d0 = tid % hd;
+    bool has0 = tid < G * hd;
+    float av[SM_PRE];
+#pragma unroll
+    for (int c = 0; c < SM_PRE; c++)
+        av[c] = has0 && c < n ? __ldcg(p0 + ((size_t)c * G + g0) * (hd + 2) + 2 + d0) : 0.0f;
+    for (int i = tid; i < n * G; i += nt) {
+        wt[i] = __ldcg(p0 + (size_t)i * (hd + 2));
+        wl[i] = __ldcg(p0 + (size_t)i * (hd + 2) + 1);
+    }
+    __syncthreads();
+    if (tid < G) {
+        float M = -INFINITY, L = 0;
+        for (int c = 0; c < n; c++) M = fmaxf(M, wt[c * G + tid]);
+        for (int c = 0; c < n; c++) {
+            float ms = wt[c * G + tid];
+            float e = ms == -INFINITY ? 0.0f : expf(ms - M);
+            wt[c * G + tid] = e;
+            L += e * wl[c * G + tid];
+        }
+        lsum[tid] = L;
+    }
+    __syncthreads();
+    for (int i = tid; i < G * hd; i += nt) {
+        int g = i / hd, d = i % hd, c = 0;
+        float o = 0;
+        if (i == tid) {
+#pragma unroll
+            for (int k = 0; k < SM_PRE; k++)
+                if (k < n) o += wt[k * G + g] * av[k];
+            c = SM_PRE;
+        }
+#pragma unroll 8
+        for (; c < n; c++) o += wt[c * G + g] * __ldcg(p0 + ((size_t)c * G + g) * (hd + 2) + 2 + d);
+        out[(size_t)g * hd + d] = lsum[g] > 0 ? o / lsum[g] : 0.0f;
+    }
+    __syncthreads();
+}
 
 static __device__ __forceinline__ float kv_at(const float *p, size_t i) { return p[i]; }
 static __device__ __forceinline__ float kv_at(const __half *p, size_t i) { return __half2float(p[i]); }
@@ -1952,53 +2045,18 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
     }
     if (n_splits == 1 || !ctr) return;
     /* The last split block of (row, head) merges the partials. */
-    __shared__ unsigned last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        unsigned *c = ctr + 1 + (size_t)r * n_heads + h;
-        last = atomicAdd(c, 1u) == (unsigned)n_splits - 1;
-        if (last) atomicExch(c, 0u);
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    const float *pp = part + ((size_t)r * n_heads + h) * n_splits * (hd + 2);
-    float M = -INFINITY, L = 0;
-    for (int k = 0; k < n_splits; k++) M = fmaxf(M, __ldcg(pp + k * (hd + 2)));
-    for (int k = 0; k < n_splits; k++) {
-        float ms = __ldcg(pp + k * (hd + 2));
-        if (ms != -INFINITY) L += __ldcg(pp + k * (hd + 2) + 1) * expf(ms - M);
-    }
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float o = 0;
-        for (int k = 0; k < n_splits; k++) {
-            float ms = __ldcg(pp + k * (hd + 2));
-            if (ms != -INFINITY) o += __ldcg(pp + k * (hd + 2) + 2 + d) * expf(ms - M);
-        }
-        out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
-    }
+    __shared__ float wt[ATT_MAXSPLIT], wl[ATT_MAXSPLIT], lsum[1];
+    if (!split_last(ctr + 1 + (size_t)r * n_heads + h, (unsigned)n_splits)) return;
+    merge_splits(out + ((size_t)r * n_heads + h) * hd, part + ((size_t)r * n_heads + h) * n_splits * (hd + 2), n_splits,
+                 1, hd, wt, wl, lsum);
 }
 
 static __global__ void k_attn_combine(float *out, const float *part, int n_heads, int hd, int n_splits) {
     pdl_start();
+    __shared__ float wt[ATT_MAXSPLIT], wl[ATT_MAXSPLIT], lsum[1];
     int h = blockIdx.x, r = blockIdx.y;
-    const float *p = part + ((size_t)r * n_heads + h) * n_splits * (hd + 2);
-    float M = -INFINITY;
-    for (int s = 0; s < n_splits; s++) M = fmaxf(M, p[s * (hd + 2)]);
-    float L = 0;
-    for (int s = 0; s < n_splits; s++) {
-        float ms = p[s * (hd + 2)];
-        if (ms != -INFINITY) L += p[s * (hd + 2) + 1] * expf(ms - M);
-    }
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float o = 0;
-        for (int s = 0; s < n_splits; s++) {
-            float ms = p[s * (hd + 2)];
-            if (ms != -INFINITY) o += p[s * (hd + 2) + 2 + d] * expf(ms - M);
-        }
-        out[((size_t)r * n_heads + h) * hd + d] = L > 0 ? o / L : 0.0f;
-    }
+    merge_splits(out + ((size_t)r * n_heads + h) * hd, part + ((size_t)r * n_heads + h) * n_splits * (hd + 2), n_splits,
+                 1, hd, wt, wl, lsum);
 }
 
 static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
@@ -2129,82 +2187,99 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
 /* Decode attention with the rope of q and k and the KV store folded in
  * (one row per sequence). One block per (split, KV head, sequence) serves
  * the G query heads that share the KV head, so each key and value is read
- * once per group. The block rotates q and the new k itself (in shared
- * memory); the new key and value take part from shared memory, not from
- * the cache. Only as many splits work as the current length needs (at
+ * once per group. Only as many splits work as the current length needs (at
  * least min_keys keys each; the others return at once), so a short context
- * is one block with no merge. Scores: 4 threads per key, 16-byte loads.
+ * is one block with no merge.
+ *
+ * The split's cached keys and values (up to cst of them) are copied into
+ * shared memory with cp.async as soon as the position is known. With
+ * early (the kernel before this one let it launch only after its own PDL
+ * wait, so every kernel before that one is complete), the position and the
+ * cache are read before this kernel's wait, while the q/k/v GEMV still
+ * runs: only q, k and v wait for it. The block rotates q and the new k
+ * itself; the split that holds the position writes the new key and value
+ * into the cache and into its shared copy. Scores: 8 threads per key.
  * Weighted V: threads over (key group, 4 dims). With several splits each
- * writes (max, sum, acc) partials and the last to finish merges them. The
- * block that finishes also writes the rotated q and k back and the new k
- * and v into the caches, once every block of the group has read them, so
- * every effect of the three ops exists afterwards. */
-/* Threads per block (compile-time, -DAD_NT=128 to compare: 256 measured
- * 1.03x / 1.06x over 128 on Llama-1B / SmolLM2); keys and values loaded
- * up front per thread: AD_KPRE float4 of one key, AD_VPRE values. */
+ * writes (max, sum, acc) partials and the last to finish merges them
+ * (merge_splits). The block that counts last after reading q and k writes
+ * them back rotated, so every effect of the three ops exists afterwards. */
+/* Threads per block (compile-time; measured on the H100 with 256 keys per
+ * split: 512 gave 1517 / 835 tok/s on SmolLM2 / Llama-1B, 256 gave 1514 /
+ * 828: short splits pay for the merge, long ones for their block's work). */
 #ifndef AD_NT
-#define AD_NT 256
+#define AD_NT 512
 #endif
-enum { AD_THREADS = AD_NT, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_KPRE = 8, AD_VPRE = 4 };
+enum { AD_THREADS = AD_NT, AD_MAXHD = 256, AD_MAXSPLIT = 64, AD_TPK = 8 };
+
+struct ad_args {
+    float *out, *part, *q, *k; /* out, q: [rows, n_heads * hd]; k: [rows, n_kv * hd] */
+    const float *v;            /* [rows, n_kv * hd] */
+    float *kc, *vc;            /* [n_seqs * max_ctx, n_kv * hd] */
+    const float *inv_freq;     /* [rot / 2] */
+    const grt_step_state *st;
+    grt_rows rows;
+    int n_heads, n_kv, hd, rot, inter, max_ctx, window;
+    float scale;
+    int n_splits, min_keys;
+    int cmax; /* keys of a split at most (scores in shared memory) */
+    int cst;  /* keys staged in shared memory at most */
+    int early;
+    unsigned *ctr;
+    int stop; /* -DAD_PROBE builds: return after phase `stop` (GENRT_CUDA_ASTOP; timing only, results wrong) */
+};
+#ifdef AD_PROBE
+#define AD_STOP(k) \
+    if (a.stop == (k)) return
+#else
+#define AD_STOP(k)
+#endif
+
+static __device__ __forceinline__ void cp_async16(void *sdst, const void *gsrc) {
+    unsigned a = (unsigned)__cvta_generic_to_shared(sdst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(a), "l"(gsrc) : "memory");
+}
+static __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+
+/* Shared memory of k_attn_dec<G>, in floats: staged keys and values, q,
+ * scores, the weighted-V partial sums of the key groups. */
+static __host__ __device__ size_t ad_smem_floats(int G, int hd, int cmax, int cst, int nt) {
+    return 2 * (size_t)cst * hd + (size_t)G * hd + (size_t)G * cmax + (size_t)(nt / (hd / 4)) * G * hd;
+}
 
 template <int G>
-static __global__ void __launch_bounds__(AD_THREADS)
-    k_attn_dec(float *out, float *part, float *q, float *k, const float *v, float *kc, float *vc,
-               const float *inv_freq, const grt_step_state *st, grt_rows rows, int n_heads, int n_kv, int hd,
-               int rot, int inter, int max_ctx, float scale, int window, int n_splits, int min_keys, int cmax,
-               unsigned *ctr) {
+static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a) {
     pdl_launch();
-    extern __shared__ float ad_sm[];
+    AD_STOP(0);
+    extern __shared__ __align__(16) float ad_sm[];
     __shared__ float cs[AD_MAXHD / 2], sn[AD_MAXHD / 2];
     __shared__ __align__(16) float kn[AD_MAXHD], vn[AD_MAXHD];
     __shared__ float mx[G], sm[G], wt[AD_MAXSPLIT * G], wl[AD_MAXSPLIT * G];
-    __shared__ unsigned last;
-    float *qs = ad_sm, *sc = qs + G * hd, *red = sc + G * cmax;
+    const int hd = a.hd, cmax = a.cmax, cst = a.cst;
+    float *ks = ad_sm, *vs = ks + (size_t)cst * hd, *qs = vs + (size_t)cst * hd, *sc = qs + G * hd,
+          *red = sc + (size_t)G * cmax;
     int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, tid = threadIdx.x, nt = blockDim.x;
     int lane = tid & 31, w = tid >> 5;
-    int kv_dim = n_kv * hd, half = rot / 2;
-    float *qg = q + ((size_t)r * n_heads + (size_t)kvh * G) * hd;
-    float *kr = k + (size_t)r * kv_dim + (size_t)kvh * hd;
-    const float *vr = v + (size_t)r * kv_dim + (size_t)kvh * hd;
-    float freq = tid < half ? inv_freq[tid] : 0.0f; /* constant: read before the wait */
-    pdl_wait();
-    int seq = rows.seq0 + r, pos = st[seq].pos;
-    int hi = pos < max_ctx - 1 ? pos : max_ctx - 1;
-    int lo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    int kv_dim = a.n_kv * hd, half = a.rot / 2, hd4 = hd / 4;
+    float freq = tid < half ? a.inv_freq[tid] : 0.0f; /* constant: read before the wait */
+    if (!a.early) pdl_wait();
+    int seq = a.rows.seq0 + r, pos = a.st[seq].pos;
+    int hi = pos < a.max_ctx - 1 ? pos : a.max_ctx - 1;
+    int lo = a.window > 0 && pos - a.window + 1 > 0 ? pos - a.window + 1 : 0;
     int n = hi - lo + 1;
-    int active = n > min_keys ? (n + min_keys - 1) / min_keys : 1;
-    if (active > n_splits) active = n_splits;
+    int active = ad_active(pos, a.max_ctx, a.window, a.min_keys, a.n_splits);
     if (split >= active) return;
     int chunk = n > 0 ? (n + active - 1) / active : 0;
     int j0 = lo + split * chunk, j1 = j0 + chunk;
     if (j1 > hi + 1) j1 = hi + 1;
-    int cnt = j1 > j0 ? j1 - j0 : 0;
-    size_t base = (size_t)seq * max_ctx * kv_dim + (size_t)kvh * hd;
-    int hd4 = hd / 4, q4 = hd4 / 4, sub = tid & 3;
-    int nkg = nt / hd4, kg = tid / hd4, d4 = tid % hd4;
-    /* Every load that depends only on pos is issued here, together: the
-     * first pass of keys (4 threads per key), the first AD_VPRE values of
-     * this thread's key group, and q, k, v; the rope's sincos runs while
-     * they are in flight. The new key and value (j == pos) come from
-     * shared memory later. */
-    float4 kpre[AD_KPRE], vpre[AD_VPRE];
-    {
-        int j = j0 + (tid >> 2);
-        bool ok = (tid >> 2) < cnt && j != pos && q4 <= AD_KPRE;
-        const float4 *kp = (const float4 *)(kc + base + (size_t)j * kv_dim) + sub * q4;
-#pragma unroll
-        for (int d = 0; d < AD_KPRE; d++) kpre[d] = ok && d < q4 ? kp[d] : make_float4(0, 0, 0, 0);
-#pragma unroll
-        for (int i = 0; i < AD_VPRE; i++) {
-            int jj = kg + i * nkg;
-            bool okv = kg < nkg && jj < cnt && j0 + jj != pos;
-            vpre[i] = okv ? ((const float4 *)(vc + base + (size_t)(j0 + jj) * kv_dim))[d4] : make_float4(0, 0, 0, 0);
-        }
-    }
-    for (int i = tid; i < G * hd; i += nt) qs[i] = qg[i];
-    for (int i = tid; i < hd; i += nt) {
-        kn[i] = kr[i];
-        vn[i] = vr[i];
+    int cnt = j1 > j0 ? j1 - j0 : 0, ns = cnt < cst ? cnt : cst;
+    size_t base = (size_t)seq * a.max_ctx * kv_dim + (size_t)kvh * hd;
+    /* the cached rows of this split; the new one (j == pos) comes later */
+    for (int i = tid; i < ns * hd4; i += nt) {
+        int jj = i / hd4, c4 = i - jj * hd4, j = j0 + jj;
+        if (j == pos) continue;
+        size_t at = base + (size_t)j * kv_dim + c4 * 4;
+        cp_async16(ks + jj * hd + c4 * 4, a.kc + at);
+        cp_async16(vs + jj * hd + c4 * 4, a.vc + at);
     }
     if (tid < half) {
         /* as k_rope: an f32 angle, cos/sin correctly rounded */
@@ -2213,58 +2288,92 @@ static __global__ void __launch_bounds__(AD_THREADS)
         cs[tid] = (float)cd;
         sn[tid] = (float)sd;
     }
+    if (a.early) pdl_wait();
+    AD_STOP(1);
+    float *qg = a.q + ((size_t)r * a.n_heads + (size_t)kvh * G) * hd;
+    float *kr = a.k + (size_t)r * kv_dim + (size_t)kvh * hd;
+    const float *vr = a.v + (size_t)r * kv_dim + (size_t)kvh * hd;
+    for (int i = tid; i < G * hd4; i += nt) ((float4 *)qs)[i] = ((const float4 *)qg)[i];
+    for (int i = tid; i < hd4; i += nt) {
+        ((float4 *)kn)[i] = ((const float4 *)kr)[i];
+        ((float4 *)vn)[i] = ((const float4 *)vr)[i];
+    }
     __syncthreads();
     for (int t = tid; t < (G + 1) * half; t += nt) {
         int h = t / half, i = t % half;
         float *x = h < G ? qs + h * hd : kn;
-        int i0 = inter ? 2 * i : i, i1 = inter ? 2 * i + 1 : i + half;
-        float a = x[i0], b = x[i1];
-        x[i0] = a * cs[i] - b * sn[i];
-        x[i1] = a * sn[i] + b * cs[i];
+        int i0 = a.inter ? 2 * i : i, i1 = a.inter ? 2 * i + 1 : i + half;
+        float x0 = x[i0], x1 = x[i1];
+        x[i0] = x0 * cs[i] - x1 * sn[i];
+        x[i1] = x0 * sn[i] + x1 * cs[i];
+    }
+    /* q and k go back rotated once every block of the group has read them:
+     * by the block that counts last here, while it goes on (its stores
+     * then leave the kernel's tail) */
+    __shared__ unsigned wb;
+    if (tid == 0) {
+        wb = 1;
+        if (active > 1) {
+            unsigned *cw = a.ctr + 1 + CUDA_N_COUNTERS / 2 + (size_t)r * a.n_kv + kvh;
+            wb = atomicAdd(cw, 1u) == (unsigned)active - 1;
+            if (wb) atomicExch(cw, 0u);
+        }
     }
     __syncthreads();
-    /* scores: 4 threads per key, each a quarter of the dims; every thread
-     * takes every pass (the shuffles need the whole warp) */
-    for (int jb = 0; jb < cnt; jb += nt >> 2) {
-        int jj = jb + (tid >> 2), j = j0 + jj;
-        bool ok = jj < cnt;
-        const float4 *kp = (j == pos || !ok ? (const float4 *)kn : (const float4 *)(kc + base + (size_t)j * kv_dim)) +
-                           sub * q4;
-        bool pre = jb == 0 && j != pos && q4 <= AD_KPRE;
+    AD_STOP(2);
+    /* the new row: into the cache (no block reads it there) and the copy */
+    int jp = pos - j0;
+    if (jp >= 0 && jp < cnt) {
+        for (int i = tid; i < hd; i += nt) {
+            a.kc[base + (size_t)pos * kv_dim + i] = kn[i];
+            a.vc[base + (size_t)pos * kv_dim + i] = vn[i];
+            if (jp < ns) {
+                ks[jp * hd + i] = kn[i];
+                vs[jp * hd + i] = vn[i];
+            }
+        }
+    }
+    if (wb) {
+        for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
+        for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
+    }
+    cp_async_wait_all();
+    __syncthreads();
+    AD_STOP(3);
+    /* scores: AD_TPK threads per key, float4 pieces c4 = sub, sub + 8, ...;
+     * the staged keys first (shared-memory loads), then the rest */
+    int sub = tid % AD_TPK, kpp = nt / AD_TPK;
+    auto score = [&](int jj, const float *kp, bool ok) {
         float s[G];
 #pragma unroll
         for (int g = 0; g < G; g++) s[g] = 0;
-        if (pre) {
+        for (int c4 = sub; c4 < hd4; c4 += AD_TPK) {
+            float4 kk = ((const float4 *)kp)[c4];
 #pragma unroll
-            for (int d = 0; d < AD_KPRE; d++) {
-                if (d >= q4) break;
-#pragma unroll
-                for (int g = 0; g < G; g++) {
-                    float4 qq = ((const float4 *)(qs + g * hd))[sub * q4 + d];
-                    s[g] += qq.x * kpre[d].x + qq.y * kpre[d].y + qq.z * kpre[d].z + qq.w * kpre[d].w;
-                }
-            }
-        } else {
-#pragma unroll 4
-            for (int d = 0; d < q4; d++) {
-                float4 kk = kp[d];
-#pragma unroll
-                for (int g = 0; g < G; g++) {
-                    float4 qq = ((const float4 *)(qs + g * hd))[sub * q4 + d];
-                    s[g] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
-                }
+            for (int g = 0; g < G; g++) {
+                float4 qq = ((const float4 *)(qs + g * hd))[c4];
+                s[g] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
             }
         }
 #pragma unroll
-        for (int g = 0; g < G; g++) {
-            s[g] += __shfl_xor_sync(0xffffffffu, s[g], 1);
-            s[g] += __shfl_xor_sync(0xffffffffu, s[g], 2);
-        }
+        for (int g = 0; g < G; g++)
+#pragma unroll
+            for (int o = 1; o < AD_TPK; o <<= 1) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
         if (sub == 0 && ok)
 #pragma unroll
-            for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * scale;
+            for (int g = 0; g < G; g++) sc[g * cmax + jj] = s[g] * a.scale;
+    };
+    for (int jb = 0; jb < ns; jb += kpp) {
+        int jj = jb + tid / AD_TPK;
+        score(jj, ks + (size_t)(jj < ns ? jj : 0) * hd, jj < ns);
+    }
+    for (int jb = ns; jb < cnt; jb += kpp) {
+        int jj = jb + tid / AD_TPK, j = j0 + jj;
+        bool ok = jj < cnt;
+        score(jj, !ok || j == pos ? kn : a.kc + base + (size_t)j * kv_dim, ok);
     }
     __syncthreads();
+    AD_STOP(4);
     /* softmax per head: a warp per head */
     for (int g = w; g < G; g += nt / 32) {
         float m = -INFINITY;
@@ -2283,7 +2392,9 @@ static __global__ void __launch_bounds__(AD_THREADS)
         }
     }
     __syncthreads();
+    AD_STOP(5);
     /* weighted V: thread (key group kg, dims 4 * d4) */
+    int nkg = nt / hd4, kg = tid / hd4, d4 = tid % hd4;
     if (kg < nkg) {
         float4 acc[G];
 #pragma unroll
@@ -2298,28 +2409,28 @@ static __global__ void __launch_bounds__(AD_THREADS)
                 acc[g].w += p * vv.w;
             }
         };
-#pragma unroll
-        for (int i = 0; i < AD_VPRE; i++) {
-            int jj = kg + i * nkg;
-            if (jj < cnt) add(jj, j0 + jj == pos ? ((const float4 *)vn)[d4] : vpre[i]);
-        }
+        int jj = kg;
 #pragma unroll 4
-        for (int jj = kg + AD_VPRE * nkg; jj < cnt; jj += nkg) {
+        for (; jj < ns; jj += nkg) add(jj, ((const float4 *)(vs + (size_t)jj * hd))[d4]);
+#pragma unroll 4
+        for (; jj < cnt; jj += nkg) {
             int j = j0 + jj;
-            add(jj, j == pos ? ((const float4 *)vn)[d4] : ((const float4 *)(vc + base + (size_t)j * kv_dim))[d4]);
+            add(jj, ((const float4 *)(j == pos ? vn : a.vc + base + (size_t)j * kv_dim))[d4]);
         }
 #pragma unroll
         for (int g = 0; g < G; g++) ((float4 *)(red + ((size_t)kg * G + g) * hd))[d4] = acc[g];
     }
     __syncthreads();
-    float *p0 = part + ((size_t)r * n_kv + kvh) * n_splits * G * (hd + 2);
+    AD_STOP(6);
+    float *p0 = a.part + ((size_t)r * a.n_kv + kvh) * a.n_splits * G * (hd + 2);
     float *pp = p0 + (size_t)split * G * (hd + 2);
+    float *og = a.out + ((size_t)r * a.n_heads + (size_t)kvh * G) * hd;
     for (int i = tid; i < G * hd; i += nt) {
         int g = i / hd, d = i % hd;
         float t = 0;
         for (int c = 0; c < nkg; c++) t += red[((size_t)c * G + g) * hd + d];
         if (active == 1) {
-            out[((size_t)r * n_heads + (size_t)kvh * G + g) * hd + d] = sm[g] > 0 ? t / sm[g] : 0.0f;
+            og[i] = sm[g] > 0 ? t / sm[g] : 0.0f;
         } else {
             pp[g * (hd + 2) + 2 + d] = t;
             if (d == 0) {
@@ -2328,63 +2439,46 @@ static __global__ void __launch_bounds__(AD_THREADS)
             }
         }
     }
+    AD_STOP(7);
     if (active > 1) {
-        __threadfence();
-        __syncthreads();
-        if (tid == 0) {
-            unsigned *c = ctr + 1 + (size_t)r * n_kv + kvh;
-            last = atomicAdd(c, 1u) == (unsigned)active - 1;
-            if (last) atomicExch(c, 0u);
-        }
-        __syncthreads();
-        if (!last) return;
-        __threadfence();
-        /* weights of the splits: exp(m_c - M) per head, M the heads' max;
-         * every (m, l) is loaded at once (a loop of dependent loads here
-         * was the slowest part of the kernel) */
-        for (int i = tid; i < active * G; i += nt) {
-            int c = i / G, g = i % G;
-            wt[i] = __ldcg(p0 + ((size_t)c * G + g) * (hd + 2));
-            wl[i] = __ldcg(p0 + ((size_t)c * G + g) * (hd + 2) + 1);
-        }
-        __syncthreads();
-        if (tid < G) {
-            float M = -INFINITY, L = 0;
-            for (int c = 0; c < active; c++) M = fmaxf(M, wt[c * G + tid]);
-            for (int c = 0; c < active; c++) {
-                float ms = wt[c * G + tid];
-                float e = ms == -INFINITY ? 0.0f : expf(ms - M);
-                wt[c * G + tid] = e;
-                L += e * wl[c * G + tid];
-            }
-            sm[tid] = L;
-        }
-        __syncthreads();
-        for (int i = tid; i < G * hd; i += nt) {
-            int g = i / hd, d = i % hd;
-            float o = 0;
-#pragma unroll 8
-            for (int c = 0; c < active; c++) o += wt[c * G + g] * __ldcg(p0 + ((size_t)c * G + g) * (hd + 2) + 2 + d);
-            out[((size_t)r * n_heads + (size_t)kvh * G + g) * hd + d] = sm[g] > 0 ? o / sm[g] : 0.0f;
-        }
+        if (!split_last(a.ctr + 1 + (size_t)r * a.n_kv + kvh, (unsigned)active)) return;
+        AD_STOP(8);
+        merge_splits(og, p0, active, G, hd, wt, wl, sm);
     }
-    /* every block of the group has read q, k and v: write the effects */
-    for (int i = tid; i < G * hd; i += nt) qg[i] = qs[i];
-    bool store = pos >= 0 && pos < max_ctx;
-    for (int i = tid; i < hd; i += nt) {
-        kr[i] = kn[i];
-        if (store) {
-            kc[base + (size_t)pos * kv_dim + i] = kn[i];
-            vc[base + (size_t)pos * kv_dim + i] = vn[i];
-        }
+    AD_STOP(9);
+}
+
+/* The most dynamic shared memory k_attn_dec<G> may ask for: the device's
+ * opt-in limit less the kernel's static arrays, set once per kernel (the
+ * largest, so graphs captured earlier stay valid). */
+template <int G>
+static size_t ad_smem_limit(grt_device *dev) {
+    static size_t lim;
+    if (lim) return lim;
+    cudaFuncAttributes fa;
+    int optin = 0;
+    if (cudaFuncGetAttributes(&fa, k_attn_dec<G>) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cuda_ctx_of(dev)->device) != cudaSuccess ||
+        (size_t)optin <= fa.sharedSizeBytes) {
+        cudaGetLastError();
+        return 48 * 1024 - 8 * 1024; /* what any device allows with these static arrays */
     }
+    size_t l = (size_t)optin - fa.sharedSizeBytes;
+    if (cudaFuncSetAttribute(k_attn_dec<G>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)l) != cudaSuccess) {
+        cudaGetLastError();
+        return 48 * 1024 - fa.sharedSizeBytes;
+    }
+    lim = l;
+    return lim;
 }
 
 /* Splits of the fused decode attention: one wave of blocks over the SMs,
- * each split at least attn_keys keys of the longest context, and scores
- * that fit in shared memory. 0 when the shape does not fit the kernel. */
-static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd, int span, size_t *smem,
-                           int *cmax_out) {
+ * each split at least attn_keys keys of the longest context, scores that
+ * fit in shared memory, and as many keys staged as the rest of the shared
+ * memory holds (attn_stage at most). 0 when the shape does not fit the
+ * kernel. */
+static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd, int span, size_t lim,
+                           size_t *smem, int *cmax_out, int *cst_out) {
     cuda_ctx *c = cuda_ctx_of(dev);
     int base = n_seqs * n_kv;
     int n = (c->n_sm + base - 1) / base;
@@ -2398,21 +2492,30 @@ static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd,
     int cmax = (span + n - 1) / n;
     if (cmax < c->attn_keys) cmax = c->attn_keys < span ? c->attn_keys : span;
     cmax = (cmax + 3) / 4 * 4; /* keeps what follows 16-aligned */
+    size_t fixed = ad_smem_floats(G, hd, cmax, 0, AD_THREADS) * 4;
+    if (fixed > lim) return 0;
+    size_t cst = (lim - fixed) / ((size_t)2 * hd * 4);
+    if (cst > (size_t)cmax) cst = (size_t)cmax;
+    if (cst > (size_t)c->attn_stage) cst = (size_t)c->attn_stage;
     *cmax_out = cmax;
-    int nkg = AD_THREADS / (hd / 4);
-    *smem = ((size_t)G * hd + (size_t)G * cmax + (size_t)nkg * G * hd) * 4;
-    /* with the static arrays (at most 8 KiB) within the default 48 KiB */
-    if (*smem > 40 * 1024) return 0;
+    *cst_out = (int)cst;
+    *smem = ad_smem_floats(G, hd, cmax, (int)cst, AD_THREADS) * 4;
     return n;
 }
 
 template <int G>
-static void launch_attn_dec(grt_device *dev, dim3 grid, size_t smem, float *out, float *part, float *q, float *k,
-                            const float *v, float *kc, float *vc, const float *inv_freq, const grt_step_state *st,
-                            grt_rows rows, int n_heads, int n_kv, int hd, int rot, int inter, int max_ctx,
-                            float scale, int window, int n_splits, int min_keys, int cmax, unsigned *ctr) {
-    launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, out, part, q, k, v, kc, vc, inv_freq, st, rows,
-           n_heads, n_kv, hd, rot, inter, max_ctx, scale, window, n_splits, min_keys, cmax, ctr);
+static bool launch_attn_dec(grt_device *dev, dim3 grid, ad_args &a, int span) {
+    size_t lim = ad_smem_limit<G>(dev), smem;
+    int n = attn_dec_splits(dev, a.rows.n_seqs, a.n_kv, G, a.hd, span, lim, &smem, &a.cmax, &a.cst);
+    if (n < 1) return false;
+    a.n_splits = n;
+    grid.x = (unsigned)n;
+    if (n > 1) {
+        a.part = (float *)cuda_scratch(dev, (size_t)a.rows.n_seqs * a.n_kv * n * G * (a.hd + 2) * 4);
+        if (!a.part) return true; /* sticky error set */
+    }
+    launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, a);
+    return true;
 }
 
 /* One op held back so the next may fuse with it: an rmsnorm or GLU whose
@@ -2597,7 +2700,11 @@ void cuda_op_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_fr
         p->n_rope = 2;
         return;
     }
+    /* q, k, v of a layer: their GEMV triggers late, so a fused decode
+     * attention after it may load the cache before its wait */
+    cuda_ctx_of(dev)->mv_late_next = cuda_ctx_of(dev)->attn_early;
     cuda_flush(dev);
+    cuda_ctx_of(dev)->mv_late_next = false;
     if (!fusing(dev)) {
         direct_rope(dev, x, inv_freq, state, rows, n_heads, head_dim, rot_dim, interleaved);
         return;
@@ -2662,7 +2769,7 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
         p->rot > head_dim || n_kv_heads < 1 || n_heads % n_kv_heads != 0)
         return false;
     int G = n_heads / n_kv_heads;
-    if (G > 8 || 1 + (int64_t)rows.n_seqs * n_kv_heads > CUDA_N_COUNTERS) return false;
+    if (G > 8 || 1 + (int64_t)rows.n_seqs * n_kv_heads > CUDA_N_COUNTERS / 2) return false;
     const grt_tensor *others[] = {&p->rx[0], &p->rx[1], &p->kv_v, &p->kc, &p->vc, &p->rst};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         if (overlaps(out, others[i])) return false;
@@ -2670,33 +2777,45 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
                    (uintptr_t)tptr(&p->rx[1]) | (uintptr_t)tptr(q);
     if (al % 16 != 0) return false;
     int span = window > 0 && window < max_ctx ? window : max_ctx;
-    size_t smem;
-    int cmax;
-    int n_splits = attn_dec_splits(dev, rows.n_seqs, n_kv_heads, G, head_dim, span, &smem, &cmax);
-    if (n_splits < 1) return false;
-    float *part = NULL;
-    if (n_splits > 1) {
-        part = (float *)cuda_scratch(dev, (size_t)rows.n_seqs * n_kv_heads * n_splits * G * (head_dim + 2) * 4);
-        if (!part) return true; /* sticky error set */
-    }
-    p->kind = PEND_NONE;
-    dim3 grid((unsigned)n_splits, (unsigned)n_kv_heads, (unsigned)rows.n_rows);
-#define AD_ARGS                                                                                                  \
-    dev, grid, smem, (float *)tptr(out), part, (float *)tptr(q), (float *)tptr(&p->rx[1]),                      \
-        (const float *)tptr(&p->kv_v), (float *)tptr(k_cache), (float *)tptr(v_cache),                         \
-        (const float *)tptr(&p->rf), (const grt_step_state *)tptr(state), rows, n_heads, n_kv_heads, head_dim, \
-        p->rot, (int)p->inter, max_ctx, scale, window, n_splits, c->attn_keys, cmax, c->counters
+    ad_args a;
+    memset(&a, 0, sizeof a);
+    a.out = (float *)tptr(out);
+    a.q = (float *)tptr(q);
+    a.k = (float *)tptr(&p->rx[1]);
+    a.v = (const float *)tptr(&p->kv_v);
+    a.kc = (float *)tptr(k_cache);
+    a.vc = (float *)tptr(v_cache);
+    a.inv_freq = (const float *)tptr(&p->rf);
+    a.st = (const grt_step_state *)tptr(state);
+    a.rows = rows;
+    a.n_heads = n_heads;
+    a.n_kv = n_kv_heads;
+    a.hd = head_dim;
+    a.rot = p->rot;
+    a.inter = (int)p->inter;
+    a.max_ctx = max_ctx;
+    a.window = window;
+    a.scale = scale;
+    a.min_keys = c->attn_keys;
+    a.early = c->prev_late && c->attn_early;
+    a.ctr = c->counters;
+#ifdef AD_PROBE
+    a.stop = getenv("GENRT_CUDA_ASTOP") ? atoi(getenv("GENRT_CUDA_ASTOP")) : -1;
+#endif
+    dim3 grid(1, (unsigned)n_kv_heads, (unsigned)rows.n_rows);
+    bool done;
     switch (G) {
-    case 1: launch_attn_dec<1>(AD_ARGS); break;
-    case 2: launch_attn_dec<2>(AD_ARGS); break;
-    case 3: launch_attn_dec<3>(AD_ARGS); break;
-    case 4: launch_attn_dec<4>(AD_ARGS); break;
-    case 5: launch_attn_dec<5>(AD_ARGS); break;
-    case 6: launch_attn_dec<6>(AD_ARGS); break;
-    case 7: launch_attn_dec<7>(AD_ARGS); break;
-    default: launch_attn_dec<8>(AD_ARGS); break;
+    case 1: done = launch_attn_dec<1>(dev, grid, a, span); break;
+    case 2: done = launch_attn_dec<2>(dev, grid, a, span); break;
+    case 3: done = launch_attn_dec<3>(dev, grid, a, span); break;
+    case 4: done = launch_attn_dec<4>(dev, grid, a, span); break;
+    case 5: done = launch_attn_dec<5>(dev, grid, a, span); break;
+    case 6: done = launch_attn_dec<6>(dev, grid, a, span); break;
+    case 7: done = launch_attn_dec<7>(dev, grid, a, span); break;
+    default: done = launch_attn_dec<8>(dev, grid, a, span); break;
     }
-#undef AD_ARGS
+    if (!done) return false;
+    p->kind = PEND_NONE;
     cuda_check_launch(dev, "rope+kv_store+attention");
     return true;
 }

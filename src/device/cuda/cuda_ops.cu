@@ -314,23 +314,6 @@ static __device__ __forceinline__ int ad_active(int pos, int max_ctx, int window
     return active > n_splits ? n_splits : active;
 }
 
-/* True in every thread of the block that is the n-th and last to arrive at
- * ctr (the counter then back to zero). Call after the block's results are
- * written; every arriving block's results are then visible to it. */
-static __device__ bool last_block(unsigned *ctr, unsigned n) {
-    __shared__ unsigned last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        last = atomicAdd(ctr, 1u) == n - 1;
-        if (last) atomicExch(ctr, 0u);
-    }
-    __syncthreads();
-    bool r = last;
-    if (r) __threadfence();
-    return r;
-}
-
 /* Up to three matrices that read the same input, one launch; blocks
  * [blk[i], blk[i + 1]) compute matrix i. With stage, each block first puts
  * the input rows in shared memory, applying the prologue of a fused
@@ -532,8 +515,17 @@ static __device__ const float *mv_stage(const mv_args &a, float *xs, const float
         }
     }
     __syncthreads();
-    if (a.pro_out && last_block(a.ctr, gridDim.x))
-        for (int64_t i = threadIdx.x; i < R * K; i += blockDim.x) a.pro_out[i] = xs[i];
+    if (a.pro_out) {
+        __shared__ unsigned last;
+        if (threadIdx.x == 0) {
+            __threadfence();
+            last = atomicAdd(a.ctr, 1u) == gridDim.x - 1;
+            if (last) atomicExch(a.ctr, 0u);
+        }
+        __syncthreads();
+        if (last)
+            for (int64_t i = threadIdx.x; i < R * K; i += blockDim.x) a.pro_out[i] = xs[i];
+    }
     return xs;
 }
 
@@ -1249,12 +1241,21 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
         }
     }
     __syncthreads();
-    if (a.pro_out && last_block(a.ctr, gridDim.x))
-        for (int64_t t = threadIdx.x; t < n8; t += nt) {
-            float v[8];
-            mvq_pro8(a, t, vec, sc, v);
-            for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
+    if (a.pro_out) {
+        __shared__ unsigned last;
+        if (threadIdx.x == 0) {
+            __threadfence();
+            last = atomicAdd(a.ctr, 1u) == gridDim.x - 1;
+            if (last) atomicExch(a.ctr, 0u);
         }
+        __syncthreads();
+        if (last)
+            for (int64_t t = threadIdx.x; t < n8; t += nt) {
+                float v[8];
+                mvq_pro8(a, t, vec, sc, v);
+                for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
+            }
+    }
 }
 
 /* The weights that followed this GEMV's last time (cuda_succ), into L2 as
@@ -1866,6 +1867,22 @@ enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */, ATT_CHUNK = 4096, ATT_
  * p0 + (c * G + g) * (hd + 2): the scores' max, the sum of exp(score -
  * max), and the exp-weighted sum of V rows. */
 
+/* True in every thread of the block that finishes the group last (the
+ * counter then back to zero). Call after the block's partials are written;
+ * the partials of every split are then visible to it. */
+static __device__ bool split_last(unsigned *ctr, unsigned n) {
+    __shared__ unsigned last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(ctr, 1u) == n - 1;
+        if (last) atomicExch(ctr, 0u);
+    }
+    __syncthreads();
+    bool r = last;
+    if (r) __threadfence();
+    return r;
+}
 
 /* Merges n splits of G heads into out (head g at out + g * hd): weights
  * exp(m_c - M) per head, M the heads' max. One round trip: every (m, l)
@@ -2029,7 +2046,7 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
     if (n_splits == 1 || !ctr) return;
     /* The last split block of (row, head) merges the partials. */
     __shared__ float wt[ATT_MAXSPLIT], wl[ATT_MAXSPLIT], lsum[1];
-    if (!last_block(ctr + 1 + (size_t)r * n_heads + h, (unsigned)n_splits)) return;
+    if (!split_last(ctr + 1 + (size_t)r * n_heads + h, (unsigned)n_splits)) return;
     merge_splits(out + ((size_t)r * n_heads + h) * hd, part + ((size_t)r * n_heads + h) * n_splits * (hd + 2), n_splits,
                  1, hd, wt, wl, lsum);
 }
@@ -2424,7 +2441,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     }
     AD_STOP(7);
     if (active > 1) {
-        if (!last_block(a.ctr + 1 + (size_t)r * a.n_kv + kvh, (unsigned)active)) return;
+        if (!split_last(a.ctr + 1 + (size_t)r * a.n_kv + kvh, (unsigned)active)) return;
         AD_STOP(8);
         merge_splits(og, p0, active, G, hd, wt, wl, sm);
     }

@@ -1587,9 +1587,11 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     mv_args a = a0;
     int64_t nu = a.K / 32 * (T == GRT_Q4_0 ? 1 : 2), rows = 0;
     for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
-    /* Llama-1B Q4_0 decode (H100): G 1 1302 tok/s, 2 1275, 4 1235; whole
-     * warps per row win even where half the lanes of a round idle (K 2048) */
-    int G = nu >= 32 ? 1 : nu >= 16 ? 2 : 4;
+    /* Llama-1B decode on the H100, merged main c17b043, same call, 3 runs
+     * each: G 2 against G 1 for rows of >= 32 units: Q4_0 1330 vs 1298
+     * tok/s, Q8_0 1095 vs 1081 (G 4: 1217 / 947). (Measured alone, before
+     * the attention's early cache loads were merged, G 1 had read best.) */
+    int G = nu >= 16 ? 2 : 4;
     if (c->mvq_g == 1 || c->mvq_g == 2 || c->mvq_g == 4) G = c->mvq_g;
     /* the grid: blocks of MV_WARPS row groups (launch_wave caps it at a wave) */
     a.split = 1;

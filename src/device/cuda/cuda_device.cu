@@ -161,7 +161,6 @@ static grt_status cuda_buffer_from_host(grt_device *dev, const void *host, size_
 static void cuda_buffer_free(grt_buffer *b) {
     if (!b) return;
     cuda_flush(b->dev);
-    cuda_succ_forget(b->dev, b);
     for (cuda_pack *r = cuda_packs(b), *nx; r; r = nx) {
         nx = r->next;
         free(r);
@@ -379,8 +378,6 @@ static void cuda_close(grt_device *dev) {
         if (c->stream) cuda_flush(dev);
         free(c->pend);
         c->pend = NULL;
-        free(c->succ);
-        c->succ = NULL;
         cudaFree(c->counters);
         if (c->stream) {
             cudaStreamSynchronize(c->stream);
@@ -496,8 +493,6 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->repack = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_QG");
     c->mvq_g = env ? atoi(env) : 0;
-    env = getenv("GENRT_CUDA_L2PF");
-    c->l2_prefetch = (size_t)(env && atoi(env) > 0 ? atoi(env) : 0) << 20;
     env = getenv("GENRT_CUDA_AFUSE");
     c->attn_fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
     env = getenv("GENRT_CUDA_AKEYS");

@@ -42,10 +42,6 @@ typedef struct cuda_ctx {
     bool prev_late;         /* the last kernel launched was such a GEMV: all before it is complete when the next starts */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */
-    struct cuda_succ *succ; /* which weight matrix followed which (cuda_ops.cu) */
-    size_t l2_prefetch;     /* packed GEMVs prefetch up to this many bytes of the weights that
-                               followed theirs last time into L2 (GENRT_CUDA_L2PF, MiB; default 0:
-                               off, since 24 MiB measured 3% slower on Llama-1B Q4_0, H100) */
 } cuda_ctx;
 
 /* Device error codes written to err_word by kernels. */
@@ -161,9 +157,6 @@ static inline void launch(grt_device *dev, void (*k)(KArgs...), dim3 grid, dim3 
 }
 
 enum { CUDA_N_COUNTERS = 1 << 16 };
-
-/* Forget the weight order entries that point into b (it is being freed). */
-void cuda_succ_forget(grt_device *dev, const grt_buffer *b);
 
 /* Launch the op held back for fusion, if any. Every queue operation that is
  * not a fusable kernel calls it first. */

@@ -301,7 +301,6 @@ struct mv_mat {
 };
 
 enum { PRO_NONE = 0, PRO_NORM = 1, PRO_GLU = 2 };
-enum { MV_PF = 4 }; /* regions a GEMV prefetches for its successors */
 enum { MV_STAGE_MAX = 64 * 1024 }; /* bytes of x staged in shared memory */
 
 /* Splits of the fused decode attention that work for a row at position
@@ -335,8 +334,6 @@ struct mv_args {
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
                        blk[] then counts blocks of MV_WARPS / split rows */
     int pk;         /* Q8_0 / Q4_0 weights in the packed layout (cuda_pack) */
-    const uint8_t *pf[MV_PF];  /* packed GEMV: bytes to prefetch into L2 when done */
-    unsigned pf_n[MV_PF];      /* (multiples of 16) */
     int late;       /* k_mvp_float: let the next kernel launch only after this one's PDL wait */
 };
 
@@ -1258,29 +1255,6 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
     }
 }
 
-/* The weights that followed this GEMV's last time (cuda_succ), into L2 as
- * the block finishes: its share of each region, in bulk prefetches (sm_90)
- * that need no registers and no waiting, meant to let DRAM stream through
- * the gaps between kernels (launch, staging, attention). A hint only: it
- * changes no memory. Off by default (GENRT_CUDA_L2PF): on Llama-1B decode
- * (H100) 24 MiB cost 3% (Q4_0 1246 vs 1283 tok/s), 12 MiB 2%, 40 MiB 3%. */
-static __device__ __forceinline__ void mv_prefetch_l2(const mv_args &a) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (threadIdx.x != 0) return;
-#pragma unroll
-    for (int i = 0; i < MV_PF; i++) {
-        if (!a.pf_n[i]) break;
-        size_t n16 = a.pf_n[i] / 16, b0 = n16 * blockIdx.x / gridDim.x * 16, b1 = n16 * (blockIdx.x + 1) / gridDim.x * 16;
-        for (size_t o = b0; o < b1; o += 32768) {
-            unsigned len = (unsigned)(b1 - o < 32768 ? b1 - o : 32768);
-            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(a.pf[i] + o), "r"(len) : "memory");
-        }
-    }
-#else
-    (void)a;
-#endif
-}
-
 /* Shared memory of k_mvq: the int8 input, its block scales and sums. */
 static size_t mvq_smem(const mv_args &a, int R) { return (size_t)R * a.K + (size_t)R * a.K / 4; }
 
@@ -1424,7 +1398,6 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
             }
         }
     }
-    mv_prefetch_l2(a);
 }
 
 /* Blocks of kernel k that fit on one SM at once (cached per kernel and
@@ -1500,78 +1473,6 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 }
 
 
-/* Weight order: for each matrix a matmul read, the matrix the next matmul
- * read (recorded on every matmul: prefill teaches decode, and a captured
- * step keeps what it was captured with). Open addressing on the weight's
- * address; entries into a freed buffer are dropped (cuda_succ_forget). */
-enum { SUCC_SLOTS = 2048 };
-struct cuda_succ {
-    struct {
-        const uint8_t *w, *next;
-        size_t next_bytes;
-    } e[SUCC_SLOTS];
-    const uint8_t *last;
-    size_t last_bytes;
-};
-
-static unsigned succ_slot(const uint8_t *w) { return (unsigned)(((uintptr_t)w >> 8) * 2654435761u) % SUCC_SLOTS; }
-
-static void succ_note(grt_device *dev, const grt_tensor *w) {
-    cuda_ctx *c = cuda_ctx_of(dev);
-    if (!c->l2_prefetch) return;
-    if (!c->succ && !(c->succ = (cuda_succ *)calloc(1, sizeof(cuda_succ)))) return;
-    cuda_succ *t = c->succ;
-    const uint8_t *p = (const uint8_t *)tptr(w);
-    if (w->buf->flags & GRT_BUF_HOST_VISIBLE) { /* mapped host memory: never prefetched */
-        t->last = NULL;
-        return;
-    }
-    if (t->last && t->last != p) {
-        for (unsigned i = succ_slot(t->last), k = 0; k < 16; k++, i = (i + 1) % SUCC_SLOTS)
-            if (!t->e[i].w || t->e[i].w == t->last) {
-                t->e[i].w = t->last, t->e[i].next = p, t->e[i].next_bytes = grt_tensor_nbytes(w);
-                break;
-            }
-    }
-    t->last = p;
-}
-
-static bool succ_of(const cuda_succ *t, const uint8_t *w, const uint8_t **next, size_t *bytes) {
-    for (unsigned i = succ_slot(w), k = 0; k < 16; k++, i = (i + 1) % SUCC_SLOTS)
-        if (t->e[i].w == w) {
-            *next = t->e[i].next, *bytes = t->e[i].next_bytes;
-            return true;
-        }
-    return false;
-}
-
-void cuda_succ_forget(grt_device *dev, const grt_buffer *b) {
-    cuda_succ *t = cuda_ctx_of(dev)->succ;
-    if (!t) return;
-    const uint8_t *lo = (const uint8_t *)b->ptr, *hi = lo + b->size;
-    bool any = false;
-    for (int i = 0; i < SUCC_SLOTS; i++)
-        any |= t->e[i].w && ((t->e[i].w >= lo && t->e[i].w < hi) || (t->e[i].next >= lo && t->e[i].next < hi));
-    if (any || (t->last >= lo && t->last < hi)) memset(t, 0, sizeof *t); /* rebuilt by the next matmuls */
-}
-
-/* The successors of a launch's last matrix, up to l2_prefetch bytes, into a.pf. */
-static void succ_fill(grt_device *dev, mv_args &a) {
-    cuda_ctx *c = cuda_ctx_of(dev);
-    for (int i = 0; i < MV_PF; i++) a.pf[i] = NULL, a.pf_n[i] = 0;
-    if (!c->l2_prefetch || !c->succ) return;
-    const uint8_t *w = a.m[a.n_mats - 1].w, *nx;
-    size_t left = c->l2_prefetch, nb;
-    for (int i = 0; i < MV_PF && left >= 16 && succ_of(c->succ, w, &nx, &nb); i++) {
-        bool mine = false;
-        for (int j = 0; j < a.n_mats; j++) mine |= a.m[j].w == nx;
-        if (mine || (uintptr_t)nx % 16) break;
-        size_t n = (nb < left ? nb : left) / 16 * 16;
-        a.pf[i] = nx, a.pf_n[i] = (unsigned)(n < (1u << 31) ? n : (1u << 31));
-        left -= n;
-        w = nx;
-    }
-}
 
 /* The packed GEMV: rows per warp G so a round (32 / G lanes x 4 units) is
  * at most a row; one wave of blocks; 2 rounds in flight per warp (3 spill
@@ -1597,7 +1498,6 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     a.split = 1;
     a.blk[a.n_mats] = (unsigned)((rows + (int64_t)G * MV_WARPS - 1) / ((int64_t)G * MV_WARPS));
     a.vec_stage = c->mv_vec_stage;
-    succ_fill(dev, a);
     if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
     else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
     else launch_mvq_g<T, R, 4>(dev, a);
@@ -2621,7 +2521,6 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
     int64_t K = w->ne[1];
     int pk = pack_of(dev, w);
     if (pk < 0) return;
-    succ_note(dev, w);
     mv_mat m = mat_of(out, w, bias, accumulate);
     bool ok = fusing(dev) && n_rows <= 4 && (size_t)(n_rows * K) * 4 <= MV_STAGE_MAX &&
               mv_aligned(T, m.w, m.w_row, (const float *)tptr(in), K);

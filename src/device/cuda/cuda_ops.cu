@@ -313,6 +313,22 @@ static __device__ __forceinline__ int ad_active(int pos, int max_ctx, int window
     return active > n_splits ? n_splits : active;
 }
 
+/* True in every thread of the GEMV block that finishes staging its input
+ * last (the counter then back to zero); call after a __syncthreads. That
+ * block writes the fused op's output: every block has read the input by
+ * then (it may be the same memory). Lighter than split_last (attention): nothing
+ * other blocks wrote is read, so one fence in one thread suffices. */
+static __device__ __forceinline__ bool staged_last(unsigned *ctr) {
+    __shared__ unsigned last;
+    if (threadIdx.x == 0) {
+        __threadfence();
+        last = atomicAdd(ctr, 1u) == gridDim.x - 1;
+        if (last) atomicExch(ctr, 0u);
+    }
+    __syncthreads();
+    return last;
+}
+
 /* Up to three matrices that read the same input, one launch; blocks
  * [blk[i], blk[i + 1]) compute matrix i. With stage, each block first puts
  * the input rows in shared memory, applying the prologue of a fused
@@ -512,17 +528,8 @@ static __device__ const float *mv_stage(const mv_args &a, float *xs, const float
         }
     }
     __syncthreads();
-    if (a.pro_out) {
-        __shared__ unsigned last;
-        if (threadIdx.x == 0) {
-            __threadfence();
-            last = atomicAdd(a.ctr, 1u) == gridDim.x - 1;
-            if (last) atomicExch(a.ctr, 0u);
-        }
-        __syncthreads();
-        if (last)
-            for (int64_t i = threadIdx.x; i < R * K; i += blockDim.x) a.pro_out[i] = xs[i];
-    }
+    if (a.pro_out && staged_last(a.ctr))
+        for (int64_t i = threadIdx.x; i < R * K; i += blockDim.x) a.pro_out[i] = xs[i];
     return xs;
 }
 
@@ -1238,21 +1245,12 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
         }
     }
     __syncthreads();
-    if (a.pro_out) {
-        __shared__ unsigned last;
-        if (threadIdx.x == 0) {
-            __threadfence();
-            last = atomicAdd(a.ctr, 1u) == gridDim.x - 1;
-            if (last) atomicExch(a.ctr, 0u);
+    if (a.pro_out && staged_last(a.ctr))
+        for (int64_t t = threadIdx.x; t < n8; t += nt) {
+            float v[8];
+            mvq_pro8(a, t, vec, sc, v);
+            for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
         }
-        __syncthreads();
-        if (last)
-            for (int64_t t = threadIdx.x; t < n8; t += nt) {
-                float v[8];
-                mvq_pro8(a, t, vec, sc, v);
-                for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
-            }
-    }
 }
 
 /* Shared memory of k_mvq: the int8 input, its block scales and sums. */

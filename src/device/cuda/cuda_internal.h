@@ -38,7 +38,7 @@ typedef struct cuda_ctx {
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256) */
     int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
     bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
-    bool mv_late_next;      /* the next float GEMV lets its dependent launch only after its own PDL wait */
+    bool mv_late_next;      /* the next GEMV (float or repacked) lets its dependent launch only after its own PDL wait */
     bool prev_late;         /* the last kernel launched was such a GEMV: all before it is complete when the next starts */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */

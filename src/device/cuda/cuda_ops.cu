@@ -350,7 +350,7 @@ struct mv_args {
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
                        blk[] then counts blocks of MV_WARPS / split rows */
     int pk;         /* Q8_0 / Q4_0 weights in the packed layout (cuda_pack) */
-    int late;       /* k_mvp_float: let the next kernel launch only after this one's PDL wait */
+    int late;       /* k_mvp_float, k_mvq: let the next kernel launch only after this one's PDL wait */
 };
 
 template <int R>
@@ -1270,7 +1270,7 @@ static size_t mvq_smem(const mv_args &a, int R) { return (size_t)R * a.K + (size
  * block through the sum of the x quants. */
 template <int T, int R, int G, int D>
 static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a) {
-    pdl_launch();
+    if (!a.late) pdl_launch();
     extern __shared__ uint4 sm_dyn[];
     constexpr int QW = T == GRT_Q4_0 ? 1 : 2; /* units per block */
     constexpr int EPU = 32 / QW, U = 4, LPG = 32 / G;
@@ -1322,6 +1322,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
         }
     }
     pdl_wait();
+    if (a.late) pdl_launch(); /* as in k_mvp_float */
     int8_t *XQ = (int8_t *)sm_dyn;
     int2 *XS = (int2 *)(XQ + (size_t)R * a.K);
     mvq_stage<R>(a, XQ, XS);
@@ -1496,9 +1497,11 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     a.split = 1;
     a.blk[a.n_mats] = (unsigned)((rows + (int64_t)G * MV_WARPS - 1) / ((int64_t)G * MV_WARPS));
     a.vec_stage = c->mv_vec_stage;
+    a.late = c->mv_late_next && c->pdl;
     if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
     else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
     else launch_mvq_g<T, R, 4>(dev, a);
+    c->prev_late = a.late;
 }
 
 template <int R>

@@ -1132,6 +1132,20 @@ static bool mv_joinable(const wg_cmd *a, const wg_cmd *b) {
            p[7] == q[7] && p[9] == p[3] && q[9] == q[3] && p[10] == 0 && q[10] == 0 && a->b[0].id == b->b[0].id;
 }
 
+/* The union [lo, hi) of the output windows of the m matvecs at c (one
+ * output buffer): true when it fits one binding and stays clear of c's
+ * input, so one dispatch may write all of them. */
+static bool out_window(const wg_ctx *x, const wg_cmd *c, size_t m, uint64_t *lo, uint64_t *hi) {
+    *lo = UINT64_MAX, *hi = 0;
+    for (size_t j = 0; j < m; j++) {
+        const wg_binding *w = &c[j].b[0];
+        if (w->off < *lo) *lo = w->off;
+        if (w->off + w->size > *hi) *hi = w->off + w->size;
+    }
+    const wg_binding *in = &c[0].b[1];
+    return *hi - *lo <= x->max_binding && !(in->id == c[0].b[0].id && in->off < *hi && *lo < in->off + in->size);
+}
+
 static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
     wg_ctx *x = wg_ctx_of(dev);
     size_t o = 0;
@@ -1139,15 +1153,8 @@ static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
         size_t m = 1;
         while (m < 3 && i + m < n && mv_joinable(&cmds[i], &cmds[i + m])) m++;
         /* the outputs' union window: within the binding limit, clear of the input */
-        uint64_t lo = UINT64_MAX, hi = 0;
-        for (size_t j = 0; j < m; j++) {
-            const wg_binding *w = &cmds[i + j].b[0];
-            if (w->off < lo) lo = w->off;
-            if (w->off + w->size > hi) hi = w->off + w->size;
-        }
-        const wg_binding *in = &cmds[i].b[1];
-        bool ok = m > 1 && hi - lo <= x->max_binding &&
-                  !(in->id == cmds[i].b[0].id && in->off < hi && lo < in->off + in->size);
+        uint64_t lo, hi;
+        bool ok = out_window(x, &cmds[i], m, &lo, &hi) && m > 1;
         WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3, cmds[i].wt, cmds[i].R) : NULL;
         if (!pipe) {
             for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
@@ -1377,15 +1384,8 @@ static size_t merge_mvx3(grt_device *dev, wg_cmd *cmds, size_t n) {
             if (!ok) break;
             m++;
         }
-        uint64_t lo = UINT64_MAX, hi = 0;
-        for (size_t j = 0; j < m; j++) {
-            const wg_binding *w = &cmds[i + j].b[0];
-            if (w->off < lo) lo = w->off;
-            if (w->off + w->size > hi) hi = w->off + w->size;
-        }
-        const wg_binding *in = &cmds[i].b[1];
-        bool ok = m > 1 && hi - lo <= x->max_binding &&
-                  !(in->id == cmds[i].b[0].id && in->off < hi && lo < in->off + in->size);
+        uint64_t lo, hi;
+        bool ok = out_window(x, &cmds[i], m, &lo, &hi) && m > 1;
         wg_cmd c = cmds[i];
         if (ok) {
             c.b[0] = (wg_binding){cmds[i].b[0].id, cmds[i].b[0].b, lo, hi - lo};

@@ -355,6 +355,16 @@ static void test_mvx_variants(void) {
  * epilogue, the q+k rope and the kv_store into one rope_kv): replay must
  * give the eager step's bits, for every weight type and for KV caches in one
  * buffer or two. */
+/* The o bytes of activations in A, then both caches (cb bytes each; the V
+ * cache after the K cache in KC when VC is NULL), in one malloc'ed block. */
+static float *read_step(grt_buffer *A, size_t o, grt_buffer *KC, grt_buffer *VC, size_t cb) {
+    float *r = malloc(o + 2 * cb);
+    CHECK(grt_dev_read(G, A, 0, r, o) == GRT_OK);
+    CHECK(grt_dev_read(G, KC, 0, (uint8_t *)r + o, VC ? cb : 2 * cb) == GRT_OK);
+    if (VC) CHECK(grt_dev_read(G, VC, 0, (uint8_t *)r + o + cb, cb) == GRT_OK);
+    return r;
+}
+
 static void capture_merge_case(grt_dtype wt, bool kv_shared) {
     const int K = 576, NH = 4, NKV = 2, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 96, MC = 8;
     const int Ns[5] = {NQ, NK, NK, FF, FF};
@@ -413,10 +423,7 @@ static void capture_merge_case(grt_dtype wt, bool kv_shared) {
             CHECK(grt_dev_capture_end(G, &g) == GRT_OK);
             grt_dev_graph_launch(G, g);
         }
-        res[cap] = malloc(o + 2 * cb);
-        CHECK(grt_dev_read(G, A, 0, res[cap], o) == GRT_OK);
-        CHECK(grt_dev_read(G, KC, 0, (uint8_t *)res[cap] + o, kv_shared ? 2 * cb : cb) == GRT_OK);
-        if (VC) CHECK(grt_dev_read(G, VC, 0, (uint8_t *)res[cap] + o + cb, cb) == GRT_OK);
+        res[cap] = read_step(A, o, KC, VC, cb);
         grt_dev_graph_free(G, g);
     }
     grt_webgpu_get_counters(G, &c1);
@@ -518,10 +525,7 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos) {
                 grt_dev_graph_launch(G, g);
             }
         }
-        res[cap] = malloc(o + 2 * cb);
-        CHECK(grt_dev_read(G, A, 0, res[cap], o) == GRT_OK);
-        CHECK(grt_dev_read(G, KC, 0, (uint8_t *)res[cap] + o, kv_shared ? 2 * cb : cb) == GRT_OK);
-        if (VC) CHECK(grt_dev_read(G, VC, 0, (uint8_t *)res[cap] + o + cb, cb) == GRT_OK);
+        res[cap] = read_step(A, o, KC, VC, cb);
         grt_dev_graph_free(G, g);
     }
     grt_webgpu_get_counters(G, &c1);

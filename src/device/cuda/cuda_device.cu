@@ -3,6 +3,7 @@
  * into a CUDA graph for replay. Kernels live in cuda_ops.cu and
  * cuda_sample.cu. The runtime is linked statically, so a binary built here
  * runs on machines without a GPU and reports why the device is missing. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,24 @@ static const grt_device_i cuda_device_i = {
     cuda_op_prepare_weight,
 };
 
+/* The tuning switches (cuda_ctx), read once at open; unset or empty: def.
+ * A flag turns over from its default only for "0"/"off" (default on) or
+ * "1"/"on" (default off). */
+static bool env_flag(const char *name, bool def) {
+    const char *e = getenv(name);
+    if (!e || !*e) return def;
+    if (def) return strcmp(e, "0") != 0 && strcmp(e, "off") != 0;
+    return strcmp(e, "1") == 0 || strcmp(e, "on") == 0;
+}
+
+/* atoi's value where it lies in [lo, hi], else def. */
+static int env_int(const char *name, int def, int lo, int hi) {
+    const char *e = getenv(name);
+    if (!e || !*e) return def;
+    int v = atoi(e);
+    return v >= lo && v <= hi ? v : def;
+}
+
 static char g_why[256];
 
 extern "C" bool grt_cuda_probe(const char **why) {
@@ -445,9 +464,7 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     *out = NULL;
     const char *why = NULL;
     if (!grt_cuda_probe(&why)) return grt_fail(GRT_ERR_NO_DEVICE, "%s", why);
-    int ord = 0;
-    const char *env = getenv("GENRT_CUDA_DEVICE");
-    if (env && *env) ord = atoi(env);
+    int ord = env_int("GENRT_CUDA_DEVICE", 0, INT_MIN, INT_MAX);
     grt_device *dev = (grt_device *)grt_calloc(1, sizeof *dev);
     cuda_ctx *c = (cuda_ctx *)grt_calloc(1, sizeof *c);
     grt_status s = GRT_OK;
@@ -471,38 +488,28 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
         goto fail;
     }
     c->n_sm = prop.multiProcessorCount;
-    env = getenv("GENRT_CUDA_FUSE");
-    c->fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_PDL");
-    c->pdl = prop.major >= 9 && !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_MV");
-    c->mv_pipe = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_MVU");
-    c->mv_u = env && atoi(env) == 8 ? 8 : env && atoi(env) == 2 ? 2 : 4;
-    env = getenv("GENRT_CUDA_SPLIT");
-    c->mv_split = env && (strcmp(env, "1") == 0 || strcmp(env, "on") == 0);
-    env = getenv("GENRT_CUDA_VSTAGE");
-    c->mv_vec_stage = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_DP4A");
-    c->mv_dp4a = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_MINSLICE");
-    c->mv_min_slice = env && atoi(env) >= 256 ? atoi(env) : 2048;
-    env = getenv("GENRT_CUDA_QDEPTH");
-    c->mv_qdepth2 = env && atoi(env) == 2;
-    env = getenv("GENRT_CUDA_REPACK");
-    c->repack = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_QG");
-    c->mvq_g = env ? atoi(env) : 0;
-    env = getenv("GENRT_CUDA_AFUSE");
-    c->attn_fuse = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_AKEYS");
-    c->attn_keys = env && atoi(env) >= 1 ? atoi(env) : 256;
-    env = getenv("GENRT_CUDA_ASTAGE");
-    c->attn_stage = env && atoi(env) >= 0 ? atoi(env) : 1 << 20;
-    env = getenv("GENRT_CUDA_AEARLY");
-    c->attn_early = !(env && (strcmp(env, "0") == 0 || strcmp(env, "off") == 0));
-    env = getenv("GENRT_CUDA_MVW");
-    c->mv_waves = env && atoi(env) > 0 ? atoi(env) : 1;
+    c->fuse = env_flag("GENRT_CUDA_FUSE", true);
+    c->pdl = prop.major >= 9 && env_flag("GENRT_CUDA_PDL", true);
+    c->mv_pipe = env_flag("GENRT_CUDA_MV", true);
+    c->mv_u = env_int("GENRT_CUDA_MVU", 4, 2, 8);
+    if (c->mv_u != 2 && c->mv_u != 8) c->mv_u = 4;
+    c->mv_split = env_flag("GENRT_CUDA_SPLIT", false);
+    c->mv_vec_stage = env_flag("GENRT_CUDA_VSTAGE", true);
+    c->mv_dp4a = env_flag("GENRT_CUDA_DP4A", true);
+    c->mv_min_slice = env_int("GENRT_CUDA_MINSLICE", 2048, 256, INT_MAX);
+    c->mv_qdepth2 = env_int("GENRT_CUDA_QDEPTH", 1, 1, 2) == 2;
+    c->repack = env_flag("GENRT_CUDA_REPACK", true);
+    c->mvq_g = env_int("GENRT_CUDA_QG", 0, INT_MIN, INT_MAX);
+    c->attn_fuse = env_flag("GENRT_CUDA_AFUSE", true);
+    c->attn_keys = env_int("GENRT_CUDA_AKEYS", 256, 1, INT_MAX);
+    c->attn_stage = env_int("GENRT_CUDA_ASTAGE", 1 << 20, 0, INT_MAX);
+    c->attn_early = env_flag("GENRT_CUDA_AEARLY", true);
+    c->mv_waves = env_int("GENRT_CUDA_MVW", 1, 1, INT_MAX);
+    c->mma = env_flag("GENRT_CUDA_MMA", true);
+    c->mma_slots = env_int("GENRT_CUDA_MMA_SLOTS", 2, INT_MIN, INT_MAX);
+    if (c->mma_slots < 0) c->mma_slots = 0;
+    c->flash = env_flag("GENRT_CUDA_FLASH", true);
+    c->flash_split = env_flag("GENRT_CUDA_FA_SPLIT", true);
     snprintf(c->dev_name, sizeof c->dev_name, "%s", prop.name);
     if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) goto cuda_fail;
     if ((e = cudaMalloc((void **)&c->counters, CUDA_N_COUNTERS * sizeof(unsigned))) != cudaSuccess) goto cuda_fail;

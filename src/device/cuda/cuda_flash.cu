@@ -18,7 +18,6 @@
  * cuda_ops.cu; GENRT_CUDA_FA_SPLIT=0 turns the key split off. */
 #include <cuda_fp16.h>
 #include <math.h>
-#include <stdlib.h>
 
 #include "device/cuda/cuda_internal.h"
 
@@ -259,11 +258,6 @@ static __global__ void k_flash_merge(float *out, const float *part, int n_rows, 
     }
 }
 
-static int env_int(const char *name, int def) {
-    const char *e = getenv(name);
-    return e && *e ? atoi(e) : def;
-}
-
 struct fa_args {
     float *out;
     const float *q;
@@ -287,7 +281,6 @@ static void launch_flash(grt_device *dev, const fa_args &a) {
         }
     }
     cuda_ctx *c = cuda_ctx_of(dev);
-    static int on = env_int("GENRT_CUDA_FA_SPLIT", 1);
     int G = a.n_heads / a.n_kv, rpb = BQ / G, tps = a.rows.n_rows / a.rows.n_seqs;
     int64_t blocks = (int64_t)((tps + rpb - 1) / rpb) * a.n_kv * a.rows.n_seqs;
     /* Split the keys so that the blocks come near to filling the resident
@@ -295,7 +288,7 @@ static void launch_flash(grt_device *dev, const fa_args &a) {
      * waves); shares of at least 2 tiles of the longest span. */
     int span = a.window > 0 && a.window < a.max_ctx ? a.window + rpb : a.max_ctx;
     int64_t cap = (int64_t)occ * c->n_sm;
-    int64_t n_splits = on ? (cap + blocks / 2) / blocks : 1;
+    int64_t n_splits = c->flash_split ? (cap + blocks / 2) / blocks : 1;
     int64_t by_span = span / (2 * fa_shape<HD>::BK);
     if (n_splits > by_span) n_splits = by_span;
     if (n_splits > 16) n_splits = 16;
@@ -336,9 +329,9 @@ static void flash_hd(grt_device *dev, const fa_args &a) {
 bool cuda_flash_attention(grt_device *dev, const grt_tensor *out, const grt_tensor *q, const grt_tensor *k_cache,
                           const grt_tensor *v_cache, const grt_tensor *state, grt_rows rows, int n_heads,
                           int n_kv_heads, int head_dim, int max_ctx, float scale, int window) {
-    static int on = env_int("GENRT_CUDA_FLASH", 1);
     /* decode rows (one per sequence) stay on the split kernels */
-    if (!on || rows.n_seqs < 1 || rows.n_rows <= rows.n_seqs || rows.n_rows % rows.n_seqs != 0) return false;
+    if (!cuda_ctx_of(dev)->flash || rows.n_seqs < 1 || rows.n_rows <= rows.n_seqs || rows.n_rows % rows.n_seqs != 0)
+        return false;
     /* whole float4 (f32) or 4-half (f16) pieces of q and cache rows */
     uintptr_t al = (uintptr_t)tptr(q) | (uintptr_t)tptr(k_cache) | (uintptr_t)tptr(v_cache);
     if (head_dim % 4 != 0 || al % 16 != 0) return false;

@@ -38,6 +38,11 @@ typedef struct cuda_ctx {
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256) */
     int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
     bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
+    bool mma;               /* prefill products on the tensor cores (GENRT_CUDA_MMA=0: the SIMT kernel) */
+    int mma_slots;          /* tensor-core products: resident 128 x 128 blocks per SM a K split aims for
+                               (GENRT_CUDA_MMA_SLOTS, 2; 0: no split; negative: 0) */
+    bool flash;             /* flash-style prefill attention (GENRT_CUDA_FLASH=0: the split kernels) */
+    bool flash_split;       /* flash prefill attention may split the keys over blocks (GENRT_CUDA_FA_SPLIT=0: off) */
     bool mv_late_next;      /* the next GEMV (float or repacked) lets its dependent launch only after its own PDL wait */
     bool prev_late;         /* the last kernel launched was such a GEMV: all before it is complete when the next starts */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */

@@ -23,8 +23,6 @@
  * GENRT_CUDA_MMA_SLOTS=0 turns the split off. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "device/cuda/cuda_internal.h"
 
@@ -280,14 +278,7 @@ struct mma_plan {
     bool big;
     int splits;
 };
-static mma_plan plan_mma(int n_sm, int M, int N, int K) {
-    /* resident 128 x 128 blocks per SM the splits aim for (GENRT_CUDA_MMA_SLOTS; 0: no split) */
-    static int slots = -1;
-    if (slots < 0) {
-        const char *e = getenv("GENRT_CUDA_MMA_SLOTS");
-        slots = e && *e ? atoi(e) : 2;
-        if (slots < 0) slots = 0;
-    }
+static mma_plan plan_mma(int n_sm, int slots, int M, int N, int K) {
     int64_t MN = (int64_t)M * N;
     int64_t big = (int64_t)((M + 127) / 128) * ((N + 127) / 128);
     int sb = mma_splits(big, slots * n_sm, K, MN);
@@ -308,18 +299,13 @@ static void run_mma(grt_device *dev, mma_plan pl, const uint16_t *ah, const uint
 
 bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, const float *bias,
                      float *out, int64_t M, int64_t N, int64_t K, bool acc) {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("GENRT_CUDA_MMA");
-        on = !(e && strcmp(e, "0") == 0);
-    }
-    if (!on || (T != GRT_F16 && T != GRT_BF16)) return false;
+    cuda_ctx *c = cuda_ctx_of(dev);
+    if (!c->mma || (T != GRT_F16 && T != GRT_BF16)) return false;
     /* cp.async moves 16-byte pieces of weight rows */
     if (K % 8 != 0 || (uintptr_t)w % 16 != 0 || w_row % 16 != 0) return false;
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return false;
-    cuda_ctx *c = cuda_ctx_of(dev);
     bool f16 = T == GRT_F16;
-    mma_plan pl = plan_mma(c->n_sm, (int)M, (int)N, (int)K);
+    mma_plan pl = plan_mma(c->n_sm, c->mma_slots, (int)M, (int)N, (int)K);
     /* scratch: hi, lo [M, K]; rs [M]; split-K partials [splits, M, N] */
     size_t half = (size_t)M * (size_t)K * 2, rs_off = 2 * half;
     size_t part_off = (rs_off + (size_t)M * 4 + 255) & ~(size_t)255;

@@ -1116,36 +1116,14 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_quant(mv_
 /* ------------------------------------------- matmul: decode, packed quants */
 
 /* Elements [8t, 8t + 8) of the input rows ([R, K] flattened, K % 8 == 0)
- * after the prologue, computed as mv_stage does (sc: rmsnorm scales by row). */
-static __device__ __forceinline__ void mvq_pro8(const mv_args &a, int64_t t, bool vec, const float *sc, float (&v)[8]) {
-    int64_t e = t * 8;
-    float4 x0, x1;
-    if (vec) {
-        x0 = ((const float4 *)a.x)[2 * t], x1 = ((const float4 *)a.x)[2 * t + 1];
-    } else {
-        const float *x = a.x + e;
-        x0 = make_float4(x[0], x[1], x[2], x[3]), x1 = make_float4(x[4], x[5], x[6], x[7]);
-    }
-    if (a.pro == PRO_NORM) {
-        const float *w = a.pw + e % a.K;
-        float4 w0 = vec ? ((const float4 *)w)[0] : make_float4(w[0], w[1], w[2], w[3]);
-        float4 w1 = vec ? ((const float4 *)w)[1] : make_float4(w[4], w[5], w[6], w[7]);
-        float s = sc[e / a.K];
-        x0 = norm4(x0, s, w0), x1 = norm4(x1, s, w1);
-    } else if (a.pro == PRO_GLU) {
-        const float *u = a.up + e;
-        float4 u0 = vec ? ((const float4 *)u)[0] : make_float4(u[0], u[1], u[2], u[3]);
-        float4 u1 = vec ? ((const float4 *)u)[1] : make_float4(u[4], u[5], u[6], u[7]);
-        x0 = glu4(x0, u0, a.act), x1 = glu4(x1, u1, a.act);
-    }
-    v[0] = x0.x, v[1] = x0.y, v[2] = x0.z, v[3] = x0.w, v[4] = x1.x, v[5] = x1.y, v[6] = x1.z, v[7] = x1.w;
-}
-
-/* Elements [8t, 8t + 8) of the input rows for quantization: rmsnorm's
- * x * w without its row scale (quantization is scale-free: the scale goes
- * into the block's d afterwards) and sq = the sum of x^2; GLU's act(x) * up;
- * else x. */
-static __device__ __forceinline__ void mvq_load8(const mv_args &a, int64_t t, bool vec, float (&v)[8], float &sq) {
+ * after the prologue, computed as mv_stage does: GLU's act(x) * up,
+ * rmsnorm's x * sc[row] * w, else x. For quantization (QUANT) rmsnorm stops
+ * at x * w, without its row scale (quantization is scale-free: the scale
+ * goes into the block's d afterwards), and sq = the sum of x^2 (0 unless
+ * rmsnorm); sc is not read. */
+template <bool QUANT>
+static __device__ __forceinline__ void mvq_in8(const mv_args &a, int64_t t, bool vec, const float *sc, float (&v)[8],
+                                               float &sq) {
     int64_t e = t * 8;
     float4 x0, x1;
     if (vec) {
@@ -1159,9 +1137,14 @@ static __device__ __forceinline__ void mvq_load8(const mv_args &a, int64_t t, bo
         const float *w = a.pw + e % a.K;
         float4 w0 = vec ? ((const float4 *)w)[0] : make_float4(w[0], w[1], w[2], w[3]);
         float4 w1 = vec ? ((const float4 *)w)[1] : make_float4(w[4], w[5], w[6], w[7]);
-        sq = sumsq4(x0) + sumsq4(x1);
-        x0 = make_float4(x0.x * w0.x, x0.y * w0.y, x0.z * w0.z, x0.w * w0.w);
-        x1 = make_float4(x1.x * w1.x, x1.y * w1.y, x1.z * w1.z, x1.w * w1.w);
+        if (QUANT) {
+            sq = sumsq4(x0) + sumsq4(x1);
+            x0 = make_float4(x0.x * w0.x, x0.y * w0.y, x0.z * w0.z, x0.w * w0.w);
+            x1 = make_float4(x1.x * w1.x, x1.y * w1.y, x1.z * w1.z, x1.w * w1.w);
+        } else {
+            float s = sc[e / a.K];
+            x0 = norm4(x0, s, w0), x1 = norm4(x1, s, w1);
+        }
     } else if (a.pro == PRO_GLU) {
         const float *u = a.up + e;
         float4 u0 = vec ? ((const float4 *)u)[0] : make_float4(u[0], u[1], u[2], u[3]);
@@ -1196,7 +1179,7 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
         float v[2][8], sq[2];
 #pragma unroll
         for (int j = 0; j < 2; j++)
-            if (t0 + j * nt < n8) mvq_load8(a, t0 + j * nt, vec, v[j], sq[j]);
+            if (t0 + j * nt < n8) mvq_in8<true>(a, t0 + j * nt, vec, NULL, v[j], sq[j]);
 #pragma unroll
         for (int j = 0; j < 2; j++) {
             int64_t t = t0 + j * nt;
@@ -1247,8 +1230,8 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
     __syncthreads();
     if (a.pro_out && staged_last(a.ctr))
         for (int64_t t = threadIdx.x; t < n8; t += nt) {
-            float v[8];
-            mvq_pro8(a, t, vec, sc, v);
+            float v[8], sq;
+            mvq_in8<false>(a, t, vec, sc, v, sq);
             for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
         }
 }

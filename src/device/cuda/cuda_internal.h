@@ -43,7 +43,6 @@ typedef struct cuda_ctx {
                                (GENRT_CUDA_MMA_SLOTS, 2; 0: no split; negative: 0) */
     bool flash;             /* flash-style prefill attention (GENRT_CUDA_FLASH=0: the split kernels) */
     bool flash_split;       /* flash prefill attention may split the keys over blocks (GENRT_CUDA_FA_SPLIT=0: off) */
-    bool mv_late_next;      /* the next GEMV (float or repacked) lets its dependent launch only after its own PDL wait */
     bool prev_late;         /* the last kernel launched was such a GEMV: all before it is complete when the next starts */
     unsigned *counters;     /* [CUDA_N_COUNTERS] device, zero between kernels */
     struct cuda_pend *pend; /* the op held back for fusion (cuda_ops.cu) */

@@ -350,7 +350,8 @@ struct mv_args {
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
                        blk[] then counts blocks of MV_WARPS / split rows */
     int pk;         /* Q8_0 / Q4_0 weights in the packed layout (cuda_pack) */
-    int late;       /* k_mvp_float, k_mvq: let the next kernel launch only after this one's PDL wait */
+    int late;       /* k_mvp_float, k_mvq: let the next kernel launch only after this one's PDL wait
+                       (set on a held group whose output a rope reads: an attention follows) */
 };
 
 template <int R>
@@ -1480,7 +1481,7 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     a.split = 1;
     a.blk[a.n_mats] = (unsigned)((rows + (int64_t)G * MV_WARPS - 1) / ((int64_t)G * MV_WARPS));
     a.vec_stage = c->mv_vec_stage;
-    a.late = c->mv_late_next && c->pdl;
+    a.late = a0.late && c->pdl;
     if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
     else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
     else launch_mvq_g<T, R, 4>(dev, a);
@@ -1496,7 +1497,7 @@ static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
         a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     cuda_ctx *c = cuda_ctx_of(dev);
-    a.late = (T == GRT_F32 || T == GRT_F16 || T == GRT_BF16) && c->mv_late_next && c->pdl;
+    a.late = (T == GRT_F32 || T == GRT_F16 || T == GRT_BF16) && a0.late && c->pdl;
     switch (T) {
     case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); break;
     case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); break;
@@ -2585,11 +2586,11 @@ void cuda_op_rope(grt_device *dev, const grt_tensor *x, const grt_tensor *inv_fr
         p->n_rope = 2;
         return;
     }
-    /* q, k, v of a layer: their GEMV triggers late, so a fused decode
-     * attention after it may load the cache before its wait */
-    cuda_ctx_of(dev)->mv_late_next = cuda_ctx_of(dev)->attn_early;
+    /* the held GEMV computed this rope's input (q, k, v of a layer): it
+     * triggers late, so a fused decode attention after it may load the
+     * cache before its wait */
+    if (p->kind == PEND_MM) p->mv.late = cuda_ctx_of(dev)->attn_early;
     cuda_flush(dev);
-    cuda_ctx_of(dev)->mv_late_next = false;
     if (!fusing(dev)) {
         direct_rope(dev, x, inv_freq, state, rows, n_heads, head_dim, rot_dim, interleaved);
         return;

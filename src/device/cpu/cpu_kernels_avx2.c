@@ -1,20 +1,9 @@
 /* AVX2 + FMA + F16C kernels: the layout of the AVX-512 file at half the
  * width, with tiles of R <= 2 activation rows x C = 4 or 1 weight rows so
  * the accumulators fit in 16 registers. */
-#include <immintrin.h>
-#include <string.h>
-
-#include "device/cpu/cpu_internal.h"
-
-#define INLINE static inline __attribute__((always_inline))
+#include "device/cpu/cpu_kernels_x86.h"
 
 enum { ROW_BLOCK = 64 };
-
-INLINE float load_f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 INLINE float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -30,12 +19,6 @@ INLINE __m256 ldw(grt_dtype t, const uint8_t *w, int64_t k) {
     __m128i h = _mm_loadu_si128((const __m128i *)(w + 2 * k));
     if (t == GRT_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-INLINE void store_out(const cpu_mm *m, int64_t r, int64_t n, float v) {
-    if (m->bias) v += m->bias[n];
-    float *o = m->out + r * m->N + n;
-    *o = m->accumulate ? *o + v : v;
 }
 
 INLINE void tile_float(const cpu_mm *m, grt_dtype t, const int R, const int C, int64_t r, int64_t n) {
@@ -90,19 +73,6 @@ INLINE void tile_float(const cpu_mm *m, grt_dtype t, const int R, const int C, i
 
 /* ---------------------------------------------------------------- quantized weights */
 
-INLINE __m256i ldq(grt_dtype t, const uint8_t *w, int64_t b, float *d) {
-    if (t == GRT_Q8_0) {
-        const uint8_t *p = w + b * sizeof(grt_block_q8_0);
-        *d = load_f16(p);
-        return _mm256_loadu_si256((const __m256i *)(p + 2));
-    }
-    const uint8_t *p = w + b * sizeof(grt_block_q4_0);
-    *d = load_f16(p);
-    __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
-    __m128i m4 = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
-}
-
 /* Q8_0 as |w| * (x with w's sign); Q4_0 as nibbles * x, the -8 offset
  * taken off through the activation block sums (see the AVX-512 file). */
 INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, int64_t r, int64_t n) {
@@ -128,7 +98,7 @@ INLINE void tile_quant(const cpu_mm *m, grt_dtype t, const int R, const int C, i
         #pragma GCC unroll 4
         for (int j = 0; j < C; j++) {
             float d;
-            wv[j] = ldq(t, w[j], b, &d);
+            wv[j] = ldq1(t, w[j], b, &d);
             dw[j] = _mm256_set1_ps(d);
             wa[j] = t == GRT_Q8_0 ? _mm256_sign_epi8(wv[j], wv[j]) : wv[j];
         }

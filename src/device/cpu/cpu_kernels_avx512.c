@@ -4,20 +4,9 @@
  * (one row) streams four weight rows at once. Quantized weights multiply
  * Q8_0-quantized activations with 8-bit integer dot products, two 32-element
  * blocks per 512-bit register. */
-#include <immintrin.h>
-#include <string.h>
-
-#include "device/cpu/cpu_internal.h"
-
-#define INLINE static inline __attribute__((always_inline))
+#include "device/cpu/cpu_kernels_x86.h"
 
 enum { ROW_BLOCK = 64 }; /* activation rows kept hot while weight tiles stream */
-
-INLINE float load_f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 /* ---------------------------------------------------------------- float weights */
 
@@ -33,12 +22,6 @@ INLINE __m512 ldw_mask(grt_dtype t, const uint8_t *w, int64_t k, __mmask16 m) {
     __m256i h = _mm256_maskz_loadu_epi16(m, w + 2 * k);
     if (t == GRT_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-INLINE void store_out(const cpu_mm *m, int64_t r, int64_t n, float v) {
-    if (m->bias) v += m->bias[n];
-    float *o = m->out + r * m->N + n;
-    *o = m->accumulate ? *o + v : v;
 }
 
 INLINE void tile_float(const cpu_mm *m, grt_dtype t, const int R, const int C, int64_t r, int64_t n) {
@@ -108,20 +91,6 @@ INLINE __m512i ldq2(grt_dtype t, const uint8_t *w, int64_t b, __m512 *dv) {
     /* [q0 lo, q1 lo, q0 hi, q1 hi] -> [q0 lo, q0 hi, q1 lo, q1 hi] */
     __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
-/* The same for one block, in 256 bits. */
-INLINE __m256i ldq1(grt_dtype t, const uint8_t *w, int64_t b, float *d) {
-    if (t == GRT_Q8_0) {
-        const uint8_t *p = w + b * sizeof(grt_block_q8_0);
-        *d = load_f16(p);
-        return _mm256_loadu_si256((const __m256i *)(p + 2));
-    }
-    const uint8_t *p = w + b * sizeof(grt_block_q4_0);
-    *d = load_f16(p);
-    __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
-    __m128i m4 = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
 }
 
 INLINE __m512 two(const float *p) {

@@ -165,7 +165,8 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
  * per instance in a chain kernel */
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
                                         "ldx", "i8x4", "nib4", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
-                                        "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh"};
+                                        "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh",
+                                        "m_rseg", "m_rrow", "m_wv", "mvx_block", "mvx_setup", "mvx_run"};
 
 /* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
 static bool chain_parts(int sh, char **a, char **b) {
@@ -636,8 +637,10 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[7]) {
     if (wt > 2) R = 8, min_wg = 128; /* quantized: x shared by more rows pays (sweep) */
     while (R > 1 && (uint64_t)N / (G * R) < min_wg) R /= 2;
     if (eR >= 1 && eR <= 8) R = eR;
-    uint32_t Uc = 1;
-    (void)per;
+    /* float weights: all of a thread's chunks of a row in flight at once
+     * where that is at most 2 (K <= 2 T; every K up to 2048 in f16/bf16):
+     * the kernel issues them before the folded norm or a chain's wait. */
+    uint32_t Uc = wt <= 2 && per <= 2 ? per : 1;
     if (eU >= 1 && eU * R <= 16) Uc = eU;
     (void)N;
     /* quantized: stage runs of blocks through workgroup memory (GENRT_WEBGPU_MVX 4th field: 1 on, 2 off) */
@@ -903,7 +906,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
     uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
     uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
-    uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8;
+    uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 3 + 2048 * 4 + 3 * 8 * 4 + 8;
     if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS - WG_CHAIN_COUNTERS ||
         wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
         return false;
@@ -1490,13 +1493,13 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     const uint32_t *ap = at->params, *mp = mv->params;
     const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
     uint64_t groups = (uint64_t)ap[4] * ap[9];
-    bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] == 1 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
+    bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] <= 2 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
               mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
               In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
               mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
     /* attn_dec's workgroup memory, the staged input and the rest */
     uint64_t G = at->cfg[2], hd = at->cfg[1] * 4;
-    uint64_t wg_bytes = (G + 2) * hd * 4 + G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8 + 2048 * 4 + 32;
+    uint64_t wg_bytes = (G + 2) * hd * 4 + G * 64 * 4 * 3 + 2048 * 4 + 3 * 8 * 4 + 8 + 2048 * 4 + 32;
     if (!ok || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
     uint64_t lo = O->off, hi = O->off + O->size;
     const wg_binding *w3[3] = {O, Q, X};
@@ -1576,7 +1579,7 @@ static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_
 /* Whether mvx dispatch c can be a chain instance: float weights, U 1, no
  * GLU or bias, K <= 2048 (its input staged in workgroup memory). */
 static bool chain_mvx_ok(const wg_cmd *c) {
-    return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] == 1 && c->cfg[5] == 0 &&
+    return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] <= 2 && c->cfg[5] == 0 &&
            (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
 }
 

@@ -39,7 +39,8 @@ var<workgroup> vn : array<vec4<f32>, HD4>;   // ROPE: the new value
 var<workgroup> qs : array<vec4<f32>, G * HD4>;
 var<workgroup> sc : array<f32, G * 64u>;      // a chunk's scores, then weights
 var<workgroup> red : array<f32, 2048>;        // score quarters, reductions
-var<workgroup> tr : array<f32, G * 64u>;      // tree reductions over a chunk
+var<workgroup> tr : array<f32, G * 64u>;      // tree reductions over a chunk (subgroups: max partials)
+var<workgroup> tr2 : array<f32, G * 64u>;     // subgroups: sum partials
 var<workgroup> mrun : array<f32, 8>;
 var<workgroup> lrun : array<f32, 8>;
 var<workgroup> fac : array<f32, 8>;
@@ -164,55 +165,128 @@ fn attn_main(L : u32, lid : u32) {
 
   var acc : array<vec4<f32>, 8>;
   for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
-  for (var c0 = lo; c0 <= hi; c0 += 64) {
-    if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
-    let jk = min(c0 + i32(kq), hi);
-    for (var t = 0u; t < KPT; t++) {
-      let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
-      if (newk && jv == pos) { vr[t] = vn[dq]; }
-    }
-    if (newk && jk == pos) {
-      for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
-    }
-    for (var g = 0u; g < G; g++) {
-      var s = 0.0;
-      for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[g * HD4 + u + 4u * i]); }
-      red[g * 256u + lid] = s;
-    }
-    workgroupBarrier();
-    for (var e = lid; e < G * 64u; e += 256u) {
-      let g = e / 64u; let k = e % 64u;
-      let b = g * 256u + k * 4u;
-      var s = NEG_INF;
-      if (c0 + i32(k) <= hi) { s = (red[b] + red[b + 1u] + red[b + 2u] + red[b + 3u]) * P.f.x; }
-      sc[e] = s;
-      tr[e] = s;
-    }
-    tree(lid, true);
-    if (lid < G) {
-      let cm = max(mrun[lid], tr[lid * 64u]);
-      fac[lid] = exp(mrun[lid] - cm);
-      mrun[lid] = cm;
-    }
-    workgroupBarrier();
-    for (var e = lid; e < G * 64u; e += 256u) {
-      let p = exp(sc[e] - mrun[e / 64u]);
-      sc[e] = p;
-      tr[e] = p;
-    }
-    tree(lid, false);
-    if (lid < G) { lrun[lid] = lrun[lid] * fac[lid] + tr[lid * 64u]; }
-    if (vthr) {
-      for (var g = 0u; g < G; g++) {
-        var a = acc[g] * fac[g];
-        for (var t = 0u; t < KPT; t++) {
-          let key = kg + NKG * t;
-          if (key < 64u && c0 + i32(key) <= hi) { a += sc[g * 64u + key] * vr[t]; }
-        }
-        acc[g] = a;
+  // With subgroups of >= 4 lanes (afast): a key's 4 quarters, the chunk's
+  // max and sum are reduced by xor butterflies, each subgroup's result goes
+  // to workgroup memory and every thread combines those partials itself in
+  // a fixed order (running max and sum in registers): two barriers a chunk
+  // instead of about eleven.
+  let afast = SG >= 4u;
+  var mr : array<f32, 8>;
+  var lr : array<f32, 8>;
+  for (var g = 0u; g < G; g++) { mr[g] = NEG_INF; lr[g] = 0.0; }
+  if (afast) {
+    let NP = 256u / SG;                          // subgroups: partials per head
+    let sgi = lid / SG;
+    for (var c0 = lo; c0 <= hi; c0 += 64) {
+      if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+      let jk = min(c0 + i32(kq), hi);
+      for (var t = 0u; t < KPT; t++) {
+        let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
+        if (newk && jv == pos) { vr[t] = vn[dq]; }
       }
+      if (newk && jk == pos) {
+        for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
+      }
+      var sv : array<f32, 8>;
+      for (var g = 0u; g < G; g++) {
+        var s = 0.0;
+        for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[g * HD4 + u + 4u * i]); }
+        s = s + sg_xor(s, 1u);
+        s = s + sg_xor(s, 2u);
+        var v = NEG_INF;
+        if (c0 + i32(kq) <= hi) { v = s * P.f.x; }
+        sv[g] = v;
+        var m = v;
+        for (var st = 4u; st < SG; st <<= 1u) { m = max(m, sg_xor(m, st)); }
+        if (lid % SG == 0u) { tr[g * 64u + sgi] = m; }
+      }
+      workgroupBarrier();
+      var fr : array<f32, 8>;
+      for (var g = 0u; g < G; g++) {
+        var cm = NEG_INF;
+        for (var k = 0u; k < NP; k++) { cm = max(cm, tr[g * 64u + k]); }
+        let nm = max(mr[g], cm);
+        fr[g] = exp(mr[g] - nm);
+        mr[g] = nm;
+        let e = exp(sv[g] - nm);
+        if (u == 0u) { sc[g * 64u + kq] = e; }
+        var es = e;
+        for (var st = 4u; st < SG; st <<= 1u) { es = es + sg_xor(es, st); }
+        if (lid % SG == 0u) { tr2[g * 64u + sgi] = es; }
+      }
+      workgroupBarrier();
+      for (var g = 0u; g < G; g++) {
+        var cs = 0.0;
+        for (var k = 0u; k < NP; k++) { cs += tr2[g * 64u + k]; }
+        lr[g] = lr[g] * fr[g] + cs;
+      }
+      if (vthr) {
+        for (var g = 0u; g < G; g++) {
+          var a = acc[g] * fr[g];
+          for (var t = 0u; t < KPT; t++) {
+            let key = kg + NKG * t;
+            if (key < 64u && c0 + i32(key) <= hi) { a += sc[g * 64u + key] * vr[t]; }
+          }
+          acc[g] = a;
+        }
+      }
+      if (c0 + 64 <= hi) { workgroupBarrier(); }
     }
-    workgroupBarrier();
+    if (lid == 0u) {
+      for (var g = 0u; g < G; g++) { mrun[g] = mr[g]; lrun[g] = lr[g]; }
+    }
+  } else {
+    for (var c0 = lo; c0 <= hi; c0 += 64) {
+      if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+      let jk = min(c0 + i32(kq), hi);
+      for (var t = 0u; t < KPT; t++) {
+        let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
+        if (newk && jv == pos) { vr[t] = vn[dq]; }
+      }
+      if (newk && jk == pos) {
+        for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
+      }
+      for (var g = 0u; g < G; g++) {
+        var s = 0.0;
+        for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[g * HD4 + u + 4u * i]); }
+        red[g * 256u + lid] = s;
+      }
+      workgroupBarrier();
+      for (var e = lid; e < G * 64u; e += 256u) {
+        let g = e / 64u; let k = e % 64u;
+        let b = g * 256u + k * 4u;
+        var s = NEG_INF;
+        if (c0 + i32(k) <= hi) { s = (red[b] + red[b + 1u] + red[b + 2u] + red[b + 3u]) * P.f.x; }
+        sc[e] = s;
+        tr[e] = s;
+      }
+      tree(lid, true);
+      if (lid < G) {
+        let cm = max(mrun[lid], tr[lid * 64u]);
+        fac[lid] = exp(mrun[lid] - cm);
+        mrun[lid] = cm;
+      }
+      workgroupBarrier();
+      for (var e = lid; e < G * 64u; e += 256u) {
+        let p = exp(sc[e] - mrun[e / 64u]);
+        sc[e] = p;
+        tr[e] = p;
+      }
+      tree(lid, false);
+      if (lid < G) { lrun[lid] = lrun[lid] * fac[lid] + tr[lid * 64u]; }
+      if (vthr) {
+        for (var g = 0u; g < G; g++) {
+          var a = acc[g] * fac[g];
+          for (var t = 0u; t < KPT; t++) {
+            let key = kg + NKG * t;
+            if (key < 64u && c0 + i32(key) <= hi) { a += sc[g * 64u + key] * vr[t]; }
+          }
+          acc[g] = a;
+        }
+      }
+      workgroupBarrier();
+    }
+
   }
 
   // the value groups' sums, one head at a time
@@ -220,24 +294,56 @@ fn attn_main(L : u32, lid : u32) {
   let ps = G * (hd + 2u);
   let pb0 = P.d.z + rk * NS * ps;
   let pb = pb0 + sp * ps;
-  for (var g = 0u; g < G; g++) {
-    if (vthr) {
-      let b = (kg * HD4 + dq) * 4u;
-      red[b] = acc[g].x; red[b + 1u] = acc[g].y; red[b + 2u] = acc[g].z; red[b + 3u] = acc[g].w;
-    }
-    workgroupBarrier();
-    if (lid < hd) {
-      var o = 0.0;
-      for (var k = 0u; k < NKG; k++) { o += red[k * hd + lid]; }
-      if (nsa == 1) {
-        var inv = 0.0;
-        if (lrun[g] > 0.0) { inv = 1.0 / lrun[g]; }
-        aout(oo + g * hd + lid, o * inv);
-      } else {
-        atomicStore(&PT[pb + 2u * G + g * hd + lid], bitcast<u32>(o));
+  // subgroups of >= HD4 lanes (and room in red): the key groups of a
+  // subgroup summed by butterflies, then every head's partials at once (one
+  // barrier instead of two per head)
+  let NPV = 256u / max(SG, 1u);
+  let ofast = afast && SG >= HD4 && SG % HD4 == 0u && G * NPV * hd <= 2048u;
+  if (ofast) {
+    let sgi = lid / SG;
+    for (var g = 0u; g < G; g++) {
+      var a = acc[g];
+      for (var st = HD4; st < SG; st <<= 1u) {
+        a = a + vec4<f32>(sg_xor(a.x, st), sg_xor(a.y, st), sg_xor(a.z, st), sg_xor(a.w, st));
+      }
+      if (lid % SG < HD4) {
+        let b = (g * NPV + sgi) * hd + dq * 4u;
+        red[b] = a.x; red[b + 1u] = a.y; red[b + 2u] = a.z; red[b + 3u] = a.w;
       }
     }
     workgroupBarrier();
+    for (var e = lid; e < G * hd; e += 256u) {
+      let g = e / hd; let i = e % hd;
+      var o = 0.0;
+      for (var k = 0u; k < NPV; k++) { o += red[(g * NPV + k) * hd + i]; }
+      if (nsa == 1) {
+        var inv = 0.0;
+        if (lrun[g] > 0.0) { inv = 1.0 / lrun[g]; }
+        aout(oo + e, o * inv);
+      } else {
+        atomicStore(&PT[pb + 2u * G + e], bitcast<u32>(o));
+      }
+    }
+  } else {
+    for (var g = 0u; g < G; g++) {
+      if (vthr) {
+        let b = (kg * HD4 + dq) * 4u;
+        red[b] = acc[g].x; red[b + 1u] = acc[g].y; red[b + 2u] = acc[g].z; red[b + 3u] = acc[g].w;
+      }
+      workgroupBarrier();
+      if (lid < hd) {
+        var o = 0.0;
+        for (var k = 0u; k < NKG; k++) { o += red[k * hd + lid]; }
+        if (nsa == 1) {
+          var inv = 0.0;
+          if (lrun[g] > 0.0) { inv = 1.0 / lrun[g]; }
+          aout(oo + g * hd + lid, o * inv);
+        } else {
+          atomicStore(&PT[pb + 2u * G + g * hd + lid], bitcast<u32>(o));
+        }
+      }
+      workgroupBarrier();
+    }
   }
   if (nsa == 1) {
     if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }

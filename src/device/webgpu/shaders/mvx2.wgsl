@@ -3,7 +3,7 @@
 // the rmsnorm folded in): mvx.wgsl twice, as instances _a and _b (their
 // names suffixed, arguments p1 and p2). Workgroups [0, x.x) run _a, the next
 // x.y run _b once every _a workgroup has counted itself in (counter x.z of
-// PT); before waiting, a _b workgroup pulls its weight rows into the caches.
+// PT); before waiting, a _b workgroup loads its first round of weights (mvx_setup).
 // No workgroup waits on one that has not started (workgroups start in index
 // order, the _a ones first, and those never wait); the last _b workgroup past
 // the wait resets the counters (x.z, x.z + 1). A: the window of the
@@ -33,8 +33,8 @@ override WTYPE_b : u32 = 1u;
 override T_b : u32 = 256u;
 override RPW_b : u32 = 4u;
 override NORM_b : bool = false;
-const U_a : u32 = 1u;
-const U_b : u32 = 1u;
+const U_a : u32 = 2u;   // (any U gives the same sums; 2 covers K <= 2 T)
+const U_b : u32 = 2u;
 const NORM_a : bool = false;
 const GLU_a : u32 = 0u;
 const GLU_b : u32 = 0u;
@@ -85,8 +85,9 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
         @builtin(local_invocation_index) lid : u32) {
   let L = wg_linear(wid, nwg);
   if (L < PC.x.x) {
+    mvx_setup_a(L, lid);                  // weights first: their latency overlaps the staging
     stage(lid, PC.p1.g.x, PC.p1.b.x);
-    mvx_main_a(L, lid);
+    mvx_run_a(L, lid);
     storageBarrier();
     workgroupBarrier();
     if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
@@ -94,24 +95,10 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   }
   let M = L - PC.x.x;
   if (M >= PC.x.y) { return; }
-  let P2 = PC.p2;
-  if (PC.p0.g.y == 0u) {
-    // this workgroup's rows (mvx's segment mapping) into the caches
-    let nb = 256u / T_b * RPW_b;
-    let nv = select(P2.b.x / 8u, P2.b.x / 4u, WTYPE_b == 0u);
-    let nb0 = (P2.a.w + nb - 1u) / nb;
-    var nb1 = 0u;
-    if (P2.d.w > 1u) { nb1 = (P2.c.z + nb - 1u) / nb; }
-    var seg = 0u; var bl = M; var N = P2.a.w; var wo = P2.a.z;
-    if (M >= nb0 + nb1) { seg = 2u; bl = M - nb0 - nb1; N = P2.d.z; wo = P2.d.y; }
-    else if (M >= nb0) { seg = 1u; bl = M - nb0; N = P2.c.z; wo = P2.c.y; }
-    var acc = 0u;
-    for (var e = lid; e < nb * nv; e += 256u) {
-      let n = min(bl * nb + e / nv, N - 1u);
-      acc ^= ldw_b(seg, wo + n * P2.b.z + e % nv).x;
-    }
-    if (acc == PC.p0.g.z && PC.p0.g.w != 0u) { ast(0u, 0.0); } // never (g.w 0): keeps the loads
-  }
+  // this workgroup's first round of weights into registers (mvx_setup)
+  // while the first kernel runs
+  let pre = PC.p0.g.y == 0u;
+  if (pre) { mvx_setup_b(M, lid); }
   if (lid == 0u) {
     loop {
       if (atomicLoad(&PT[PC.x.z]) >= PC.x.x) { break; }
@@ -123,6 +110,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   }
   storageBarrier();
   workgroupBarrier();
-  stage(lid, P2.g.x, P2.b.x);
-  mvx_main_b(M, lid);
+  stage(lid, PC.p2.g.x, PC.p2.b.x);
+  if (!pre) { mvx_setup_b(M, lid); }
+  mvx_run_b(M, lid);
 }

@@ -166,7 +166,7 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
                                         "ldx", "i8x4", "nib4", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
                                         "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh",
-                                        "m_rseg", "m_rrow", "m_wv", "mvx_block", "mvx_setup", "mvx_run"};
+                                        "mvx_block", "mvx_wait"};
 
 /* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
 static bool chain_parts(int sh, char **a, char **b) {
@@ -206,13 +206,13 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
         char sg[400];
         if (x->sg_on)
             snprintf(sg, sizeof sg,
-                     "enable subgroups;\nconst SG : u32 = %uu;\n"
+                     "enable subgroups;\nconst SG : u32 = %uu;\nconst ATREE : bool = %s;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return subgroupShuffleXor(v, m); }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return subgroupShuffleXor(v, m); }\n",
-                     x->sg_cluster);
+                     x->sg_cluster, getenv("GENRT_WEBGPU_ATTN_TREE") ? "true" : "false");
         else
             snprintf(sg, sizeof sg,
-                     "const SG : u32 = 1u;\n"
+                     "const SG : u32 = 1u;\nconst ATREE : bool = true;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return v; }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return v; }\n");
         const char *post = d->post ? d->post : "", *par = d->chain ? "" : grt_wgsl_params, *body = d->src;
@@ -1525,7 +1525,6 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     p2[0] = (uint32_t)((X->off - lo) / 4) + mp[0];
     p2[1] = 0;                                                /* the input, staged */
     p2[20] = (uint32_t)((In->off - lo) / 4) + mp[1] * 4;     /* from here in A */
-    c.params[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     uint32_t Ns[3] = {mp[3], 0, 0};
     uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
     if (nM > chain_max_wg()) return false;
@@ -1533,6 +1532,7 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     cx[1] = (uint32_t)nM;
     cx[2] = WG_ATT_COUNTERS - 3; /* (x.z .. x.z + 2) */
     cx[3] = (uint32_t)groups;
+    c.params[20] = getenv("GENRT_WEBGPU_NO_PROJ_MERGE") != NULL; /* p0.g.x: the attention merges its splits (A/B) */
     set_groups(x, &c, nA + nM);
     c.tag = WG_TAG_ATTN_O;
     c.chain = true;
@@ -1613,7 +1613,7 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     /* b[2..4]: the second's weights; b[5]: its norm weights (or a placeholder) */
     c.b[6] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
     memset(c.params, 0, sizeof c.params);
-    uint32_t *p0 = c.params, *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS;
+    uint32_t *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS;
     uint32_t *cx = c.params + 3 * WG_PARAM_WORDS;
     uint32_t da = (uint32_t)((a->b[0].off - lo) / 4), db = (uint32_t)((b->b[0].off - lo) / 4);
     memcpy(p1, ap, WG_PARAM_WORDS * 4);
@@ -1625,7 +1625,6 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     p2[1] = 0;
     p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
     if (norm) p2[17] += (uint32_t)((b->b[6].off - lo) / 4);
-    p0[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nB;
     cx[2] = WG_ATT_COUNTERS - 5; /* (x.z, x.z + 1) */

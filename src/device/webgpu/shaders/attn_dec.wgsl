@@ -28,7 +28,11 @@ override G : u32 = 1u;
 override ROPE : bool = false;
 // O (the output) and Q (q; ROPE: q, k and v) come with the entry point
 // (attn_io.wgsl, or attn_o.wgsl's one window): aout stores to O, qld and qst
-// load and store Q; att_done(lid) follows the output (a group's last write).
+// load and store Q; att_done(lid) follows the output (a group's last write),
+// att_split(lid) ends every other workgroup (one with no keys, or a split
+// whose partials another merges), so each workgroup calls exactly one of
+// them; proj_merge(nsa): whether the reader of the output merges the
+// splits' partials itself (no workgroup here then writes the output).
 @group(0) @binding(3) var<storage, read_write> KC : array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> VC : array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> S : array<i32>;
@@ -90,6 +94,21 @@ fn tree(lid : u32, use_max : bool) {
   workgroupBarrier();
 }
 
+// The number of splits that work at position pos (every (row, KV head)
+// group the same): whole 64-key chunks of the row's keys, at most NS.
+fn att_nsplits(pos : i32) -> i32 {
+  let maxc = i32(P.c.w);
+  let hi0 = min(pos, maxc - 1);
+  var lo0 = 0;
+  let win = i32(P.d.x);
+  if (win > 0) { lo0 = max(0, pos - win + 1); }
+  let len = max(hi0 - lo0 + 1, 0);
+  let chunks = (len + 63) / 64;
+  let nsa0 = max(min(chunks, i32(P.d.y)), 1);
+  let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
+  return max((len + span - 1) / span, 1);
+}
+
 // The kernel for workgroup L of the dispatch.
 fn attn_main(L : u32, lid : u32) {
   let nh = P.c.x; let nkv = P.c.y; let maxc = i32(P.c.w); let NS = P.d.y;
@@ -99,24 +118,9 @@ fn attn_main(L : u32, lid : u32) {
   let r = rk / nkv; let kvh = rk % nkv;
   let seq = P.b.y + r;
   if (lid == 0u) { wpos = S[P.b.w + seq * 8u]; }
-  let pos = workgroupUniformLoad(&wpos);
-  let hi0 = min(pos, maxc - 1);
-  var lo0 = 0;
   let win = i32(P.d.x);
-  if (win > 0) { lo0 = max(0, pos - win + 1); }
-  let len = max(hi0 - lo0 + 1, 0);
-  let chunks = (len + 63) / 64;
-  let nsa0 = max(min(chunks, i32(NS)), 1);
-  let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
-  let nsa = max((len + span - 1) / span, 1);
-  if (i32(sp) >= nsa) { return; }
-  let lo = lo0 + i32(sp) * span;
-  let hi = min(hi0, lo + span - 1);
-
   let qo = P.a.y + (r * nh + kvh * G) * hd;
   let ko = P.e.x + rk * hd;
-  let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
-  let newk = ROPE && pos >= 0 && pos < maxc;
   let kvd4 = nkv * HD4;
   let hb = seq * u32(maxc) * kvd4 + kvh * HD4;
   let kq = lid / 4u; let u = lid % 4u;           // score threads: key, quarter
@@ -124,31 +128,24 @@ fn attn_main(L : u32, lid : u32) {
   let NKG = 256u / HD4;
   let KPT = (64u + NKG - 1u) / NKG;              // keys per value thread
   let vthr = kg < NKG;
-  // the first chunk's keys and values (the cache; the new ones come below)
-  // are loaded before q: their memory latency overlaps q's loads and rope
+  // Before the position is known: without a window and with splits for
+  // every chunk of the cache, split sp's keys are the chunk at 64 sp
+  // whatever the position, so its keys and values (clamped into the cache;
+  // those past the position are masked below) load now, as do q, k and v.
+  let early = win <= 0 && maxc <= 64 * i32(NS);
   var kr : array<vec4<f32>, 16>;
   var vr : array<vec4<f32>, 16>;
-  if (lo <= hi) { ld_chunk(lo, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+  if (early) { ld_chunk(i32(sp) * 64, maxc - 1, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+  let half = hd / 2u;
+  var ea = 0.0; var eb = 0.0;                     // ROPE: this thread's first pair
   if (ROPE) {
-    // one thread per (head of q or the new k, pair), as rope_kv.wgsl
-    let half = hd / 2u;
-    for (var e = lid; e < (G + 1u) * half; e += 256u) {
-      let hh = e / half; let i = e % half;
-      let sn = sincos(f32(pos) * F[P.e.z + i]);
+    if (lid < (G + 1u) * half) {
+      let hh = lid / half; let i = lid % half;
       var i0 = i; var i1 = i + half;
       if (P.e.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
       var base = qo + hh * hd;
       if (hh == G) { base = ko; }
-      let a = qld(base + i0); let b = qld(base + i1);
-      let ra = a * sn.y - b * sn.x;
-      let rb = a * sn.x + b * sn.y;
-      if (hh < G) {
-        qs[(hh * hd + i0) / 4u][i0 % 4u] = ra;
-        qs[(hh * hd + i1) / 4u][i1 % 4u] = rb;
-      } else {
-        kn[i0 / 4u][i0 % 4u] = ra;
-        kn[i1 / 4u][i1 % 4u] = rb;
-      }
+      ea = qld(base + i0); eb = qld(base + i1);
     }
     for (var e = lid; e < HD4; e += 256u) {
       let b = P.e.y + rk * hd + e * 4u;
@@ -160,17 +157,58 @@ fn attn_main(L : u32, lid : u32) {
       qs[e] = vec4<f32>(qld(b), qld(b + 1u), qld(b + 2u), qld(b + 3u));
     }
   }
+  let pos = workgroupUniformLoad(&wpos);
+  let hi0 = min(pos, maxc - 1);
+  var lo0 = 0;
+  if (win > 0) { lo0 = max(0, pos - win + 1); }
+  let len = max(hi0 - lo0 + 1, 0);
+  let chunks = (len + 63) / 64;
+  let nsa0 = max(min(chunks, i32(NS)), 1);
+  let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
+  let nsa = max((len + span - 1) / span, 1);
+  if (i32(sp) >= nsa) { att_split(lid); return; }
+  let lo = lo0 + i32(sp) * span;
+  let hi = min(hi0, lo + span - 1);
+  let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
+  let newk = ROPE && pos >= 0 && pos < maxc;
+  // otherwise the first chunk's keys and values (the cache; the new ones
+  // come below) load now, before rope: their latency overlaps it
+  if (!early && lo <= hi) { ld_chunk(lo, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+  if (ROPE) {
+    // one thread per (head of q or the new k, pair), as rope_kv.wgsl
+    for (var e = lid; e < (G + 1u) * half; e += 256u) {
+      let hh = e / half; let i = e % half;
+      let sn = sincos(f32(pos) * F[P.e.z + i]);
+      var i0 = i; var i1 = i + half;
+      if (P.e.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
+      var base = qo + hh * hd;
+      if (hh == G) { base = ko; }
+      var a = ea; var b = eb;
+      if (e != lid) { a = qld(base + i0); b = qld(base + i1); }
+      let ra = a * sn.y - b * sn.x;
+      let rb = a * sn.x + b * sn.y;
+      if (hh < G) {
+        qs[(hh * hd + i0) / 4u][i0 % 4u] = ra;
+        qs[(hh * hd + i1) / 4u][i1 % 4u] = rb;
+      } else {
+        kn[i0 / 4u][i0 % 4u] = ra;
+        kn[i1 / 4u][i1 % 4u] = rb;
+      }
+    }
+  }
   if (lid < G) { mrun[lid] = NEG_INF; lrun[lid] = 0.0; }
   workgroupBarrier();
 
   var acc : array<vec4<f32>, 8>;
   for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
-  // With subgroups of >= 4 lanes (afast): a key's 4 quarters, the chunk's
+  // With subgroups of >= 16 lanes (afast): a key's 4 quarters, the chunk's
   // max and sum are reduced by xor butterflies, each subgroup's result goes
   // to workgroup memory and every thread combines those partials itself in
   // a fixed order (running max and sum in registers): two barriers a chunk
   // instead of about eleven.
-  let afast = SG >= 4u;
+  // (16 lanes or more: with fewer, the partials' unrolled combining makes
+  // the shader large (lavapipe's compile time); ATREE: the trees, an A/B switch)
+  let afast = SG >= 16u && !ATREE;
   var mr : array<f32, 8>;
   var lr : array<f32, 8>;
   for (var g = 0u; g < G; g++) { mr[g] = NEG_INF; lr[g] = 0.0; }
@@ -356,6 +394,10 @@ fn attn_main(L : u32, lid : u32) {
   }
   storageBarrier();
   workgroupBarrier();
+  // proj_merge: the includer's reader merges the splits itself (this one's
+  // part is done now); the last of the group still stores rope's results
+  let pm = proj_merge(nsa);
+  if (pm) { att_split(lid); }
   if (lid == 0u) {
     let c = P.d.w + rk;
     let old = atomicAdd(&PT[c], 1u);
@@ -363,7 +405,14 @@ fn attn_main(L : u32, lid : u32) {
     if (old == u32(nsa) - 1u) { atomicStore(&PT[c], 0u); last = 1u; }
     wlast = last;
   }
-  if (workgroupUniformLoad(&wlast) == 0u) { return; }
+  if (workgroupUniformLoad(&wlast) == 0u) {
+    if (!pm) { att_split(lid); }
+    return;
+  }
+  if (pm) {
+    if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+    return;
+  }
 
   // the merge: every split's (m, s) at once, then one weight per (split, head)
   let n = u32(nsa);

@@ -91,15 +91,6 @@ fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>, st : bool) -> f3
   return d * (s4.x + s4.y + s4.z + s4.w);
 }
 
-// This thread's rows (segment, weight row start clamped into the segment)
-// and, for float weights, the weight chunks of its first round (U chunks of
-// each row, clamped; masked when used), held in registers: mvx_setup issues
-// those loads as early as possible (before a chain's wait, the input's
-// staging or the folded norm), mvx_run does the rest.
-var<private> m_rseg : array<u32, 8>;
-var<private> m_rrow : array<u32, 8>;
-var<private> m_wv : array<vec4<u32>, 16>;
-
 // workgroup L's segment (GLU: segments 0 and 1 together) and block in it;
 // z: 0 when L has no rows
 fn mvx_block(L : u32) -> vec3<u32> {
@@ -119,47 +110,44 @@ fn mvx_block(L : u32) -> vec3<u32> {
   return vec3<u32>(bseg, bl, 1u);
 }
 
-fn mvx_setup(L : u32, lid : u32) {
-  let bk = mvx_block(L);
-  if (bk.z == 0u) { return; }
-  let NB = 256u / T * RPW;
-  let nsl = select(NB, NB / 2u, GLU != 0u);
-  let g = lid / T; let t = lid % T;
-  for (var r = 0u; r < RPW; r++) {
-    let j = g * RPW + r;
-    var sg = bk.x; var n = bk.y * nsl + j;
-    if (GLU != 0u) { sg = select(0u, 1u, j >= nsl); n = bk.y * nsl + (j % nsl); }
-    var N = P.a.w; var wo = P.a.z;
-    if (sg == 1u) { N = P.c.z; wo = P.c.y; } else if (sg == 2u) { N = P.d.z; wo = P.d.y; }
-    m_rseg[r] = sg;
-    m_rrow[r] = wo + min(n, N - 1u) * P.b.z;
-  }
-  if (WTYPE <= 2u) {
-    let nv = select(P.b.x / 8u, P.b.x / 4u, WTYPE == 0u); // chunks per row
-    for (var u = 0u; u < U; u++) {
-      let c = min(t + u * T, nv - 1u);
-      for (var r = 0u; r < RPW; r++) { m_wv[u * RPW + r] = ldw(m_rseg[r], m_rrow[r] + c); }
-    }
-  }
-}
-
-// The kernel for workgroup L of the dispatch.
+// The kernel for workgroup L of the dispatch. mvx_wait(L, lid), the
+// includer's, runs (in workgroup-uniform control flow) once this thread's
+// first round of weights is issued: a chain kernel's wait for its input and
+// the input's staging overlap those loads.
 fn mvx_main(L : u32, lid : u32) {
-  mvx_setup(L, lid);
-  mvx_run(L, lid);
-}
-
-// The rest, after mvx_setup(L, lid).
-fn mvx_run(L : u32, lid : u32) {
   let K = P.b.x;
   let NB = 256u / T * RPW;
   let nsl = select(NB, NB / 2u, GLU != 0u);
   let bk = mvx_block(L);
-  if (bk.z == 0u) { return; }
+  if (bk.z == 0u) { mvx_wait(L, lid); return; }
   let bseg = bk.x; let bl = bk.y;
   let g = lid / T; let t = lid % T;
-  let per = select(2u, 1u, WTYPE == 0u);         // x vec4s per chunk (float weights)
+
+  // this thread's rows: segment, weight row start (clamped into the segment)
+  var rseg : array<u32, 8>;
+  var rrow : array<u32, 8>;
+  for (var r = 0u; r < RPW; r++) {
+    let j = g * RPW + r;
+    var sg = bseg; var n = bl * nsl + j;
+    if (GLU != 0u) { sg = select(0u, 1u, j >= nsl); n = bl * nsl + (j % nsl); }
+    var N = P.a.w; var wo = P.a.z;
+    if (sg == 1u) { N = P.c.z; wo = P.c.y; } else if (sg == 2u) { N = P.d.z; wo = P.d.y; }
+    rseg[r] = sg;
+    rrow[r] = wo + min(n, N - 1u) * P.b.z;
+  }
+  // float weights: the first round, U chunks of each row (t, t + T, ..;
+  // clamped, masked when used), issued before anything else
   let nv = select(K / 8u, K / 4u, WTYPE == 0u);  // chunks per row (float weights)
+  var wv : array<vec4<u32>, 16>;
+  if (WTYPE <= 2u) {
+    for (var u = 0u; u < U; u++) {
+      let c = min(t + u * T, nv - 1u);
+      for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + c); }
+    }
+  }
+  mvx_wait(L, lid);
+
+  let per = select(2u, 1u, WTYPE == 0u);         // x vec4s per chunk (float weights)
 
   // float weights: the first round's x (and norm weights), loaded before the
   // norm's sums so that their latency overlaps them
@@ -226,7 +214,7 @@ fn mvx_run(L : u32, lid : u32) {
       if (i != t) {
         for (var u = 0u; u < U; u++) {
           let c = min(i + u * T, nv - 1u);
-          for (var r = 0u; r < RPW; r++) { m_wv[u * RPW + r] = ldw(m_rseg[r], m_rrow[r] + c); }
+          for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + c); }
           xv[2u * u] = xv4(P.a.y + c * per);
           if (WTYPE != 0u) { xv[2u * u + 1u] = xv4(P.a.y + c * per + 1u); }
           if (NORM) {
@@ -240,7 +228,7 @@ fn mvx_run(L : u32, lid : u32) {
           var x0 = xv[2u * u]; var x1 = xv[2u * u + 1u];
           if (NORM) { x0 = x0 * sclv * nwr[2u * u]; x1 = x1 * sclv * nwr[2u * u + 1u]; }
           for (var r = 0u; r < RPW; r++) {
-            let w = m_wv[u * RPW + r];
+            let w = wv[u * RPW + r];
             if (WTYPE == 0u) { acc[r] = acc[r] + dot(lo8(w), x0); }
             else { acc[r] = acc[r] + (dot(lo8(w), x0) + dot(hi8(w), x1)); }
           }
@@ -258,8 +246,8 @@ fn mvx_run(L : u32, lid : u32) {
       let nwc = min(T, nbk - c * T) * bs / 4u;
       for (var r = 0u; r < RPW; r++) {
         workgroupBarrier();
-        let src = m_rrow[r] / 4u + c * nw;
-        for (var j = t; j < nwc; j += T) { wsh[g * nw + j] = ldq(m_rseg[r], src + j); }
+        let src = rrow[r] / 4u + c * nw;
+        for (var j = t; j < nwc; j += T) { wsh[g * nw + j] = ldq(rseg[r], src + j); }
         workgroupBarrier();
         if (b < nbk) { acc[r] = acc[r] + qdot(0u, (g * nw + t * bs / 4u) * 4u + (t * bs) % 4u, 0u, xs, true); }
       }
@@ -270,7 +258,7 @@ fn mvx_run(L : u32, lid : u32) {
     var xs : array<vec4<f32>, 8>;
     for (var b = t; b < nbk; b += T) {
       for (var k = 0u; k < 8u; k++) { xs[k] = ldx(b * 8u + k); }
-      for (var r = 0u; r < RPW; r++) { acc[r] = acc[r] + qdot(m_rseg[r], m_rrow[r], b, xs, false); }
+      for (var r = 0u; r < RPW; r++) { acc[r] = acc[r] + qdot(rseg[r], rrow[r], b, xs, false); }
     }
   }
 

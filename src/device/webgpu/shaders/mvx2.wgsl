@@ -3,7 +3,8 @@
 // the rmsnorm folded in): mvx.wgsl twice, as instances _a and _b (their
 // names suffixed, arguments p1 and p2). Workgroups [0, x.x) run _a, the next
 // x.y run _b once every _a workgroup has counted itself in (counter x.z of
-// PT); before waiting, a _b workgroup loads its first round of weights (mvx_setup).
+// PT); a workgroup of either issues its first round of weight loads before
+// its wait (mvx_wait_a, mvx_wait_b: the _b ones' loads overlap the _a kernel).
 // No workgroup waits on one that has not started (workgroups start in index
 // order, the _a ones first, and those never wait); the last _b workgroup past
 // the wait resets the counters (x.z, x.z + 1). A: the window of the
@@ -13,7 +14,7 @@
 // instance does exactly mvx's arithmetic: the results equal the two
 // dispatches' bit for bit.
 struct Chain {
-  p0 : Params,   // g.y: 1 = no prefetch (an A/B switch)
+  p0 : Params,   // (unused)
   p1 : Params,   // instance _a
   p2 : Params,   // instance _b
   x : vec4<u32>, // _a workgroups, _b workgroups, counter (PT), -
@@ -80,25 +81,12 @@ fn stage(lid : u32, off : u32, n : u32) {
   workgroupBarrier();
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
-        @builtin(local_invocation_index) lid : u32) {
-  let L = wg_linear(wid, nwg);
-  if (L < PC.x.x) {
-    mvx_setup_a(L, lid);                  // weights first: their latency overlaps the staging
-    stage(lid, PC.p1.g.x, PC.p1.b.x);
-    mvx_run_a(L, lid);
-    storageBarrier();
-    workgroupBarrier();
-    if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
-    return;
-  }
-  let M = L - PC.x.x;
-  if (M >= PC.x.y) { return; }
-  // this workgroup's first round of weights into registers (mvx_setup)
-  // while the first kernel runs
-  let pre = PC.p0.g.y == 0u;
-  if (pre) { mvx_setup_b(M, lid); }
+// _a's wait: none, its input staged (the weights' loads are in flight)
+fn mvx_wait_a(L : u32, lid : u32) { stage(lid, PC.p1.g.x, PC.p1.b.x); }
+
+// _b's wait: every _a workgroup counted in (the last _b workgroup past it
+// resets the counters), then its input staged
+fn mvx_wait_b(M : u32, lid : u32) {
   if (lid == 0u) {
     loop {
       if (atomicLoad(&PT[PC.x.z]) >= PC.x.x) { break; }
@@ -111,6 +99,20 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   storageBarrier();
   workgroupBarrier();
   stage(lid, PC.p2.g.x, PC.p2.b.x);
-  if (!pre) { mvx_setup_b(M, lid); }
-  mvx_run_b(M, lid);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
+        @builtin(local_invocation_index) lid : u32) {
+  let L = wg_linear(wid, nwg);
+  if (L < PC.x.x) {
+    mvx_main_a(L, lid);
+    storageBarrier();
+    workgroupBarrier();
+    if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
+    return;
+  }
+  let M = L - PC.x.x;
+  if (M >= PC.x.y) { return; }
+  mvx_main_b(M, lid);
 }

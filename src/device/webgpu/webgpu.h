@@ -26,8 +26,10 @@
  * they run only on NVIDIA and llvmpipe adapters unless GENRT_WEBGPU_CHAINS=1,
  * and GENRT_WEBGPU_CHAINS=0 turns them off everywhere;
  * GENRT_WEBGPU_CHAIN_MAX_WG=N: at most N waiting workgroups, default 256;
- * GENRT_WEBGPU_CHAIN_NO_PREFETCH=1: they do not pull their weights into the
- * caches while waiting); GENRT_WEBGPU_DUMP_GRAPH=1 prints each captured
+ * GENRT_WEBGPU_NO_PROJ_MERGE=1: attn_o's attention merges its key splits
+ * itself, not its projection's workgroups); GENRT_WEBGPU_ATTN_SG=1: decode
+ * attention reduces over subgroups (>= 16 lanes) instead of workgroup-memory
+ * trees; GENRT_WEBGPU_DUMP_GRAPH=1 prints each captured
  * step's dispatch list; GENRT_WEBGPU_GRAPH_SKIP=kernel leaves that kernel's
  * dispatches out of replays (wrong results: timing diagnosis only); GENRT_WEBGPU_NORM_MAX_WORK=N folds an rmsnorm
  * into the mvx reading it while workgroups x K <= N (default 262144);

@@ -209,7 +209,7 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
                      "enable subgroups;\nconst SG : u32 = %uu;\nconst ATREE : bool = %s;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return subgroupShuffleXor(v, m); }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return subgroupShuffleXor(v, m); }\n",
-                     x->sg_cluster, getenv("GENRT_WEBGPU_ATTN_TREE") ? "true" : "false");
+                     x->sg_cluster, getenv("GENRT_WEBGPU_ATTN_SG") ? "false" : "true");
         else
             snprintf(sg, sizeof sg,
                      "const SG : u32 = 1u;\nconst ATREE : bool = true;\n"
@@ -637,10 +637,12 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[7]) {
     if (wt > 2) R = 8, min_wg = 128; /* quantized: x shared by more rows pays (sweep) */
     while (R > 1 && (uint64_t)N / (G * R) < min_wg) R /= 2;
     if (eR >= 1 && eR <= 8) R = eR;
-    /* float weights: all of a thread's chunks of a row in flight at once
-     * where that is at most 2 (K <= 2 T; every K up to 2048 in f16/bf16):
-     * the kernel issues them before the folded norm or a chain's wait. */
-    uint32_t Uc = wt <= 2 && per <= 2 ? per : 1;
+    /* U (chunks of a row in flight per thread): 1; 2 (K <= 2 T: all of a
+     * thread's chunks at once) read slower on the H100 (SmolLM2 -3%), as in
+     * the first sweep. Chain kernels use 2 (their weights load before the
+     * wait). */
+    uint32_t Uc = 1;
+    (void)per;
     if (eU >= 1 && eU * R <= 16) Uc = eU;
     (void)N;
     /* quantized: stage runs of blocks through workgroup memory (GENRT_WEBGPU_MVX 4th field: 1 on, 2 off) */

@@ -207,7 +207,9 @@ fn attn_main(L : u32, lid : u32) {
   // a fixed order (running max and sum in registers): two barriers a chunk
   // instead of about eleven.
   // (16 lanes or more: with fewer, the partials' unrolled combining makes
-  // the shader large (lavapipe's compile time); ATREE: the trees, an A/B switch)
+  // the shader large (lavapipe's compile time). Off unless
+  // GENRT_WEBGPU_ATTN_SG=1 (ATREE false): on the H100 it read ~3% slower
+  // than the trees.)
   let afast = SG >= 16u && !ATREE;
   var mr : array<f32, 8>;
   var lr : array<f32, 8>;

@@ -206,13 +206,13 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
         char sg[400];
         if (x->sg_on)
             snprintf(sg, sizeof sg,
-                     "enable subgroups;\nconst SG : u32 = %uu;\nconst ATREE : bool = %s;\n"
+                     "enable subgroups;\nconst SG : u32 = %uu;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return subgroupShuffleXor(v, m); }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return subgroupShuffleXor(v, m); }\n",
-                     x->sg_cluster, getenv("GENRT_WEBGPU_ATTN_SG") ? "false" : "true");
+                     x->sg_cluster);
         else
             snprintf(sg, sizeof sg,
-                     "const SG : u32 = 1u;\nconst ATREE : bool = true;\n"
+                     "const SG : u32 = 1u;\n"
                      "fn sg_xor(v : f32, m : u32) -> f32 { return v; }\n"
                      "fn sg_xoru(v : u32, m : u32) -> u32 { return v; }\n");
         const char *post = d->post ? d->post : "", *par = d->chain ? "" : grt_wgsl_params, *body = d->src;
@@ -908,7 +908,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
     uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
     uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
-    uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 3 + 2048 * 4 + 3 * 8 * 4 + 8;
+    uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8;
     if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS - WG_CHAIN_COUNTERS ||
         wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
         return false;
@@ -1501,7 +1501,7 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
               mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
     /* attn_dec's workgroup memory, the staged input and the rest */
     uint64_t G = at->cfg[2], hd = at->cfg[1] * 4;
-    uint64_t wg_bytes = (G + 2) * hd * 4 + G * 64 * 4 * 3 + 2048 * 4 + 3 * 8 * 4 + 8 + 2048 * 4 + 32;
+    uint64_t wg_bytes = (G + 2) * hd * 4 + G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8 + 2048 * 4 + 32;
     if (!ok || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
     uint64_t lo = O->off, hi = O->off + O->size;
     const wg_binding *w3[3] = {O, Q, X};
@@ -1534,7 +1534,6 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     cx[1] = (uint32_t)nM;
     cx[2] = WG_ATT_COUNTERS - 3; /* (x.z .. x.z + 2) */
     cx[3] = (uint32_t)groups;
-    c.params[20] = getenv("GENRT_WEBGPU_NO_PROJ_MERGE") != NULL; /* p0.g.x: the attention merges its splits (A/B) */
     set_groups(x, &c, nA + nM);
     c.tag = WG_TAG_ATTN_O;
     c.chain = true;
@@ -1578,7 +1577,7 @@ static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_
     return true;
 }
 
-/* Whether mvx dispatch c can be a chain instance: float weights, U 1, no
+/* Whether mvx dispatch c can be a chain instance: float weights, U <= 2, no
  * GLU or bias, K <= 2048 (its input staged in workgroup memory). */
 static bool chain_mvx_ok(const wg_cmd *c) {
     return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] <= 2 && c->cfg[5] == 0 &&

@@ -28,11 +28,7 @@ override G : u32 = 1u;
 override ROPE : bool = false;
 // O (the output) and Q (q; ROPE: q, k and v) come with the entry point
 // (attn_io.wgsl, or attn_o.wgsl's one window): aout stores to O, qld and qst
-// load and store Q; att_done(lid) follows the output (a group's last write),
-// att_split(lid) ends every other workgroup (one with no keys, or a split
-// whose partials another merges), so each workgroup calls exactly one of
-// them; proj_merge(nsa): whether the reader of the output merges the
-// splits' partials itself (no workgroup here then writes the output).
+// load and store Q; att_done(lid) follows the output (a group's last write).
 @group(0) @binding(3) var<storage, read_write> KC : array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> VC : array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> S : array<i32>;
@@ -43,8 +39,7 @@ var<workgroup> vn : array<vec4<f32>, HD4>;   // ROPE: the new value
 var<workgroup> qs : array<vec4<f32>, G * HD4>;
 var<workgroup> sc : array<f32, G * 64u>;      // a chunk's scores, then weights
 var<workgroup> red : array<f32, 2048>;        // score quarters, reductions
-var<workgroup> tr : array<f32, G * 64u>;      // tree reductions over a chunk (subgroups: max partials)
-var<workgroup> tr2 : array<f32, G * 64u>;     // subgroups: sum partials
+var<workgroup> tr : array<f32, G * 64u>;      // tree reductions over a chunk
 var<workgroup> mrun : array<f32, 8>;
 var<workgroup> lrun : array<f32, 8>;
 var<workgroup> fac : array<f32, 8>;
@@ -94,21 +89,6 @@ fn tree(lid : u32, use_max : bool) {
   workgroupBarrier();
 }
 
-// The number of splits that work at position pos (every (row, KV head)
-// group the same): whole 64-key chunks of the row's keys, at most NS.
-fn att_nsplits(pos : i32) -> i32 {
-  let maxc = i32(P.c.w);
-  let hi0 = min(pos, maxc - 1);
-  var lo0 = 0;
-  let win = i32(P.d.x);
-  if (win > 0) { lo0 = max(0, pos - win + 1); }
-  let len = max(hi0 - lo0 + 1, 0);
-  let chunks = (len + 63) / 64;
-  let nsa0 = max(min(chunks, i32(P.d.y)), 1);
-  let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
-  return max((len + span - 1) / span, 1);
-}
-
 // The kernel for workgroup L of the dispatch.
 fn attn_main(L : u32, lid : u32) {
   let nh = P.c.x; let nkv = P.c.y; let maxc = i32(P.c.w); let NS = P.d.y;
@@ -118,9 +98,24 @@ fn attn_main(L : u32, lid : u32) {
   let r = rk / nkv; let kvh = rk % nkv;
   let seq = P.b.y + r;
   if (lid == 0u) { wpos = S[P.b.w + seq * 8u]; }
+  let pos = workgroupUniformLoad(&wpos);
+  let hi0 = min(pos, maxc - 1);
+  var lo0 = 0;
   let win = i32(P.d.x);
+  if (win > 0) { lo0 = max(0, pos - win + 1); }
+  let len = max(hi0 - lo0 + 1, 0);
+  let chunks = (len + 63) / 64;
+  let nsa0 = max(min(chunks, i32(NS)), 1);
+  let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
+  let nsa = max((len + span - 1) / span, 1);
+  if (i32(sp) >= nsa) { return; }
+  let lo = lo0 + i32(sp) * span;
+  let hi = min(hi0, lo + span - 1);
+
   let qo = P.a.y + (r * nh + kvh * G) * hd;
   let ko = P.e.x + rk * hd;
+  let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
+  let newk = ROPE && pos >= 0 && pos < maxc;
   let kvd4 = nkv * HD4;
   let hb = seq * u32(maxc) * kvd4 + kvh * HD4;
   let kq = lid / 4u; let u = lid % 4u;           // score threads: key, quarter
@@ -128,24 +123,31 @@ fn attn_main(L : u32, lid : u32) {
   let NKG = 256u / HD4;
   let KPT = (64u + NKG - 1u) / NKG;              // keys per value thread
   let vthr = kg < NKG;
-  // Before the position is known: without a window and with splits for
-  // every chunk of the cache, split sp's keys are the chunk at 64 sp
-  // whatever the position, so its keys and values (clamped into the cache;
-  // those past the position are masked below) load now, as do q, k and v.
-  let early = win <= 0 && maxc <= 64 * i32(NS);
+  // the first chunk's keys and values (the cache; the new ones come below)
+  // are loaded before q: their memory latency overlaps q's loads and rope
   var kr : array<vec4<f32>, 16>;
   var vr : array<vec4<f32>, 16>;
-  if (early) { ld_chunk(i32(sp) * 64, maxc - 1, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
-  let half = hd / 2u;
-  var ea = 0.0; var eb = 0.0;                     // ROPE: this thread's first pair
+  if (lo <= hi) { ld_chunk(lo, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
   if (ROPE) {
-    if (lid < (G + 1u) * half) {
-      let hh = lid / half; let i = lid % half;
+    // one thread per (head of q or the new k, pair), as rope_kv.wgsl
+    let half = hd / 2u;
+    for (var e = lid; e < (G + 1u) * half; e += 256u) {
+      let hh = e / half; let i = e % half;
+      let sn = sincos(f32(pos) * F[P.e.z + i]);
       var i0 = i; var i1 = i + half;
       if (P.e.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
       var base = qo + hh * hd;
       if (hh == G) { base = ko; }
-      ea = qld(base + i0); eb = qld(base + i1);
+      let a = qld(base + i0); let b = qld(base + i1);
+      let ra = a * sn.y - b * sn.x;
+      let rb = a * sn.x + b * sn.y;
+      if (hh < G) {
+        qs[(hh * hd + i0) / 4u][i0 % 4u] = ra;
+        qs[(hh * hd + i1) / 4u][i1 % 4u] = rb;
+      } else {
+        kn[i0 / 4u][i0 % 4u] = ra;
+        kn[i1 / 4u][i1 % 4u] = rb;
+      }
     }
     for (var e = lid; e < HD4; e += 256u) {
       let b = P.e.y + rk * hd + e * 4u;
@@ -157,176 +159,60 @@ fn attn_main(L : u32, lid : u32) {
       qs[e] = vec4<f32>(qld(b), qld(b + 1u), qld(b + 2u), qld(b + 3u));
     }
   }
-  let pos = workgroupUniformLoad(&wpos);
-  let hi0 = min(pos, maxc - 1);
-  var lo0 = 0;
-  if (win > 0) { lo0 = max(0, pos - win + 1); }
-  let len = max(hi0 - lo0 + 1, 0);
-  let chunks = (len + 63) / 64;
-  let nsa0 = max(min(chunks, i32(NS)), 1);
-  let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
-  let nsa = max((len + span - 1) / span, 1);
-  if (i32(sp) >= nsa) { att_split(lid); return; }
-  let lo = lo0 + i32(sp) * span;
-  let hi = min(hi0, lo + span - 1);
-  let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
-  let newk = ROPE && pos >= 0 && pos < maxc;
-  // otherwise the first chunk's keys and values (the cache; the new ones
-  // come below) load now, before rope: their latency overlaps it
-  if (!early && lo <= hi) { ld_chunk(lo, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
-  if (ROPE) {
-    // one thread per (head of q or the new k, pair), as rope_kv.wgsl
-    for (var e = lid; e < (G + 1u) * half; e += 256u) {
-      let hh = e / half; let i = e % half;
-      let sn = sincos(f32(pos) * F[P.e.z + i]);
-      var i0 = i; var i1 = i + half;
-      if (P.e.w != 0u) { i0 = 2u * i; i1 = 2u * i + 1u; }
-      var base = qo + hh * hd;
-      if (hh == G) { base = ko; }
-      var a = ea; var b = eb;
-      if (e != lid) { a = qld(base + i0); b = qld(base + i1); }
-      let ra = a * sn.y - b * sn.x;
-      let rb = a * sn.x + b * sn.y;
-      if (hh < G) {
-        qs[(hh * hd + i0) / 4u][i0 % 4u] = ra;
-        qs[(hh * hd + i1) / 4u][i1 % 4u] = rb;
-      } else {
-        kn[i0 / 4u][i0 % 4u] = ra;
-        kn[i1 / 4u][i1 % 4u] = rb;
-      }
-    }
-  }
   if (lid < G) { mrun[lid] = NEG_INF; lrun[lid] = 0.0; }
   workgroupBarrier();
 
   var acc : array<vec4<f32>, 8>;
   for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
-  // With subgroups of >= 16 lanes (afast): a key's 4 quarters, the chunk's
-  // max and sum are reduced by xor butterflies, each subgroup's result goes
-  // to workgroup memory and every thread combines those partials itself in
-  // a fixed order (running max and sum in registers): two barriers a chunk
-  // instead of about eleven.
-  // (16 lanes or more: with fewer, the partials' unrolled combining makes
-  // the shader large (lavapipe's compile time). Off unless
-  // GENRT_WEBGPU_ATTN_SG=1 (ATREE false): on the H100 it read ~3% slower
-  // than the trees.)
-  let afast = SG >= 16u && !ATREE;
-  var mr : array<f32, 8>;
-  var lr : array<f32, 8>;
-  for (var g = 0u; g < G; g++) { mr[g] = NEG_INF; lr[g] = 0.0; }
-  if (afast) {
-    let NP = 256u / SG;                          // subgroups: partials per head
-    let sgi = lid / SG;
-    for (var c0 = lo; c0 <= hi; c0 += 64) {
-      if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
-      let jk = min(c0 + i32(kq), hi);
-      for (var t = 0u; t < KPT; t++) {
-        let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
-        if (newk && jv == pos) { vr[t] = vn[dq]; }
-      }
-      if (newk && jk == pos) {
-        for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
-      }
-      var sv : array<f32, 8>;
+  for (var c0 = lo; c0 <= hi; c0 += 64) {
+    if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
+    let jk = min(c0 + i32(kq), hi);
+    for (var t = 0u; t < KPT; t++) {
+      let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
+      if (newk && jv == pos) { vr[t] = vn[dq]; }
+    }
+    if (newk && jk == pos) {
+      for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
+    }
+    for (var g = 0u; g < G; g++) {
+      var s = 0.0;
+      for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[g * HD4 + u + 4u * i]); }
+      red[g * 256u + lid] = s;
+    }
+    workgroupBarrier();
+    for (var e = lid; e < G * 64u; e += 256u) {
+      let g = e / 64u; let k = e % 64u;
+      let b = g * 256u + k * 4u;
+      var s = NEG_INF;
+      if (c0 + i32(k) <= hi) { s = (red[b] + red[b + 1u] + red[b + 2u] + red[b + 3u]) * P.f.x; }
+      sc[e] = s;
+      tr[e] = s;
+    }
+    tree(lid, true);
+    if (lid < G) {
+      let cm = max(mrun[lid], tr[lid * 64u]);
+      fac[lid] = exp(mrun[lid] - cm);
+      mrun[lid] = cm;
+    }
+    workgroupBarrier();
+    for (var e = lid; e < G * 64u; e += 256u) {
+      let p = exp(sc[e] - mrun[e / 64u]);
+      sc[e] = p;
+      tr[e] = p;
+    }
+    tree(lid, false);
+    if (lid < G) { lrun[lid] = lrun[lid] * fac[lid] + tr[lid * 64u]; }
+    if (vthr) {
       for (var g = 0u; g < G; g++) {
-        var s = 0.0;
-        for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[g * HD4 + u + 4u * i]); }
-        s = s + sg_xor(s, 1u);
-        s = s + sg_xor(s, 2u);
-        var v = NEG_INF;
-        if (c0 + i32(kq) <= hi) { v = s * P.f.x; }
-        sv[g] = v;
-        var m = v;
-        for (var st = 4u; st < SG; st <<= 1u) { m = max(m, sg_xor(m, st)); }
-        if (lid % SG == 0u) { tr[g * 64u + sgi] = m; }
-      }
-      workgroupBarrier();
-      var fr : array<f32, 8>;
-      for (var g = 0u; g < G; g++) {
-        var cm = NEG_INF;
-        for (var k = 0u; k < NP; k++) { cm = max(cm, tr[g * 64u + k]); }
-        let nm = max(mr[g], cm);
-        fr[g] = exp(mr[g] - nm);
-        mr[g] = nm;
-        let e = exp(sv[g] - nm);
-        if (u == 0u) { sc[g * 64u + kq] = e; }
-        var es = e;
-        for (var st = 4u; st < SG; st <<= 1u) { es = es + sg_xor(es, st); }
-        if (lid % SG == 0u) { tr2[g * 64u + sgi] = es; }
-      }
-      workgroupBarrier();
-      for (var g = 0u; g < G; g++) {
-        var cs = 0.0;
-        for (var k = 0u; k < NP; k++) { cs += tr2[g * 64u + k]; }
-        lr[g] = lr[g] * fr[g] + cs;
-      }
-      if (vthr) {
-        for (var g = 0u; g < G; g++) {
-          var a = acc[g] * fr[g];
-          for (var t = 0u; t < KPT; t++) {
-            let key = kg + NKG * t;
-            if (key < 64u && c0 + i32(key) <= hi) { a += sc[g * 64u + key] * vr[t]; }
-          }
-          acc[g] = a;
+        var a = acc[g] * fac[g];
+        for (var t = 0u; t < KPT; t++) {
+          let key = kg + NKG * t;
+          if (key < 64u && c0 + i32(key) <= hi) { a += sc[g * 64u + key] * vr[t]; }
         }
+        acc[g] = a;
       }
-      if (c0 + 64 <= hi) { workgroupBarrier(); }
     }
-    if (lid == 0u) {
-      for (var g = 0u; g < G; g++) { mrun[g] = mr[g]; lrun[g] = lr[g]; }
-    }
-  } else {
-    for (var c0 = lo; c0 <= hi; c0 += 64) {
-      if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
-      let jk = min(c0 + i32(kq), hi);
-      for (var t = 0u; t < KPT; t++) {
-        let jv = min(c0 + i32(min(kg + NKG * t, 63u)), hi);
-        if (newk && jv == pos) { vr[t] = vn[dq]; }
-      }
-      if (newk && jk == pos) {
-        for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
-      }
-      for (var g = 0u; g < G; g++) {
-        var s = 0.0;
-        for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[g * HD4 + u + 4u * i]); }
-        red[g * 256u + lid] = s;
-      }
-      workgroupBarrier();
-      for (var e = lid; e < G * 64u; e += 256u) {
-        let g = e / 64u; let k = e % 64u;
-        let b = g * 256u + k * 4u;
-        var s = NEG_INF;
-        if (c0 + i32(k) <= hi) { s = (red[b] + red[b + 1u] + red[b + 2u] + red[b + 3u]) * P.f.x; }
-        sc[e] = s;
-        tr[e] = s;
-      }
-      tree(lid, true);
-      if (lid < G) {
-        let cm = max(mrun[lid], tr[lid * 64u]);
-        fac[lid] = exp(mrun[lid] - cm);
-        mrun[lid] = cm;
-      }
-      workgroupBarrier();
-      for (var e = lid; e < G * 64u; e += 256u) {
-        let p = exp(sc[e] - mrun[e / 64u]);
-        sc[e] = p;
-        tr[e] = p;
-      }
-      tree(lid, false);
-      if (lid < G) { lrun[lid] = lrun[lid] * fac[lid] + tr[lid * 64u]; }
-      if (vthr) {
-        for (var g = 0u; g < G; g++) {
-          var a = acc[g] * fac[g];
-          for (var t = 0u; t < KPT; t++) {
-            let key = kg + NKG * t;
-            if (key < 64u && c0 + i32(key) <= hi) { a += sc[g * 64u + key] * vr[t]; }
-          }
-          acc[g] = a;
-        }
-      }
-      workgroupBarrier();
-    }
-
+    workgroupBarrier();
   }
 
   // the value groups' sums, one head at a time
@@ -334,56 +220,24 @@ fn attn_main(L : u32, lid : u32) {
   let ps = G * (hd + 2u);
   let pb0 = P.d.z + rk * NS * ps;
   let pb = pb0 + sp * ps;
-  // subgroups of >= HD4 lanes (and room in red): the key groups of a
-  // subgroup summed by butterflies, then every head's partials at once (one
-  // barrier instead of two per head)
-  let NPV = 256u / max(SG, 1u);
-  let ofast = afast && SG >= HD4 && SG % HD4 == 0u && G * NPV * hd <= 2048u;
-  if (ofast) {
-    let sgi = lid / SG;
-    for (var g = 0u; g < G; g++) {
-      var a = acc[g];
-      for (var st = HD4; st < SG; st <<= 1u) {
-        a = a + vec4<f32>(sg_xor(a.x, st), sg_xor(a.y, st), sg_xor(a.z, st), sg_xor(a.w, st));
-      }
-      if (lid % SG < HD4) {
-        let b = (g * NPV + sgi) * hd + dq * 4u;
-        red[b] = a.x; red[b + 1u] = a.y; red[b + 2u] = a.z; red[b + 3u] = a.w;
-      }
+  for (var g = 0u; g < G; g++) {
+    if (vthr) {
+      let b = (kg * HD4 + dq) * 4u;
+      red[b] = acc[g].x; red[b + 1u] = acc[g].y; red[b + 2u] = acc[g].z; red[b + 3u] = acc[g].w;
     }
     workgroupBarrier();
-    for (var e = lid; e < G * hd; e += 256u) {
-      let g = e / hd; let i = e % hd;
+    if (lid < hd) {
       var o = 0.0;
-      for (var k = 0u; k < NPV; k++) { o += red[(g * NPV + k) * hd + i]; }
+      for (var k = 0u; k < NKG; k++) { o += red[k * hd + lid]; }
       if (nsa == 1) {
         var inv = 0.0;
         if (lrun[g] > 0.0) { inv = 1.0 / lrun[g]; }
-        aout(oo + e, o * inv);
+        aout(oo + g * hd + lid, o * inv);
       } else {
-        atomicStore(&PT[pb + 2u * G + e], bitcast<u32>(o));
+        atomicStore(&PT[pb + 2u * G + g * hd + lid], bitcast<u32>(o));
       }
     }
-  } else {
-    for (var g = 0u; g < G; g++) {
-      if (vthr) {
-        let b = (kg * HD4 + dq) * 4u;
-        red[b] = acc[g].x; red[b + 1u] = acc[g].y; red[b + 2u] = acc[g].z; red[b + 3u] = acc[g].w;
-      }
-      workgroupBarrier();
-      if (lid < hd) {
-        var o = 0.0;
-        for (var k = 0u; k < NKG; k++) { o += red[k * hd + lid]; }
-        if (nsa == 1) {
-          var inv = 0.0;
-          if (lrun[g] > 0.0) { inv = 1.0 / lrun[g]; }
-          aout(oo + g * hd + lid, o * inv);
-        } else {
-          atomicStore(&PT[pb + 2u * G + g * hd + lid], bitcast<u32>(o));
-        }
-      }
-      workgroupBarrier();
-    }
+    workgroupBarrier();
   }
   if (nsa == 1) {
     if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
@@ -396,10 +250,6 @@ fn attn_main(L : u32, lid : u32) {
   }
   storageBarrier();
   workgroupBarrier();
-  // proj_merge: the includer's reader merges the splits itself (this one's
-  // part is done now); the last of the group still stores rope's results
-  let pm = proj_merge(nsa);
-  if (pm) { att_split(lid); }
   if (lid == 0u) {
     let c = P.d.w + rk;
     let old = atomicAdd(&PT[c], 1u);
@@ -407,14 +257,7 @@ fn attn_main(L : u32, lid : u32) {
     if (old == u32(nsa) - 1u) { atomicStore(&PT[c], 0u); last = 1u; }
     wlast = last;
   }
-  if (workgroupUniformLoad(&wlast) == 0u) {
-    if (!pm) { att_split(lid); }
-    return;
-  }
-  if (pm) {
-    if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
-    return;
-  }
+  if (workgroupUniformLoad(&wlast) == 0u) { return; }
 
   // the merge: every split's (m, s) at once, then one weight per (split, head)
   let n = u32(nsa);

@@ -6,8 +6,6 @@ fn aout(i : u32, v : f32) { O[i] = v; }
 fn qld(i : u32) -> f32 { return Q[i]; }
 fn qst(i : u32, v : f32) { Q[i] = v; }
 fn att_done(lid : u32) {}
-fn att_split(lid : u32) {}
-fn proj_merge(nsa : i32) -> bool { return false; }
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,

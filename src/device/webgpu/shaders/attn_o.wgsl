@@ -2,14 +2,13 @@
 // (a captured step; webgpu_ops.c fuse_attn_o): workgroups [0, x.x) run
 // attn_dec.wgsl with arguments p1, the next x.y run mvx.wgsl (one segment,
 // float weights, no norm, no GLU) with arguments p2 over the attention's
-// output. Every attention workgroup bumps counter x.z of PT once it is done
-// (att_done after the output, att_split otherwise); an mvx workgroup first
-// waits for all x.x of them. No
+// output. Every (row, KV head) group's writer bumps counter x.z of PT after
+// its output (att_done); an mvx workgroup first waits for x.w of those. No
 // workgroup waits on one that has not started: workgroups start in index
 // order (NVIDIA, lavapipe's pool), the attention ones first, and those never
 // wait. Before waiting (mvx_wait), an mvx workgroup issues its first round
-// of weight loads (their memory latency overlaps the attention); after, it stages the
-// attention's output in workgroup memory. The last mvx workgroup past the
+// of weight loads (their memory latency overlaps the attention); after, it
+// stages the attention's output in workgroup memory. The last mvx workgroup past the
 // wait resets both counters (x.z, x.z + 1) for the next dispatch.
 // A is the window of the activations that holds x, q, k, v and the
 // attention's output, read and written with atomics (as PT in attn_dec): a
@@ -24,7 +23,7 @@ struct Chain {
   p0 : Params,   // the rmsnorm after the projection (b.x: 1), or none (b.x: 0)
   p1 : Params,   // attention
   p2 : Params,   // output projection
-  x : vec4<u32>, // attention workgroups, mvx workgroups, counter (PT), -
+  x : vec4<u32>, // attention workgroups, mvx workgroups, counter (PT), writers
 };
 @group(0) @binding(0) var<uniform> PC : Chain;
 @group(0) @binding(1) var<storage, read_write> A : array<atomic<u32>>;
@@ -61,15 +60,6 @@ fn att_done(lid : u32) {
   storageBarrier();
   workgroupBarrier();
   if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
-}
-fn att_split(lid : u32) {
-  if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
-}
-// The projection's workgroups merge the splits' partials themselves where
-// the (m, s) of every split and head and their weights fit in red (p0.g.x
-// 1: the attention merges, an A/B switch).
-fn proj_merge(nsa : i32) -> bool {
-  return nsa > 1 && u32(nsa) * PC.p1.c.x * 3u <= 2048u && PC.p0.g.x == 0u;
 }
 
 var<workgroup> wlast_o : u32;
@@ -113,16 +103,13 @@ fn norm_tail(lid : u32, P : Params) {
   }
 }
 
-// The projection's wait (its first round of weight loads in flight): every
-// attention workgroup counted in (the last mvx workgroup past it resets the
-// counters), then its input staged: the attention's output, or with
-// proj_merge the output merged here from the splits' partials with
-// attn_dec's merge arithmetic (the same bits; workgroup 0 also stores it).
+// The projection's wait (its first round of weight loads in flight): the
+// attention's writers all counted in (the last mvx workgroup past it resets
+// the counters), then the attention's output staged.
 fn mvx_wait(M : u32, lid : u32) {
   if (lid == 0u) {
-    wpos = S[PC.p1.b.w + PC.p1.b.y * 8u];          // (one row)
     loop {
-      if (atomicLoad(&PT[PC.x.z]) >= PC.x.x) { break; }
+      if (atomicLoad(&PT[PC.x.z]) >= PC.x.w) { break; }
     }
     if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
       atomicStore(&PT[PC.x.z + 1u], 0u);
@@ -130,64 +117,8 @@ fn mvx_wait(M : u32, lid : u32) {
     }
   }
   storageBarrier();
-  let pos = workgroupUniformLoad(&wpos);
-  let ns = att_nsplits(pos);
-  if (!proj_merge(ns)) {
-    for (var i = lid; i < PC.p2.b.x; i += 256u) { xsh[i] = af(PC.p2.g.x + i); }
-    workgroupBarrier();
-    return;
-  }
-  let n = u32(ns);
-  let nh = PC.p1.c.x; let hd = HD4 * 4u; let NS = PC.p1.d.y;
-  let ps = G * (hd + 2u);
-  let G2 = 2u * G;
-  let nout = nh * hd;
-  // this thread's partial outputs (up to 3 outputs of up to 8 splits) load
-  // now, with the (m, s); any more below
-  let held = n <= 8u && nout <= 768u;
-  var pr : array<f32, 24>;
-  if (held) {
-    for (var k = 0u; k < 3u; k++) {
-      let e = min(lid + 256u * k, nout - 1u);
-      let h = e / hd;
-      let pa = PC.p1.d.z + (h / G) * NS * ps + G2 + (h % G) * hd + e % hd;
-      for (var i = 0u; i < 8u; i++) { pr[k * 8u + i] = bitcast<f32>(atomicLoad(&PT[pa + min(i, n - 1u) * ps])); }
-    }
-  }
-  // (m, s) of every (KV head, split, head of the group) into red
-  let cnt = nh * n * 2u;
-  for (var e = lid; e < cnt; e += 256u) {
-    let kvh = e / (n * G2); let rm = e % (n * G2);
-    red[e] = bitcast<f32>(atomicLoad(&PT[PC.p1.d.z + kvh * NS * ps + (rm / G2) * ps + rm % G2]));
-  }
   workgroupBarrier();
-  // each head's weights per split (attn_dec's merge)
-  for (var h = lid; h < nh; h += 256u) {
-    let b = (h / G) * n * G2; let g = h % G;
-    var Mx = NEG_INF;
-    for (var i = 0u; i < n; i++) { Mx = max(Mx, red[b + i * G2 + g]); }
-    var tot = 0.0;
-    for (var i = 0u; i < n; i++) { tot += exp(red[b + i * G2 + g] - Mx) * red[b + i * G2 + G + g]; }
-    var inv = 0.0;
-    if (tot > 0.0) { inv = 1.0 / tot; }
-    for (var i = 0u; i < n; i++) { red[cnt + h * n + i] = exp(red[b + i * G2 + g] - Mx) * inv; }
-  }
-  workgroupBarrier();
-  for (var k = 0u; k < (nout + 255u) / 256u; k++) {
-    let e = lid + 256u * k;
-    if (e < nout) {
-      let h = e / hd;
-      let pa = PC.p1.d.z + (h / G) * NS * ps + G2 + (h % G) * hd + e % hd;
-      var v = 0.0;
-      for (var i = 0u; i < n; i++) {
-        var p : f32;
-        if (held) { p = pr[k * 8u + i]; } else { p = bitcast<f32>(atomicLoad(&PT[pa + i * ps])); }
-        v += red[cnt + h * n + i] * p;
-      }
-      xsh[e] = v;
-      if (M == 0u) { ast(PC.p1.a.x + e, v); }
-    }
-  }
+  for (var i = lid; i < PC.p2.b.x; i += 256u) { xsh[i] = af(PC.p2.g.x + i); }
   workgroupBarrier();
 }
 

@@ -10,7 +10,9 @@
  *
  * Other environment switches: GENRT_WEBGPU_SKIP_VALIDATION=1 (Dawn skips
  * validation: less host time per dispatch), GENRT_WEBGPU_SAFE=1 (keep Dawn's
- * robustness and workgroup zeroing), GENRT_WEBGPU_NO_TIMESTAMPS=1,
+ * robustness and workgroup zeroing), GENRT_WEBGPU_NO_TIMESTAMPS=1 (device
+ * timestamps are then never written; otherwise they are written while a
+ * trace runs, or always with GENRT_WEBGPU_TIMESTAMPS=1),
  * GENRT_WEBGPU_F16=1 (f16 arithmetic, see grt_webgpu_features),
  * GENRT_WEBGPU_MAX_BINDING=BYTES (a lower storage binding limit: weights and
  * tables are then bound in parts), GENRT_WEBGPU_NO_CAPTURE=1; and, to compare
@@ -25,9 +27,8 @@
  * needs workgroups started in index order: WebGPU does not promise it, so
  * they run only on NVIDIA and llvmpipe adapters unless GENRT_WEBGPU_CHAINS=1,
  * and GENRT_WEBGPU_CHAINS=0 turns them off everywhere;
- * GENRT_WEBGPU_CHAIN_MAX_WG=N: at most N waiting workgroups, default 256;
- * GENRT_WEBGPU_CHAIN_NO_PREFETCH=1: they do not pull their weights into the
- * caches while waiting); GENRT_WEBGPU_DUMP_GRAPH=1 prints each captured
+ * GENRT_WEBGPU_CHAIN_MAX_WG=N: at most N waiting workgroups, default 256);
+ * GENRT_WEBGPU_DUMP_GRAPH=1 prints each captured
  * step's dispatch list; GENRT_WEBGPU_GRAPH_SKIP=kernel leaves that kernel's
  * dispatches out of replays (wrong results: timing diagnosis only); GENRT_WEBGPU_NORM_MAX_WORK=N folds an rmsnorm
  * into the mvx reading it while workgroups x K <= N (default 262144);
@@ -60,7 +61,8 @@ typedef struct grt_webgpu_counters {
 bool grt_webgpu_get_counters(grt_device *dev, grt_webgpu_counters *out);
 /* "adapter (backend)" of a WebGPU device, or NULL. */
 const char *grt_webgpu_adapter_name(grt_device *dev);
-/* Adapter features in use: "timestamp-query" (device spans in traces;
+/* Adapter features in use: "timestamp-query" (device spans in traces,
+ * recorded while a trace runs or with GENRT_WEBGPU_TIMESTAMPS=1;
  * GENRT_WEBGPU_NO_TIMESTAMPS=1 turns it off), "shader-f16" (f16 arithmetic
  * on request), "subgroups" (requested when the adapter has it: the
  * reductions of rmsnorm, the decode matvec (mvx) and greedy argmax then

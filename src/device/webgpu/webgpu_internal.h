@@ -118,8 +118,9 @@ typedef struct wg_ctx {
     uint64_t next_id;
 
     /* timestamps (adapter feature): each fence's window of passes gets the
-     * first pass's begin and the last pass's end, in pair ts_window % WG_TS_PAIRS */
-    bool ts_on, ts_pass_in_window;
+     * first pass's begin and the last pass's end, in pair ts_window % WG_TS_PAIRS;
+     * written only while a trace runs or with ts_force (wg_ts_live) */
+    bool ts_on, ts_force, ts_pass_in_window;
     uint64_t ts_window;
     WGPUQuerySet qset;
     WGPUBuffer q_resolve;

@@ -165,7 +165,8 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
  * per instance in a chain kernel */
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
                                         "ldx", "i8x4", "nib4", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
-                                        "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh"};
+                                        "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh",
+                                        "mvx_block", "mvx_wait"};
 
 /* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
 static bool chain_parts(int sh, char **a, char **b) {
@@ -636,6 +637,10 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[7]) {
     if (wt > 2) R = 8, min_wg = 128; /* quantized: x shared by more rows pays (sweep) */
     while (R > 1 && (uint64_t)N / (G * R) < min_wg) R /= 2;
     if (eR >= 1 && eR <= 8) R = eR;
+    /* U (chunks of a row in flight per thread): 1; 2 (K <= 2 T: all of a
+     * thread's chunks at once) read slower on the H100 (SmolLM2 -3%), as in
+     * the first sweep. Chain kernels use 2 (their weights load before the
+     * wait). */
     uint32_t Uc = 1;
     (void)per;
     if (eU >= 1 && eU * R <= 16) Uc = eU;
@@ -1490,7 +1495,7 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     const uint32_t *ap = at->params, *mp = mv->params;
     const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
     uint64_t groups = (uint64_t)ap[4] * ap[9];
-    bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] == 1 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
+    bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] <= 2 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
               mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
               In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
               mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
@@ -1522,7 +1527,6 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     p2[0] = (uint32_t)((X->off - lo) / 4) + mp[0];
     p2[1] = 0;                                                /* the input, staged */
     p2[20] = (uint32_t)((In->off - lo) / 4) + mp[1] * 4;     /* from here in A */
-    c.params[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     uint32_t Ns[3] = {mp[3], 0, 0};
     uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
     if (nM > chain_max_wg()) return false;
@@ -1573,10 +1577,10 @@ static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_
     return true;
 }
 
-/* Whether mvx dispatch c can be a chain instance: float weights, U 1, no
+/* Whether mvx dispatch c can be a chain instance: float weights, U <= 2, no
  * GLU or bias, K <= 2048 (its input staged in workgroup memory). */
 static bool chain_mvx_ok(const wg_cmd *c) {
-    return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] == 1 && c->cfg[5] == 0 &&
+    return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] <= 2 && c->cfg[5] == 0 &&
            (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
 }
 
@@ -1610,7 +1614,7 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     /* b[2..4]: the second's weights; b[5]: its norm weights (or a placeholder) */
     c.b[6] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
     memset(c.params, 0, sizeof c.params);
-    uint32_t *p0 = c.params, *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS;
+    uint32_t *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS;
     uint32_t *cx = c.params + 3 * WG_PARAM_WORDS;
     uint32_t da = (uint32_t)((a->b[0].off - lo) / 4), db = (uint32_t)((b->b[0].off - lo) / 4);
     memcpy(p1, ap, WG_PARAM_WORDS * 4);
@@ -1622,7 +1626,6 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     p2[1] = 0;
     p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
     if (norm) p2[17] += (uint32_t)((b->b[6].off - lo) / 4);
-    p0[21] = getenv("GENRT_WEBGPU_CHAIN_NO_PREFETCH") != NULL;
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nB;
     cx[2] = WG_ATT_COUNTERS - 5; /* (x.z, x.z + 1) */

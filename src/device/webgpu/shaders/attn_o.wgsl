@@ -6,9 +6,9 @@
 // its output (att_done); an mvx workgroup first waits for x.w of those. No
 // workgroup waits on one that has not started: workgroups start in index
 // order (NVIDIA, lavapipe's pool), the attention ones first, and those never
-// wait. Before waiting, an mvx workgroup pulls its weight rows into the
-// caches (their memory latency overlaps the attention); after, it stages the
-// attention's output in workgroup memory. The last mvx workgroup past the
+// wait. Before waiting (mvx_wait), an mvx workgroup issues its first round
+// of weight loads (their memory latency overlaps the attention); after, it
+// stages the attention's output in workgroup memory. The last mvx workgroup past the
 // wait resets both counters (x.z, x.z + 1) for the next dispatch.
 // A is the window of the activations that holds x, q, k, v and the
 // attention's output, read and written with atomics (as PT in attn_dec): a
@@ -20,7 +20,7 @@
 // the row it wrote, p0 (rmsnorm.wgsl's arguments and arithmetic): its input
 // is complete once every mvx workgroup has counted itself in (x.z + 2).
 struct Chain {
-  p0 : Params,   // the rmsnorm after the projection (b.x: 1), or none (b.x: 0); g.y: 1 = no prefetch
+  p0 : Params,   // the rmsnorm after the projection (b.x: 1), or none (b.x: 0)
   p1 : Params,   // attention
   p2 : Params,   // output projection
   x : vec4<u32>, // attention workgroups, mvx workgroups, counter (PT), writers
@@ -31,7 +31,7 @@ struct Chain {
 override WTYPE : u32 = 1u;
 override T : u32 = 256u;
 override RPW : u32 = 4u;
-const U : u32 = 1u;
+const U : u32 = 2u;   // (any U gives the same sums; 2 covers K <= 2 T)
 const NORM : bool = false;
 const GLU : u32 = 0u;
 const STAGE : bool = false;
@@ -81,15 +81,45 @@ fn norm_tail(lid : u32, P : Params) {
   workgroupBarrier();
   if (lid % SG == 0u) { red[lid / SG] = cs; }
   workgroupBarrier();
-  for (var s = 128u / SG; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
+  var tot : f32;
+  if (SG >= 8u) {
+    var tv : array<f32, 32>;   // (rmsnorm.wgsl's tree in registers)
+    for (var i = 0u; i < 256u / SG; i++) { tv[i] = red[i]; }
+    for (var s = 128u / SG; s > 0u; s >>= 1u) {
+      for (var i = 0u; i < s; i++) { tv[i] = tv[i] + tv[i + s]; }
+    }
+    tot = tv[0];
+  } else {
+    for (var s = 128u / SG; s > 0u; s >>= 1u) {
+      if (lid < s) { red[lid] += red[lid + s]; }
+      workgroupBarrier();
+    }
+    tot = red[0];
   }
-  let scale = 1.0 / sqrt(red[0] / f32(dim) + P.f.x);
+  let scale = 1.0 / sqrt(tot / f32(dim) + P.f.x);
   for (var k = 0u; k < 16u; k++) {
     let i = lid + 256u * k;
     if (i < dim) { ast(P.a.x + i, xv[k] * scale * wv[k]); }
   }
+}
+
+// The projection's wait (its first round of weight loads in flight): the
+// attention's writers all counted in (the last mvx workgroup past it resets
+// the counters), then the attention's output staged.
+fn mvx_wait(M : u32, lid : u32) {
+  if (lid == 0u) {
+    loop {
+      if (atomicLoad(&PT[PC.x.z]) >= PC.x.w) { break; }
+    }
+    if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
+      atomicStore(&PT[PC.x.z + 1u], 0u);
+      atomicStore(&PT[PC.x.z], 0u);
+    }
+  }
+  storageBarrier();
+  workgroupBarrier();
+  for (var i = lid; i < PC.p2.b.x; i += 256u) { xsh[i] = af(PC.p2.g.x + i); }
+  workgroupBarrier();
 }
 
 @compute @workgroup_size(256)
@@ -102,32 +132,6 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   }
   let M = L - PC.x.x;
   if (M >= PC.x.y) { return; }
-  let P2 = PC.p2;
-  if (PC.p0.g.y == 0u) {
-    // while the attention runs: this workgroup's weight rows (rows M * NB ..,
-    // K / 8 or K / 4 vec4s each) into the caches, for mvx to find there
-    let nv = select(P2.b.x / 8u, P2.b.x / 4u, WTYPE == 0u);
-    let nb = 256u / T * RPW;
-    var acc = 0u;
-    for (var e = lid; e < nb * nv; e += 256u) {
-      let n = min(M * nb + e / nv, P2.a.w - 1u);
-      acc ^= W0[P2.a.z + n * P2.b.z + e % nv].x;
-    }
-    if (acc == PC.p0.g.z && PC.p0.g.w != 0u) { ast(0u, 0.0); } // never (g.w 0): keeps the loads
-  }
-  if (lid == 0u) {
-    loop {
-      if (atomicLoad(&PT[PC.x.z]) >= PC.x.w) { break; }
-    }
-    if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
-      atomicStore(&PT[PC.x.z + 1u], 0u);
-      atomicStore(&PT[PC.x.z], 0u);
-    }
-  }
-  storageBarrier();
-  workgroupBarrier();
-  for (var i = lid; i < P2.b.x; i += 256u) { xsh[i] = af(P2.g.x + i); }
-  workgroupBarrier();
   mvx_main(M, lid);
   if (PC.p0.b.x == 0u) { return; }
   storageBarrier();

@@ -91,9 +91,9 @@ fn qdot(seg : u32, rb : u32, b : u32, xs : array<vec4<f32>, 8>, st : bool) -> f3
   return d * (s4.x + s4.y + s4.z + s4.w);
 }
 
-// The kernel for workgroup L of the dispatch.
-fn mvx_main(L : u32, lid : u32) {
-  let K = P.b.x;
+// workgroup L's segment (GLU: segments 0 and 1 together) and block in it;
+// z: 0 when L has no rows
+fn mvx_block(L : u32) -> vec3<u32> {
   let GW = 256u / T;
   let NB = GW * RPW;                               // slots per workgroup
   let nseg = P.d.w;
@@ -103,34 +103,25 @@ fn mvx_main(L : u32, lid : u32) {
   if (nseg > 1u && GLU == 0u) { nb1 = (P.c.z + nsl - 1u) / nsl; }
   var nb2 = 0u;
   if (nseg > 2u) { nb2 = (P.d.z + nsl - 1u) / nsl; }
-  if (L >= nb0 + nb1 + nb2) { return; }
-  // the workgroup's segment (GLU: segments 0 and 1 together) and first row
+  if (L >= nb0 + nb1 + nb2) { return vec3<u32>(0u, 0u, 0u); }
   var bseg = 0u; var bl = L;
   if (L >= nb0 + nb1) { bseg = 2u; bl = L - nb0 - nb1; }
   else if (L >= nb0) { bseg = 1u; bl = L - nb0; }
-  let g = lid / T; let t = lid % T;
+  return vec3<u32>(bseg, bl, 1u);
+}
 
-  if (NORM) {
-    // rmsnorm.wgsl's sums: 256 threads at stride 256, clusters of SG lanes,
-    // then a tree
-    var ss = 0.0;
-    for (var i = lid; i < K; i += 256u) { let v = xf(P.a.y * 4u + i); ss += v * v; }
-    let cs = sg_sum(ss, SG);
-    if (lid % SG == 0u) { rset(lid / SG, cs); }
-    workgroupBarrier();
-    for (var s = 128u / SG; s > 0u; s >>= 1u) {
-      if (lid < s) { rset(lid, rget(lid) + rget(lid + s)); }
-      workgroupBarrier();
-    }
-    if (lid == 0u) { scl = 1.0 / sqrt(rget(0u) / f32(K) + P.f.x); }
-    workgroupBarrier();
-    if (L == 0u) {
-      let scale = scl;
-      for (var i = lid; i < K; i += 256u) {
-        xnst(P.e.y + i, xf(P.a.y * 4u + i) * scale * nwv4(P.e.x + (i >> 2u))[i & 3u]);
-      }
-    }
-  }
+// The kernel for workgroup L of the dispatch. mvx_wait(L, lid), the
+// includer's, runs (in workgroup-uniform control flow) once this thread's
+// first round of weights is issued: a chain kernel's wait for its input and
+// the input's staging overlap those loads.
+fn mvx_main(L : u32, lid : u32) {
+  let K = P.b.x;
+  let NB = 256u / T * RPW;
+  let nsl = select(NB, NB / 2u, GLU != 0u);
+  let bk = mvx_block(L);
+  if (bk.z == 0u) { mvx_wait(L, lid); return; }
+  let bseg = bk.x; let bl = bk.y;
+  let g = lid / T; let t = lid % T;
 
   // this thread's rows: segment, weight row start (clamped into the segment)
   var rseg : array<u32, 8>;
@@ -144,38 +135,104 @@ fn mvx_main(L : u32, lid : u32) {
     rseg[r] = sg;
     rrow[r] = wo + min(n, N - 1u) * P.b.z;
   }
+  // float weights: the first round, U chunks of each row (t, t + T, ..;
+  // clamped, masked when used), issued before anything else
+  let nv = select(K / 8u, K / 4u, WTYPE == 0u);  // chunks per row (float weights)
+  var wv : array<vec4<u32>, 16>;
+  if (WTYPE <= 2u) {
+    for (var u = 0u; u < U; u++) {
+      let c = min(t + u * T, nv - 1u);
+      for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + c); }
+    }
+  }
+  mvx_wait(L, lid);
+
+  let per = select(2u, 1u, WTYPE == 0u);         // x vec4s per chunk (float weights)
+
+  // float weights: the first round's x (and norm weights), loaded before the
+  // norm's sums so that their latency overlaps them
+  var xv : array<vec4<f32>, 8>;
+  var nwr : array<vec4<f32>, 8>;
+  if (WTYPE <= 2u) {
+    for (var u = 0u; u < U; u++) {
+      let j = min(t + u * T, nv - 1u) * per;
+      xv[2u * u] = xv4(P.a.y + j);
+      if (WTYPE != 0u) { xv[2u * u + 1u] = xv4(P.a.y + j + 1u); }
+      if (NORM) {
+        nwr[2u * u] = nwv4(P.e.x + j);
+        if (WTYPE != 0u) { nwr[2u * u + 1u] = nwv4(P.e.x + j + 1u); }
+      }
+    }
+  }
+
+  var sclv = 1.0;
+  if (NORM) {
+    // rmsnorm.wgsl's sums: 256 threads at stride 256 (four loads in flight),
+    // clusters of SG lanes, then a tree (in registers by every thread when
+    // there are at most 32 clusters: the same additions in the same order)
+    var ss = 0.0;
+    for (var i0 = lid; i0 < K; i0 += 1024u) {
+      var v4 : array<f32, 4>;
+      for (var k = 0u; k < 4u; k++) { v4[k] = xf(P.a.y * 4u + min(i0 + 256u * k, K - 1u)); }
+      for (var k = 0u; k < 4u; k++) { if (i0 + 256u * k < K) { ss += v4[k] * v4[k]; } }
+    }
+    let cs = sg_sum(ss, SG);
+    if (lid % SG == 0u) { rset(lid / SG, cs); }
+    workgroupBarrier();
+    if (SG >= 8u) {
+      var tv : array<f32, 32>;
+      for (var i = 0u; i < 256u / SG; i++) { tv[i] = rget(i); }
+      for (var s = 128u / SG; s > 0u; s >>= 1u) {
+        for (var i = 0u; i < s; i++) { tv[i] = tv[i] + tv[i + s]; }
+      }
+      sclv = 1.0 / sqrt(tv[0] / f32(K) + P.f.x);
+      if (lid == 0u) { scl = sclv; }
+      workgroupBarrier();                          // every thread has read the cluster sums
+    } else {
+      for (var s = 128u / SG; s > 0u; s >>= 1u) {
+        if (lid < s) { rset(lid, rget(lid) + rget(lid + s)); }
+        workgroupBarrier();
+      }
+      if (lid == 0u) { scl = 1.0 / sqrt(rget(0u) / f32(K) + P.f.x); }
+      workgroupBarrier();
+      sclv = scl;
+    }
+    if (L == 0u) {
+      let scale = sclv;
+      for (var i = lid; i < K; i += 256u) {
+        xnst(P.e.y + i, xf(P.a.y * 4u + i) * scale * nwv4(P.e.x + (i >> 2u))[i & 3u]);
+      }
+    }
+  }
+
   var acc : array<f32, 8>;
   for (var r = 0u; r < 8u; r++) { acc[r] = 0.0; }
   if (WTYPE <= 2u) {
-    let per = select(2u, 1u, WTYPE == 0u);       // x vec4s per chunk
-    let nv = select(K / 8u, K / 4u, WTYPE == 0u); // chunks per row
-    var i = t;
-    var wv : array<vec4<u32>, 16>;
-    var xv : array<vec4<f32>, 8>;
-    for (; i + (U - 1u) * T < nv; i += U * T) {
-      for (var u = 0u; u < U; u++) {
-        for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + i + u * T); }
-      }
-      for (var u = 0u; u < U; u++) {
-        xv[2u * u] = ldx((i + u * T) * per);
-        if (WTYPE != 0u) { xv[2u * u + 1u] = ldx((i + u * T) * per + 1u); }
-      }
-      for (var u = 0u; u < U; u++) {
-        for (var r = 0u; r < RPW; r++) {
-          let w = wv[u * RPW + r];
-          if (WTYPE == 0u) { acc[r] = acc[r] + dot(lo8(w), xv[2u * u]); }
-          else { acc[r] = acc[r] + (dot(lo8(w), xv[2u * u]) + dot(hi8(w), xv[2u * u + 1u])); }
+    // rounds of U chunks per row (t, t + T, ..; the first round's weights
+    // and x already here), added strictly in chunk order
+    for (var i = t; i < nv; i += U * T) {
+      if (i != t) {
+        for (var u = 0u; u < U; u++) {
+          let c = min(i + u * T, nv - 1u);
+          for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + c); }
+          xv[2u * u] = xv4(P.a.y + c * per);
+          if (WTYPE != 0u) { xv[2u * u + 1u] = xv4(P.a.y + c * per + 1u); }
+          if (NORM) {
+            nwr[2u * u] = nwv4(P.e.x + c * per);
+            if (WTYPE != 0u) { nwr[2u * u + 1u] = nwv4(P.e.x + c * per + 1u); }
+          }
         }
       }
-    }
-    for (; i < nv; i += T) {
-      for (var r = 0u; r < RPW; r++) { wv[r] = ldw(rseg[r], rrow[r] + i); }
-      xv[0] = ldx(i * per);
-      if (WTYPE != 0u) { xv[1] = ldx(i * per + 1u); }
-      for (var r = 0u; r < RPW; r++) {
-        let w = wv[r];
-        if (WTYPE == 0u) { acc[r] = acc[r] + dot(lo8(w), xv[0]); }
-        else { acc[r] = acc[r] + (dot(lo8(w), xv[0]) + dot(hi8(w), xv[1])); }
+      for (var u = 0u; u < U; u++) {
+        if (i + u * T < nv) {
+          var x0 = xv[2u * u]; var x1 = xv[2u * u + 1u];
+          if (NORM) { x0 = x0 * sclv * nwr[2u * u]; x1 = x1 * sclv * nwr[2u * u + 1u]; }
+          for (var r = 0u; r < RPW; r++) {
+            let w = wv[u * RPW + r];
+            if (WTYPE == 0u) { acc[r] = acc[r] + dot(lo8(w), x0); }
+            else { acc[r] = acc[r] + (dot(lo8(w), x0) + dot(hi8(w), x1)); }
+          }
+        }
       }
     }
   } else if (STAGE) {

@@ -31,6 +31,8 @@ fn xnst(i : u32, v : f32) { XN[i] = v; }
 fn old(i : u32) -> f32 { return O[i]; }
 fn ost(i : u32, v : f32) { O[i] = v; }
 
+fn mvx_wait(L : u32, lid : u32) {}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
         @builtin(local_invocation_index) lid : u32) {

@@ -34,11 +34,24 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let cs = sg_sum(ss, SG);
   if (lid % SG == 0u) { red[lid / SG] = cs; }
   workgroupBarrier();
-  for (var s = 128u / SG; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
+  // (at most 32 clusters: every thread runs the same tree in registers,
+  // the same additions in the same order, without its barriers)
+  var tot : f32;
+  if (SG >= 8u) {
+    var tv : array<f32, 32>;
+    for (var i = 0u; i < 256u / SG; i++) { tv[i] = red[i]; }
+    for (var s = 128u / SG; s > 0u; s >>= 1u) {
+      for (var i = 0u; i < s; i++) { tv[i] = tv[i] + tv[i + s]; }
+    }
+    tot = tv[0];
+  } else {
+    for (var s = 128u / SG; s > 0u; s >>= 1u) {
+      if (lid < s) { red[lid] += red[lid + s]; }
+      workgroupBarrier();
+    }
+    tot = red[0];
   }
-  let scale = 1.0 / sqrt(red[0] / f32(dim) + P.f.x);
+  let scale = 1.0 / sqrt(tot / f32(dim) + P.f.x);
   let oo = P.a.x + r * dim;
   if (held) {
     for (var k = 0u; k < 16u; k++) {

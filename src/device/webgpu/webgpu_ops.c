@@ -13,13 +13,13 @@
 extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
-    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_mv3n[], grt_wgsl_copy[],
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
     grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
-       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_MV3N, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
+       SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
        SH_ATTN_DEC, SH_ATTN_O, SH_MVX2 };
 
 typedef struct shader_def {
@@ -50,9 +50,8 @@ static const shader_def SHADERS[] = {
     [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, false, 5, {"KV_SHARED", NULL}},
     [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, false, 2, {NULL, NULL}},
     [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, false, 2, {NULL, NULL}},
-    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, false, 5, {"WTYPE", "R"}},
+    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, false, 7, {"WTYPE", "R", "NORM"}},
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
-    [SH_MV3N] = {"mv3n", grt_wgsl_mv3n, false, false, 7, {"WTYPE", "R"}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
     [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f,
                 grt_wgsl_mvx_io},
@@ -1151,6 +1150,14 @@ static bool out_window(const wg_ctx *x, const wg_cmd *c, size_t m, uint64_t *lo,
     return *hi - *lo <= x->max_binding && !(in->id == c[0].b[0].id && in->off < *hi && *lo < in->off + in->size);
 }
 
+/* Whether a dispatch's bindings overlap (placeholders aside). */
+static bool any_alias(const wg_ctx *x, const wg_cmd *c) {
+    for (int a = 0; a < c->nb; a++)
+        for (int b2 = a + 1; b2 < c->nb; b2++)
+            if (!is_dummy(x, &c->b[a]) && overlapping(&c->b[a], &c->b[b2])) return true;
+    return false;
+}
+
 static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
     wg_ctx *x = wg_ctx_of(dev);
     size_t o = 0;
@@ -1160,7 +1167,8 @@ static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
         /* the outputs' union window: within the binding limit, clear of the input */
         uint64_t lo, hi;
         bool ok = out_window(x, &cmds[i], m, &lo, &hi) && m > 1;
-        WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3, cmds[i].wt, cmds[i].R) : NULL;
+        WGPUComputePipeline pipe =
+            ok && x->limits.maxStorageBuffersPerShaderStage >= 7 ? get_pipe(dev, SH_MV3, cmds[i].wt, cmds[i].R) : NULL;
         if (!pipe) {
             for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
             i += m;
@@ -1168,9 +1176,11 @@ static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
         }
         wg_cmd c = cmds[i];
         c.pipe = pipe;
-        c.nb = 5;
+        c.nb = 7;
         c.b[0] = (wg_binding){cmds[i].b[0].id, cmds[i].b[0].b, lo, hi - lo};
         c.b[1] = cmds[i].b[1];
+        c.b[5] = dummy_window(x, 1); /* no norm: NW, XN placeholders */
+        c.b[6] = dummy_window(x, 2);
         memset(c.params, 0, sizeof c.params);
         uint64_t blocks = 0;
         for (size_t j = 0; j < 3; j++) {
@@ -1197,11 +1207,8 @@ static size_t merge_mv3(grt_device *dev, wg_cmd *cmds, size_t n) {
         c.gx = (uint32_t)(n_wg < maxd ? n_wg : maxd);
         c.gy = (uint32_t)((n_wg + c.gx - 1) / c.gx);
         c.tag = WG_TAG_MV3;
-        bool alias = false; /* one buffer's windows may not overlap (e.g. slices of a fused weight) */
-        for (int a = 0; a < 5; a++)
-            for (int b2 = a + 1; b2 < 5; b2++)
-                alias |= !is_dummy(x, &c.b[a]) && overlapping(&c.b[a], &c.b[b2]);
-        if (alias) {
+        /* one buffer's windows may not overlap (e.g. slices of a fused weight) */
+        if (any_alias(x, &c)) {
             for (size_t j = 0; j < m; j++) cmds[o++] = cmds[i + j];
             i += m;
             continue;
@@ -1237,15 +1244,7 @@ static size_t merge_pairs(grt_device *dev, wg_cmd *cmds, size_t n, pair_fuse fus
     return o;
 }
 
-/* Whether a dispatch's bindings overlap (placeholders aside). */
-static bool any_alias(const wg_ctx *x, const wg_cmd *c) {
-    for (int a = 0; a < c->nb; a++)
-        for (int b2 = a + 1; b2 < c->nb; b2++)
-            if (!is_dummy(x, &c->b[a]) && overlapping(&c->b[a], &c->b[b2])) return true;
-    return false;
-}
-
-/* An rmsnorm right before the mv or mv3 that reads its output: one mv3n. */
+/* An rmsnorm right before the mv or mv3 that reads its output: one mv3 with NORM. */
 static bool fuse_norm(grt_device *dev, const wg_cmd *nm, const wg_cmd *mv, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
     if (x->limits.maxStorageBuffersPerShaderStage < 7) return false;
@@ -1254,7 +1253,7 @@ static bool fuse_norm(grt_device *dev, const wg_cmd *nm, const wg_cmd *mv, wg_cm
     bool ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
               np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == mp[5] && np[1] % 4 == 0 && np[2] % 4 == 0 &&
               (mv->tag == WG_TAG_MV3 || (mp[9] == mp[3] && mp[10] == 0));
-    WGPUComputePipeline pipe = ok ? get_pipe(dev, SH_MV3N, mv->wt, mv->R) : NULL;
+    WGPUComputePipeline pipe = ok ? get_pipe3(dev, SH_MV3, mv->wt, mv->R, 1) : NULL;
     if (!pipe) return false;
     wg_cmd c = *mv;
     if (mv->tag == WG_TAG_MV) { /* one segment in mv3's layout */

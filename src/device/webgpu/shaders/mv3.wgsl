@@ -3,11 +3,18 @@
 // the workgroups split into segments, segment s computing
 // out_s[r, n] (+)= sum_k in[r, k] * w_s[n, k] for its N_s outputs.
 // Float weights (WTYPE 0, 1, 2), no bias.
+// With NORM, an rmsnorm right before it is taken in (a captured step merges
+// them): the input rows are normalised on the fly, x * scale * nw with
+// rmsnorm.wgsl's sum order, so results equal the two dispatches; the first
+// block's workgroup also writes the normalised rows to XN (the rmsnorm's
+// output), for any later reader. Without NORM, NW and XN are placeholders.
 // a: out off 0, in off (vec4s), w off 0 (vec4s in W0), N0   b: K, n_rows,
 // row stride (vec4s), flags (1 acc)   c: out off 1, w off 1, N1
-// d: out off 2, w off 2, N2, segments
+// d: out off 2, w off 2, N2, segments   e (NORM): norm weight off (vec4s),
+// xn off (floats)   f.x (NORM): eps
 override WTYPE : u32 = 1u;
 override R : u32 = 1u;
+override NORM : bool = false;
 const TPR : u32 = 32u;
 const OPW : u32 = 8u;
 @group(0) @binding(1) var<storage, read_write> O : array<f32>;
@@ -15,7 +22,18 @@ const OPW : u32 = 8u;
 @group(0) @binding(3) var<storage, read_write> W0 : array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> W1 : array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read_write> W2 : array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read_write> NW : array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> XN : array<f32>;
 var<workgroup> red : array<f32, 2048>;
+var<workgroup> scl : array<f32, 8>;
+
+fn xs(i : u32) -> f32 { return X[i >> 2u][i & 3u]; }
+// vec4 j of the activations (rows from a.y): with NORM normalised with row
+// r's scale
+fn xin(j : u32, r : u32, xb : u32, K4 : u32) -> vec4<f32> {
+  if (NORM) { return X[j] * scl[r] * NW[P.e.x + (j - xb - r * K4)]; }
+  return X[j];
+}
 
 fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
 
@@ -58,6 +76,34 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   else if (bl >= nb0) { seg = 1u; N = P.c.z; oo = P.c.x; wo = P.c.y; b0 = nb0; }
   let o = lid / TPR; let t = lid % TPR;
   let n = (bl - b0) * OPW + o;
+  if (NORM) {
+    // the rows' norms, as rmsnorm.wgsl sums them (256 threads, stride 256, tree)
+    let x1 = P.a.y * 4u;
+    for (var r = 0u; r < R; r++) {
+      var ss = 0.0;
+      if (r0 + r < nr) {
+        for (var i = lid; i < K; i += 256u) { let v = xs(x1 + (r0 + r) * K + i); ss += v * v; }
+      }
+      red[lid] = ss;
+      workgroupBarrier();
+      for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) { red[lid] += red[lid + s]; }
+        workgroupBarrier();
+      }
+      if (lid == 0u) { scl[r] = 1.0 / sqrt(red[0] / f32(K) + P.f.x); }
+      workgroupBarrier();
+    }
+    if (bl == 0u) {
+      for (var r = 0u; r < R; r++) {
+        if (r0 + r < nr) {
+          let scale = scl[r];
+          for (var i = lid; i < K; i += 256u) {
+            XN[P.e.y + (r0 + r) * K + i] = xs(x1 + (r0 + r) * K + i) * scale * NW[P.e.x + (i >> 2u)][i & 3u];
+          }
+        }
+      }
+    }
+  }
   var acc : array<f32, 8>;
   for (var r = 0u; r < 8u; r++) { acc[r] = 0.0; }
   let K4 = K / 4u;
@@ -76,11 +122,11 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
         if (r0 + r < nr) {
           let x0 = xb + r * K4 + i * per;
           let st = TPR * per;
-          var s = dot(w0[0], X[x0]) + dot(w1[0], X[x0 + st]) + dot(w2[0], X[x0 + 2u * st]) +
-                  dot(w3[0], X[x0 + 3u * st]);
+          var s = dot(w0[0], xin(x0, r, xb, K4)) + dot(w1[0], xin(x0 + st, r, xb, K4)) +
+                  dot(w2[0], xin(x0 + 2u * st, r, xb, K4)) + dot(w3[0], xin(x0 + 3u * st, r, xb, K4));
           if (WTYPE != 0u) {
-            s += dot(w0[1], X[x0 + 1u]) + dot(w1[1], X[x0 + st + 1u]) + dot(w2[1], X[x0 + 2u * st + 1u]) +
-                 dot(w3[1], X[x0 + 3u * st + 1u]);
+            s += dot(w0[1], xin(x0 + 1u, r, xb, K4)) + dot(w1[1], xin(x0 + st + 1u, r, xb, K4)) +
+                 dot(w2[1], xin(x0 + 2u * st + 1u, r, xb, K4)) + dot(w3[1], xin(x0 + 3u * st + 1u, r, xb, K4));
           }
           acc[r] += s;
         }
@@ -91,8 +137,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
       for (var r = 0u; r < R; r++) {
         if (r0 + r < nr) {
           let xa = xb + r * K4 + i * per;
-          var s = dot(wa[0], X[xa]);
-          if (WTYPE != 0u) { s += dot(wa[1], X[xa + 1u]); }
+          var s = dot(wa[0], xin(xa, r, xb, K4));
+          if (WTYPE != 0u) { s += dot(wa[1], xin(xa + 1u, r, xb, K4)); }
           acc[r] += s;
         }
       }

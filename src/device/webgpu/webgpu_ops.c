@@ -13,7 +13,7 @@
 extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
-    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_copy[],
+    grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_unpack8[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
     grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[];
 
@@ -45,12 +45,12 @@ static const shader_def SHADERS[] = {
     [SH_GLU] = {"glu", grt_wgsl_glu, false, false, 3, {"ACT", "ALIAS"}},
     [SH_ADVANCE] = {"advance", grt_wgsl_advance, false, false, 1, {NULL, NULL}},
     [SH_SAMPLE] = {"sample", grt_wgsl_sample, false, false, 6, {NULL, NULL}},
-    [SH_MV] = {"mv", grt_wgsl_mv, false, false, 4, {"WTYPE", "R"}},
+    [SH_MV] = {"mv", grt_wgsl_mv, false, false, 4, {"WTYPE", "R"}, NULL, grt_wgsl_unpack8},
     [SH_MVQ] = {"mvq", grt_wgsl_mvq, false, false, 4, {"WTYPE", "R", "STAGED"}},
     [SH_ATTN_PART] = {"attn_part", grt_wgsl_attn_part, false, false, 5, {"KV_SHARED", NULL}},
     [SH_ATTN_COMBINE] = {"attn_combine", grt_wgsl_attn_combine, false, false, 2, {NULL, NULL}},
     [SH_ARGMAX_PART] = {"argmax_part", grt_wgsl_argmax_part, false, false, 2, {NULL, NULL}},
-    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, false, 7, {"WTYPE", "R", "NORM"}},
+    [SH_MV3] = {"mv3", grt_wgsl_mv3, false, false, 7, {"WTYPE", "R", "NORM"}, NULL, grt_wgsl_unpack8},
     [SH_MVH] = {"mvh", grt_wgsl_mvh, false, true, 4, {NULL, NULL}},
     [SH_COPY] = {"copy", grt_wgsl_copy, false, false, 2, {NULL, NULL}},
     [SH_MVX] = {"mvx", grt_wgsl_mvx, false, false, 7, {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE"}, grt_wgsl_mvx_f,

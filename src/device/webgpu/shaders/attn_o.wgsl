@@ -85,10 +85,7 @@ fn norm_tail(lid : u32, P : Params) {
   if (SG >= 8u) {
     var tv : array<f32, 32>;   // (rmsnorm.wgsl's tree in registers)
     for (var i = 0u; i < 256u / SG; i++) { tv[i] = red[i]; }
-    for (var s = 128u / SG; s > 0u; s >>= 1u) {
-      for (var i = 0u; i < s; i++) { tv[i] = tv[i] + tv[i + s]; }
-    }
-    tot = tv[0];
+    tot = tree_sum(tv, 256u / SG);
   } else {
     for (var s = 128u / SG; s > 0u; s >>= 1u) {
       if (lid < s) { red[lid] += red[lid + s]; }

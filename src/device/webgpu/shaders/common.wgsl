@@ -24,6 +24,18 @@ fn sg_sum(v : f32, c : u32) -> f32 {
   return s;
 }
 
+// The sum of n values (n a power of two <= 32: a workgroup's cluster sums)
+// as a workgroup tree adds them, v[i] += v[i + s] for s = n / 2 .. 1, in
+// registers: every invocation runs the same additions in the same order,
+// without the tree's barriers.
+fn tree_sum(v : array<f32, 32>, n : u32) -> f32 {
+  var t = v;
+  for (var s = n / 2u; s > 0u; s >>= 1u) {
+    for (var i = 0u; i < s; i++) { t[i] = t[i] + t[i + s]; }
+  }
+  return t[0];
+}
+
 // Workgroups are laid out 2D when one dimension would exceed the limit.
 fn wg_linear(wid : vec3<u32>, nwg : vec3<u32>) -> u32 { return wid.x + wid.y * nwg.x; }
 

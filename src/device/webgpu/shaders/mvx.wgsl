@@ -182,10 +182,7 @@ fn mvx_main(L : u32, lid : u32) {
     if (SG >= 8u) {
       var tv : array<f32, 32>;
       for (var i = 0u; i < 256u / SG; i++) { tv[i] = rget(i); }
-      for (var s = 128u / SG; s > 0u; s >>= 1u) {
-        for (var i = 0u; i < s; i++) { tv[i] = tv[i] + tv[i + s]; }
-      }
-      sclv = 1.0 / sqrt(tv[0] / f32(K) + P.f.x);
+      sclv = 1.0 / sqrt(tree_sum(tv, 256u / SG) / f32(K) + P.f.x);
       if (lid == 0u) { scl = sclv; }
       workgroupBarrier();                          // every thread has read the cluster sums
     } else {

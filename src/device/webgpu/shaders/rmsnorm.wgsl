@@ -40,10 +40,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   if (SG >= 8u) {
     var tv : array<f32, 32>;
     for (var i = 0u; i < 256u / SG; i++) { tv[i] = red[i]; }
-    for (var s = 128u / SG; s > 0u; s >>= 1u) {
-      for (var i = 0u; i < s; i++) { tv[i] = tv[i] + tv[i + s]; }
-    }
-    tot = tv[0];
+    tot = tree_sum(tv, 256u / SG);
   } else {
     for (var s = 128u / SG; s > 0u; s >>= 1u) {
       if (lid < s) { red[lid] += red[lid + s]; }

@@ -57,6 +57,17 @@ static void test_greedy_equals_cpu(void) {
     }
 }
 
+/* n tokens generated with graph capture on, then off (p otherwise as
+ * given): true when both runs give all n and the same ids (n <= 256). */
+static bool replay_equals_eager(grt_model *m, const int32_t *ids, int n_ids, int n, grt_gen_params p) {
+    static int32_t a[256], b[256];
+    p.graph_capture = 1;
+    int na = t_generate(m, ids, n_ids, n, &p, a);
+    p.graph_capture = 0;
+    int nb = t_generate(m, ids, n_ids, n, &p, b);
+    return na == n && nb == n && memcmp(a, b, sizeof(int32_t) * (size_t)n) == 0;
+}
+
 static void test_capture_equals_eager(void) {
     for (int i = 0; i < n_goldens; i++) {
         if (strcmp(G[i].name, "mistral-swa-tiny") && strcmp(G[i].name, "llama3-tiny")) continue;
@@ -69,12 +80,7 @@ static void test_capture_equals_eager(void) {
         p.sampler.repeat_penalty = 1.1f;
         p.sampler.seed = 42;
         p.max_context = 300;
-        static int32_t a[256], b[256];
-        p.graph_capture = 1;
-        int na = t_generate(m, G[i].ids, G[i].n_ids, 256, &p, a);
-        p.graph_capture = 0;
-        int nb = t_generate(m, G[i].ids, G[i].n_ids, 256, &p, b);
-        bool same = na == 256 && nb == 256 && memcmp(a, b, sizeof a) == 0;
+        bool same = replay_equals_eager(m, G[i].ids, G[i].n_ids, 256, p);
         printf("  %-20s %s captured replay equals eager over 256 tokens: %s\n", G[i].name, g_dev,
                same ? "yes" : "no");
         CHECK(same);
@@ -129,12 +135,7 @@ static void test_quant_models(void) {
         p.sampler.top_k = 50;
         p.sampler.seed = 7;
         p.max_context = 300;
-        static int32_t x[200], y[200];
-        p.graph_capture = 1;
-        int nx = t_generate(dev, ids, 12, 200, &p, x);
-        p.graph_capture = 0;
-        int ny = t_generate(dev, ids, 12, 200, &p, y);
-        bool same = nx == 200 && ny == 200 && memcmp(x, y, sizeof x) == 0;
+        bool same = replay_equals_eager(dev, ids, 12, 200, p);
         printf("  random %s: %s captured replay equals eager over 200 tokens: %s\n", types[t], g_dev, same ? "yes" : "no");
         CHECK(same);
         grt_model_free(cpu);

@@ -208,8 +208,12 @@ static void test_rmsnorm(void) {
 }
 
 /* prep: the weight goes through grt_dev_prepare_weight first (the CUDA
- * backend repacks Q8_0 / Q4_0 with K % 256 == 0 in place). */
-static bool matmul_case_p(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff, bool prep) {
+ * backend repacks Q8_0 / Q4_0 with K % 256 == 0 in place). tight > 0:
+ * quantized weights must also give the product of the dequantized weights
+ * and the f32 input (computed here in double) within tight times the size
+ * of the terms: no quantized activations on the way. */
+static bool matmul_case_t(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff, bool prep,
+                          double tight) {
     size_t wb;
     void *w = make_weights(t, N, K, &wb);
     float *x = malloc((size_t)(R * K) * 4), *b = malloc((size_t)N * 4), *o = malloc((size_t)(R * N) * 4);
@@ -235,25 +239,37 @@ static bool matmul_case_p(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bia
          * of the terms, max over outputs of sum_k |w[n,k] x[r,k]|, not
          * against the result, which one draw can bring near zero. */
         float *wr = malloc((size_t)K * 4), *a = malloc((size_t)(R * N) * 4), *d = malloc((size_t)(R * N) * 4);
-        double scale = 0, e = 0;
+        double *ref = malloc((size_t)(R * N) * sizeof(double));
+        double scale = 0, e = 0, et = 0;
         for (int64_t n = 0; n < N; n++) {
             grt_dequantize_row(t, (const char *)w + (size_t)n * grt_row_bytes(t, K), wr, K);
             for (int64_t r = 0; r < R; r++) {
-                double m = 0;
-                for (int64_t k = 0; k < K; k++) m += fabs((double)wr[k] * x[r * K + k]);
+                double m = 0, y = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    m += fabs((double)wr[k] * x[r * K + k]);
+                    y += (double)wr[k] * x[r * K + k];
+                }
                 if (m > scale) scale = m;
+                ref[r * N + n] = y + (bias ? b[n] : 0.0) + (acc ? o[r * N + n] : 0.0);
             }
         }
         ok = fetch(&O, 0, a, d, (size_t)(R * N) * 4);
         for (int64_t i = 0; ok && i < R * N; i++) {
-            double di = fabs((double)a[i] - d[i]);
+            double di = fabs((double)a[i] - d[i]), ti = fabs(ref[i] - d[i]);
             if (!(di <= 1e30)) di = INFINITY;
+            if (!(ti <= 1e30)) ti = INFINITY;
             if (di > e) e = di;
+            if (ti > et) et = ti;
         }
         if (ok && !(e <= 1e-2 * scale)) {
             printf("  matmul: max err %.3g > 1e-2 x %.3g (size of the terms)\n", e, scale);
             ok = false;
         }
+        if (ok && tight > 0 && !(et <= tight * scale)) {
+            printf("  matmul: max err %.3g against f32 inputs > %.1e x %.3g (size of the terms)\n", et, tight, scale);
+            ok = false;
+        }
+        free(ref);
         free(wr);
         free(a);
         free(d);
@@ -272,6 +288,10 @@ static bool matmul_case_p(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bia
     free(b);
     free(o);
     return ok;
+}
+
+static bool matmul_case_p(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff, bool prep) {
+    return matmul_case_t(t, R, K, N, bias, acc, xoff, prep, 0);
 }
 
 static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff) {
@@ -327,6 +347,19 @@ static void test_matmul(void) {
     for (size_t ti = 1; ti < 3; ti++)
         for (size_t i = 0; i < sizeof mma / sizeof mma[0]; i++) {
             bool ok = matmul_case(g_wtypes[ti], mma[i][0], mma[i][1], mma[i][2], mma[i][3], mma[i][4], (i % 2) * 16);
+            n++;
+            bad += !ok;
+        }
+    /* prefill rows on prepared Q8_0 / Q4_0 weights (tensor cores on CUDA,
+     * which take f32 activations, so the tight check there): both tile
+     * sizes, split K, M and N off the tiles. {rows, K, N, bias, accumulate} */
+    const int64_t mmq[][5] = {{9, 256, 77, 1, 0},      {70, 512, 129, 0, 1},  {130, 1024, 300, 1, 1},
+                              {260, 256, 1000, 0, 0},  {33, 2048, 8, 1, 1},   {128, 4096, 256, 0, 1},
+                              {300, 2048, 520, 1, 0}};
+    for (size_t ti = 3; ti < 5; ti++)
+        for (size_t i = 0; i < sizeof mmq / sizeof mmq[0]; i++) {
+            bool ok = matmul_case_t(g_wtypes[ti], mmq[i][0], mmq[i][1], mmq[i][2], mmq[i][3], mmq[i][4], (i % 2) * 16,
+                                    true, strcmp(g_name, "cuda") == 0 ? 2e-5 : 0);
             n++;
             bad += !ok;
         }

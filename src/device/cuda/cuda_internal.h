@@ -202,11 +202,12 @@ void cuda_op_sample(grt_device *dev, const grt_tensor *logits, int n_vocab,
                     const grt_tensor *ring, int ring_len);
 
 /* Prefill product on the tensor cores (cuda_mma.cu): out[M, N] (+)= x[M, K]
- * w[N, K]^T (+ bias) for F16 and BF16 weights. False when it does not take
- * the case (other types, K % 8 != 0, misaligned rows; GENRT_CUDA_MMA=0), and
- * the caller runs its own kernel. Uses the scratch. */
-bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, const float *bias,
-                     float *out, int64_t M, int64_t N, int64_t K, bool acc);
+ * w[N, K]^T (+ bias) for F16 and BF16 weights, and Q8_0 / Q4_0 weights in
+ * the packed layout (pk). False when it does not take the case (other
+ * types, quantized weights in GGUF layout, K % 8 != 0, misaligned rows;
+ * GENRT_CUDA_MMA=0), and the caller runs its own kernel. Uses the scratch. */
+bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, int pk,
+                     const float *bias, float *out, int64_t M, int64_t N, int64_t K, bool acc);
 /* Flash-style prefill attention (cuda_flash.cu) for rows with more than one
  * token per sequence; same contract as cuda_op_attention. False when it does
  * not take the case (decode rows, head_dim > 256 or not a multiple of 4, q or

@@ -1,6 +1,7 @@
 /* Prefill products on the tensor cores: out[M, N] (+)= x[M, K] . w[N, K]^T
- * (+ bias) for F16 and BF16 weights, with mma.sync m16n8k16 (16-bit inputs,
- * f32 accumulation), ldmatrix, and a 3-stage cp.async pipeline into padded
+ * (+ bias) for F16 and BF16 weights, and for Q8_0 / Q4_0 weights in the
+ * packed layout (cuda_pack), with mma.sync m16n8k16 (16-bit inputs, f32
+ * accumulation), ldmatrix, and a 3-stage cp.async pipeline into padded
  * shared memory.
  *
  * Numerics. The CPU multiplies f32 activations by the weights in f32. Here
@@ -14,6 +15,12 @@
  * epilogue), so hi never overflows and lo stays normal for the elements that
  * matter (anything smaller than 2^-24 of the row's largest term is lost in
  * f32 accumulation anyway). BF16 has f32's range and needs no scale.
+ * Quantized weights: a tile of BK = 32 is one block of each weight row,
+ * d * q. The quants q (|q| <= 128) are exact in f16, so each block's
+ * products q . (hi + lo) are summed on the tensor cores as for F16 weights
+ * (x scaled the same way), and d multiplies that block sum in f32 before it
+ * joins the row's total: the result is as close to the CPU's as for 16-bit
+ * weights, not rounded through a dequantized f16 copy of w.
  *
  * Tiles: 128 x 128 per block of 8 warps (64 x 32 each) where the grid fills
  * the GPU, else 64 x 64 per block of 4 warps; where even that leaves SMs
@@ -85,6 +92,10 @@ static __device__ __forceinline__ unsigned smem_addr(const void *p) {
 static __device__ __forceinline__ void cp16(void *dst, const void *src, int n) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(n));
 }
+/* 4 bytes global -> shared; n = 0 writes zeros. */
+static __device__ __forceinline__ void cp4(void *dst, const void *src, int n) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(n));
+}
 static __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
 static __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
@@ -112,18 +123,157 @@ static __device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&
 
 /* ---------------------------------------------------------------- GEMM */
 
+/* Quantized tiles: bytes of one row's block of quants, and a packed
+ * superblock (cuda_pack: 8 f16 scales, then 8 blocks of quants). */
+template <int Q> struct mma_q {
+    static constexpr int QB = Q == GRT_Q4_0 ? 16 : 32, SBB = Q == GRT_Q4_0 ? 144 : 272;
+};
+
+/* Two f16 of small integers in one register, a in the low half. */
+static __device__ __forceinline__ unsigned h2_int(int a, int b) {
+    __half2 v = __halves2half2(__int2half_rn(a), __int2half_rn(b));
+    return *(unsigned *)&v;
+}
+
+/* Block b's quants of BN rows (raw, QB bytes a row) to f16 rows of bc,
+ * LDS apart: Q8_0 q as is, Q4_0 nibble - 8 (byte i holds q[i] low, q[i +
+ * 16] high). Two threads a row. */
+template <int Q, int BN, int NTH>
+static __device__ __forceinline__ void mma_unpack(uint16_t *bc, const uint8_t *raw) {
+    constexpr int QB = mma_q<Q>::QB;
+#pragma unroll
+    for (int i = threadIdx.x; i < BN * 2; i += NTH) {
+        int r = i >> 1, h = i & 1;
+        uint4 o0, o1;
+        if (Q == GRT_Q8_0) {
+            uint4 v = *(const uint4 *)(raw + r * QB + h * 16);
+            const signed char *c = (const signed char *)&v;
+            o0 = make_uint4(h2_int(c[0], c[1]), h2_int(c[2], c[3]), h2_int(c[4], c[5]), h2_int(c[6], c[7]));
+            o1 = make_uint4(h2_int(c[8], c[9]), h2_int(c[10], c[11]), h2_int(c[12], c[13]), h2_int(c[14], c[15]));
+            *(uint4 *)(bc + r * MMA_LDS + h * 16) = o0;
+            *(uint4 *)(bc + r * MMA_LDS + h * 16 + 8) = o1;
+        } else {
+            uint2 v = *(const uint2 *)(raw + r * QB + h * 8);
+            const unsigned char *c = (const unsigned char *)&v;
+            o0 = make_uint4(h2_int((c[0] & 15) - 8, (c[1] & 15) - 8), h2_int((c[2] & 15) - 8, (c[3] & 15) - 8),
+                            h2_int((c[4] & 15) - 8, (c[5] & 15) - 8), h2_int((c[6] & 15) - 8, (c[7] & 15) - 8));
+            o1 = make_uint4(h2_int((c[0] >> 4) - 8, (c[1] >> 4) - 8), h2_int((c[2] >> 4) - 8, (c[3] >> 4) - 8),
+                            h2_int((c[4] >> 4) - 8, (c[5] >> 4) - 8), h2_int((c[6] >> 4) - 8, (c[7] >> 4) - 8));
+            *(uint4 *)(bc + r * MMA_LDS + h * 8) = o0;
+            *(uint4 *)(bc + r * MMA_LDS + 16 + h * 8) = o1;
+        }
+    }
+}
+
+/* One BK tile of 16-bit weights into the warp's sums d: A hi, A lo and B
+ * rows in shared memory, LDS apart; the warp's tile starts at (wm0, wn0). */
+template <bool F16, int MT, int NT>
+static __device__ __forceinline__ void mma_tile(float (&d)[MT][NT][4], const uint16_t *sa, const uint16_t *sl,
+                                                const uint16_t *sb, int wm0, int wn0, int lane) {
+#pragma unroll
+    for (int kk = 0; kk < MMA_BK; kk += 16) {
+        unsigned ahf[MT][4], alf[MT][4], bf[NT][2];
+#pragma unroll
+        for (int i = 0; i < MT; i++) {
+            int off = (wm0 + i * 16 + (lane & 15)) * MMA_LDS + kk + (lane >> 4) * 8;
+            ldsm4(ahf[i], sa + off);
+            ldsm4(alf[i], sl + off);
+        }
+#pragma unroll
+        for (int j = 0; j < NT; j += 2) {
+            unsigned r[4];
+            ldsm4(r, sb + (wn0 + j * 8 + (lane & 7) + ((lane >> 4) << 3)) * MMA_LDS + kk + ((lane >> 3) & 1) * 8);
+            bf[j][0] = r[0], bf[j][1] = r[1], bf[j + 1][0] = r[2], bf[j + 1][1] = r[3];
+        }
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                mma16816<F16>(d[i][j], ahf[i], bf[j][0], bf[j][1]);
+                mma16816<F16>(d[i][j], alf[i], bf[j][0], bf[j][1]);
+            }
+    }
+}
+
+/* One BK tile of quantized weights (one block per row): the quants as f16
+ * in bc, each row's pair of f16 scales in scl (hi_half: the upper one is
+ * this block's). Each output's block sum is made on the tensor cores, then
+ * scaled and added in f32. */
+template <int MT, int NT>
+static __device__ __forceinline__ void mma_tile_q(float (&d)[MT][NT][4], const uint16_t *sa, const uint16_t *sl,
+                                                  const uint16_t *bc, const uint32_t *scl, int hi_half, int wm0,
+                                                  int wn0, int lane) {
+    /* this thread's columns: wn0 + j * 8 + (lane % 4) * 2 + {0, 1} */
+    float sc[NT][2];
+    unsigned bf[2][NT][2];
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            uint32_t v = scl[wn0 + j * 8 + (lane & 3) * 2 + e];
+            sc[j][e] = __half2float(__ushort_as_half((unsigned short)(hi_half ? v >> 16 : v & 0xffff)));
+        }
+#pragma unroll
+    for (int kk = 0; kk < 2; kk++)
+#pragma unroll
+        for (int j = 0; j < NT; j += 2) {
+            unsigned r[4];
+            ldsm4(r, bc + (wn0 + j * 8 + (lane & 7) + ((lane >> 4) << 3)) * MMA_LDS + kk * 16 + ((lane >> 3) & 1) * 8);
+            bf[kk][j][0] = r[0], bf[kk][j][1] = r[1], bf[kk][j + 1][0] = r[2], bf[kk][j + 1][1] = r[3];
+        }
+#pragma unroll
+    for (int i = 0; i < MT; i++) {
+        unsigned ahf[2][4], alf[2][4];
+#pragma unroll
+        for (int kk = 0; kk < 2; kk++) {
+            int off = (wm0 + i * 16 + (lane & 15)) * MMA_LDS + kk * 16 + (lane >> 4) * 8;
+            ldsm4(ahf[kk], sa + off);
+            ldsm4(alf[kk], sl + off);
+        }
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+            for (int kk = 0; kk < 2; kk++) {
+                mma16816<true>(t, ahf[kk], bf[kk][j][0], bf[kk][j][1]);
+                mma16816<true>(t, alf[kk], bf[kk][j][0], bf[kk][j][1]);
+            }
+            d[i][j][0] += t[0] * sc[j][0];
+            d[i][j][1] += t[1] * sc[j][1];
+            d[i][j][2] += t[2] * sc[j][0];
+            d[i][j][3] += t[3] * sc[j][1];
+        }
+    }
+}
+
+/* Shared memory of k_mma, in 16-bit elements: per stage A hi, A lo
+ * [BM][LDS], then B: 16-bit weights [BN][LDS]; quantized ones their raw
+ * quants [BN][QB bytes] and the 4-byte pair of f16 scales holding each
+ * row's [BN]; after the stages, for quantized weights, the current tile's
+ * quants as f16 [BN][LDS]. */
+template <int Q, int BM, int BN> static __host__ __device__ constexpr int mma_stage_elems() {
+    return Q ? 2 * BM * MMA_LDS + BN * mma_q<Q>::QB / 2 + BN * 2 : (2 * BM + BN) * MMA_LDS;
+}
+template <int Q, int BM, int BN> static __host__ __device__ constexpr size_t mma_smem_bytes() {
+    return 2 * ((size_t)MMA_STAGES * mma_stage_elems<Q, BM, BN>() + (Q ? (size_t)BN * MMA_LDS : 0));
+}
+
 /* A BM x BN output tile per block of WM x WN warps, each warp a
- * (BM / WM) x (BN / WN) tile. Shared memory per stage: A hi, A lo [BM][LDS],
- * B [BN][LDS] (rows of w, K contiguous: the "col" operand as stored).
+ * (BM / WM) x (BN / WN) tile. Shared memory: mma_smem_bytes (B as stored:
+ * rows of w, K contiguous, the "col" operand). Weights: Q = 0, 16-bit
+ * rows w_ld elements apart; Q = GRT_Q8_0 / GRT_Q4_0, packed rows of
+ * 2 w_ld bytes (K % 256 == 0), with F16 x.
  * Split K (gridDim.z > 1): block z takes kps tiles of BK and writes its raw
  * sums to part [z][M][N]; k_mma_reduce finishes. */
-template <bool F16, int BM, int BN, int WM, int WN>
-static __global__ void __launch_bounds__(WM * WN * 32)
+template <bool F16, int BM, int BN, int WM, int WN, int Q>
+static __global__ void __launch_bounds__(WM * WN * 32, Q ? 512 / (WM * WN * 32) : 0)
     k_mma(const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w, int64_t w_ld,
           const float *bias, float *out, int M, int N, int K, int acc, float *part, int kps) {
     constexpr int NTH = WM * WN * 32, TM = BM / WM, TN = BN / WN, MT = TM / 16, NT = TN / 8;
-    constexpr int STAGE = (2 * BM + BN) * MMA_LDS; /* elements */
+    constexpr int STAGE = mma_stage_elems<Q, BM, BN>();
+    constexpr int QB = mma_q<Q>::QB, SBB = mma_q<Q>::SBB;
     static_assert(NT % 2 == 0, "B fragments load in pairs");
+    static_assert(!Q || F16, "quants multiply f16 inputs");
     extern __shared__ __align__(16) uint16_t sm[];
     pdl_start();
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -131,6 +281,8 @@ static __global__ void __launch_bounds__(WM * WN * 32)
     int64_t m0 = (int64_t)blockIdx.y * BM, n0 = (int64_t)blockIdx.x * BN;
     int kt0 = blockIdx.z * kps, nk = (K + MMA_BK - 1) / MMA_BK - kt0;
     if (nk > kps) nk = kps;
+    const uint8_t *wq = (const uint8_t *)w;
+    size_t w_row = (size_t)w_ld * 2;
 
     auto load = [&](int stage, int k0) {
         uint16_t *sa = sm + stage * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
@@ -142,11 +294,28 @@ static __global__ void __launch_bounds__(WM * WN * 32)
             cp16(sa + r * MMA_LDS + c, ah + off, ok ? 16 : 0);
             cp16(sl + r * MMA_LDS + c, al + off, ok ? 16 : 0);
         }
+        if constexpr (Q != 0) {
+            /* block b of each row: superblock b / 8, its (b % 8)th quants and scale */
+            int b = k0 / MMA_BK, j = b & 7;
+            size_t at = (size_t)(b >> 3) * SBB;
+            uint8_t *raw = (uint8_t *)sb, *scl = raw + BN * QB;
 #pragma unroll
-        for (int i = tid; i < BN * (MMA_BK / 8); i += NTH) {
-            int r = i / (MMA_BK / 8), c = (i % (MMA_BK / 8)) * 8;
-            bool ok = n0 + r < N && k0 + c < K;
-            cp16(sb + r * MMA_LDS + c, w + (ok ? (n0 + r) * w_ld + k0 + c : 0), ok ? 16 : 0);
+            for (int i = tid; i < BN * (QB / 16); i += NTH) {
+                int r = i / (QB / 16), c = i % (QB / 16);
+                bool ok = n0 + r < N;
+                cp16(raw + r * QB + c * 16, wq + (ok ? (n0 + r) * w_row + at + 16 + j * QB + c * 16 : 0), ok ? 16 : 0);
+            }
+            for (int r = tid; r < BN; r += NTH) {
+                bool ok = n0 + r < N;
+                cp4(scl + r * 4, wq + (ok ? (n0 + r) * w_row + at + (2 * j & ~3) : 0), ok ? 4 : 0);
+            }
+        } else {
+#pragma unroll
+            for (int i = tid; i < BN * (MMA_BK / 8); i += NTH) {
+                int r = i / (MMA_BK / 8), c = (i % (MMA_BK / 8)) * 8;
+                bool ok = n0 + r < N && k0 + c < K;
+                cp16(sb + r * MMA_LDS + c, w + (ok ? (n0 + r) * w_ld + k0 + c : 0), ok ? 16 : 0);
+            }
         }
     };
 
@@ -170,28 +339,14 @@ static __global__ void __launch_bounds__(WM * WN * 32)
         if (nx < nk) load(nx % MMA_STAGES, (kt0 + nx) * MMA_BK);
         cp_commit();
         const uint16_t *sa = sm + (kt % MMA_STAGES) * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
-#pragma unroll
-        for (int kk = 0; kk < MMA_BK; kk += 16) {
-            unsigned ahf[MT][4], alf[MT][4], bf[NT][2];
-#pragma unroll
-            for (int i = 0; i < MT; i++) {
-                int off = (wm0 + i * 16 + (lane & 15)) * MMA_LDS + kk + (lane >> 4) * 8;
-                ldsm4(ahf[i], sa + off);
-                ldsm4(alf[i], sl + off);
-            }
-#pragma unroll
-            for (int j = 0; j < NT; j += 2) {
-                unsigned r[4];
-                ldsm4(r, sb + (wn0 + j * 8 + (lane & 7) + ((lane >> 4) << 3)) * MMA_LDS + kk + ((lane >> 3) & 1) * 8);
-                bf[j][0] = r[0], bf[j][1] = r[1], bf[j + 1][0] = r[2], bf[j + 1][1] = r[3];
-            }
-#pragma unroll
-            for (int i = 0; i < MT; i++)
-#pragma unroll
-                for (int j = 0; j < NT; j++) {
-                    mma16816<F16>(d[i][j], ahf[i], bf[j][0], bf[j][1]);
-                    mma16816<F16>(d[i][j], alf[i], bf[j][0], bf[j][1]);
-                }
+        if constexpr (Q != 0) {
+            uint16_t *bc = sm + MMA_STAGES * STAGE;
+            mma_unpack<Q, BN, NTH>(bc, (const uint8_t *)sb);
+            __syncthreads();
+            const uint32_t *scl = (const uint32_t *)((const uint8_t *)sb + BN * QB);
+            mma_tile_q<MT, NT>(d, sa, sl, bc, scl, (kt0 + kt) & 1, wm0, wn0, lane);
+        } else {
+            mma_tile<F16, MT, NT>(d, sa, sl, sb, wm0, wn0, lane);
         }
     }
     cp_wait<0>();
@@ -236,13 +391,13 @@ static __global__ void k_mma_reduce(const float *part, int splits, const float *
     }
 }
 
-template <bool F16, int BM, int BN, int WM, int WN>
+template <bool F16, int BM, int BN, int WM, int WN, int Q>
 static void launch_mma(grt_device *dev, const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w,
                        int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc, float *part,
                        int splits) {
-    auto k = k_mma<F16, BM, BN, WM, WN>;
+    auto k = k_mma<F16, BM, BN, WM, WN, Q>;
     if (!part) splits = 1;
-    size_t smem = (size_t)MMA_STAGES * (2 * BM + BN) * MMA_LDS * 2;
+    size_t smem = mma_smem_bytes<Q, BM, BN>();
     static bool attr_set = false; /* per instantiation; the attribute is per device function */
     if (!attr_set) {
         cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
@@ -287,24 +442,25 @@ static mma_plan plan_mma(int n_sm, int slots, int M, int N, int K) {
     return {false, mma_splits(small, 2 * slots * n_sm, K, MN)};
 }
 
-template <bool F16>
+template <bool F16, int Q>
 static void run_mma(grt_device *dev, mma_plan pl, const uint16_t *ah, const uint16_t *al, const float *rs,
                     const uint16_t *w, int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc,
                     float *part) {
     if (pl.big)
-        launch_mma<F16, 128, 128, 2, 4>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
+        launch_mma<F16, 128, 128, 2, 4, Q>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
     else
-        launch_mma<F16, 64, 64, 2, 2>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
+        launch_mma<F16, 64, 64, 2, 2, Q>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
 }
 
-bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, const float *bias,
-                     float *out, int64_t M, int64_t N, int64_t K, bool acc) {
+bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, int pk,
+                     const float *bias, float *out, int64_t M, int64_t N, int64_t K, bool acc) {
     cuda_ctx *c = cuda_ctx_of(dev);
-    if (!c->mma || (T != GRT_F16 && T != GRT_BF16)) return false;
-    /* cp.async moves 16-byte pieces of weight rows */
-    if (K % 8 != 0 || (uintptr_t)w % 16 != 0 || w_row % 16 != 0) return false;
+    bool quant = T == GRT_Q8_0 || T == GRT_Q4_0;
+    if (!c->mma || (T != GRT_F16 && T != GRT_BF16 && !(quant && pk))) return false;
+    /* cp.async moves 16-byte pieces of weight rows (packed rows hold whole superblocks) */
+    if (K % 8 != 0 || (uintptr_t)w % 16 != 0 || w_row % 16 != 0 || (quant && K % 256 != 0)) return false;
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return false;
-    bool f16 = T == GRT_F16;
+    bool f16 = T != GRT_BF16;
     mma_plan pl = plan_mma(c->n_sm, c->mma_slots, (int)M, (int)N, (int)K);
     /* scratch: hi, lo [M, K]; rs [M]; split-K partials [splits, M, N] */
     size_t half = (size_t)M * (size_t)K * 2, rs_off = 2 * half;
@@ -327,10 +483,14 @@ bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w
         launch(dev, k_mma_split<false>, dim3((unsigned)M), dim3(256), 0, x, K, hi, lo, rs);
     const uint16_t *wp = (const uint16_t *)w;
     int64_t ld = (int64_t)(w_row / 2);
-    if (f16)
-        run_mma<true>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+    if (T == GRT_Q8_0)
+        run_mma<true, GRT_Q8_0>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+    else if (T == GRT_Q4_0)
+        run_mma<true, GRT_Q4_0>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+    else if (f16)
+        run_mma<true, 0>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
     else
-        run_mma<false>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+        run_mma<false, 0>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
     cuda_check_launch(dev, "matmul (tensor cores)");
     return true;
 }

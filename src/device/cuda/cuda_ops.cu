@@ -1651,7 +1651,7 @@ static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tens
     mv_mat m = mat_of(out, w, bias, accumulate);
     const float *x = (const float *)tptr(in);
     if (n_rows > 8) {
-        if (cuda_mma_matmul(dev, x, m.w, m.w_row, T, m.bias, m.out, n_rows, N, K, accumulate)) return;
+        if (cuda_mma_matmul(dev, x, m.w, m.w_row, T, pk, m.bias, m.out, n_rows, N, K, accumulate)) return;
         dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
         launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, pk, x, m.bias, m.out, n_rows, N, K,
                (int)accumulate);

@@ -264,7 +264,9 @@ template <int Q, int BM, int BN> static __host__ __device__ constexpr size_t mma
  * rows w_ld elements apart; Q = GRT_Q8_0 / GRT_Q4_0, packed rows of
  * 2 w_ld bytes (K % 256 == 0), with F16 x.
  * Split K (gridDim.z > 1): block z takes kps tiles of BK and writes its raw
- * sums to part [z][M][N]; k_mma_reduce finishes. */
+ * sums to part [z][M][N]; k_mma_reduce finishes. Quantized tiles are held
+ * to 128 registers (512 threads per SM), so as many blocks stay resident as
+ * plan_mma counts on (Q8_0 would take up to 194); 0: no bound. */
 template <bool F16, int BM, int BN, int WM, int WN, int Q>
 static __global__ void __launch_bounds__(WM * WN * 32, Q ? 512 / (WM * WN * 32) : 0)
     k_mma(const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w, int64_t w_ld,

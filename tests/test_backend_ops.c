@@ -791,6 +791,53 @@ static void test_glu(void) {
     }
 }
 
+/* rmsnorm or GLU right before a matmul that reads its output (the CUDA
+ * backend folds them into the GEMV's staging): the op's own output must
+ * come out as if it had run alone, both when it is a separate buffer (each
+ * GEMV block writes a share) and when the GLU writes over its gate input
+ * (written once every block has read the input). */
+static void test_glu_matmul(void) {
+    const grt_dtype types[] = {GRT_BF16, GRT_Q8_0};
+    for (size_t ti = 0; ti < 2; ti++)
+        for (int64_t R = 1; R <= 3; R += 2) {
+            grt_dtype t = types[ti];
+            int64_t K = 512, N = 100;
+            size_t wb;
+            void *w = make_weights(t, N, K, &wb);
+            float *x = malloc((size_t)(R * K) * 4), *u = malloc((size_t)(R * K) * 4), *nw = malloc((size_t)K * 4);
+            fill_rnd(x, R * K, 3.0f);
+            fill_rnd(u, R * K, 1.0f);
+            fill_rnd(nw, K, 1.0f);
+            twin W = twin_data(w, wb), X = twin_data(x, (size_t)(R * K) * 4), U = twin_data(u, (size_t)(R * K) * 4);
+            twin NW = twin_data(nw, (size_t)K * 4), XN = twin_new((size_t)(R * K) * 4, GRT_BUF_DEVICE);
+            twin O = twin_new((size_t)(2 * R * N) * 4, GRT_BUF_DEVICE);
+            for (int d = 0; d < 2; d++) {
+                grt_device *dev = d ? g_dev : g_cpu;
+                grt_tensor wt = tv(d ? W.d : W.c, 0, t, N, K);
+                if (t != GRT_BF16) CHECK(grt_dev_prepare_weight(dev, &wt) == GRT_OK);
+                grt_tensor xt = tv(d ? X.d : X.c, 0, GRT_F32, R, K), ut = tv(d ? U.d : U.c, 0, GRT_F32, R, K);
+                grt_tensor nt = tv(d ? NW.d : NW.c, 0, GRT_F32, 1, K), xn = tv(d ? XN.d : XN.c, 0, GRT_F32, R, K);
+                grt_tensor o0 = tv(d ? O.d : O.c, 0, GRT_F32, R, N), o1 = tv(d ? O.d : O.c, (size_t)(R * N) * 4, GRT_F32, R, N);
+                grt_dev_rmsnorm(dev, &xn, &xt, &nt, R, K, 1e-5f);
+                grt_dev_matmul(dev, &o0, &xn, &wt, NULL, R, false);
+                grt_dev_glu(dev, &xt, &xt, &ut, R, K, GRT_ACT_SILU); /* over its gate */
+                grt_dev_matmul(dev, &o1, &xt, &wt, NULL, R, false);
+            }
+            CHECK(ok_status());
+            CHECKF(cmp_f32(&XN, 0, R * K, 1e-5, "rmsnorm output"), "%s rows %lld", grt_dtype_name(t), (long long)R);
+            CHECKF(cmp_f32(&X, 0, R * K, 1e-5, "glu output in place"), "%s rows %lld", grt_dtype_name(t), (long long)R);
+            /* quantized: Q8_0 activations on the device */
+            CHECKF(cmp_f32(&O, 0, 2 * R * N, t == GRT_BF16 ? 1e-4 : 2e-2, "matmuls"), "%s rows %lld", grt_dtype_name(t),
+                   (long long)R);
+            twin *all[] = {&W, &X, &U, &NW, &XN, &O};
+            for (size_t i = 0; i < 6; i++) twin_free(all[i]);
+            free(w);
+            free(x);
+            free(u);
+            free(nw);
+        }
+}
+
 static void test_advance(void) {
     int pos[4] = {0, 5, 9, 100};
     twin st = state_twin(4, pos);
@@ -1210,7 +1257,7 @@ int main(void) {
             {"rope+kv_store+attention", test_attention_block},
             {"rope+kv_store+attention captured", test_attention_captured},
             {"layer: qkv+rope+kv_store+attention+o", test_attention_layer},
-            {"glu", test_glu},
+            {"glu", test_glu},               {"rmsnorm/glu + matmul", test_glu_matmul},
             {"advance", test_advance},       {"sample_greedy", test_sample_greedy},
             {"sample_draws", test_sample_draws}, {"copy_fill", test_copy_fill},
             {"capture_replay", test_capture_replay}, {"out_of_memory", test_out_of_memory},

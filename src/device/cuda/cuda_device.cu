@@ -499,6 +499,7 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->mv_min_slice = env_int("GENRT_CUDA_MINSLICE", 2048, 256, INT_MAX);
     c->mv_qdepth2 = env_int("GENRT_CUDA_QDEPTH", 1, 1, 2) == 2;
     c->repack = env_flag("GENRT_CUDA_REPACK", true);
+    c->pro_share = env_flag("GENRT_CUDA_PROSHARE", true);
     c->mvq_g = env_int("GENRT_CUDA_QG", 0, INT_MIN, INT_MAX);
     c->attn_fuse = env_flag("GENRT_CUDA_AFUSE", true);
     c->attn_keys = env_int("GENRT_CUDA_AKEYS", 256, 1, INT_MAX);

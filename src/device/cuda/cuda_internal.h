@@ -32,6 +32,8 @@ typedef struct cuda_ctx {
     int mv_min_slice;       /* bytes of a float row per split warp at least (GENRT_CUDA_MINSLICE) */
     bool mv_qdepth2;        /* quantized GEMVs keep two rounds in flight per warp (GENRT_CUDA_QDEPTH=2) */
     int mv_u;               /* 16-byte loads per lane per round of the float GEMV (GENRT_CUDA_MVU: 2, 4, 8) */
+    bool pro_share;         /* a fused rmsnorm / GLU output not in place: every GEMV block writes a share
+                               (GENRT_CUDA_PROSHARE=0: the last block to stage writes it all, after a counter) */
     bool repack;            /* prepare_weight repacks Q8_0/Q4_0 matrices (GENRT_CUDA_REPACK=0: off) */
     int mvq_g;              /* repacked GEMV: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0: 2 from 16 units a row, else 4) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */

@@ -329,12 +329,20 @@ static __device__ __forceinline__ bool staged_last(unsigned *ctr) {
     return last;
 }
 
+/* The part [*i0, *i1) of the n values of a fused prologue's output that
+ * this block writes; false: none. With pro_share every block writes its
+ * share, no synchronization needed; otherwise (the output is in place of
+ * an input) the last block to finish staging writes it all, once every
+ * block has read the input. Call after a __syncthreads. */
+struct mv_args;
+static __device__ __forceinline__ bool pro_range(const mv_args &a, int64_t n, int64_t *i0, int64_t *i1);
+
 /* Up to three matrices that read the same input, one launch; blocks
  * [blk[i], blk[i + 1]) compute matrix i. With stage, each block first puts
  * the input rows in shared memory, applying the prologue of a fused
- * rmsnorm (x * rsqrt(mean(x^2) + eps) * pw) or GLU (act(x) * up); the last
- * block to finish staging writes that result to pro_out, so the fused op's
- * output exists as if it had run alone (in place included). */
+ * rmsnorm (x * rsqrt(mean(x^2) + eps) * pw) or GLU (act(x) * up); that
+ * result also goes to pro_out (pro_range), so the fused op's output exists
+ * as if it had run alone (in place included). */
 struct mv_args {
     mv_mat m[3];
     int n_mats;
@@ -345,6 +353,7 @@ struct mv_args {
     const float *pw, *up;
     float eps;
     float *pro_out;
+    int pro_share;  /* pro_out overlaps none of the prologue's inputs: each block writes its share of it */
     unsigned *ctr;  /* zero between launches */
     int vec_stage;  /* pipelined kernels: stage with float4 loads where aligned */
     int split;      /* pipelined kernels: warps per output row (1, 2, 4, 8), each a K slice;
@@ -353,6 +362,16 @@ struct mv_args {
     int late;       /* k_mvp_float, k_mvq: let the next kernel launch only after this one's PDL wait
                        (set on a held group whose output a rope reads: an attention follows) */
 };
+
+static __device__ __forceinline__ bool pro_range(const mv_args &a, int64_t n, int64_t *i0, int64_t *i1) {
+    if (!a.pro_out) return false;
+    if (a.pro_share) {
+        *i0 = n * blockIdx.x / gridDim.x, *i1 = n * (blockIdx.x + 1) / gridDim.x;
+        return true;
+    }
+    *i0 = 0, *i1 = n;
+    return staged_last(a.ctr);
+}
 
 template <int R>
 static __device__ __forceinline__ void mv_finish(const mv_mat &M, int64_t n, float (&s)[R]) {
@@ -533,8 +552,9 @@ static __device__ const float *mv_stage(const mv_args &a, float *xs, const float
         }
     }
     __syncthreads();
-    if (a.pro_out && staged_last(a.ctr))
-        for (int64_t i = threadIdx.x; i < R * K; i += blockDim.x) a.pro_out[i] = xs[i];
+    int64_t i0, i1;
+    if (pro_range(a, R * K, &i0, &i1))
+        for (int64_t i = i0 + threadIdx.x; i < i1; i += blockDim.x) a.pro_out[i] = xs[i];
     return xs;
 }
 
@@ -1233,8 +1253,9 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
         }
     }
     __syncthreads();
-    if (a.pro_out && staged_last(a.ctr))
-        for (int64_t t = threadIdx.x; t < n8; t += nt) {
+    int64_t t0, t1;
+    if (pro_range(a, n8, &t0, &t1))
+        for (int64_t t = t0 + threadIdx.x; t < t1; t += nt) {
             float v[8], sq;
             mvq_in8<false>(a, t, vec, sc, v, sq);
             for (int i = 0; i < 8; i++) a.pro_out[t * 8 + i] = v[i];
@@ -2535,6 +2556,8 @@ void cuda_op_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in
         a.eps = p->eps;
         a.act = p->act;
         a.pro_out = (float *)tptr(&p->out);
+        a.pro_share = cuda_ctx_of(dev)->pro_share && !overlaps(&p->out, &p->in) &&
+                      !overlaps(&p->out, p->kind == PEND_NORM ? &p->w : &p->up);
         a.ctr = cuda_ctx_of(dev)->counters;
         a.m[0] = m;
         a.n_mats = 1;

@@ -1779,21 +1779,30 @@ enum { ATT_WARPS = 4, ATT_MAXD = 8 /* head_dim <= 256 */, ATT_CHUNK = 4096, ATT_
  * p0 + (c * G + g) * (hd + 2): the scores' max, the sum of exp(score -
  * max), and the exp-weighted sum of V rows. */
 
+/* Release / acquire at GPU scope: what this thread (and, through a block
+ * barrier before it, its block) wrote is visible to a block that sees a
+ * later atomic of this thread; lighter than __threadfence's sequential
+ * consistency. */
+static __device__ __forceinline__ void fence_acq_rel() { asm volatile("fence.acq_rel.gpu;" ::: "memory"); }
+
 /* True in every thread of the block that finishes the group last (the
  * counter then back to zero). Call after the block's partials are written;
- * the partials of every split are then visible to it. */
+ * the partials of every split are then visible to it. One thread fences
+ * for the block: the barrier before its release fence and the one after
+ * its acquire fence carry the ordering to the other threads. */
 static __device__ bool split_last(unsigned *ctr, unsigned n) {
     __shared__ unsigned last;
-    __threadfence();
     __syncthreads();
     if (threadIdx.x == 0) {
+        fence_acq_rel();
         last = atomicAdd(ctr, 1u) == n - 1;
-        if (last) atomicExch(ctr, 0u);
+        if (last) {
+            atomicExch(ctr, 0u);
+            fence_acq_rel();
+        }
     }
     __syncthreads();
-    bool r = last;
-    if (r) __threadfence();
-    return r;
+    return last;
 }
 
 /* Merges n splits of G heads into out (head g at out + g * hd): weights
@@ -2293,7 +2302,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
         float l = 0;
         for (int jj = lane; jj < cnt; jj += 32) {
-            float e = expf(sc[g * cmax + jj] - m);
+            float e = __expf(sc[g * cmax + jj] - m);
             sc[g * cmax + jj] = e;
             l += e;
         }

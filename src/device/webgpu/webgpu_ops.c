@@ -15,12 +15,12 @@ extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], g
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_unpack8[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
-    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[];
+    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[], grt_wgsl_mmt[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
        SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
-       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2 };
+       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2, SH_MMT };
 
 typedef struct shader_def {
     const char *name;
@@ -64,6 +64,7 @@ static const shader_def SHADERS[] = {
                    NULL, grt_wgsl_attn_o, true},
     [SH_MVX2] = {"mvx2", NULL, false, false, 7, {"WTYPE_a", "T_a", "RPW_a", "WTYPE_b", "T_b", "RPW_b", "NORM_b"}, NULL,
                  grt_wgsl_mvx2, true},
+    [SH_MMT] = {"mmt", grt_wgsl_mmt, true, false, 4, {"WTYPE", "TM", "TN"}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -668,6 +669,22 @@ static void set_groups(wg_ctx *x, wg_cmd *c, uint64_t n_wg) {
     c->gy = (uint32_t)((n_wg + c->gx - 1) / c->gx);
 }
 
+/* Whether the tiled product (mmt.wgsl) takes a matmul of n_rows rows, and
+ * its tile (*tm, *tn: 16 *tm rows by 16 *tn outputs). It takes every weight
+ * type and alignment, from MMT_MIN_ROWS rows on (below: the streaming
+ * kernels, which read the weights once per 8 rows). GENRT_WEBGPU_MMT =
+ * "min_rows,TM,TN" sets them (0 or absent: chosen here) to compare variants. */
+enum { MMT_MIN_ROWS = 16 };
+static bool mmt_takes(wg_ctx *x, int64_t n_rows, uint32_t *tm, uint32_t *tn) {
+    uint32_t lo = env_u32("GENRT_WEBGPU_MMT", 0), etm = env_u32("GENRT_WEBGPU_MMT", 1), etn = env_u32("GENRT_WEBGPU_MMT", 2);
+    if (n_rows < (lo ? lo : MMT_MIN_ROWS)) return false;
+    *tm = etm == 2 || etm == 4 || etm == 8 ? etm : 4;
+    *tn = etn == 4 || etn == 8 ? etn : 4;
+    /* workgroup memory: the x tile and the weight tile, BK = 32 floats per row */
+    if ((uint64_t)(*tm + *tn) * 16 * 32 * 4 > x->limits.maxComputeWorkgroupStorageSize) *tm = 4, *tn = 4;
+    return true;
+}
+
 /* Outputs n0 .. n0 + w->ne[0] of a matmul with N_full outputs (w: those rows). */
 static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
                         const grt_tensor *bias, int64_t n_rows, bool accumulate, int64_t n0, int64_t N_full) {
@@ -750,6 +767,24 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         x->rec_tag = WG_TAG_NONE;
         return;
     }
+    uint32_t tm, tn;
+    if (mmt_takes(x, n_rows, &tm, &tn)) {
+        params p = {{0}};
+        p.w[0] = u32of(ro / 4);
+        p.w[1] = u32of(ri / 4);
+        p.w[2] = u32of(rw);
+        p.w[3] = u32of(N);
+        p.w[4] = u32of(K);
+        p.w[5] = u32of(n_rows);
+        p.w[6] = u32of(rbytes);
+        p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+        p.w[8] = u32of(rb / 4);
+        p.w[9] = u32of(N_full);
+        p.w[10] = u32of(n0);
+        uint64_t tiles = ((uint64_t)n_rows + 16 * tm - 1) / (16 * tm) * (((uint64_t)N + 16 * tn - 1) / (16 * tn));
+        dispatch(dev, get_pipe3(dev, SH_MMT, (uint32_t)wt, tm, tn), 4, b, &p, tiles, "matmul");
+        return;
+    }
     if (mv_fits(x, in, w)) {
         uint32_t R = n_rows >= 8 ? 8 : n_rows >= 4 ? 4 : n_rows >= 2 ? 2 : 1;
         params p = {{0}};
@@ -797,13 +832,14 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
 }
 
 /* A weight larger than one storage binding is split by output rows into
- * windows that fit, one dispatch each (streaming kernels only). */
+ * windows that fit, one dispatch each (streaming and tiled kernels only). */
 void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
                const grt_tensor *bias, int64_t n_rows, bool accumulate) {
     wg_ctx *x = wg_ctx_of(dev);
     int64_t N = w->ne[0], K = w->ne[1];
     uint64_t rbytes = grt_row_bytes(w->type, K), room = x->max_binding - x->align - 16;
-    if ((uint64_t)N * rbytes <= room || !mv_fits(x, in, w)) {
+    uint32_t tm, tn;
+    if ((uint64_t)N * rbytes <= room || (!mv_fits(x, in, w) && !mmt_takes(x, n_rows, &tm, &tn))) {
         matmul_part(dev, out, in, w, bias, n_rows, accumulate, 0, N);
         return;
     }

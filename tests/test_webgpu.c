@@ -361,18 +361,19 @@ static double mmt_case(grt_device *D, grt_dtype wt, int M, int K, int N, size_t 
  * (K not a multiple of 32 for float weights, several tiles each way, so a
  * wrong tile index shows), every weight type, weight rows at 2-byte
  * offsets, x rows not 16-byte aligned, bias and accumulate; every tile
- * variant (GENRT_WEBGPU_MMT = min_rows,TM,TN) on two shapes; and rows just
+ * variant (GENRT_WEBGPU_MMT = min_rows,TM,TN,PF) on two shapes; and rows just
  * below the kernel's threshold (the streaming kernels) for comparison. */
 static void test_mmt(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     /* {M, K, N} */
     const int shapes[][3] = {{16, 32, 1},  {17, 33, 65},  {64, 64, 64},   {65, 100, 63},
                              {130, 96, 200}, {200, 1000, 130}, {33, 2048, 70}, {15, 200, 77}};
-    const char *variants[] = {"16,4,4", "16,2,4", "16,4,8", "16,8,4", "16,8,8"};
+    const char *variants[] = {"16,4,4", "16,4,4,2", "16,2,4", "16,4,8", "16,8,4,2", "16,8,8"};
+    const size_t n_var = sizeof variants / sizeof variants[0];
     int n = 0, bad = 0;
     for (size_t ti = 0; ti < 5; ti++)
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-            for (size_t vi = 0; vi < 5; vi++) {
+            for (size_t vi = 0; vi < n_var; vi++) {
                 if (vi > 0 && si != 3 && si != 4) continue;
                 grt_dtype wt = types[ti];
                 int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];

@@ -64,7 +64,7 @@ static const shader_def SHADERS[] = {
                    NULL, grt_wgsl_attn_o, true},
     [SH_MVX2] = {"mvx2", NULL, false, false, 7, {"WTYPE_a", "T_a", "RPW_a", "WTYPE_b", "T_b", "RPW_b", "NORM_b"}, NULL,
                  grt_wgsl_mvx2, true},
-    [SH_MMT] = {"mmt", grt_wgsl_mmt, true, false, 4, {"WTYPE", "TM", "TN"}},
+    [SH_MMT] = {"mmt", grt_wgsl_mmt, true, false, 4, {"WTYPE", "TM", "TN", "PF"}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -670,18 +670,22 @@ static void set_groups(wg_ctx *x, wg_cmd *c, uint64_t n_wg) {
 }
 
 /* Whether the tiled product (mmt.wgsl) takes a matmul of n_rows rows, and
- * its tile (*tm, *tn: 16 *tm rows by 16 *tn outputs). It takes every weight
- * type and alignment, from MMT_MIN_ROWS rows on (below: the streaming
- * kernels, which read the weights once per 8 rows). GENRT_WEBGPU_MMT =
- * "min_rows,TM,TN" sets them (0 or absent: chosen here) to compare variants. */
+ * its override constants (cfg: WTYPE, TM, TN, PF; tiles of 16 TM rows by
+ * 16 TN outputs). It takes every weight type and alignment, from
+ * MMT_MIN_ROWS rows on (below: the streaming kernels, which read the
+ * weights once per 8 rows). GENRT_WEBGPU_MMT = "min_rows,TM,TN,PF" (PF 1
+ * on, 2 off) sets them (0 or absent: chosen here) to compare variants. */
 enum { MMT_MIN_ROWS = 16 };
-static bool mmt_takes(wg_ctx *x, int64_t n_rows, uint32_t *tm, uint32_t *tn) {
-    uint32_t lo = env_u32("GENRT_WEBGPU_MMT", 0), etm = env_u32("GENRT_WEBGPU_MMT", 1), etn = env_u32("GENRT_WEBGPU_MMT", 2);
+static bool mmt_takes(wg_ctx *x, int wt, int64_t n_rows, uint32_t cfg[7]) {
+    const char *e = "GENRT_WEBGPU_MMT";
+    uint32_t lo = env_u32(e, 0), tm = env_u32(e, 1), tn = env_u32(e, 2), pf = env_u32(e, 3);
     if (n_rows < (lo ? lo : MMT_MIN_ROWS)) return false;
-    *tm = etm == 2 || etm == 4 || etm == 8 ? etm : 4;
-    *tn = etn == 4 || etn == 8 ? etn : 4;
+    tm = tm == 2 || tm == 4 || tm == 8 ? tm : 4;
+    tn = tn == 4 || tn == 8 ? tn : 4;
     /* workgroup memory: the x tile and the weight tile, BK = 32 floats per row */
-    if ((uint64_t)(*tm + *tn) * 16 * 32 * 4 > x->limits.maxComputeWorkgroupStorageSize) *tm = 4, *tn = 4;
+    if ((uint64_t)(tm + tn) * 16 * 32 * 4 > x->limits.maxComputeWorkgroupStorageSize) tm = 4, tn = 4;
+    uint32_t v[7] = {(uint32_t)wt, tm, tn, pf != 2, 0, 0, 0};
+    memcpy(cfg, v, sizeof v);
     return true;
 }
 
@@ -767,8 +771,8 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         x->rec_tag = WG_TAG_NONE;
         return;
     }
-    uint32_t tm, tn;
-    if (mmt_takes(x, n_rows, &tm, &tn)) {
+    uint32_t mc[7];
+    if (mmt_takes(x, wt, n_rows, mc)) {
         params p = {{0}};
         p.w[0] = u32of(ro / 4);
         p.w[1] = u32of(ri / 4);
@@ -781,8 +785,9 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         p.w[8] = u32of(rb / 4);
         p.w[9] = u32of(N_full);
         p.w[10] = u32of(n0);
-        uint64_t tiles = ((uint64_t)n_rows + 16 * tm - 1) / (16 * tm) * (((uint64_t)N + 16 * tn - 1) / (16 * tn));
-        dispatch(dev, get_pipe3(dev, SH_MMT, (uint32_t)wt, tm, tn), 4, b, &p, tiles, "matmul");
+        uint64_t bm = 16 * mc[1], bn = 16 * mc[2];
+        uint64_t tiles = ((uint64_t)n_rows + bm - 1) / bm * (((uint64_t)N + bn - 1) / bn);
+        dispatch(dev, get_pipe_v(dev, SH_MMT, mc), 4, b, &p, tiles, "matmul");
         return;
     }
     if (mv_fits(x, in, w)) {
@@ -838,8 +843,8 @@ void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, con
     wg_ctx *x = wg_ctx_of(dev);
     int64_t N = w->ne[0], K = w->ne[1];
     uint64_t rbytes = grt_row_bytes(w->type, K), room = x->max_binding - x->align - 16;
-    uint32_t tm, tn;
-    if ((uint64_t)N * rbytes <= room || (!mv_fits(x, in, w) && !mmt_takes(x, n_rows, &tm, &tn))) {
+    uint32_t mc[7];
+    if ((uint64_t)N * rbytes <= room || (!mv_fits(x, in, w) && !mmt_takes(x, wtype_code(w->type), n_rows, mc))) {
         matmul_part(dev, out, in, w, bias, n_rows, accumulate, 0, N);
         return;
     }

@@ -8,6 +8,8 @@
 // thread reads its rows four k at a time and its columns as vec4s and
 // accumulates in f32. x tile rows are swizzled (vec4 k4 of row m at
 // k4 ^ (m & 7)) so the two rows a warp reads fall in different banks.
+// With PF, the next chunk's global loads go to registers while this
+// chunk's products run, and to workgroup memory after them.
 // Off the tile edges (M, N, and K when not a multiple of 32: float weights)
 // the tiles hold zeros.
 // a: out off, in off, w byte off, N   b: K, n_rows, w row bytes, flags (1
@@ -15,6 +17,8 @@
 // weight rows given are outputs c.z .. c.z + N of a split matrix)
 override TM : u32 = 4u;
 override TN : u32 = 4u;
+// the next chunk's global loads issued before this chunk's products
+override PF : bool = true;
 override BM : u32 = 16u * TM;
 override BN : u32 = 16u * TN;
 override XS4 : u32 = 16u * TM * 8u;
@@ -80,6 +84,50 @@ fn w_load8(row : u32, k0 : u32, K : u32) -> array<f32, 8> {
   return v;
 }
 
+// The x tile's values this thread stores for the chunk at kc: vec4 k4 of
+// row m (coalesced along k), rows lid / 8 + 32 g.
+fn x_load(kc : u32, m0 : u32, lid : u32) -> array<vec4<f32>, 4> {
+  let K = P.b.x; let nr = P.b.y;
+  var xr : array<vec4<f32>, 4>;
+  for (var g = 0u; g < BM / 32u; g++) {
+    let k4 = lid % 8u;
+    let m = lid / 8u + 32u * g;
+    var v = vec4<f32>(0.0);
+    if (m0 + m < nr) {
+      let base = P.a.y + (m0 + m) * K + kc + 4u * k4;
+      if (kc + 4u * k4 + 4u <= K) {
+        v = vec4<f32>(X[base], X[base + 1u], X[base + 2u], X[base + 3u]);
+      } else {
+        for (var c = 0u; c < 4u; c++) {
+          if (kc + 4u * k4 + c < K) { v[c] = X[base + c]; }
+        }
+      }
+    }
+    xr[g] = v;
+  }
+  return xr;
+}
+
+// The weight tile's values this thread stores for the chunk at kc: 8 k of
+// row n (rows along the lanes), for idx = lid + 256 g.
+fn w_load(kc : u32, n0 : u32, lid : u32) -> array<f32, 16> {
+  let N = P.a.w; let K = P.b.x;
+  var wr : array<f32, 16>;
+  for (var g = 0u; g < BN / 64u; g++) {
+    let idx = lid + 256u * g;
+    let n = idx % BN;
+    let k0 = 8u * (idx / BN);
+    var v : array<f32, 8>;
+    if (n0 + n < N) {
+      v = w_load8(P.a.z + (n0 + n) * P.b.z, kc + k0, K);
+    } else {
+      for (var c = 0u; c < 8u; c++) { v[c] = 0.0; }
+    }
+    for (var c = 0u; c < 8u; c++) { wr[8u * g + c] = v[c]; }
+  }
+  return wr;
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : vec3<u32>,
         @builtin(local_invocation_index) lid : u32) {
@@ -92,38 +140,29 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let tx = lid % 16u; let ty = lid / 16u;
   var acc : array<vec4<f32>, 16>;
   for (var i = 0u; i < 16u; i++) { acc[i] = vec4<f32>(0.0); }
+  var xr = x_load(0u, m0, lid);
+  var wr = w_load(0u, n0, lid);
   for (var kc = 0u; kc < K; kc += BK) {
-    // x tile: vec4 k4 of row m per thread (coalesced along k)
-    for (var g = 0u; g < BM / 32u; g++) {
-      let k4 = lid % 8u;
-      let m = lid / 8u + 32u * g;
-      var v = vec4<f32>(0.0);
-      if (m0 + m < nr) {
-        let base = P.a.y + (m0 + m) * K + kc + 4u * k4;
-        if (kc + 4u * k4 + 4u <= K) {
-          v = vec4<f32>(X[base], X[base + 1u], X[base + 2u], X[base + 3u]);
-        } else {
-          for (var c = 0u; c < 4u; c++) {
-            if (kc + 4u * k4 + c < K) { v[c] = X[base + c]; }
-          }
-        }
-      }
-      xs[m * 8u + (k4 ^ (m & 7u))] = v;
+    if (!PF && kc > 0u) {
+      xr = x_load(kc, m0, lid);
+      wr = w_load(kc, n0, lid);
     }
-    // weight tile: 8 k of row n per thread (rows along the lanes)
+    for (var g = 0u; g < BM / 32u; g++) {
+      let m = lid / 8u + 32u * g;
+      xs[m * 8u + ((lid % 8u) ^ (m & 7u))] = xr[g];
+    }
     for (var g = 0u; g < BN / 64u; g++) {
       let idx = lid + 256u * g;
       let n = idx % BN;
       let k0 = 8u * (idx / BN);
-      var v : array<f32, 8>;
-      if (n0 + n < N) {
-        v = w_load8(P.a.z + (n0 + n) * P.b.z, kc + k0, K);
-      } else {
-        for (var c = 0u; c < 8u; c++) { v[c] = 0.0; }
-      }
-      for (var c = 0u; c < 8u; c++) { ws[((k0 + c) * BN + n) / 4u][n % 4u] = v[c]; }
+      for (var c = 0u; c < 8u; c++) { ws[((k0 + c) * BN + n) / 4u][n % 4u] = wr[8u * g + c]; }
     }
     workgroupBarrier();
+    // PF: the next chunk's loads are in flight during this one's products
+    if (PF && kc + BK < K) {
+      xr = x_load(kc + BK, m0, lid);
+      wr = w_load(kc + BK, n0, lid);
+    }
     for (var k4 = 0u; k4 < 8u; k4++) {
       var a : array<vec4<f32>, 8>;
       for (var i = 0u; i < TM; i++) { a[i] = xs[(ty + 16u * i) * 8u + (k4 ^ (ty & 7u))]; }

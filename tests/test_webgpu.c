@@ -810,7 +810,7 @@ static void test_mv_bench(void) {
 
 /* With GENRT_WEBGPU_MMBENCH="cfg;cfg;..." (each a GENRT_WEBGPU_MMT value,
  * "off" for the streaming kernels): device time of prefill matmuls of M
- * rows at the shapes of Llama-3.2-1B (S: SmolLM2-135M), 16 back-to-back
+ * rows (16 to 512) at the shapes of Llama-3.2-1B (S: SmolLM2-135M), 16 back-to-back
  * dispatches in one pass, and their TFLOP/s. */
 static void test_mm_bench(void) {
     const char *spec = getenv("GENRT_WEBGPU_MMBENCH");
@@ -819,7 +819,7 @@ static void test_mm_bench(void) {
         {"S q/o", 576, 576}, {"S gate/up", 1536, 576}, {"S down", 576, 1536},
     };
     const grt_dtype types[] = {GRT_F16, GRT_Q4_0, GRT_Q8_0};
-    const int rows[] = {128, 512};
+    const int rows[] = {16, 32, 128, 512};
     grt_fence *f1 = NULL, *f2 = NULL;
     CHECK(grt_dev_fence_new(G, &f1) == GRT_OK && grt_dev_fence_new(G, &f2) == GRT_OK);
     size_t xbytes = (size_t)512 * 8192 * 4;
@@ -830,10 +830,10 @@ static void test_mm_bench(void) {
     grt_dev_fill(G, act, 0, 2 * xbytes, 0x3c000000u);
     for (size_t ti = 0; ti < 3; ti++)
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-            for (size_t ri = 0; ri < 2; ri++) {
+            for (size_t ri = 0; ri < 4; ri++) {
                 grt_dtype wt = types[ti];
                 int N = shapes[si].N, K = shapes[si].K, M = rows[ri];
-                if (wt == GRT_Q8_0 && M != 512) continue;
+                if ((wt == GRT_Q8_0 && M != 512) || (wt == GRT_Q4_0 && M < 128)) continue;
                 size_t wbytes = grt_row_bytes(wt, K) * (size_t)N;
                 grt_dev_fill(G, wb, 0, wbytes, wt == GRT_F16 ? 0x3c003c00u : 0x01023c00u);
                 grt_tensor to = view(act, xbytes, GRT_F32, M, N), tx = view(act, 0, GRT_F32, M, K);

@@ -361,14 +361,15 @@ static double mmt_case(grt_device *D, grt_dtype wt, int M, int K, int N, size_t 
  * (K not a multiple of 32 for float weights, several tiles each way, so a
  * wrong tile index shows), every weight type, weight rows at 2-byte
  * offsets, x rows not 16-byte aligned, bias and accumulate; every tile
- * variant (GENRT_WEBGPU_MMT = min_rows,TM,TN,PF) on two shapes; and rows just
+ * variant (GENRT_WEBGPU_MMT = min_rows,TM,TN,PF,splits: K split over
+ * workgroups and summed by mmt_red) on two shapes; and rows just
  * below the kernel's threshold (the streaming kernels) for comparison. */
 static void test_mmt(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     /* {M, K, N} */
     const int shapes[][3] = {{16, 32, 1},  {17, 33, 65},  {64, 64, 64},   {65, 100, 63},
                              {130, 96, 200}, {200, 1000, 130}, {33, 2048, 70}, {15, 200, 77}};
-    const char *variants[] = {"16,4,4", "16,4,4,2", "16,2,4", "16,4,8", "16,8,4,2", "16,8,8"};
+    const char *variants[] = {"16,4,4", "16,4,4,1,1", "16,2,4,2,3", "16,4,8,1,2", "16,8,4,2,16", "16,8,8,0,5"};
     const size_t n_var = sizeof variants / sizeof variants[0];
     int n = 0, bad = 0;
     for (size_t ti = 0; ti < 5; ti++)

@@ -12,9 +12,14 @@
 // chunk's products run, and to workgroup memory after them.
 // Off the tile edges (M, N, and K when not a multiple of 32: float weights)
 // the tiles hold zeros.
+// Split K (d.x = S > 1 splits, for too few tiles to fill the device):
+// workgroup L + s * tiles sums k in [s c.w, (s + 1) c.w) and stores its
+// tile to partials SP[s][row][n] (mmt_red.wgsl adds them up); S = 1: the
+// outputs directly, with bias and accumulate.
 // a: out off, in off, w byte off, N   b: K, n_rows, w row bytes, flags (1
 // acc, 2 bias)   c: bias off, out row stride (outputs), first output (the
-// weight rows given are outputs c.z .. c.z + N of a split matrix)
+// weight rows given are outputs c.z .. c.z + N of a split matrix), k per
+// split (a multiple of 32)   d.x: splits
 override TM : u32 = 4u;
 override TN : u32 = 4u;
 // the next chunk's global loads issued before this chunk's products
@@ -28,6 +33,7 @@ const BK : u32 = 32u;
 @group(0) @binding(2) var<storage, read_write> X : array<f32>;
 @group(0) @binding(3) var<storage, read_write> W : array<u32>;
 @group(0) @binding(4) var<storage, read_write> B : array<f32>;
+@group(0) @binding(5) var<storage, read_write> SP : array<f32>;
 var<workgroup> xs : array<vec4<f32>, XS4>;
 var<workgroup> ws : array<vec4<f32>, WS4>;
 
@@ -134,16 +140,21 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let L = wg_linear(wid, nwg);
   let N = P.a.w; let K = P.b.x; let nr = P.b.y;
   let nbn = (N + BN - 1u) / BN;
-  if (L >= nbn * ((nr + BM - 1u) / BM)) { return; }
-  let n0 = (L % nbn) * BN;
-  let m0 = (L / nbn) * BM;
+  let tiles = nbn * ((nr + BM - 1u) / BM);
+  let S = P.d.x;
+  if (L >= tiles * S) { return; }
+  let sp = L / tiles;
+  let n0 = (L % tiles % nbn) * BN;
+  let m0 = (L % tiles / nbn) * BM;
+  let k_lo = sp * P.c.w;
+  let k_hi = min(K, k_lo + P.c.w);
   let tx = lid % 16u; let ty = lid / 16u;
   var acc : array<vec4<f32>, 16>;
   for (var i = 0u; i < 16u; i++) { acc[i] = vec4<f32>(0.0); }
-  var xr = x_load(0u, m0, lid);
-  var wr = w_load(0u, n0, lid);
-  for (var kc = 0u; kc < K; kc += BK) {
-    if (!PF && kc > 0u) {
+  var xr = x_load(k_lo, m0, lid);
+  var wr = w_load(k_lo, n0, lid);
+  for (var kc = k_lo; kc < k_hi; kc += BK) {
+    if (!PF && kc > k_lo) {
       xr = x_load(kc, m0, lid);
       wr = w_load(kc, n0, lid);
     }
@@ -159,7 +170,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
     }
     workgroupBarrier();
     // PF: the next chunk's loads are in flight during this one's products
-    if (PF && kc + BK < K) {
+    if (PF && kc + BK < k_hi) {
       xr = x_load(kc + BK, m0, lid);
       wr = w_load(kc + BK, n0, lid);
     }
@@ -184,6 +195,10 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
         let n = n0 + 4u * (tx + 16u * j) + c;
         if (n < N) {
           var v = acc[i * (TN / 4u) + j][c];
+          if (S > 1u) {
+            SP[(sp * nr + r) * N + n] = v;
+            continue;
+          }
           if ((P.b.w & 2u) != 0u) { v += B[P.c.x + P.c.z + n]; }
           let oi = P.a.x + r * ld + P.c.z + n;
           if ((P.b.w & 1u) != 0u) { v = O[oi] + v; }

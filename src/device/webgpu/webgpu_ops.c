@@ -673,13 +673,15 @@ static void set_groups(wg_ctx *x, wg_cmd *c, uint64_t n_wg) {
 /* Whether the tiled product (mmt.wgsl) takes a matmul of n_rows rows, and
  * its override constants (cfg: WTYPE, TM, TN, PF; tiles of 16 TM rows by
  * 16 TN outputs). It takes every weight type and alignment, from
- * MMT_MIN_ROWS rows on (below: the streaming kernels, which read the
- * weights once per 8 rows). GENRT_WEBGPU_MMT = "min_rows,TM,TN,PF,splits"
- * (PF 1 on, 2 off) sets them (0 or absent: chosen here) to compare
- * variants. H100 sweep (bench/results/webgpu-prefill-2026-11-25.md): TM 4,
- * TN 4 without PF is the fastest; TM or TN 8 run 10x slower (the
- * accumulators leave registers). */
-enum { MMT_MIN_ROWS = 16 };
+ * MMT_MIN_ROWS rows on: every matmul the streaming kernels would run in
+ * more than one pass of 8 rows (H100, Llama-1B shapes at 16 rows: half
+ * their time; SmolLM2's small ones about even). GENRT_WEBGPU_MMT =
+ * "min_rows,TM,TN,PF,splits" (PF 1 on, 2 off) sets them (0 or absent:
+ * chosen here) to compare variants. H100 sweep
+ * (bench/results/webgpu-prefill-2026-11-25.md): TM 4, TN 4 without PF is
+ * the fastest; TM or TN 8 run 10x slower (the accumulators leave
+ * registers). */
+enum { MMT_MIN_ROWS = 9 };
 static bool mmt_takes(wg_ctx *x, int wt, int64_t n_rows, uint32_t cfg[7]) {
     const char *e = "GENRT_WEBGPU_MMT";
     uint32_t lo = env_u32(e, 0), tm = env_u32(e, 1), tn = env_u32(e, 2), pf = env_u32(e, 3);
@@ -694,12 +696,13 @@ static bool mmt_takes(wg_ctx *x, int wt, int64_t n_rows, uint32_t cfg[7]) {
 }
 
 /* K splits of a tiled product with `tiles` output tiles and `chunks` blocks
- * of 32 along K: enough workgroups to fill a large device (~264, as
- * mvx_cfg), at least 8 blocks per split, at most 16 splits;
- * GENRT_WEBGPU_MMT's 5th field sets it. */
+ * of 32 along K: below 256 tiles, enough workgroups to fill a large device
+ * (~264, as mvx_cfg), at least 8 blocks per split, at most 16 splits
+ * (H100: 1B q/o at 128 rows, 64 tiles, 137 -> 71 us; at 256 tiles two
+ * splits cost 20% more than one); GENRT_WEBGPU_MMT's 5th field sets it. */
 static uint32_t mmt_splits(uint64_t tiles, uint32_t chunks) {
     uint32_t es = env_u32("GENRT_WEBGPU_MMT", 4);
-    uint64_t s = es ? es : tiles >= 264 ? 1 : (264 + tiles - 1) / tiles;
+    uint64_t s = es ? es : tiles >= 256 ? 1 : (264 + tiles - 1) / tiles;
     if (!es && s > chunks / 8) s = chunks / 8;
     if (s > 16) s = 16;
     if (s > chunks) s = chunks;

@@ -314,6 +314,156 @@ static void test_matmul_types(void) {
         }
 }
 
+/* One matmul of the tiled prefill kernel (mmt.wgsl) on device D against a
+ * double reference over the dequantized weights: rows x [M, K] at element
+ * offset xoff (x_off % 4 != 0: rows not 16-byte aligned, only the tiled
+ * kernel takes them), the weight at byte woff of its buffer, bias and
+ * accumulate. Returns the max error relative to the largest |output|. */
+static double mmt_case(grt_device *D, grt_dtype wt, int M, int K, int N, size_t xoff, size_t woff, bool bias_acc) {
+    size_t rb = grt_row_bytes(wt, K);
+    uint8_t *wq = malloc(rb * N);
+    float *wd = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * M * K);
+    float *o0 = malloc(sizeof(float) * M * N), *out = malloc(sizeof(float) * M * N), *ref = malloc(sizeof(float) * M * N);
+    float *bias = malloc(sizeof(float) * N);
+    for (int i = 0; i < N * K; i++) wd[i] = frand();
+    for (int n = 0; n < N; n++) {
+        grt_quantize_row(wt, wd + (size_t)n * K, wq + n * rb, K);
+        grt_dequantize_row(wt, wq + n * rb, wd + (size_t)n * K, K);
+    }
+    for (int i = 0; i < M * K; i++) x[i] = frand();
+    for (int i = 0; i < M * N; i++) o0[i] = frand();
+    for (int i = 0; i < N; i++) bias[i] = frand();
+    for (int r = 0; r < M; r++)
+        for (int n = 0; n < N; n++) {
+            double s = bias_acc ? (double)o0[r * N + n] + bias[n] : 0;
+            for (int k = 0; k < K; k++) s += (double)wd[(size_t)n * K + k] * x[r * K + k];
+            ref[r * N + n] = (float)s;
+        }
+    grt_buffer *bx = NULL, *bw = NULL, *bo = upload(D, o0, sizeof(float) * M * N, 0), *bb = upload(D, bias, sizeof(float) * N, 0);
+    grt_dev_buffer_new(D, xoff * 4 + sizeof(float) * M * K, GRT_BUF_DEVICE, &bx);
+    grt_dev_buffer_new(D, woff + rb * N, GRT_BUF_DEVICE, &bw);
+    double e = INFINITY;
+    if (bx && bw && bo && bb) {
+        grt_dev_write(D, bx, xoff * 4, x, sizeof(float) * M * K);
+        grt_dev_write(D, bw, woff, wq, rb * N);
+        grt_tensor tx = view(bx, xoff * 4, GRT_F32, M, K), tw = view(bw, woff, wt, N, K);
+        grt_tensor to = view(bo, 0, GRT_F32, M, N), tb = view(bb, 0, GRT_F32, N, 0);
+        grt_dev_matmul(D, &to, &tx, &tw, bias_acc ? &tb : NULL, M, bias_acc);
+        if (grt_dev_read(D, bo, 0, out, sizeof(float) * M * N) == GRT_OK) e = max_rel(out, ref, (size_t)M * N);
+        else printf("  read: %s\n", grt_last_error());
+    }
+    grt_dev_buffer_free(bx), grt_dev_buffer_free(bw), grt_dev_buffer_free(bo), grt_dev_buffer_free(bb);
+    free(wq), free(wd), free(x), free(o0), free(out), free(ref), free(bias);
+    return e;
+}
+
+/* The tiled prefill product (mmt.wgsl): M, N and K on and off its tiles
+ * (K not a multiple of 32 for float weights, several tiles each way, so a
+ * wrong tile index shows), every weight type, weight rows at 2-byte
+ * offsets, x rows not 16-byte aligned, bias and accumulate; every tile
+ * variant (GENRT_WEBGPU_MMT = min_rows,TM,TN,PF,splits: K split over
+ * workgroups and summed by mmt_red) on two shapes, the defaults on all. */
+static void test_mmt(void) {
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
+    /* {M, K, N} */
+    const int shapes[][3] = {{16, 32, 1},  {17, 33, 65},  {64, 64, 64},   {65, 100, 63},
+                             {130, 96, 200}, {200, 1000, 130}, {33, 2048, 70}, {15, 200, 77}};
+    const char *variants[] = {NULL, "16,4,4,1,1", "16,2,4,2,3", "16,4,8,1,2", "16,8,4,2,16", "16,8,8,0,5"};
+    const size_t n_var = sizeof variants / sizeof variants[0];
+    int n = 0, bad = 0;
+    for (size_t ti = 0; ti < 5; ti++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (size_t vi = 0; vi < n_var; vi++) {
+                if (vi > 0 && si != 3 && si != 4) continue;
+                grt_dtype wt = types[ti];
+                int M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+                if (ti >= 3) K = (K + 31) / 32 * 32;
+                /* weights at a 2-byte offset (f32: 4), x at an odd element offset on odd shapes */
+                size_t woff = grt_row_bytes(wt, K) * 3 + (wt == GRT_F32 ? 4 : 2), xoff = si % 2 ? 3 : 0;
+                if (variants[vi]) setenv("GENRT_WEBGPU_MMT", variants[vi], 1);
+                double e = mmt_case(G, wt, M, K, N, xoff, woff, si % 3 != 0);
+                unsetenv("GENRT_WEBGPU_MMT");
+                n++;
+                if (!(e < 2e-5)) {
+                    bad++;
+                    printf("  mmt %-5s M %3d K %4d N %3d xoff %zu variant %s: max rel err %.3g\n", grt_dtype_name(wt), M, K,
+                           N, xoff, variants[vi] ? variants[vi] : "default", e);
+                }
+                CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+            }
+    printf("  %d tiled matmul cases, %d over 2e-5\n", n, bad);
+    CHECK(bad == 0);
+}
+
+/* The tiled product over a weight split into binding-sized windows (outputs
+ * n0 > 0 of the full row, its bias): x aligned (the streaming kernels could
+ * take it) and not. */
+static void test_mmt_split(void) {
+    setenv("GENRT_WEBGPU_MAX_BINDING", "16384", 1);
+    grt_device *D = NULL;
+    grt_status st = grt_device_open("webgpu", NULL, &D);
+    unsetenv("GENRT_WEBGPU_MAX_BINDING");
+    CHECKF(st == GRT_OK, "%s", grt_last_error());
+    if (!D) return;
+    const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_Q8_0};
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t xoff = 0; xoff < 4; xoff += 3) {
+            double e = mmt_case(D, types[ti], 20, 128, 200, xoff, 0, true);
+            printf("  mmt %-5s rows 20, %zu-byte weight in 16 KiB bindings, x offset %zu: max rel err %.2g\n",
+                   grt_dtype_name(types[ti]), grt_row_bytes(types[ti], 128) * 200, xoff, e);
+            CHECK(e < 2e-5);
+        }
+    CHECKF(grt_dev_status(D) == GRT_OK, "%s", grt_last_error());
+    grt_device_close(D);
+}
+
+/* A prompt of 100 tokens (the prefill's matmuls on the tiled kernel) on a
+ * random-weight model: WebGPU logits against the streaming kernels' (the
+ * tiled kernel off: GENRT_WEBGPU_MMT=100000) for f32, f16 and q4_0 weights,
+ * and against the CPU backend's for the float ones (the CPU multiplies
+ * quantized weights against Q8_0 activations, ~2e-2 off either kernel). */
+static void test_mmt_model(void) {
+    static const char cfg_json[] =
+        "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 256,"
+        " \"intermediate_size\": 704, \"num_hidden_layers\": 2, \"num_attention_heads\": 4,"
+        " \"num_key_value_heads\": 2, \"head_dim\": 64, \"vocab_size\": 1000, \"max_position_embeddings\": 1024,"
+        " \"rms_norm_eps\": 1e-05, \"rope_theta\": 10000.0, \"tie_word_embeddings\": true, \"hidden_act\": \"silu\","
+        " \"bos_token_id\": 1, \"eos_token_id\": 2}";
+    const char *cfg = t_tmp("mmt-config.json");
+    CHECK(t_write_file(cfg, cfg_json, strlen(cfg_json)));
+    enum { V = 1000, T = 100 };
+    int32_t ids[T];
+    for (int i = 0; i < T; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
+    const char *types[] = {"f32", "f16", "q4_0"};
+    float *a = malloc(sizeof(float) * T * V), *b = malloc(sizeof(float) * T * V), *c = malloc(sizeof(float) * T * V);
+    for (int t = 0; t < 3 && a && b && c; t++) {
+        grt_model_options o = grt_model_options_default();
+        o.random_weights = true;
+        o.random_dtype = types[t];
+        grt_model *cpu = NULL, *dev = NULL;
+        o.device = "cpu";
+        if (grt_model_load(cfg, &o, &cpu)) printf("  load on cpu: %s\n", grt_last_error());
+        o.device = "webgpu";
+        if (grt_model_load(cfg, &o, &dev)) printf("  load on webgpu: %s\n", grt_last_error());
+        grt_status s1 = cpu ? grt_model_eval(cpu, ids, T, a) : GRT_ERR_INTERNAL;
+        grt_status s2 = dev ? grt_model_eval(dev, ids, T, b) : GRT_ERR_INTERNAL;
+        setenv("GENRT_WEBGPU_MMT", "100000", 1);
+        grt_status s3 = dev ? grt_model_eval(dev, ids, T, c) : GRT_ERR_INTERNAL;
+        unsetenv("GENRT_WEBGPU_MMT");
+        double e_cpu = s1 || s2 ? INFINITY : t_rel_err(b, a, (size_t)T * V);
+        double e_mv = s2 || s3 ? INFINITY : t_rel_err(b, c, (size_t)T * V);
+        printf("  random %-4s, %d tokens: webgpu logits vs the streaming kernels: rel err %.3g; vs cpu: %.3g\n",
+               types[t], T, e_mv, e_cpu);
+        CHECKF(e_mv <= 1e-5, "%s: %s", types[t], s2 || s3 ? grt_last_error() : "");
+        if (t < 2) CHECKF(e_cpu <= 1e-4, "%s: %s", types[t], s1 || s2 ? grt_last_error() : "");
+        grt_model_free(cpu);
+        grt_model_free(dev);
+    }
+    free(a);
+    free(b);
+    free(c);
+}
+
 /* The decode matvec (mvx) in its variants (GENRT_WEBGPU_MVX = T,RPW,U, and
  * the old kernels), one activation row, against a naive reference: every
  * weight type, K up to 8192 (the down projection), N with partial tiles. */
@@ -654,6 +804,62 @@ static void test_mv_bench(void) {
             free(xv);
         }
     grt_dev_buffer_free(act);
+    grt_dev_fence_free(G, f1);
+    grt_dev_fence_free(G, f2);
+}
+
+/* With GENRT_WEBGPU_MMBENCH="cfg;cfg;..." (each a GENRT_WEBGPU_MMT value,
+ * "off" for the streaming kernels): device time of prefill matmuls of M
+ * rows (16 to 512) at the shapes of Llama-3.2-1B (S: SmolLM2-135M), 16 back-to-back
+ * dispatches in one pass, and their TFLOP/s. */
+static void test_mm_bench(void) {
+    const char *spec = getenv("GENRT_WEBGPU_MMBENCH");
+    struct { const char *name; int N, K; } shapes[] = {
+        {"1B q/o", 2048, 2048}, {"1B k/v", 512, 2048}, {"1B gate/up", 8192, 2048}, {"1B down", 2048, 8192},
+        {"S q/o", 576, 576}, {"S gate/up", 1536, 576}, {"S down", 576, 1536},
+    };
+    const grt_dtype types[] = {GRT_F16, GRT_Q4_0, GRT_Q8_0};
+    const int rows[] = {16, 32, 128, 512};
+    grt_fence *f1 = NULL, *f2 = NULL;
+    CHECK(grt_dev_fence_new(G, &f1) == GRT_OK && grt_dev_fence_new(G, &f2) == GRT_OK);
+    size_t xbytes = (size_t)512 * 8192 * 4;
+    grt_buffer *act = NULL, *wb = NULL;
+    CHECK(grt_dev_buffer_new(G, 2 * xbytes, GRT_BUF_DEVICE, &act) == GRT_OK);
+    CHECK(grt_dev_buffer_new(G, grt_row_bytes(GRT_F16, 2048) * 8192, GRT_BUF_DEVICE, &wb) == GRT_OK);
+    if (!f1 || !f2 || !act || !wb) return;
+    grt_dev_fill(G, act, 0, 2 * xbytes, 0x3c000000u);
+    for (size_t ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (size_t ri = 0; ri < 4; ri++) {
+                grt_dtype wt = types[ti];
+                int N = shapes[si].N, K = shapes[si].K, M = rows[ri];
+                if ((wt == GRT_Q8_0 && M != 512) || (wt == GRT_Q4_0 && M < 128)) continue;
+                size_t wbytes = grt_row_bytes(wt, K) * (size_t)N;
+                grt_dev_fill(G, wb, 0, wbytes, wt == GRT_F16 ? 0x3c003c00u : 0x01023c00u);
+                grt_tensor to = view(act, xbytes, GRT_F32, M, N), tx = view(act, 0, GRT_F32, M, K);
+                grt_tensor tw = view(wb, 0, wt, N, K);
+                char cfgs[512];
+                snprintf(cfgs, sizeof cfgs, "%s", spec);
+                for (char *save = NULL, *cf = strtok_r(cfgs, ";", &save); cf; cf = strtok_r(NULL, ";", &save)) {
+                    setenv("GENRT_WEBGPU_MMT", strcmp(cf, "off") == 0 ? "100000" : cf, 1);
+                    const int R = 16;
+                    for (int i = 0; i < 2; i++) grt_dev_matmul(G, &to, &tx, &tw, NULL, M, false); /* warm */
+                    grt_dev_fence_record(G, f1);
+                    CHECK(grt_dev_fence_wait(G, f1) == GRT_OK);
+                    for (int i = 0; i < R; i++) grt_dev_matmul(G, &to, &tx, &tw, NULL, M, false);
+                    grt_dev_fence_record(G, f2);
+                    CHECK(grt_dev_fence_wait(G, f2) == GRT_OK);
+                    unsetenv("GENRT_WEBGPU_MMT");
+                    double ms = -1;
+                    grt_dev_fence_elapsed_ms(G, f1, f2, &ms);
+                    double us = ms * 1e3 / R;
+                    printf("  mmbench %-5s %-11s M %4d N %5d K %5d %-9s %9.2f us %6.2f TFLOP/s\n", grt_dtype_name(wt),
+                           shapes[si].name, M, N, K, cf, us, us > 0 ? 2.0 * M * N * K / us / 1e6 : 0.0);
+                    CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
+                }
+            }
+    grt_dev_buffer_free(act);
+    grt_dev_buffer_free(wb);
     grt_dev_fence_free(G, f1);
     grt_dev_fence_free(G, f2);
 }
@@ -1301,7 +1507,7 @@ int main(int argc, char **argv) {
     g_self = argv[0];
     if (argc > 1 && strcmp(argv[1], "--probe-no-adapter") == 0) return probe_no_adapter();
     /* kernel timings read device timestamps */
-    if (getenv("GENRT_WEBGPU_MVBENCH")) setenv("GENRT_WEBGPU_TIMESTAMPS", "1", 1);
+    if (getenv("GENRT_WEBGPU_MVBENCH") || getenv("GENRT_WEBGPU_MMBENCH")) setenv("GENRT_WEBGPU_TIMESTAMPS", "1", 1);
     const char *why = NULL;
     if (!grt_device_available("webgpu", &why)) {
         t_skip("webgpu backend", why ? why : "unavailable");
@@ -1313,6 +1519,12 @@ int main(int argc, char **argv) {
     }
     printf("  adapter: %s\n", grt_webgpu_adapter_name(G));
     snprintf(g_model_dir, sizeof g_model_dir, "%s", t_data("hf-goldens/llama3-tiny"));
+    if (getenv("GENRT_WEBGPU_MMBENCH")) { /* timing only */
+        t_run("webgpu: prefill matmul timing (GENRT_WEBGPU_MMBENCH)", test_mm_bench);
+        grt_device_close(G);
+        grt_device_close(C);
+        return t_done();
+    }
     if (getenv("GENRT_WEBGPU_MVBENCH")) { /* timing only */
         t_run("webgpu: decode matvec timing (GENRT_WEBGPU_MVBENCH)", test_mv_bench);
         t_run("webgpu: other decode ops timing (GENRT_WEBGPU_MVBENCH)", test_op_bench);
@@ -1326,6 +1538,9 @@ int main(int argc, char **argv) {
     t_run("webgpu: device timestamps between fences", test_timestamps);
     t_run("webgpu: reductions on subgroups where the adapter has them", test_subgroup_path);
     t_run("webgpu: matmul, all weight types", test_matmul_types);
+    t_run("webgpu: tiled prefill matmul, all weight types, tiles off the edges", test_mmt);
+    t_run("webgpu: tiled prefill matmul over a weight split over bindings", test_mmt_split);
+    t_run("webgpu: a 100-token prefill (tiled matmuls) equals the cpu's, random models", test_mmt_model);
     t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
     t_run("webgpu: captured step merges equal eager dispatches, all weight types", test_capture_merges);
     t_run("webgpu: chain kernels (attn_o, mvx2) replay the eager ops' bits", test_chains);

@@ -15,12 +15,12 @@ extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], g
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_unpack8[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
-    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[];
+    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[], grt_wgsl_mmt[], grt_wgsl_mmt_red[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
        SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
-       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2 };
+       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2, SH_MMT, SH_MMT_RED };
 
 typedef struct shader_def {
     const char *name;
@@ -64,6 +64,8 @@ static const shader_def SHADERS[] = {
                    NULL, grt_wgsl_attn_o, true},
     [SH_MVX2] = {"mvx2", NULL, false, false, 7, {"WTYPE_a", "T_a", "RPW_a", "WTYPE_b", "T_b", "RPW_b", "NORM_b"}, NULL,
                  grt_wgsl_mvx2, true},
+    [SH_MMT] = {"mmt", grt_wgsl_mmt, true, false, 5, {"WTYPE", "TM", "TN", "PF"}},
+    [SH_MMT_RED] = {"mmt_red", grt_wgsl_mmt_red, false, false, 3, {NULL, NULL}},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -668,6 +670,45 @@ static void set_groups(wg_ctx *x, wg_cmd *c, uint64_t n_wg) {
     c->gy = (uint32_t)((n_wg + c->gx - 1) / c->gx);
 }
 
+/* Whether the tiled product (mmt.wgsl) takes a matmul of n_rows rows, and
+ * its override constants (cfg: WTYPE, TM, TN, PF; tiles of 16 TM rows by
+ * 16 TN outputs). It takes every weight type and alignment, from
+ * MMT_MIN_ROWS rows on: every matmul the streaming kernels would run in
+ * more than one pass of 8 rows (H100, Llama-1B shapes at 16 rows: half
+ * their time; SmolLM2's small ones about even). GENRT_WEBGPU_MMT =
+ * "min_rows,TM,TN,PF,splits" (PF 1 on, 2 off) sets them (0 or absent:
+ * chosen here) to compare variants. H100 sweep
+ * (bench/results/webgpu-prefill-2026-11-25.md): TM 4, TN 4 without PF is
+ * the fastest; TM or TN 8 run 10x slower (the accumulators leave
+ * registers). */
+enum { MMT_MIN_ROWS = 9 };
+static bool mmt_takes(wg_ctx *x, int wt, int64_t n_rows, uint32_t cfg[7]) {
+    const char *e = "GENRT_WEBGPU_MMT";
+    uint32_t lo = env_u32(e, 0), tm = env_u32(e, 1), tn = env_u32(e, 2), pf = env_u32(e, 3);
+    if (n_rows < (lo ? lo : MMT_MIN_ROWS)) return false;
+    tm = tm == 2 || tm == 4 || tm == 8 ? tm : 4;
+    tn = tn == 4 || tn == 8 ? tn : 4;
+    /* workgroup memory: the x tile and the weight tile, BK = 32 floats per row */
+    if ((uint64_t)(tm + tn) * 16 * 32 * 4 > x->limits.maxComputeWorkgroupStorageSize) tm = 4, tn = 4;
+    uint32_t v[7] = {(uint32_t)wt, tm, tn, pf == 1, 0, 0, 0};
+    memcpy(cfg, v, sizeof v);
+    return true;
+}
+
+/* K splits of a tiled product with `tiles` output tiles and `chunks` blocks
+ * of 32 along K: below 256 tiles, enough workgroups to fill a large device
+ * (~264, as mvx_cfg), at least 8 blocks per split, at most 16 splits
+ * (H100: 1B q/o at 128 rows, 64 tiles, 137 -> 71 us; at 256 tiles two
+ * splits cost 20% more than one); GENRT_WEBGPU_MMT's 5th field sets it. */
+static uint32_t mmt_splits(uint64_t tiles, uint32_t chunks) {
+    uint32_t es = env_u32("GENRT_WEBGPU_MMT", 4);
+    uint64_t s = es ? es : tiles >= 256 ? 1 : (264 + tiles - 1) / tiles;
+    if (!es && s > chunks / 8) s = chunks / 8;
+    if (s > 16) s = 16;
+    if (s > chunks) s = chunks;
+    return s < 1 ? 1 : (uint32_t)s;
+}
+
 /* Outputs n0 .. n0 + w->ne[0] of a matmul with N_full outputs (w: those rows). */
 static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
                         const grt_tensor *bias, int64_t n_rows, bool accumulate, int64_t n0, int64_t N_full) {
@@ -750,6 +791,52 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         x->rec_tag = WG_TAG_NONE;
         return;
     }
+    uint32_t mc[7];
+    if (mmt_takes(x, wt, n_rows, mc)) {
+        uint64_t bm = 16 * mc[1], bn = 16 * mc[2];
+        uint64_t tiles = ((uint64_t)n_rows + bm - 1) / bm * (((uint64_t)N + bn - 1) / bn);
+        uint32_t chunks = (uint32_t)((K + 31) / 32), S = mmt_splits(tiles, chunks);
+        uint32_t per = (chunks + S - 1) / S; /* blocks per split */
+        S = (chunks + per - 1) / per;
+        wg_binding b5[5] = {b[0], b[1], b[2], b[3], dummy_window(x, 1)};
+        if (S > 1) {
+            /* the partial sums, in the split attention's scratch (each
+             * kernel's partials are consumed by the dispatch after it) */
+            if (!scratch_ensure(dev, &x->att_part, (uint64_t)S * (uint64_t)n_rows * (uint64_t)N * 4,
+                                "matmul partials"))
+                return;
+            b5[4] = (wg_binding){x->att_part.id, x->att_part.b, 0, x->att_part.size};
+        }
+        params p = {{0}};
+        p.w[0] = u32of(ro / 4);
+        p.w[1] = u32of(ri / 4);
+        p.w[2] = u32of(rw);
+        p.w[3] = u32of(N);
+        p.w[4] = u32of(K);
+        p.w[5] = u32of(n_rows);
+        p.w[6] = u32of(rbytes);
+        p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+        p.w[8] = u32of(rb / 4);
+        p.w[9] = u32of(N_full);
+        p.w[10] = u32of(n0);
+        p.w[11] = per * 32;
+        p.w[12] = S;
+        dispatch(dev, get_pipe_v(dev, SH_MMT, mc), 5, b5, &p, tiles * S, "matmul");
+        if (S > 1) {
+            wg_binding br[3] = {b[0], b5[4], b[3]};
+            params q = {{0}};
+            q.w[0] = u32of(ro / 4);
+            q.w[1] = u32of(N);
+            q.w[2] = u32of(n_rows);
+            q.w[3] = S;
+            q.w[4] = u32of(N_full);
+            q.w[5] = u32of(n0);
+            q.w[6] = p.w[7];
+            q.w[7] = u32of(rb / 4);
+            dispatch(dev, get_pipe(dev, SH_MMT_RED, 0, 0), 3, br, &q, ((uint64_t)n_rows * N + 255) / 256, "matmul");
+        }
+        return;
+    }
     if (mv_fits(x, in, w)) {
         uint32_t R = n_rows >= 8 ? 8 : n_rows >= 4 ? 4 : n_rows >= 2 ? 2 : 1;
         params p = {{0}};
@@ -797,13 +884,14 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
 }
 
 /* A weight larger than one storage binding is split by output rows into
- * windows that fit, one dispatch each (streaming kernels only). */
+ * windows that fit, one dispatch each (streaming and tiled kernels only). */
 void wg_matmul(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
                const grt_tensor *bias, int64_t n_rows, bool accumulate) {
     wg_ctx *x = wg_ctx_of(dev);
     int64_t N = w->ne[0], K = w->ne[1];
     uint64_t rbytes = grt_row_bytes(w->type, K), room = x->max_binding - x->align - 16;
-    if ((uint64_t)N * rbytes <= room || !mv_fits(x, in, w)) {
+    uint32_t mc[7];
+    if ((uint64_t)N * rbytes <= room || (!mv_fits(x, in, w) && !mmt_takes(x, wtype_code(w->type), n_rows, mc))) {
         matmul_part(dev, out, in, w, bias, n_rows, accumulate, 0, N);
         return;
     }

@@ -1,5 +1,7 @@
 // out[r, n] (+)= sum_k in[r, k] * w[n, k] + bias[n].  A workgroup computes one
 // output column n for ROWS consecutive rows; threads split K and reduce.
+// Runs the few-row matmuls (below mmt.wgsl's threshold) that the streaming
+// kernels cannot take (activation rows not 16-byte aligned, K % 8 != 0).
 // a: out off, in off, w byte off, N   b: K, n_rows, w row bytes, flags (1 acc,
 // 2 bias, 4 rows start 4-byte aligned)   c.x: bias off
 // Fast paths: f16/bf16 two elements per word read; q8_0/q4_0 a block per

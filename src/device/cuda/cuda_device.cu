@@ -505,6 +505,7 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->attn_keys = env_int("GENRT_CUDA_AKEYS", 256, 1, INT_MAX);
     c->attn_stage = env_int("GENRT_CUDA_ASTAGE", 1 << 20, 0, INT_MAX);
     c->attn_early = env_flag("GENRT_CUDA_AEARLY", true);
+    c->attn_hg = env_int("GENRT_CUDA_AHG", 0, 0, 64);
     c->mv_waves = env_int("GENRT_CUDA_MVW", 1, 1, INT_MAX);
     c->mma = env_flag("GENRT_CUDA_MMA", true);
     c->mma_slots = env_int("GENRT_CUDA_MMA_SLOTS", 2, INT_MIN, INT_MAX);

@@ -37,8 +37,11 @@ typedef struct cuda_ctx {
     bool repack;            /* prepare_weight repacks Q8_0/Q4_0 matrices (GENRT_CUDA_REPACK=0: off) */
     int mvq_g;              /* repacked GEMV: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0: 2 from 16 units a row, else 4) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
-    int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256) */
+    int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256; twice that
+                               with fewer than 16 blocks of query heads) */
     int attn_stage;         /* fused decode attention: keys staged in shared memory at most (GENRT_CUDA_ASTAGE) */
+    int attn_hg;            /* fused decode attention: blocks per KV head, each a share of its query heads
+                               (GENRT_CUDA_AHG; 0: one query head a block; 1: all of a KV head's in one) */
     bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
     bool mma;               /* prefill products on the tensor cores (GENRT_CUDA_MMA=0: the SIMT kernel) */
     int mma_slots;          /* tensor-core products: resident 128 x 128 blocks per SM a K split aims for

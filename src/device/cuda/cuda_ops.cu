@@ -2145,6 +2145,7 @@ struct ad_args {
     int cmax; /* keys of a split at most (scores in shared memory) */
     int cst;  /* keys staged in shared memory at most */
     int early;
+    int hg;   /* blocks per KV head and split, each G of its query heads (G * hg per KV head) */
     unsigned *ctr;
     int stop; /* -DAD_PROBE builds: return after phase `stop` (GENRT_CUDA_ASTOP; timing only, results wrong) */
 };
@@ -2178,7 +2179,9 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     const int hd = a.hd, cmax = a.cmax, cst = a.cst;
     float *ks = ad_sm, *vs = ks + (size_t)cst * hd, *qs = vs + (size_t)cst * hd, *sc = qs + G * hd,
           *red = sc + (size_t)G * cmax;
-    int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, tid = threadIdx.x, nt = blockDim.x;
+    /* vh: this block's group of G query heads, vh * G .. vh * G + G - 1, of KV head kvh */
+    int split = blockIdx.x, vh = blockIdx.y, kvh = vh / a.hg, r = blockIdx.z, tid = threadIdx.x, nt = blockDim.x;
+    int n_vh = a.n_kv * a.hg;
     int lane = tid & 31, w = tid >> 5;
     int kv_dim = a.n_kv * hd, half = a.rot / 2, hd4 = hd / 4;
     float freq = tid < half ? a.inv_freq[tid] : 0.0f; /* constant: read before the wait */
@@ -2211,7 +2214,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     }
     if (a.early) pdl_wait();
     AD_STOP(1);
-    float *qg = a.q + ((size_t)r * a.n_heads + (size_t)kvh * G) * hd;
+    float *qg = a.q + ((size_t)r * a.n_heads + (size_t)vh * G) * hd;
     float *kr = a.k + (size_t)r * kv_dim + (size_t)kvh * hd;
     const float *vr = a.v + (size_t)r * kv_dim + (size_t)kvh * hd;
     for (int i = tid; i < G * hd4; i += nt) ((float4 *)qs)[i] = ((const float4 *)qg)[i];
@@ -2228,16 +2231,23 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         x[i0] = x0 * cs[i] - x1 * sn[i];
         x[i1] = x0 * sn[i] + x1 * cs[i];
     }
-    /* q and k go back rotated once every block of the group has read them:
-     * by the block that counts last here, while it goes on (its stores
-     * then leave the kernel's tail) */
-    __shared__ unsigned wb;
+    /* q and k go back rotated once every block that reads them has: q by
+     * the block of the head group that counts last here, k by the last of
+     * the KV head's, while they go on (their stores then leave the
+     * kernel's tail) */
+    __shared__ unsigned wbq, wbk;
     if (tid == 0) {
-        wb = 1;
+        wbq = 1;
         if (active > 1) {
-            unsigned *cw = a.ctr + 1 + CUDA_N_COUNTERS / 2 + (size_t)r * a.n_kv + kvh;
-            wb = atomicAdd(cw, 1u) == (unsigned)active - 1;
-            if (wb) atomicExch(cw, 0u);
+            unsigned *cw = a.ctr + 1 + CUDA_N_COUNTERS / 2 + (size_t)r * n_vh + vh;
+            wbq = atomicAdd(cw, 1u) == (unsigned)active - 1;
+            if (wbq) atomicExch(cw, 0u);
+        }
+        wbk = wbq;
+        if (a.hg > 1) {
+            unsigned *cw = a.ctr + 1 + CUDA_N_COUNTERS / 4 * 3 + (size_t)r * a.n_kv + kvh;
+            wbk = atomicAdd(cw, 1u) == (unsigned)(active * a.hg) - 1;
+            if (wbk) atomicExch(cw, 0u);
         }
     }
     __syncthreads();
@@ -2246,18 +2256,20 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     int jp = pos - j0;
     if (jp >= 0 && jp < cnt) {
         for (int i = tid; i < hd; i += nt) {
-            a.kc[base + (size_t)pos * kv_dim + i] = kn[i];
-            a.vc[base + (size_t)pos * kv_dim + i] = vn[i];
+            if (vh % a.hg == 0) {
+                a.kc[base + (size_t)pos * kv_dim + i] = kn[i];
+                a.vc[base + (size_t)pos * kv_dim + i] = vn[i];
+            }
             if (jp < ns) {
                 ks[jp * hd + i] = kn[i];
                 vs[jp * hd + i] = vn[i];
             }
         }
     }
-    if (wb) {
+    if (wbq)
         for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
+    if (wbk)
         for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
-    }
     cp_async_wait_all();
     __syncthreads();
     AD_STOP(3);
@@ -2343,9 +2355,9 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     }
     __syncthreads();
     AD_STOP(6);
-    float *p0 = a.part + ((size_t)r * a.n_kv + kvh) * a.n_splits * G * (hd + 2);
+    float *p0 = a.part + ((size_t)r * n_vh + vh) * a.n_splits * G * (hd + 2);
     float *pp = p0 + (size_t)split * G * (hd + 2);
-    float *og = a.out + ((size_t)r * a.n_heads + (size_t)kvh * G) * hd;
+    float *og = a.out + ((size_t)r * a.n_heads + (size_t)vh * G) * hd;
     for (int i = tid; i < G * hd; i += nt) {
         int g = i / hd, d = i % hd;
         float t = 0;
@@ -2362,7 +2374,7 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     }
     AD_STOP(7);
     if (active > 1) {
-        if (!split_last(a.ctr + 1 + (size_t)r * a.n_kv + kvh, (unsigned)active)) return;
+        if (!split_last(a.ctr + 1 + (size_t)r * n_vh + vh, (unsigned)active)) return;
         AD_STOP(8);
         merge_splits(og, p0, active, G, hd, wt, wl, sm);
     }
@@ -2394,16 +2406,16 @@ static size_t ad_smem_limit(grt_device *dev) {
 }
 
 /* Splits of the fused decode attention: one wave of blocks over the SMs,
- * each split at least attn_keys keys of the longest context, scores that
+ * each split at least min_keys keys of the longest context, scores that
  * fit in shared memory, and as many keys staged as the rest of the shared
  * memory holds (attn_stage at most). 0 when the shape does not fit the
  * kernel. */
-static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd, int span, size_t lim,
+static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd, int span, int min_keys, size_t lim,
                            size_t *smem, int *cmax_out, int *cst_out) {
     cuda_ctx *c = cuda_ctx_of(dev);
     int base = n_seqs * n_kv;
     int n = (c->n_sm + base - 1) / base;
-    int by_keys = (span + c->attn_keys - 1) / c->attn_keys;
+    int by_keys = (span + min_keys - 1) / min_keys;
     if (n > by_keys) n = by_keys;
     if (n < 1) n = 1;
     int cap = (32 * 1024 / 4) / G; /* score floats per head */
@@ -2411,7 +2423,7 @@ static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd,
     if (n > AD_MAXSPLIT) return 0;
     /* the longest a split gets: min_keys, or a share of the longest context */
     int cmax = (span + n - 1) / n;
-    if (cmax < c->attn_keys) cmax = c->attn_keys < span ? c->attn_keys : span;
+    if (cmax < min_keys) cmax = min_keys < span ? min_keys : span;
     cmax = (cmax + 3) / 4 * 4; /* keeps what follows 16-aligned */
     size_t fixed = ad_smem_floats(G, hd, cmax, 0, AD_THREADS) * 4;
     if (fixed > lim) return 0;
@@ -2427,12 +2439,13 @@ static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd,
 template <int G>
 static bool launch_attn_dec(grt_device *dev, dim3 grid, ad_args &a, int span) {
     size_t lim = ad_smem_limit<G>(dev), smem;
-    int n = attn_dec_splits(dev, a.rows.n_seqs, a.n_kv, G, a.hd, span, lim, &smem, &a.cmax, &a.cst);
+    int n = attn_dec_splits(dev, a.rows.n_seqs, a.n_kv * a.hg, G, a.hd, span, a.min_keys, lim, &smem, &a.cmax,
+                            &a.cst);
     if (n < 1) return false;
     a.n_splits = n;
     grid.x = (unsigned)n;
     if (n > 1) {
-        a.part = (float *)cuda_scratch(dev, (size_t)a.rows.n_seqs * a.n_kv * n * G * (a.hd + 2) * 4);
+        a.part = (float *)cuda_scratch(dev, (size_t)a.rows.n_seqs * a.n_kv * a.hg * n * G * (a.hd + 2) * 4);
         if (!a.part) return true; /* sticky error set */
     }
     launch(dev, k_attn_dec<G>, grid, dim3(AD_THREADS), smem, a);
@@ -2690,8 +2703,12 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
     if (k_cache->type != GRT_F32 || v_cache->type != GRT_F32 || head_dim % 16 != 0 || head_dim > AD_MAXHD ||
         p->rot > head_dim || n_kv_heads < 1 || n_heads % n_kv_heads != 0)
         return false;
-    int G = n_heads / n_kv_heads;
-    if (G > 8 || 1 + (int64_t)rows.n_seqs * n_kv_heads > CUDA_N_COUNTERS / 2) return false;
+    /* hg blocks per KV head (and split), each G of its query heads: by
+     * default one query head a block (H100, same call: SmolLM2 1642 vs
+     * 1606 tok/s, Llama-1B 890 vs 877, Q4_0 1488 vs 1476) */
+    int hg = c->attn_hg > 0 && (n_heads / n_kv_heads) % c->attn_hg == 0 ? c->attn_hg : n_heads / n_kv_heads;
+    int G = n_heads / n_kv_heads / hg;
+    if (G > 8 || 1 + (int64_t)rows.n_seqs * n_kv_heads * hg > CUDA_N_COUNTERS / 4) return false;
     const grt_tensor *others[] = {&p->rx[0], &p->rx[1], &p->kv_v, &p->kc, &p->vc, &p->rst};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         if (overlaps(out, others[i])) return false;
@@ -2718,13 +2735,18 @@ static bool try_attn_dec(grt_device *dev, const grt_tensor *out, const grt_tenso
     a.max_ctx = max_ctx;
     a.window = window;
     a.scale = scale;
-    a.min_keys = c->attn_keys;
+    /* With fewer than 16 blocks of query heads, splits of at least twice
+     * attn_keys: merging splits costs more there than walking the keys
+     * (H100, one head a block: SmolLM2's 9 heads 1695 vs 1642 tok/s; the
+     * 1B's 32 heads lose with it, 881 vs 890) */
+    a.min_keys = c->attn_keys * (rows.n_seqs * (n_heads / G) < 16 ? 2 : 1);
     a.early = c->prev_late && c->attn_early;
+    a.hg = hg;
     a.ctr = c->counters;
 #ifdef AD_PROBE
     a.stop = getenv("GENRT_CUDA_ASTOP") ? atoi(getenv("GENRT_CUDA_ASTOP")) : -1;
 #endif
-    dim3 grid(1, (unsigned)n_kv_heads, (unsigned)rows.n_rows);
+    dim3 grid(1, (unsigned)(n_kv_heads * hg), (unsigned)rows.n_rows);
     bool done;
     switch (G) {
     case 1: done = launch_attn_dec<1>(dev, grid, a, span); break;

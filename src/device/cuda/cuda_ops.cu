@@ -2106,11 +2106,12 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
 
 
 /* Decode attention with the rope of q and k and the KV store folded in
- * (one row per sequence). One block per (split, KV head, sequence) serves
- * the G query heads that share the KV head, so each key and value is read
- * once per group. Only as many splits work as the current length needs (at
+ * (one row per sequence). One block per (split, head group, sequence)
+ * serves G query heads of a KV head; a KV head has hg such groups (by
+ * default G = 1: more, shorter blocks, each reading the KV head's keys
+ * from L2). Only as many splits work as the current length needs (at
  * least min_keys keys each; the others return at once), so a short context
- * is one block with no merge.
+ * is one block per group with no merge.
  *
  * The split's cached keys and values (up to cst of them) are copied into
  * shared memory with cp.async as soon as the position is known. With
@@ -2122,8 +2123,9 @@ static __global__ void k_rope_kv(float *xq, int hq, float *xk, int hk, const flo
  * into the cache and into its shared copy. Scores: 8 threads per key.
  * Weighted V: threads over (key group, 4 dims). With several splits each
  * writes (max, sum, acc) partials and the last to finish merges them
- * (merge_splits). The block that counts last after reading q and k writes
- * them back rotated, so every effect of the three ops exists afterwards. */
+ * (merge_splits). The last block to have read q (of its group) and k (of
+ * its KV head) writes them back rotated, so every effect of the three ops
+ * exists afterwards; the first group's blocks write the cache. */
 /* Threads per block (compile-time; measured on the H100 with 256 keys per
  * split: 512 gave 1517 / 835 tok/s on SmolLM2 / Llama-1B, 256 gave 1514 /
  * 828: short splits pay for the merge, long ones for their block's work). */

@@ -709,6 +709,23 @@ static uint32_t mmt_splits(uint64_t tiles, uint32_t chunks) {
     return s < 1 ? 1 : (uint32_t)s;
 }
 
+/* The parameters matmul.wgsl and mmt.wgsl share: a: out, in (words), w
+ * (bytes) offsets, N; b: K, rows, row bytes, flags; c.x: bias offset. */
+static params mm_params(uint64_t ro, uint64_t ri, uint64_t rw, int64_t N, int64_t K, int64_t n_rows, uint64_t rbytes,
+                        uint32_t flags, uint64_t rb) {
+    params p = {{0}};
+    p.w[0] = u32of(ro / 4);
+    p.w[1] = u32of(ri / 4);
+    p.w[2] = u32of(rw);
+    p.w[3] = u32of(N);
+    p.w[4] = u32of(K);
+    p.w[5] = u32of(n_rows);
+    p.w[6] = u32of(rbytes);
+    p.w[7] = flags;
+    p.w[8] = u32of(rb / 4);
+    return p;
+}
+
 /* Outputs n0 .. n0 + w->ne[0] of a matmul with N_full outputs (w: those rows). */
 static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor *in, const grt_tensor *w,
                         const grt_tensor *bias, int64_t n_rows, bool accumulate, int64_t n0, int64_t N_full) {
@@ -807,16 +824,7 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
                 return;
             b5[4] = (wg_binding){x->att_part.id, x->att_part.b, 0, x->att_part.size};
         }
-        params p = {{0}};
-        p.w[0] = u32of(ro / 4);
-        p.w[1] = u32of(ri / 4);
-        p.w[2] = u32of(rw);
-        p.w[3] = u32of(N);
-        p.w[4] = u32of(K);
-        p.w[5] = u32of(n_rows);
-        p.w[6] = u32of(rbytes);
-        p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
-        p.w[8] = u32of(rb / 4);
+        params p = mm_params(ro, ri, rw, N, K, n_rows, rbytes, (accumulate ? 1u : 0u) | (bias ? 2u : 0u), rb);
         p.w[9] = u32of(N_full);
         p.w[10] = u32of(n0);
         p.w[11] = per * 32;
@@ -868,17 +876,9 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         return;
     }
     uint32_t rows = n_rows == 1 ? 1 : 8;
-    params p = {{0}};
-    p.w[0] = u32of(ro / 4);
-    p.w[1] = u32of(ri / 4);
-    p.w[2] = u32of(rw);
-    p.w[3] = u32of(N);
-    p.w[4] = u32of(K);
-    p.w[5] = u32of(n_rows);
-    p.w[6] = u32of(grt_row_bytes(w->type, K));
-    bool aligned = rw % 4 == 0 && grt_row_bytes(w->type, K) % 4 == 0;
-    p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (aligned ? 4u : 0u);
-    p.w[8] = u32of(rb / 4);
+    bool aligned = rw % 4 == 0 && rbytes % 4 == 0;
+    params p = mm_params(ro, ri, rw, N, K, n_rows, rbytes,
+                         (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (aligned ? 4u : 0u), rb);
     uint64_t tiles = ((uint64_t)n_rows + rows - 1) / rows;
     dispatch(dev, get_pipe(dev, SH_MATMUL, (uint32_t)wt, rows), 4, b, &p, (uint64_t)N * tiles, "matmul");
 }

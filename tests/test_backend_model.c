@@ -107,14 +107,8 @@ static void test_quant_models(void) {
     enum { V = 1000 };
     static const int32_t ids[12] = {1, 17, 400, 23, 999, 5, 6, 77, 123, 500, 42, 8};
     for (int t = 0; t < 2; t++) {
-        grt_model_options o = grt_model_options_default();
-        o.random_weights = true;
-        o.random_dtype = types[t];
-        grt_model *cpu = NULL, *dev = NULL;
-        o.device = "cpu";
-        if (grt_model_load(cfg, &o, &cpu)) printf("  load on cpu: %s\n", grt_last_error());
-        o.device = g_dev;
-        if (grt_model_load(cfg, &o, &dev)) printf("  load on %s: %s\n", g_dev, grt_last_error());
+        grt_model *cpu, *dev;
+        t_load_random_pair(cfg, types[t], g_dev, &cpu, &dev);
         if (!cpu || !dev) {
             CHECK(0);
             grt_model_free(cpu);

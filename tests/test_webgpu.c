@@ -437,14 +437,8 @@ static void test_mmt_model(void) {
     const char *types[] = {"f32", "f16", "q4_0"};
     float *a = malloc(sizeof(float) * T * V), *b = malloc(sizeof(float) * T * V), *c = malloc(sizeof(float) * T * V);
     for (int t = 0; t < 3 && a && b && c; t++) {
-        grt_model_options o = grt_model_options_default();
-        o.random_weights = true;
-        o.random_dtype = types[t];
-        grt_model *cpu = NULL, *dev = NULL;
-        o.device = "cpu";
-        if (grt_model_load(cfg, &o, &cpu)) printf("  load on cpu: %s\n", grt_last_error());
-        o.device = "webgpu";
-        if (grt_model_load(cfg, &o, &dev)) printf("  load on webgpu: %s\n", grt_last_error());
+        grt_model *cpu, *dev;
+        t_load_random_pair(cfg, types[t], "webgpu", &cpu, &dev);
         grt_status s1 = cpu ? grt_model_eval(cpu, ids, T, a) : GRT_ERR_INTERNAL;
         grt_status s2 = dev ? grt_model_eval(dev, ids, T, b) : GRT_ERR_INTERNAL;
         setenv("GENRT_WEBGPU_MMT", "100000", 1);

@@ -179,3 +179,14 @@ int t_generate(grt_model *m, const int32_t *ids, int n_ids, int n, const grt_gen
     grt_generator_free(g);
     return k;
 }
+
+void t_load_random_pair(const char *cfg, const char *dtype, const char *device, grt_model **cpu, grt_model **dev) {
+    grt_model_options o = grt_model_options_default();
+    o.random_weights = true;
+    o.random_dtype = dtype;
+    *cpu = *dev = NULL;
+    o.device = "cpu";
+    if (grt_model_load(cfg, &o, cpu)) printf("  load on cpu: %s\n", grt_last_error());
+    o.device = device;
+    if (grt_model_load(cfg, &o, dev)) printf("  load on %s: %s\n", device, grt_last_error());
+}

@@ -78,4 +78,10 @@ struct grt_gen_params;
 int t_generate(struct grt_model *m, const int32_t *ids, int n_ids, int n, const struct grt_gen_params *params,
                int32_t *out);
 
+/* The model of config cfg with random weights of dtype on the CPU (*cpu)
+ * and on device (*dev); each NULL when its load failed (the reason is
+ * printed). */
+void t_load_random_pair(const char *cfg, const char *dtype, const char *device, struct grt_model **cpu,
+                        struct grt_model **dev);
+
 #endif

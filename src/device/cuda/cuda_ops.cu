@@ -329,14 +329,6 @@ static __device__ __forceinline__ bool staged_last(unsigned *ctr) {
     return last;
 }
 
-/* The part [*i0, *i1) of the n values of a fused prologue's output that
- * this block writes; false: none. With pro_share every block writes its
- * share, no synchronization needed; otherwise (the output is in place of
- * an input) the last block to finish staging writes it all, once every
- * block has read the input. Call after a __syncthreads. */
-struct mv_args;
-static __device__ __forceinline__ bool pro_range(const mv_args &a, int64_t n, int64_t *i0, int64_t *i1);
-
 /* Up to three matrices that read the same input, one launch; blocks
  * [blk[i], blk[i + 1]) compute matrix i. With stage, each block first puts
  * the input rows in shared memory, applying the prologue of a fused
@@ -363,6 +355,11 @@ struct mv_args {
                        (set on a held group whose output a rope reads: an attention follows) */
 };
 
+/* The part [*i0, *i1) of the n values of a fused prologue's output that
+ * this block writes; false: none. With pro_share every block writes its
+ * share, no synchronization needed; otherwise (the output is in place of
+ * an input) the last block to finish staging writes it all, once every
+ * block has read the input. Call after a __syncthreads. */
 static __device__ __forceinline__ bool pro_range(const mv_args &a, int64_t n, int64_t *i0, int64_t *i1) {
     if (!a.pro_out) return false;
     if (a.pro_share) {
@@ -2412,10 +2409,10 @@ static size_t ad_smem_limit(grt_device *dev) {
  * fit in shared memory, and as many keys staged as the rest of the shared
  * memory holds (attn_stage at most). 0 when the shape does not fit the
  * kernel. */
-static int attn_dec_splits(grt_device *dev, int n_seqs, int n_kv, int G, int hd, int span, int min_keys, size_t lim,
-                           size_t *smem, int *cmax_out, int *cst_out) {
+static int attn_dec_splits(grt_device *dev, int n_seqs, int n_groups, int G, int hd, int span, int min_keys,
+                           size_t lim, size_t *smem, int *cmax_out, int *cst_out) {
     cuda_ctx *c = cuda_ctx_of(dev);
-    int base = n_seqs * n_kv;
+    int base = n_seqs * n_groups; /* blocks per split: head groups of G query heads, per sequence */
     int n = (c->n_sm + base - 1) / base;
     int by_keys = (span + min_keys - 1) / min_keys;
     if (n > by_keys) n = by_keys;

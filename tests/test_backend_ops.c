@@ -838,6 +838,85 @@ static void test_glu_matmul(void) {
         }
 }
 
+/* The second half of a decode layer, as the forward pass issues it:
+ * rmsnorm, the gate and up matmuls, GLU, the down matmul accumulating into
+ * x; eager or captured once and replayed `steps` times. The GLU writes a
+ * buffer of its own (at 0), over its gate (1, as the forward pass does) or
+ * over its up input (2). On CUDA, with one row and the GLU not over up,
+ * the gate / up GEMV computes the GLU too (a gate row and its up row in
+ * one warp); otherwise the down GEMV's prologue does. Every effect must
+ * match the CPU: x, the norm output, gate, up and the GLU output.
+ * Tolerances as the attention layer's. */
+static bool ffn_case(grt_dtype wt, int R, int E, int F, bool bias, int in_place, int steps, bool captured) {
+    double tol = wt == GRT_Q8_0 || wt == GRT_Q4_0 ? 5e-2 : 3e-4;
+    size_t wg, wu, wd;
+    void *Wg = make_weights(wt, F, E, &wg), *Wu = make_weights(wt, F, E, &wu), *Wd = make_weights(wt, E, F, &wd);
+    float *buf = malloc((size_t)(R > 1 ? R : 1) * (E > F ? E : F) * 4 * 2), nw[4096];
+    fill_rnd(nw, E, 1.0f);
+    fill_rnd(buf, (int64_t)R * E, 1.0f);
+    twin X = twin_data(buf, (size_t)R * E * 4), XN = twin_new((size_t)R * E * 4, GRT_BUF_DEVICE);
+    fill_rnd(buf, 2 * (int64_t)F, 0.5f);
+    twin B = twin_data(buf, (size_t)F * 8); /* gate and up biases */
+    twin G = twin_new((size_t)R * F * 4, GRT_BUF_DEVICE), U = twin_new((size_t)R * F * 4, GRT_BUF_DEVICE);
+    twin H = twin_new((size_t)R * F * 4, GRT_BUF_DEVICE), NW = twin_data(nw, (size_t)E * 4);
+    twin BG = twin_data(Wg, wg), BU = twin_data(Wu, wu), BD = twin_data(Wd, wd);
+    grt_device *devs[2] = {g_cpu, g_dev};
+    bool ok = true;
+    for (int d = 0; d < 2 && ok; d++) {
+        grt_device *dv = devs[d];
+#define SIDE(t) (d ? (t).d : (t).c)
+        grt_tensor x = tv(SIDE(X), 0, GRT_F32, R, E), xn = tv(SIDE(XN), 0, GRT_F32, R, E);
+        grt_tensor nwt = tv(SIDE(NW), 0, GRT_F32, 1, E), bg = tv(SIDE(B), 0, GRT_F32, 1, F);
+        grt_tensor bu = tv(SIDE(B), (size_t)F * 4, GRT_F32, 1, F);
+        grt_tensor g = tv(SIDE(G), 0, GRT_F32, R, F), u = tv(SIDE(U), 0, GRT_F32, R, F);
+        grt_tensor h = in_place == 1 ? g : in_place == 2 ? u : tv(SIDE(H), 0, GRT_F32, R, F);
+        grt_tensor mg = tv(SIDE(BG), 0, wt, F, E), mu = tv(SIDE(BU), 0, wt, F, E), md = tv(SIDE(BD), 0, wt, E, F);
+#undef SIDE
+        grt_tensor *ws[3] = {&mg, &mu, &md};
+        for (int i = 0; i < 3 && ok; i++) ok = grt_dev_prepare_weight(dv, ws[i]) == GRT_OK;
+        grt_graph *gr = NULL;
+        bool cap = d && captured;
+        for (int t = 0; t < (cap ? 1 : steps) && ok; t++) {
+            if (cap) ok = grt_dev_capture_begin(dv) == GRT_OK;
+            grt_dev_rmsnorm(dv, &xn, &x, &nwt, R, E, 1e-5f);
+            grt_dev_matmul(dv, &g, &xn, &mg, bias ? &bg : NULL, R, false);
+            grt_dev_matmul(dv, &u, &xn, &mu, bias ? &bu : NULL, R, false);
+            grt_dev_glu(dv, &h, &g, &u, R, F, GRT_ACT_SILU);
+            grt_dev_matmul(dv, &x, &h, &md, NULL, R, true);
+            if (cap && ok) ok = grt_dev_capture_end(dv, &gr) == GRT_OK;
+        }
+        for (int t = 0; cap && ok && t < steps; t++) grt_dev_graph_launch(dv, gr);
+        grt_dev_graph_free(dv, gr);
+    }
+    ok = ok && ok_status() && cmp_f32(&X, 0, (int64_t)R * E, tol, "x") && cmp_f32(&XN, 0, (int64_t)R * E, tol, "norm") &&
+         cmp_f32(&U, 0, (int64_t)R * F, tol, in_place == 2 ? "glu" : "up") &&
+         cmp_f32(&G, 0, (int64_t)R * F, tol, in_place == 1 ? "glu" : "gate") &&
+         (in_place || cmp_f32(&H, 0, (int64_t)R * F, tol, "glu"));
+    if (!ok)
+        printf("  ffn %s rows %d E %d F %d bias %d in place %d steps %d captured %d\n", grt_dtype_name(wt), R, E, F,
+               bias, in_place, steps, captured);
+    twin *all[] = {&X, &XN, &B, &G, &U, &H, &NW, &BG, &BU, &BD};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
+    free(buf);
+    free(Wg);
+    free(Wu);
+    free(Wd);
+    return ok;
+}
+
+static void test_ffn(void) {
+    for (size_t ti = 0; ti < sizeof g_wtypes / sizeof g_wtypes[0]; ti++) {
+        grt_dtype t = g_wtypes[ti];
+        CHECK(ffn_case(t, 1, 512, 1536, false, 0, 2, false)); /* paired */
+        CHECK(ffn_case(t, 1, 256, 1056, true, 1, 3, true));   /* paired over the gate, bias, down rows of 1056, captured */
+        CHECK(ffn_case(t, 2, 256, 512, false, 1, 2, false));  /* two rows: the down GEMV's prologue */
+        CHECK(ffn_case(t, 1, 256, 512, false, 2, 2, false));  /* GLU over up: the down GEMV's prologue */
+    }
+    CHECK(ffn_case(GRT_Q8_0, 1, 576, 1536, false, 1, 2, true)); /* rows of 576: not packed */
+    CHECK(ffn_case(GRT_Q4_0, 1, 2048, 8192, false, 1, 1, false)); /* 1B shape */
+    CHECK(ffn_case(GRT_BF16, 1, 2048, 8192, false, 1, 1, false));
+}
+
 static void test_advance(void) {
     int pos[4] = {0, 5, 9, 100};
     twin st = state_twin(4, pos);
@@ -1258,6 +1337,7 @@ int main(void) {
             {"rope+kv_store+attention captured", test_attention_captured},
             {"layer: qkv+rope+kv_store+attention+o", test_attention_layer},
             {"glu", test_glu},               {"rmsnorm/glu + matmul", test_glu_matmul},
+            {"ffn: rmsnorm+gate/up+glu+down", test_ffn},
             {"advance", test_advance},       {"sample_greedy", test_sample_greedy},
             {"sample_draws", test_sample_draws}, {"copy_fill", test_copy_fill},
             {"capture_replay", test_capture_replay}, {"out_of_memory", test_out_of_memory},

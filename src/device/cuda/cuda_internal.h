@@ -35,6 +35,8 @@ typedef struct cuda_ctx {
     bool pro_share;         /* a fused rmsnorm / GLU output not in place: every GEMV block writes a share
                                (GENRT_CUDA_PROSHARE=0: the last block to stage writes it all, after a counter) */
     bool repack;            /* prepare_weight repacks Q8_0/Q4_0 matrices (GENRT_CUDA_REPACK=0: off) */
+    bool glu_pair;          /* decode: the gate / up GEMV computes the GLU, a gate row and its up row in one warp
+                               (GENRT_CUDA_GLUPAIR=0: the down GEMV's prologue does) */
     int mvq_g;              /* repacked GEMV: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0: 2 from 16 units a row, else 4) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256; twice that

@@ -353,6 +353,9 @@ struct mv_args {
     int pk;         /* Q8_0 / Q4_0 weights in the packed layout (cuda_pack) */
     int late;       /* k_mvp_float, k_mvq: let the next kernel launch only after this one's PDL wait
                        (set on a held group whose output a rope reads: an attention follows) */
+    float *glu_out; /* paired GLU (one input row; m[0] gate, m[1] up, N rows each): a gate row and its up
+                       row end in one warp, which also writes glu_out[n] = act(gate[n]) * up[n] */
+    int glu_act;
 };
 
 /* The part [*i0, *i1) of the n values of a fused prologue's output that
@@ -785,6 +788,7 @@ static __global__ void k_mv_generic(mv_args a, int T, int R) {
 /* A warp's place: block vb, its output row n of matrix mi, round r. */
 struct mv_it {
     const uint8_t *w; /* row n of the matrix */
+    const uint8_t *w2; /* paired GLU: row n of the up matrix (w: of the gate) */
     int64_t n;
     unsigned vb;
     int mi, r;
@@ -802,6 +806,7 @@ static __device__ __forceinline__ bool it_row(const mv_args &a, mv_it &p) {
             p.r = 0;
             p.mi = in2 ? 2 : in1 ? 1 : 0;
             p.w = M.w + n * M.w_row;
+            if (a.glu_out) p.w2 = a.m[1].w + n * a.m[1].w_row;
             return true;
         }
     }
@@ -852,23 +857,30 @@ static __device__ __forceinline__ void it_finish(const mv_args &a, const mv_it &
     for (int r = 0; r < R; r++) s[r] = 0;
 }
 
-/* Float weights: a round is U 16-byte chunks per lane. */
-template <int T, int R, int U>
+/* Float weights: a round is U 16-byte chunks per lane. P (paired GLU, one
+ * input row, no split): a warp's row is gate row n, then up row n, each in
+ * rounds1 rounds, and it writes gate[n], up[n] and act(gate[n]) * up[n]. */
+template <int T, int R, int U, bool P = false>
 static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_args a) {
+    static_assert(!P || R == 1, "the paired GLU takes one input row");
     if (!a.late) pdl_launch();
     extern __shared__ float xs_dyn[];
     constexpr int EPC = T == GRT_F32 ? 4 : 8;
     int lane = threadIdx.x & 31;
     /* this warp's K slice: chunks [c0, c0 + nc) of each row */
     int64_t nc = a.K / EPC / a.split, c0 = ((threadIdx.x >> 5) % a.split) * nc;
-    int rounds = (int)((nc + 32 * U - 1) / (32 * U));
+    int rounds1 = (int)((nc + 32 * U - 1) / (32 * U)), rounds = P ? 2 * rounds1 : rounds1;
     int par = 0;
+    float gate = 0; /* P: the gate row's result */
     uint4 pre[U];
     auto load = [&](const mv_it &q) {
+        bool up = P && q.r >= rounds1;
+        const uint4 *w = (const uint4 *)(up ? q.w2 : q.w) + c0;
+        int r = up ? q.r - rounds1 : q.r;
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int64_t c = (int64_t)q.r * 32 * U + lane + 32 * u;
-            pre[u] = c < nc ? __ldg((const uint4 *)q.w + c0 + c) : make_uint4(0, 0, 0, 0);
+            int64_t c = (int64_t)r * 32 * U + lane + 32 * u;
+            pre[u] = c < nc ? __ldg(w + c) : make_uint4(0, 0, 0, 0);
         }
     };
     mv_it p;
@@ -893,9 +905,10 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_
 #pragma unroll
         for (int u = 0; u < U; u++) cur[u] = pre[u];
         if (more) load(q);
+        int pr = P && p.r >= rounds1 ? p.r - rounds1 : p.r;
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            int64_t c = (int64_t)p.r * 32 * U + lane + 32 * u;
+            int64_t c = (int64_t)pr * 32 * U + lane + 32 * u;
             if (c >= nc) break;
             int64_t k = (c0 + c) * EPC;
             float wf[8];
@@ -914,7 +927,20 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_
                 }
             }
         }
-        if (p.r == rounds - 1) it_finish<R>(a, p, s, par);
+        if (P && pr == rounds1 - 1) {
+            /* the end of the gate row (p.r < rounds1) or of the up row */
+            bool up = p.r == rounds - 1;
+            const mv_mat &M = up ? a.m[1] : a.m[0];
+            float v = warp_sum(s[0]) + (M.bias ? M.bias[p.n] : 0.0f);
+            if (lane == 0) {
+                M.out[p.n] = v;
+                if (up) a.glu_out[p.n] = act_f(gate, a.glu_act) * v;
+            }
+            gate = v;
+            s[0] = 0;
+        } else if (!P && p.r == rounds - 1) {
+            it_finish<R>(a, p, s, par);
+        }
         if (!more) break;
         p = q;
         more = it_next(a, q, rounds);
@@ -1273,9 +1299,13 @@ static size_t mvq_smem(const mv_args &a, int R) { return (size_t)R * a.K + (size
  * warp, the first D issued before the PDL wait (weights never change
  * between kernels). x is Q8_0 in shared memory (mvq_stage); a unit is 4
  * (Q8_0) or 8 (Q4_0) dp4a per input row, Q4_0's -8 taken out once per
- * block through the sum of the x quants. */
-template <int T, int R, int G, int D>
+ * block through the sum of the x quants. P (paired GLU, one input row, G
+ * even): the list interleaves the gate and up rows (gate n, up n, ...), so
+ * a row group's lanes of gate n and up n meet in one shuffle and write
+ * act(gate[n]) * up[n] too. */
+template <int T, int R, int G, int D, bool P = false>
 static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a) {
+    static_assert(!P || (R == 1 && G % 2 == 0), "the paired GLU takes one input row and pairs of rows");
     if (!a.late) pdl_launch();
     extern __shared__ uint4 sm_dyn[];
     constexpr int QW = T == GRT_Q4_0 ? 1 : 2; /* units per block */
@@ -1288,6 +1318,10 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
     /* the lane's row of row group rg: matrix and row index (gr >= total: none) */
     auto row_of = [&](int64_t rg, int64_t &n) -> const mv_mat & {
         int64_t gr = rg * G + gi;
+        if (P) {
+            n = gr >> 1;
+            return gr & 1 ? a.m[1] : a.m[0];
+        }
         n = gr - (gr >= n2 ? n2 : gr >= n1 ? n1 : 0);
         return gr >= n2 ? a.m[2] : gr >= n1 ? a.m[1] : a.m[0];
     };
@@ -1389,14 +1423,19 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
                     for (int o = LPG / 2; o > 0; o >>= 1) s[q] += __shfl_xor_sync(0xffffffffu, s[q], o);
                 int64_t n;
                 const mv_mat &M = row_of(prg, n);
-                if (li == 0 && prg * G + gi < total) {
-                    float bias = M.bias ? M.bias[n] : 0.0f;
+                bool mine = li == 0 && prg * G + gi < total;
+                float bias = mine && M.bias ? M.bias[n] : 0.0f;
+                if (mine)
 #pragma unroll
                     for (int q = 0; q < R; q++) {
                         float *o = M.out + q * M.N + n;
                         float v = s[q] + bias;
                         *o = M.acc ? *o + v : v;
                     }
+                if (P) {
+                    /* the up row's result, from the lane LPG above (gate rows have even gi) */
+                    float up = __shfl_down_sync(0xffffffffu, s[0] + bias, LPG);
+                    if (mine && gi % 2 == 0) a.glu_out[n] = act_f(s[0] + bias, a.glu_act) * up;
                 }
 #pragma unroll
                 for (int q = 0; q < R; q++) s[q] = 0;
@@ -1487,23 +1526,35 @@ static void launch_mvq_g(grt_device *dev, const mv_args &a) {
     launch_wave(dev, k_mvq<T, R, G, 2>, mvq_smem(a, R), 0, a);
 }
 
+/* Rows per warp of k_mvq for rows of K elements. Llama-1B decode on the
+ * H100, merged main c17b043, same call, 3 runs each: G 2 against G 1 for
+ * rows of >= 32 units: Q4_0 1330 vs 1298 tok/s, Q8_0 1095 vs 1081 (G 4:
+ * 1217 / 947). (Measured alone, before the attention's early cache loads
+ * were merged, G 1 had read best.) */
+static int mvq_rows(const cuda_ctx *c, int T, int64_t K) {
+    int64_t nu = K / 32 * (T == GRT_Q4_0 ? 1 : 2);
+    if (c->mvq_g == 1 || c->mvq_g == 2 || c->mvq_g == 4) return c->mvq_g;
+    return nu >= 16 ? 2 : 4;
+}
+
 template <int T, int R>
 static void launch_mvq(grt_device *dev, const mv_args &a0) {
     cuda_ctx *c = cuda_ctx_of(dev);
     mv_args a = a0;
-    int64_t nu = a.K / 32 * (T == GRT_Q4_0 ? 1 : 2), rows = 0;
+    int64_t rows = 0;
     for (int i = 0; i < a.n_mats; i++) rows += a.m[i].N;
-    /* Llama-1B decode on the H100, merged main c17b043, same call, 3 runs
-     * each: G 2 against G 1 for rows of >= 32 units: Q4_0 1330 vs 1298
-     * tok/s, Q8_0 1095 vs 1081 (G 4: 1217 / 947). (Measured alone, before
-     * the attention's early cache loads were merged, G 1 had read best.) */
-    int G = nu >= 16 ? 2 : 4;
-    if (c->mvq_g == 1 || c->mvq_g == 2 || c->mvq_g == 4) G = c->mvq_g;
+    int G = mvq_rows(c, T, a.K);
     /* the grid: blocks of MV_WARPS row groups (launch_wave caps it at a wave) */
     a.split = 1;
     a.blk[a.n_mats] = (unsigned)((rows + (int64_t)G * MV_WARPS - 1) / ((int64_t)G * MV_WARPS));
     a.vec_stage = c->mv_vec_stage;
     a.late = a0.late && c->pdl;
+    if constexpr (R == 1)
+        if (a.glu_out) { /* glu_pairs chose it: G is 2 */
+            launch_wave(dev, k_mvq<T, 1, 2, 2, true>, mvq_smem(a, 1), 0, a);
+            c->prev_late = a.late;
+            return;
+        }
     if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
     else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
     else launch_mvq_g<T, R, 4>(dev, a);
@@ -1520,6 +1571,18 @@ static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     cuda_ctx *c = cuda_ctx_of(dev);
     a.late = (T == GRT_F32 || T == GRT_F16 || T == GRT_BF16) && a0.late && c->pdl;
+    if constexpr (R == 1)
+        if (a.glu_out) { /* glu_pairs chose it: U is 4; a warp takes a gate row and its up row */
+            a.split = 1;
+            a.blk[1] = a.blk[2] = (unsigned)((a.m[0].N + MV_WARPS - 1) / MV_WARPS);
+            switch (T) {
+            case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, 1, 4, true>, smem, 0, a); break;
+            case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, 1, 4, true>, smem, 0, a); break;
+            default: launch_wave(dev, k_mvp_float<GRT_BF16, 1, 4, true>, smem, 0, a); break;
+            }
+            c->prev_late = a.late;
+            return true;
+        }
     switch (T) {
     case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); break;
     case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); break;
@@ -2534,8 +2597,42 @@ void cuda_op_rmsnorm(grt_device *dev, const grt_tensor *out, const grt_tensor *i
     direct_rmsnorm(dev, out, in, w, n_rows, dim, eps);
 }
 
+static bool overlaps_ptr(const grt_tensor *t, const void *p, size_t n) {
+    uintptr_t a0 = (uintptr_t)tptr(t), b0 = (uintptr_t)p;
+    return p && a0 < b0 + n && b0 < a0 + grt_tensor_nbytes(t);
+}
+
+/* Whether the held matmul group is a gate / up pair that can compute
+ * out = act(gate) * up as well (mv_args.glu_out): one input row, the two
+ * matrices alike, not accumulating, and a GEMV that pairs rows (k_mvq at
+ * two rows a warp, k_mvp_float at U 4); out apart from everything the
+ * group reads or writes, or exactly over the gate (as the forward pass
+ * issues it: the thread that wrote gate[n] then writes out[n]). */
+static bool glu_pairs(grt_device *dev, const cuda_pend *p, const grt_tensor *out, const grt_tensor *gate,
+                      const grt_tensor *up, int64_t n_rows, int64_t n_ff) {
+    cuda_ctx *c = cuda_ctx_of(dev);
+    const mv_args &a = p->mv;
+    if (!c->glu_pair || !fusing(dev) || p->kind != PEND_MM || p->R != 1 || n_rows != 1 || a.n_mats != 2 ||
+        !same_start(gate, &p->outs[0]) || !same_start(up, &p->outs[1]) || a.m[0].N != n_ff || a.m[1].N != n_ff ||
+        a.m[0].acc || a.m[1].acc)
+        return false;
+    bool over_gate = same_start(out, gate) && grt_tensor_nbytes(out) == grt_tensor_nbytes(gate);
+    if (overlaps(out, &p->lin) || (overlaps(out, &p->outs[0]) && !over_gate) || overlaps(out, &p->outs[1]) ||
+        overlaps_ptr(out, a.x, (size_t)a.K * 4) || overlaps_ptr(out, a.pw, (size_t)a.K * 4))
+        return false;
+    if (a.pk) return (size_t)a.K * 4 <= MV_STAGE_MAX && mvq_rows(c, p->T, a.K) == 2;
+    return c->mv_pipe && c->mv_u == 4 && (p->T == GRT_F32 || p->T == GRT_F16 || p->T == GRT_BF16);
+}
+
 void cuda_op_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, const grt_tensor *up,
                  int64_t n_rows, int64_t n_ff, grt_act act) {
+    cuda_pend *p = pend_of(dev);
+    if (glu_pairs(dev, p, out, gate, up, n_rows, n_ff)) {
+        p->mv.glu_out = (float *)tptr(out);
+        p->mv.glu_act = act;
+        cuda_flush(dev);
+        return;
+    }
     cuda_flush(dev);
     if (fusing(dev) && n_rows <= 4 && (size_t)(n_rows * n_ff) * 4 <= MV_STAGE_MAX && !overlaps(out, up)) {
         cuda_pend *p = pend_of(dev);

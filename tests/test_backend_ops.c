@@ -211,20 +211,24 @@ static void test_rmsnorm(void) {
  * backend repacks Q8_0 / Q4_0 with K % 256 == 0 in place). tight > 0:
  * quantized weights must also give the product of the dequantized weights
  * and the f32 input (computed here in double) within tight times the size
- * of the terms: no quantized activations on the way. */
+ * of the terms: no quantized activations on the way. The weight starts
+ * woff bytes into its buffer, the input xoff. */
 static bool matmul_case_t(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff, bool prep,
-                          double tight) {
+                          double tight, size_t woff) {
     size_t wb;
     void *w = make_weights(t, N, K, &wb);
     float *x = malloc((size_t)(R * K) * 4), *b = malloc((size_t)N * 4), *o = malloc((size_t)(R * N) * 4);
     fill_rnd(x, R * K, 1.0f);
     fill_rnd(b, N, 1.0f);
     fill_rnd(o, R * N, 1.0f);
-    twin W = twin_data(w, wb), X = twin_new(xoff + (size_t)(R * K) * 4, GRT_BUF_DEVICE), B = twin_data(b, (size_t)N * 4);
+    twin W = twin_new(woff + wb + 256, GRT_BUF_DEVICE), X = twin_new(xoff + (size_t)(R * K) * 4, GRT_BUF_DEVICE),
+         B = twin_data(b, (size_t)N * 4);
+    grt_dev_write(g_cpu, W.c, woff, w, wb);
+    grt_dev_write(g_dev, W.d, woff, w, wb);
     grt_dev_write(g_cpu, X.c, xoff, x, (size_t)(R * K) * 4);
     grt_dev_write(g_dev, X.d, xoff, x, (size_t)(R * K) * 4);
     twin O = twin_data(o, (size_t)(R * N) * 4);
-    grt_tensor wc = tv(W.c, 0, t, N, K), wd = tv(W.d, 0, t, N, K);
+    grt_tensor wc = tv(W.c, woff, t, N, K), wd = tv(W.d, woff, t, N, K);
     grt_tensor xc = tv(X.c, xoff, GRT_F32, R, K), xd = tv(X.d, xoff, GRT_F32, R, K);
     grt_tensor bc = tv(B.c, 0, GRT_F32, 1, N), bd = tv(B.d, 0, GRT_F32, 1, N);
     grt_tensor oc = tv(O.c, 0, GRT_F32, R, N), od = tv(O.d, 0, GRT_F32, R, N);
@@ -277,8 +281,8 @@ static bool matmul_case_t(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bia
         ok = cmp_f32(&O, 0, R * N, 1e-4, "matmul");
     }
     if (!ok)
-        printf("  matmul %s rows %lld K %lld N %lld bias %d acc %d xoff %zu prepared %d\n", grt_dtype_name(t), (long long)R,
-               (long long)K, (long long)N, bias, acc, xoff, prep);
+        printf("  matmul %s rows %lld K %lld N %lld bias %d acc %d xoff %zu woff %zu prepared %d\n", grt_dtype_name(t),
+               (long long)R, (long long)K, (long long)N, bias, acc, xoff, woff, prep);
     twin_free(&W);
     twin_free(&X);
     twin_free(&B);
@@ -291,7 +295,7 @@ static bool matmul_case_t(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bia
 }
 
 static bool matmul_case_p(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff, bool prep) {
-    return matmul_case_t(t, R, K, N, bias, acc, xoff, prep, 0);
+    return matmul_case_t(t, R, K, N, bias, acc, xoff, prep, 0, 0);
 }
 
 static bool matmul_case(grt_dtype t, int64_t R, int64_t K, int64_t N, bool bias, bool acc, size_t xoff) {
@@ -350,19 +354,6 @@ static void test_matmul(void) {
             n++;
             bad += !ok;
         }
-    /* prefill rows on prepared Q8_0 / Q4_0 weights (tensor cores on CUDA,
-     * which take f32 activations, so the tight check there): both tile
-     * sizes, split K, M and N off the tiles. {rows, K, N, bias, accumulate} */
-    const int64_t mmq[][5] = {{9, 256, 77, 1, 0},      {70, 512, 129, 0, 1},  {130, 1024, 300, 1, 1},
-                              {260, 256, 1000, 0, 0},  {33, 2048, 8, 1, 1},   {128, 4096, 256, 0, 1},
-                              {300, 2048, 520, 1, 0}};
-    for (size_t ti = 3; ti < 5; ti++)
-        for (size_t i = 0; i < sizeof mmq / sizeof mmq[0]; i++) {
-            bool ok = matmul_case_t(g_wtypes[ti], mmq[i][0], mmq[i][1], mmq[i][2], mmq[i][3], mmq[i][4], (i % 2) * 16,
-                                    true, strcmp(g_name, "cuda") == 0 ? 2e-5 : 0);
-            n++;
-            bad += !ok;
-        }
     /* prepared, but the input not 16-aligned or too long for the staged GEMV:
      * the element-wise kernel reads the packed layout; K 576 stays GGUF */
     for (size_t ti = 3; ti < 5; ti++) {
@@ -374,6 +365,75 @@ static void test_matmul(void) {
     }
     printf("  %d matmul cases, %d failed\n", n, bad);
     CHECK(bad == 0);
+}
+
+/* Prefill rows on Q8_0 / Q4_0 weights. On CUDA they must run on the tensor
+ * cores, which take f32 activations: a device opened with
+ * GENRT_CUDA_MM_SIMT=0 (a product the tensor cores decline is an error)
+ * and the tight check against the f32 inputs. */
+static void test_matmul_quant_prefill(void) {
+    bool cuda = strcmp(g_name, "cuda") == 0;
+    grt_device *dev = g_dev, *strict = NULL;
+    if (cuda) {
+        setenv("GENRT_CUDA_MM_SIMT", "0", 1);
+        grt_status s = grt_device_open("cuda", NULL, &strict);
+        unsetenv("GENRT_CUDA_MM_SIMT");
+        CHECKF(s == GRT_OK, "%s", grt_last_error());
+        if (s != GRT_OK) return;
+        g_dev = strict;
+    }
+    double tight = cuda ? 2e-5 : 0;
+    bool few = getenv("GENRT_TEST_FEW") != NULL;
+    int n = 0, bad = 0;
+    /* GGUF layout (2-byte aligned blocks): K % 256 != 0, or not prepared;
+     * both tile sizes, split K, M and N off the tiles, weights starting 2
+     * or 0 mod 4 into the buffer, rows 2 or 0 mod 4 bytes long (K 96, 864,
+     * 1120, 2080: 2; 576: 0), one block a row (K 32). On an H100 (132 SMs):
+     * 64 x 64 tiles split 2, 1, 3, 2 for the first four, 128 x 128 tiles
+     * unsplit for the fifth, split 8 for the sixth. {rows, K, N, bias,
+     * accumulate, weight offset} */
+    const int64_t gg[][6] = {{9, 576, 77, 1, 0, 2},       {70, 96, 129, 0, 1, 0},    {130, 864, 77, 1, 1, 6},
+                             {33, 576, 300, 0, 0, 18},    {1500, 96, 1400, 1, 0, 34}, {250, 2080, 1100, 0, 1, 2},
+                             {512, 576, 1536, 1, 1, 0},   {128, 512, 256, 0, 0, 0},  {17, 32, 5, 1, 1, 2},
+                             {200, 1120, 70, 1, 0, 2}};
+    size_t n_gg = few ? 5 : sizeof gg / sizeof gg[0];
+    for (size_t ti = 3; ti < 5; ti++)
+        for (size_t i = 0; i < n_gg; i++) {
+            bool ok = matmul_case_t(g_wtypes[ti], gg[i][0], gg[i][1], gg[i][2], gg[i][3], gg[i][4], (i % 2) * 16, false,
+                                    tight, (size_t)gg[i][5]);
+            n++;
+            bad += !ok;
+        }
+    /* prepared (packed on CUDA where K % 256 == 0): both tile sizes, split
+     * K, M and N off the tiles. {rows, K, N, bias, accumulate} */
+    const int64_t pk[][5] = {{9, 256, 77, 1, 0},     {70, 512, 129, 0, 1}, {130, 1024, 300, 1, 1},
+                             {260, 256, 1000, 0, 0}, {33, 2048, 8, 1, 1},  {128, 4096, 256, 0, 1},
+                             {300, 2048, 520, 1, 0}};
+    size_t n_pk = few ? 3 : sizeof pk / sizeof pk[0];
+    for (size_t ti = 3; ti < 5; ti++)
+        for (size_t i = 0; i < n_pk; i++) {
+            bool ok = matmul_case_t(g_wtypes[ti], pk[i][0], pk[i][1], pk[i][2], pk[i][3], pk[i][4], (i % 2) * 16, true,
+                                    tight, 0);
+            n++;
+            bad += !ok;
+        }
+    printf("  %d quantized prefill cases, %d failed\n", n, bad);
+    CHECK(bad == 0);
+    if (cuda) {
+        /* the switch is live: f32 weights never go to the tensor cores */
+        size_t wb;
+        void *w = make_weights(GRT_F32, 8, 64, &wb);
+        twin W = twin_data(w, wb), X = twin_new(16 * 64 * 4, GRT_BUF_DEVICE), O = twin_new(16 * 8 * 4, GRT_BUF_DEVICE);
+        grt_tensor wd = tv(W.d, 0, GRT_F32, 8, 64), xd = tv(X.d, 0, GRT_F32, 16, 64), od = tv(O.d, 0, GRT_F32, 16, 8);
+        grt_dev_matmul(strict, &od, &xd, &wd, NULL, 16, false);
+        CHECK(grt_dev_sync(strict) != GRT_OK && strstr(grt_last_error(), "GENRT_CUDA_MM_SIMT") != NULL);
+        twin_free(&W);
+        twin_free(&X);
+        twin_free(&O);
+        free(w);
+        g_dev = dev;
+        grt_device_close(strict);
+    }
 }
 
 /* 16-bit weights times rows of very different sizes (1e-7 to 1e6, beyond
@@ -1330,7 +1390,8 @@ int main(void) {
             void (*fn)(void);
         } cases[] = {
             {"embed", test_embed},           {"rmsnorm", test_rmsnorm},
-            {"matmul", test_matmul},         {"matmul_range", test_matmul_range},
+            {"matmul", test_matmul},         {"matmul quantized prefill", test_matmul_quant_prefill},
+            {"matmul_range", test_matmul_range},
             {"packed weights", test_packed_weights}, {"rope", test_rope},
             {"kv_store+attention", test_attention}, {"kv_store+attention prefill", test_attention_prefill},
             {"rope+kv_store+attention", test_attention_block},

@@ -509,6 +509,7 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->attn_hg = env_int("GENRT_CUDA_AHG", 0, 0, 64);
     c->mv_waves = env_int("GENRT_CUDA_MVW", 1, 1, INT_MAX);
     c->mma = env_flag("GENRT_CUDA_MMA", true);
+    c->mm_simt = env_flag("GENRT_CUDA_MM_SIMT", true);
     c->mma_slots = env_int("GENRT_CUDA_MMA_SLOTS", 2, INT_MIN, INT_MAX);
     if (c->mma_slots < 0) c->mma_slots = 0;
     c->flash = env_flag("GENRT_CUDA_FLASH", true);

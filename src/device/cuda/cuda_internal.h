@@ -46,6 +46,8 @@ typedef struct cuda_ctx {
                                (GENRT_CUDA_AHG; 0: one query head a block; 1: all of a KV head's in one) */
     bool attn_early;        /* fused decode attention loads the cache before its PDL wait (GENRT_CUDA_AEARLY=0: off) */
     bool mma;               /* prefill products on the tensor cores (GENRT_CUDA_MMA=0: the SIMT kernel) */
+    bool mm_simt;           /* prefill products the tensor cores decline run on the SIMT kernel
+                               (GENRT_CUDA_MM_SIMT=0: they are a device error instead; for tests) */
     int mma_slots;          /* tensor-core products: resident 128 x 128 blocks per SM a K split aims for
                                (GENRT_CUDA_MMA_SLOTS, 2; 0: no split; negative: 0) */
     bool flash;             /* flash-style prefill attention (GENRT_CUDA_FLASH=0: the split kernels) */
@@ -210,9 +212,11 @@ void cuda_op_sample(grt_device *dev, const grt_tensor *logits, int n_vocab,
 
 /* Prefill product on the tensor cores (cuda_mma.cu): out[M, N] (+)= x[M, K]
  * w[N, K]^T (+ bias) for F16 and BF16 weights, and Q8_0 / Q4_0 weights in
- * the packed layout (pk). False when it does not take the case (other
- * types, quantized weights in GGUF layout, K % 8 != 0, misaligned rows;
- * GENRT_CUDA_MMA=0), and the caller runs its own kernel. Uses the scratch. */
+ * the packed layout (pk) or in GGUF layout (pk == 0). False when it does not
+ * take the case (other types; 16-bit or packed weights with K % 8 != 0 or
+ * rows not 16-byte aligned; GGUF blocks with K % 32 != 0 or not 2-byte
+ * aligned; GENRT_CUDA_MMA=0), and the caller runs its own kernel. Uses the
+ * scratch. */
 bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, int pk,
                      const float *bias, float *out, int64_t M, int64_t N, int64_t K, bool acc);
 /* Flash-style prefill attention (cuda_flash.cu) for rows with more than one

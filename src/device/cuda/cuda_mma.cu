@@ -1,8 +1,9 @@
 /* Prefill products on the tensor cores: out[M, N] (+)= x[M, K] . w[N, K]^T
  * (+ bias) for F16 and BF16 weights, and for Q8_0 / Q4_0 weights in the
- * packed layout (cuda_pack), with mma.sync m16n8k16 (16-bit inputs, f32
- * accumulation), ldmatrix, and a 3-stage cp.async pipeline into padded
- * shared memory.
+ * packed layout (cuda_pack) or in GGUF layout, with mma.sync m16n8k16
+ * (16-bit inputs, f32 accumulation), ldmatrix, and a 3-stage cp.async
+ * pipeline into padded shared memory (GGUF blocks, 2-byte aligned, as the
+ * 4-byte words that hold them).
  *
  * Numerics. The CPU multiplies f32 activations by the weights in f32. Here
  * each activation is split into two values of the weight's type,
@@ -127,6 +128,11 @@ static __device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&
  * superblock (cuda_pack: 8 f16 scales, then 8 blocks of quants). */
 template <int Q> struct mma_q {
     static constexpr int QB = Q == GRT_Q4_0 ? 16 : 32, SBB = Q == GRT_Q4_0 ? 144 : 272;
+    static constexpr int QW = QB / 8; /* 4-byte words of half a block of quants */
+    /* GGUF layout: a block (f16 d, then the quants) of GB bytes, 2-byte
+     * aligned, is staged as the GW aligned words that hold it, RW bytes a
+     * row (a spare word for the unpacking's reads). */
+    static constexpr int GB = QB + 2, GW = (GB + 2) / 4, RW = (GW + 1) * 4;
 };
 
 /* Two f16 of small integers in one register, a in the low half. */
@@ -135,33 +141,68 @@ static __device__ __forceinline__ unsigned h2_int(int a, int b) {
     return *(unsigned *)&v;
 }
 
+/* Half h of a row's block of quants, v (Q8_0: q[16h, 16h + 16), 16 bytes;
+ * Q4_0: bytes [8h, 8h + 8), byte i holding q[i] low and q[i + 16] high), as
+ * f16 into the row's smem: Q8_0 q as is, Q4_0 nibble - 8. */
+template <int Q>
+static __device__ __forceinline__ void mma_put_quants(uint16_t *row, int h, const unsigned (&v)[mma_q<Q>::QW]) {
+    if constexpr (Q == GRT_Q8_0) {
+        const signed char *s = (const signed char *)v;
+        *(uint4 *)(row + h * 16) = make_uint4(h2_int(s[0], s[1]), h2_int(s[2], s[3]), h2_int(s[4], s[5]),
+                                              h2_int(s[6], s[7]));
+        *(uint4 *)(row + h * 16 + 8) = make_uint4(h2_int(s[8], s[9]), h2_int(s[10], s[11]),
+                                                  h2_int(s[12], s[13]), h2_int(s[14], s[15]));
+    } else {
+        const unsigned char *c = (const unsigned char *)v;
+        *(uint4 *)(row + h * 8) =
+            make_uint4(h2_int((c[0] & 15) - 8, (c[1] & 15) - 8), h2_int((c[2] & 15) - 8, (c[3] & 15) - 8),
+                       h2_int((c[4] & 15) - 8, (c[5] & 15) - 8), h2_int((c[6] & 15) - 8, (c[7] & 15) - 8));
+        *(uint4 *)(row + 16 + h * 8) =
+            make_uint4(h2_int((c[0] >> 4) - 8, (c[1] >> 4) - 8), h2_int((c[2] >> 4) - 8, (c[3] >> 4) - 8),
+                       h2_int((c[4] >> 4) - 8, (c[5] >> 4) - 8), h2_int((c[6] >> 4) - 8, (c[7] >> 4) - 8));
+    }
+}
+
 /* Block b's quants of BN rows (raw, QB bytes a row) to f16 rows of bc,
- * LDS apart: Q8_0 q as is, Q4_0 nibble - 8 (byte i holds q[i] low, q[i +
- * 16] high). Two threads a row. */
+ * LDS apart. Two threads a row. */
 template <int Q, int BN, int NTH>
 static __device__ __forceinline__ void mma_unpack(uint16_t *bc, const uint8_t *raw) {
     constexpr int QB = mma_q<Q>::QB;
 #pragma unroll
     for (int i = threadIdx.x; i < BN * 2; i += NTH) {
         int r = i >> 1, h = i & 1;
-        uint4 o0, o1;
-        if (Q == GRT_Q8_0) {
-            uint4 v = *(const uint4 *)(raw + r * QB + h * 16);
-            const signed char *c = (const signed char *)&v;
-            o0 = make_uint4(h2_int(c[0], c[1]), h2_int(c[2], c[3]), h2_int(c[4], c[5]), h2_int(c[6], c[7]));
-            o1 = make_uint4(h2_int(c[8], c[9]), h2_int(c[10], c[11]), h2_int(c[12], c[13]), h2_int(c[14], c[15]));
-            *(uint4 *)(bc + r * MMA_LDS + h * 16) = o0;
-            *(uint4 *)(bc + r * MMA_LDS + h * 16 + 8) = o1;
+        const uint8_t *src = raw + r * QB + h * QB / 2;
+        unsigned v[mma_q<Q>::QW];
+        if constexpr (Q == GRT_Q8_0) {
+            uint4 t = *(const uint4 *)src;
+            v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
         } else {
-            uint2 v = *(const uint2 *)(raw + r * QB + h * 8);
-            const unsigned char *c = (const unsigned char *)&v;
-            o0 = make_uint4(h2_int((c[0] & 15) - 8, (c[1] & 15) - 8), h2_int((c[2] & 15) - 8, (c[3] & 15) - 8),
-                            h2_int((c[4] & 15) - 8, (c[5] & 15) - 8), h2_int((c[6] & 15) - 8, (c[7] & 15) - 8));
-            o1 = make_uint4(h2_int((c[0] >> 4) - 8, (c[1] >> 4) - 8), h2_int((c[2] >> 4) - 8, (c[3] >> 4) - 8),
-                            h2_int((c[4] >> 4) - 8, (c[5] >> 4) - 8), h2_int((c[6] >> 4) - 8, (c[7] >> 4) - 8));
-            *(uint4 *)(bc + r * MMA_LDS + h * 8) = o0;
-            *(uint4 *)(bc + r * MMA_LDS + 16 + h * 8) = o1;
+            uint2 t = *(const uint2 *)src;
+            v[0] = t.x, v[1] = t.y;
         }
+        mma_put_quants<Q>(bc + r * MMA_LDS, h, v);
+    }
+}
+
+/* The same from GGUF blocks staged by k_mma (raw: RW bytes a row, row r's
+ * block starting s0 bytes into it, s0 ^ ds for odd r: s0, ds in {0, 2}),
+ * and each row's scale to half hp of scl[r], as the packed layout pairs
+ * them (hp: the block's index % 2). */
+template <int Q, int BN, int NTH>
+static __device__ __forceinline__ void mma_unpack_gguf(uint16_t *bc, uint32_t *scl, const uint8_t *raw, int s0,
+                                                       int ds, int hp) {
+    constexpr int QB = mma_q<Q>::QB, QW = mma_q<Q>::QW, RW = mma_q<Q>::RW;
+#pragma unroll
+    for (int i = threadIdx.x; i < BN * 2; i += NTH) {
+        int r = i >> 1, h = i & 1, s = s0 ^ ((r & 1) * ds);
+        const uint8_t *row = raw + r * RW;
+        if (h == 0) ((uint16_t *)scl)[2 * r + hp] = *(const uint16_t *)(row + s);
+        int o = s + 2 + h * QB / 2; /* this half's first byte: 2-byte aligned */
+        const unsigned *wd = (const unsigned *)row + (o >> 2);
+        unsigned v[QW];
+#pragma unroll
+        for (int j = 0; j < QW; j++) v[j] = __funnelshift_r(wd[j], wd[j + 1], (o & 2) * 8);
+        mma_put_quants<Q>(bc + r * MMA_LDS, h, v);
     }
 }
 
@@ -247,35 +288,42 @@ static __device__ __forceinline__ void mma_tile_q(float (&d)[MT][NT][4], const u
 }
 
 /* Shared memory of k_mma, in 16-bit elements: per stage A hi, A lo
- * [BM][LDS], then B: 16-bit weights [BN][LDS]; quantized ones their raw
- * quants [BN][QB bytes] and the 4-byte pair of f16 scales holding each
- * row's [BN]; after the stages, for quantized weights, the current tile's
- * quants as f16 [BN][LDS]. */
-template <int Q, int BM, int BN> static __host__ __device__ constexpr int mma_stage_elems() {
-    return Q ? 2 * BM * MMA_LDS + BN * mma_q<Q>::QB / 2 + BN * 2 : (2 * BM + BN) * MMA_LDS;
+ * [BM][LDS], then B: 16-bit weights [BN][LDS]; packed quantized ones their
+ * raw quants [BN][QB bytes] and the 4-byte pair of f16 scales holding each
+ * row's [BN]; quantized ones in GGUF layout (GG) the words holding their
+ * blocks [BN][RW bytes]. After the stages, for quantized weights, the
+ * current tile's quants as f16 [BN][LDS], and for GG its scales [BN][4
+ * bytes]. */
+template <int Q, bool GG, int BM, int BN> static __host__ __device__ constexpr int mma_stage_elems() {
+    return !Q ? (2 * BM + BN) * MMA_LDS
+           : GG ? 2 * BM * MMA_LDS + BN * mma_q<Q>::RW / 2
+                : 2 * BM * MMA_LDS + BN * mma_q<Q>::QB / 2 + BN * 2;
 }
-template <int Q, int BM, int BN> static __host__ __device__ constexpr size_t mma_smem_bytes() {
-    return 2 * ((size_t)MMA_STAGES * mma_stage_elems<Q, BM, BN>() + (Q ? (size_t)BN * MMA_LDS : 0));
+template <int Q, bool GG, int BM, int BN> static __host__ __device__ constexpr size_t mma_smem_bytes() {
+    return 2 * ((size_t)MMA_STAGES * mma_stage_elems<Q, GG, BM, BN>() + (Q ? (size_t)BN * MMA_LDS : 0)) +
+           (GG ? (size_t)BN * 4 : 0);
 }
 
 /* A BM x BN output tile per block of WM x WN warps, each warp a
  * (BM / WM) x (BN / WN) tile. Shared memory: mma_smem_bytes (B as stored:
  * rows of w, K contiguous, the "col" operand). Weights: Q = 0, 16-bit
- * rows w_ld elements apart; Q = GRT_Q8_0 / GRT_Q4_0, packed rows of
- * 2 w_ld bytes (K % 256 == 0), with F16 x.
+ * rows w_ld elements apart; Q = GRT_Q8_0 / GRT_Q4_0, with F16 x, rows of
+ * 2 w_ld bytes: packed (K % 256 == 0), or with GG in GGUF layout
+ * (K % 32 == 0, blocks 2-byte aligned).
  * Split K (gridDim.z > 1): block z takes kps tiles of BK and writes its raw
  * sums to part [z][M][N]; k_mma_reduce finishes. Quantized tiles are held
  * to 128 registers (512 threads per SM), so as many blocks stay resident as
  * plan_mma counts on (Q8_0 would take up to 194); 0: no bound. */
-template <bool F16, int BM, int BN, int WM, int WN, int Q>
+template <bool F16, int BM, int BN, int WM, int WN, int Q, bool GG>
 static __global__ void __launch_bounds__(WM * WN * 32, Q ? 512 / (WM * WN * 32) : 0)
     k_mma(const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w, int64_t w_ld,
           const float *bias, float *out, int M, int N, int K, int acc, float *part, int kps) {
     constexpr int NTH = WM * WN * 32, TM = BM / WM, TN = BN / WN, MT = TM / 16, NT = TN / 8;
-    constexpr int STAGE = mma_stage_elems<Q, BM, BN>();
-    constexpr int QB = mma_q<Q>::QB, SBB = mma_q<Q>::SBB;
+    constexpr int STAGE = mma_stage_elems<Q, GG, BM, BN>();
+    constexpr int QB = mma_q<Q>::QB, SBB = mma_q<Q>::SBB, GB = mma_q<Q>::GB, GW = mma_q<Q>::GW, RW = mma_q<Q>::RW;
     static_assert(NT % 2 == 0, "B fragments load in pairs");
     static_assert(!Q || F16, "quants multiply f16 inputs");
+    static_assert(!GG || Q, "GGUF layout: quantized weights");
     extern __shared__ __align__(16) uint16_t sm[];
     pdl_start();
     int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -285,6 +333,7 @@ static __global__ void __launch_bounds__(WM * WN * 32, Q ? 512 / (WM * WN * 32) 
     if (nk > kps) nk = kps;
     const uint8_t *wq = (const uint8_t *)w;
     size_t w_row = (size_t)w_ld * 2;
+    int gs0 = (int)((uintptr_t)(wq + n0 * w_row) & 2); /* GGUF layout: where row n0 starts in a word */
 
     auto load = [&](int stage, int k0) {
         uint16_t *sa = sm + stage * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
@@ -296,7 +345,20 @@ static __global__ void __launch_bounds__(WM * WN * 32, Q ? 512 / (WM * WN * 32) 
             cp16(sa + r * MMA_LDS + c, ah + off, ok ? 16 : 0);
             cp16(sl + r * MMA_LDS + c, al + off, ok ? 16 : 0);
         }
-        if constexpr (Q != 0) {
+        if constexpr (GG) {
+            /* row r's block b, as the words that hold it: the last one holds
+             * only 2 of the block's bytes where it starts 4-aligned */
+            int b = k0 / MMA_BK;
+            uint8_t *raw = (uint8_t *)sb;
+#pragma unroll
+            for (int i = tid; i < BN * GW; i += NTH) {
+                int r = i / GW, c = i % GW;
+                bool ok = n0 + r < N;
+                uintptr_t blk = (uintptr_t)(wq + (ok ? n0 + r : n0) * w_row + (size_t)b * GB);
+                int n = !ok ? 0 : c < GW - 1 || (blk & 2) ? 4 : 2;
+                cp4(raw + r * RW + c * 4, (const void *)((blk & ~(uintptr_t)3) + c * 4), n);
+            }
+        } else if constexpr (Q != 0) {
             /* block b of each row: superblock b / 8, its (b % 8)th quants and scale */
             int b = k0 / MMA_BK, j = b & 7;
             size_t at = (size_t)(b >> 3) * SBB;
@@ -341,10 +403,18 @@ static __global__ void __launch_bounds__(WM * WN * 32, Q ? 512 / (WM * WN * 32) 
         if (nx < nk) load(nx % MMA_STAGES, (kt0 + nx) * MMA_BK);
         cp_commit();
         const uint16_t *sa = sm + (kt % MMA_STAGES) * STAGE, *sl = sa + BM * MMA_LDS, *sb = sl + BM * MMA_LDS;
-        if constexpr (Q != 0) {
+        if constexpr (GG) {
+            uint16_t *bc = sm + MMA_STAGES * STAGE;
+            uint32_t *scl = (uint32_t *)(bc + BN * MMA_LDS);
+            int b = kt0 + kt;
+            mma_unpack_gguf<Q, BN, NTH>(bc, scl, (const uint8_t *)sb, (gs0 + b * GB) & 2, (int)w_row & 2, b & 1);
+            __syncthreads();
+            mma_tile_q<MT, NT>(d, sa, sl, bc, scl, b & 1, wm0, wn0, lane);
+        } else if constexpr (Q != 0) {
             uint16_t *bc = sm + MMA_STAGES * STAGE;
             mma_unpack<Q, BN, NTH>(bc, (const uint8_t *)sb);
             __syncthreads();
+            /* the pair of scales holding this block's: the upper one for odd blocks */
             const uint32_t *scl = (const uint32_t *)((const uint8_t *)sb + BN * QB);
             mma_tile_q<MT, NT>(d, sa, sl, bc, scl, (kt0 + kt) & 1, wm0, wn0, lane);
         } else {
@@ -393,13 +463,13 @@ static __global__ void k_mma_reduce(const float *part, int splits, const float *
     }
 }
 
-template <bool F16, int BM, int BN, int WM, int WN, int Q>
+template <bool F16, int BM, int BN, int WM, int WN, int Q, bool GG>
 static void launch_mma(grt_device *dev, const uint16_t *ah, const uint16_t *al, const float *rs, const uint16_t *w,
                        int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc, float *part,
                        int splits) {
-    auto k = k_mma<F16, BM, BN, WM, WN, Q>;
+    auto k = k_mma<F16, BM, BN, WM, WN, Q, GG>;
     if (!part) splits = 1;
-    size_t smem = mma_smem_bytes<Q, BM, BN>();
+    size_t smem = mma_smem_bytes<Q, GG, BM, BN>();
     static bool attr_set = false; /* per instantiation; the attribute is per device function */
     if (!attr_set) {
         cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
@@ -444,23 +514,28 @@ static mma_plan plan_mma(int n_sm, int slots, int M, int N, int K) {
     return {false, mma_splits(small, 2 * slots * n_sm, K, MN)};
 }
 
-template <bool F16, int Q>
+template <bool F16, int Q, bool GG = false>
 static void run_mma(grt_device *dev, mma_plan pl, const uint16_t *ah, const uint16_t *al, const float *rs,
                     const uint16_t *w, int64_t w_ld, const float *bias, float *out, int M, int N, int K, bool acc,
                     float *part) {
     if (pl.big)
-        launch_mma<F16, 128, 128, 2, 4, Q>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
+        launch_mma<F16, 128, 128, 2, 4, Q, GG>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
     else
-        launch_mma<F16, 64, 64, 2, 2, Q>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
+        launch_mma<F16, 64, 64, 2, 2, Q, GG>(dev, ah, al, rs, w, w_ld, bias, out, M, N, K, acc, part, pl.splits);
 }
 
 bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w_row, int T, int pk,
                      const float *bias, float *out, int64_t M, int64_t N, int64_t K, bool acc) {
     cuda_ctx *c = cuda_ctx_of(dev);
-    bool quant = T == GRT_Q8_0 || T == GRT_Q4_0;
-    if (!c->mma || (T != GRT_F16 && T != GRT_BF16 && !(quant && pk))) return false;
-    /* cp.async moves 16-byte pieces of weight rows (packed rows hold whole superblocks) */
-    if (K % 8 != 0 || (uintptr_t)w % 16 != 0 || w_row % 16 != 0 || (quant && K % 256 != 0)) return false;
+    bool quant = T == GRT_Q8_0 || T == GRT_Q4_0, gguf = quant && !pk;
+    if (!c->mma || (T != GRT_F16 && T != GRT_BF16 && !quant)) return false;
+    if (gguf) {
+        /* a tile of BK is one block of each row; blocks are loaded in 2-byte pieces */
+        if (K % MMA_BK != 0 || (uintptr_t)w % 2 != 0 || w_row % 2 != 0) return false;
+    } else if (K % 8 != 0 || (uintptr_t)w % 16 != 0 || w_row % 16 != 0 || (quant && K % 256 != 0)) {
+        /* cp.async moves 16-byte pieces of weight rows (packed rows hold whole superblocks) */
+        return false;
+    }
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return false;
     bool f16 = T != GRT_BF16;
     mma_plan pl = plan_mma(c->n_sm, c->mma_slots, (int)M, (int)N, (int)K);
@@ -485,7 +560,11 @@ bool cuda_mma_matmul(grt_device *dev, const float *x, const uint8_t *w, size_t w
         launch(dev, k_mma_split<false>, dim3((unsigned)M), dim3(256), 0, x, K, hi, lo, rs);
     const uint16_t *wp = (const uint16_t *)w;
     int64_t ld = (int64_t)(w_row / 2);
-    if (T == GRT_Q8_0)
+    if (T == GRT_Q8_0 && gguf)
+        run_mma<true, GRT_Q8_0, true>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+    else if (T == GRT_Q4_0 && gguf)
+        run_mma<true, GRT_Q4_0, true>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
+    else if (T == GRT_Q8_0)
         run_mma<true, GRT_Q8_0>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);
     else if (T == GRT_Q4_0)
         run_mma<true, GRT_Q4_0>(dev, pl, hi, lo, rs, wp, ld, bias, out, (int)M, (int)N, (int)K, acc, part);

@@ -1737,6 +1737,13 @@ static void direct_matmul(grt_device *dev, const grt_tensor *out, const grt_tens
     const float *x = (const float *)tptr(in);
     if (n_rows > 8) {
         if (cuda_mma_matmul(dev, x, m.w, m.w_row, T, pk, m.bias, m.out, n_rows, N, K, accumulate)) return;
+        if (!cuda_ctx_of(dev)->mm_simt) {
+            grt_dev_set_error(dev, GRT_ERR_UNSUPPORTED,
+                              "cuda: matmul: %s [%lld, %lld] times %lld rows: not on the tensor cores, and "
+                              "GENRT_CUDA_MM_SIMT=0 forbids the SIMT kernel",
+                              grt_dtype_name((grt_dtype)T), (long long)N, (long long)K, (long long)n_rows);
+            return;
+        }
         dim3 grid((unsigned)((N + TN - 1) / TN), (unsigned)((n_rows + TM - 1) / TM));
         launch(dev, k_mm_tiled, dim3(grid), dim3(256), 0, m.w, m.w_row, T, pk, x, m.bias, m.out, n_rows, N, K,
                (int)accumulate);

@@ -2292,6 +2292,18 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         ((float4 *)vn)[i] = ((const float4 *)vr)[i];
     }
     __syncthreads();
+    /* q and k go back rotated once every block that reads them has: q by
+     * the block of the head group that counts last here, k by the last of
+     * the KV head's. The counts are taken now and their results used only
+     * at the end (the block's write-back), so the atomics' round trips
+     * overlap the block's work. */
+    unsigned *cwq = a.ctr + 1 + CUDA_N_COUNTERS / 2 + (size_t)r * n_vh + vh;
+    unsigned *cwk = a.ctr + 1 + CUDA_N_COUNTERS / 4 * 3 + (size_t)r * a.n_kv + kvh;
+    unsigned nq = 0, nk = 0;
+    if (tid == 0) {
+        if (active > 1) nq = atomicAdd(cwq, 1u);
+        if (a.hg > 1) nk = atomicAdd(cwk, 1u);
+    }
     for (int t = tid; t < (G + 1) * half; t += nt) {
         int h = t / half, i = t % half;
         float *x = h < G ? qs + h * hd : kn;
@@ -2299,25 +2311,6 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
         float x0 = x[i0], x1 = x[i1];
         x[i0] = x0 * cs[i] - x1 * sn[i];
         x[i1] = x0 * sn[i] + x1 * cs[i];
-    }
-    /* q and k go back rotated once every block that reads them has: q by
-     * the block of the head group that counts last here, k by the last of
-     * the KV head's, while they go on (their stores then leave the
-     * kernel's tail) */
-    __shared__ unsigned wbq, wbk;
-    if (tid == 0) {
-        wbq = 1;
-        if (active > 1) {
-            unsigned *cw = a.ctr + 1 + CUDA_N_COUNTERS / 2 + (size_t)r * n_vh + vh;
-            wbq = atomicAdd(cw, 1u) == (unsigned)active - 1;
-            if (wbq) atomicExch(cw, 0u);
-        }
-        wbk = wbq;
-        if (a.hg > 1) {
-            unsigned *cw = a.ctr + 1 + CUDA_N_COUNTERS / 4 * 3 + (size_t)r * a.n_kv + kvh;
-            wbk = atomicAdd(cw, 1u) == (unsigned)(active * a.hg) - 1;
-            if (wbk) atomicExch(cw, 0u);
-        }
     }
     __syncthreads();
     AD_STOP(2);
@@ -2335,10 +2328,6 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
             }
         }
     }
-    if (wbq)
-        for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
-    if (wbk)
-        for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
     cp_async_wait_all();
     __syncthreads();
     AD_STOP(3);
@@ -2422,8 +2411,19 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
 #pragma unroll
         for (int g = 0; g < G; g++) ((float4 *)(red + ((size_t)kg * G + g) * hd))[d4] = acc[g];
     }
+    __shared__ unsigned wbq, wbk;
+    if (tid == 0) {
+        wbq = active == 1 || nq == (unsigned)active - 1;
+        wbk = a.hg > 1 ? nk == (unsigned)(active * a.hg) - 1 : wbq;
+        if (active > 1 && wbq) atomicExch(cwq, 0u);
+        if (a.hg > 1 && wbk) atomicExch(cwk, 0u);
+    }
     __syncthreads();
     AD_STOP(6);
+    if (wbq)
+        for (int i = tid; i < G * hd4; i += nt) ((float4 *)qg)[i] = ((const float4 *)qs)[i];
+    if (wbk)
+        for (int i = tid; i < hd4; i += nt) ((float4 *)kr)[i] = ((const float4 *)kn)[i];
     float *p0 = a.part + ((size_t)r * n_vh + vh) * a.n_splits * G * (hd + 2);
     float *pp = p0 + (size_t)split * G * (hd + 2);
     float *og = a.out + ((size_t)r * a.n_heads + (size_t)vh * G) * hd;

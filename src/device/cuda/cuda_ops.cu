@@ -2334,11 +2334,30 @@ static __global__ void __launch_bounds__(AD_THREADS) k_attn_dec(const ad_args a)
     /* scores: AD_TPK threads per key, float4 pieces c4 = sub, sub + 8, ...;
      * the staged keys first (shared-memory loads), then the rest */
     int sub = tid % AD_TPK, kpp = nt / AD_TPK;
+    /* one query head (the default) of up to 128 dims: the thread's pieces of
+     * q in registers (same sums, in the same order) */
+    constexpr int QR = 128 / 4 / AD_TPK;
+    bool qreg = G == 1 && hd4 <= QR * AD_TPK;
+    float4 qr[G == 1 ? QR : 1];
+    if (G == 1 && qreg)
+#pragma unroll
+        for (int i = 0; i < QR; i++) {
+            int c4 = sub + i * AD_TPK;
+            qr[i] = c4 < hd4 ? ((const float4 *)qs)[c4] : make_float4(0, 0, 0, 0);
+        }
     auto score = [&](int jj, const float *kp, bool ok) {
         float s[G];
 #pragma unroll
         for (int g = 0; g < G; g++) s[g] = 0;
-        for (int c4 = sub; c4 < hd4; c4 += AD_TPK) {
+        if (G == 1 && qreg) {
+#pragma unroll
+            for (int i = 0; i < QR; i++) {
+                int c4 = sub + i * AD_TPK;
+                if (c4 >= hd4) break;
+                float4 kk = ((const float4 *)kp)[c4];
+                s[0] += qr[i].x * kk.x + qr[i].y * kk.y + qr[i].z * kk.z + qr[i].w * kk.w;
+            }
+        } else for (int c4 = sub; c4 < hd4; c4 += AD_TPK) {
             float4 kk = ((const float4 *)kp)[c4];
 #pragma unroll
             for (int g = 0; g < G; g++) {

@@ -987,19 +987,22 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
     x->rec_tag = WG_TAG_NONE;
 }
 
-/* attn_dec's head groups and key splits for n_units (row, KV head) pairs
- * of G query heads each: *gw query heads per workgroup (a divisor of G,
- * at most 8, gw * hd <= 2048; 0 when none fits) and *cps 64-key chunks per
- * split at least. Default: one head a workgroup (a KV head's workgroups
- * read its keys from L2; fewer heads each, shorter serial chains) and
- * ATTN_MIN_KEYS keys a split. GENRT_WEBGPU_ATTN_DEC="heads,keys" sets them
- * to compare: heads per workgroup at most (the largest divisor of G that
- * fits; 8: a KV head's heads in one workgroup, the form before head
- * groups), keys per split at least (64..4096, rounded up to whole chunks);
- * 0, absent or out of range: the default. */
+/* attn_dec's head groups and key splits for (row, KV head) pairs of G
+ * query heads each: *gw query heads per workgroup (a divisor of G, at most
+ * 8, gw * hd <= 2048; 0 when none fits), *cps 64-key chunks per split at
+ * least, *sgr the chunk's reductions on subgroups (one head a workgroup,
+ * with subgroups of >= 4 lanes). Default: one head a workgroup (a KV
+ * head's workgroups read its keys from L2; fewer heads each, shorter
+ * serial chains), ATTN_MIN_KEYS keys a split, workgroup trees.
+ * GENRT_WEBGPU_ATTN_DEC="heads,keys,sg" sets them to compare: heads per
+ * workgroup at most (the largest divisor of G that fits; 8: a KV head's
+ * heads in one workgroup, the form before head groups), keys per split at
+ * least (64..4096, rounded up to whole chunks), sg 1 on, 2 off; 0, absent
+ * or out of range: the default. */
 enum { ATTN_MIN_KEYS = 64 };
-static void attn_dec_cfg(uint32_t G, uint32_t hd, uint32_t *gw, uint32_t *cps) {
+static void attn_dec_cfg(uint32_t G, uint32_t hd, uint32_t *gw, uint32_t *cps, uint32_t *sgr) {
     uint32_t eh = env_u32("GENRT_WEBGPU_ATTN_DEC", 0), ek = env_u32("GENRT_WEBGPU_ATTN_DEC", 1);
+    *sgr = env_u32("GENRT_WEBGPU_ATTN_DEC", 2) == 1;
     uint32_t h = eh >= 1 && eh <= 64 ? eh : 1, keys = ek >= 64 && ek <= 4096 ? ek : ATTN_MIN_KEYS;
     *gw = 0;
     for (uint32_t d = 1; d <= G && d <= h && d <= 8; d++)
@@ -1013,8 +1016,8 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
                      int n_kv_heads, int head_dim, int max_ctx, int window, bool shared, bool create_only) {
     wg_ctx *x = wg_ctx_of(dev);
     if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
-    uint32_t Gkv = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim, G, cps;
-    attn_dec_cfg(Gkv, hd, &G, &cps);
+    uint32_t Gkv = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim, G, cps, sgr;
+    attn_dec_cfg(Gkv, hd, &G, &cps, &sgr);
     if (!G) return false;
     /* units: (row, KV head, head group); their split counters, then one k counter per (row, KV head) */
     uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads, units = groups * (Gkv / G);
@@ -1048,6 +1051,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     pd.w[15] = 0;
     pd.w[20] = Gkv / G;
     pd.w[21] = cps;
+    pd.w[22] = sgr && x->sg_on && x->sg_cluster >= 4;
     WGPUComputePipeline pipe = get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G);
     x->rec_tag = WG_TAG_ATTN_DEC;
     uint32_t cfg[7] = {shared, hd / 4, G, 0, 0, 0, 0};

@@ -181,6 +181,13 @@ fn attn_main(L : u32, lid : u32) {
 
   var acc : array<vec4<f32>, 8>;
   for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
+  // one head a workgroup with subgroups (g.z != 0): a chunk's scores, max
+  // and sum by butterflies (a key's 4 lanes, then SG-lane clusters), the
+  // clusters' results through red; the running max and sum in registers
+  // (every thread computes the same): 3 barriers a chunk instead of 11
+  let sgr = G == 1u && SG >= 4u && P.g.z != 0u;
+  var mr = NEG_INF;
+  var lr = 0.0;
   for (var c0 = lo; c0 <= hi; c0 += 64) {
     if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
     let jk = min(c0 + i32(kq), hi);
@@ -190,6 +197,38 @@ fn attn_main(L : u32, lid : u32) {
     }
     if (newk && jk == pos) {
       for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
+    }
+    if (sgr) {
+      var s = 0.0;
+      for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[u + 4u * i]); }
+      s = sg_sum(s, 4u) * P.f.x;
+      if (c0 + i32(kq) > hi) { s = NEG_INF; }
+      var m = s;
+      for (var k = 4u; k < SG; k <<= 1u) { m = max(m, sg_xor(m, k)); }
+      if (lid % SG == 0u) { red[lid / SG] = m; }
+      workgroupBarrier();
+      var cm = mr;
+      for (var i = 0u; i < 256u / SG; i++) { cm = max(cm, red[i]); }
+      let f = exp(mr - cm);
+      let p = exp(s - cm);
+      if (u == 0u) { sc[kq] = p; }
+      let cs0 = sg_sum(select(0.0, p, u == 0u), SG);
+      if (lid % SG == 0u) { red[64u + lid / SG] = cs0; }
+      workgroupBarrier();
+      var cs = 0.0;
+      for (var i = 0u; i < 256u / SG; i++) { cs += red[64u + i]; }
+      lr = lr * f + cs;
+      mr = cm;
+      if (vthr) {
+        var a = acc[0] * f;
+        for (var t = 0u; t < KPT; t++) {
+          let key = kg + NKG * t;
+          if (key < 64u && c0 + i32(key) <= hi) { a += sc[key] * vr[t]; }
+        }
+        acc[0] = a;
+      }
+      workgroupBarrier();
+      continue;
     }
     for (var g = 0u; g < G; g++) {
       var s = 0.0;
@@ -231,6 +270,7 @@ fn attn_main(L : u32, lid : u32) {
     }
     workgroupBarrier();
   }
+  if (sgr && lid == 0u) { mrun[0] = mr; lrun[0] = lr; }
 
   // the value groups' sums, one head at a time
   let oo = P.a.x + (r * nh + qh) * hd;

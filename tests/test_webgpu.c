@@ -1116,7 +1116,7 @@ static void test_attention_decode(void) {
 
 /* Decode attention in head groups (GENRT_WEBGPU_ATTN_DEC="heads,keys,sg": G /
  * heads workgroups per KV head, keys split in spans of at least `keys`,
- * sg 1: subgroup reductions with one head a workgroup):
+ * sg 2: workgroup trees instead of subgroups with one head a workgroup):
  * eager against the cpu (windows, several splits), and a captured layer
  * (rope and kv_store folded in, the o projection chained, replayed twice)
  * against the eager ops' bits: q, k and both caches written back once,
@@ -1137,8 +1137,8 @@ static void test_attention_head_groups(void) {
         {"8", 8, 2},      /* the form without head groups */
         {"1,512", 9, 3},  /* one split */
         {"2,256", 16, 2}, /* 4 per KV head */
-        {"1,64,1", 9, 3}, /* one head a workgroup, the chunk's max and sum on subgroups */
-        {"1,128,1", 16, 2},
+        {"1,64,2", 9, 3}, /* one head a workgroup, the chunk's max and sum in workgroup trees */
+        {"1,128,2", 16, 2},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         setenv("GENRT_WEBGPU_ATTN_DEC", cs[i].knob, 1);

@@ -991,9 +991,11 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
  * query heads each: *gw query heads per workgroup (a divisor of G, at most
  * 8, gw * hd <= 2048; 0 when none fits), *cps 64-key chunks per split at
  * least, *sgr the chunk's reductions on subgroups (one head a workgroup,
- * with subgroups of >= 4 lanes). Default: one head a workgroup (a KV
- * head's workgroups read its keys from L2; fewer heads each, shorter
- * serial chains), ATTN_MIN_KEYS keys a split, workgroup trees.
+ * with subgroups of >= 4 lanes). Default (H100: SmolLM2 f16 +3.6%, the
+ * 1B +2%): one head a workgroup (a KV head's workgroups read its keys from
+ * L2; fewer heads each, shorter serial chains), ATTN_MIN_KEYS keys a split
+ * (longer splits were slower: a chunk's serial chain costs more than the
+ * merge), subgroup reductions.
  * GENRT_WEBGPU_ATTN_DEC="heads,keys,sg" sets them to compare: heads per
  * workgroup at most (the largest divisor of G that fits; 8: a KV head's
  * heads in one workgroup, the form before head groups), keys per split at
@@ -1002,7 +1004,7 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
 enum { ATTN_MIN_KEYS = 64 };
 static void attn_dec_cfg(uint32_t G, uint32_t hd, uint32_t *gw, uint32_t *cps, uint32_t *sgr) {
     uint32_t eh = env_u32("GENRT_WEBGPU_ATTN_DEC", 0), ek = env_u32("GENRT_WEBGPU_ATTN_DEC", 1);
-    *sgr = env_u32("GENRT_WEBGPU_ATTN_DEC", 2) == 1;
+    *sgr = env_u32("GENRT_WEBGPU_ATTN_DEC", 2) != 2;
     uint32_t h = eh >= 1 && eh <= 64 ? eh : 1, keys = ek >= 64 && ek <= 4096 ? ek : ATTN_MIN_KEYS;
     *gw = 0;
     for (uint32_t d = 1; d <= G && d <= h && d <= 8; d++)

@@ -16,7 +16,8 @@
 // state off   c: n_heads, n_kv_heads, head_dim, max_ctx   d: window, NS
 // (splits dispatched), partials off, counters off (words of PT: a unit's
 // split counters, then with ROPE and HGN > 1 a (row, KV head)'s k counters)
-// g: HGN, CPS (0 read as 1)   f.x: scale. Workgroups: units x NS.
+// g: HGN, CPS (0 read as 1), subgroup reductions (G 1: on if not 0)
+// f.x: scale. Workgroups: units x NS.
 // One token per sequence (n_rows == n_seqs); head_dim == 4 * HD4, HD4 % 4 == 0;
 // G <= 8, G * head_dim <= 2048.
 // ROPE (a captured step: rope_kv.wgsl folded in, rot_dim == head_dim): Q is

@@ -620,8 +620,8 @@ static void test_capture_merges(void) {
  * (attn_o: the attention, the output projection and, with one KV buffer, the
  * rmsnorm after it; mvx2: the down projection and the next q/k/v with their
  * norm) must replay the eager ops' bits, every activation and cache word. */
-static void chain_case(grt_dtype wt, bool kv_shared, int pos) {
-    const int H = 128, NH = 4, NKV = 2, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 256, MC = 96;
+static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, int MC) {
+    const int H = 128, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 256; /* NQ <= 512: wf holds every weight */
     enum { WQ, WK, WV, WO, WG, WU, WD, NW_ };
     const int wn[NW_] = {NQ, NK, NK, H, FF, FF, H}, wk[NW_] = {H, H, H, NQ, H, H, FF};
     enum { X, XN, Q, KK, V, AT, GT, UP, NACT };
@@ -701,8 +701,8 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos) {
         for (int j = 0; j < len[i]; j++) finite &= isfinite(res[0][off[i] / 4 + j]) != 0;
     bool fl = wt == GRT_F32 || wt == GRT_F16 || wt == GRT_BF16;
     uint64_t chains = c1.chains - c0.chains, merged = c1.merged - c0.merged;
-    printf("  chains, %-5s weights, KV caches in %s, pos %2d: %llu chain dispatches, %llu merged, "
-           "replay equals eager: %s\n", grt_dtype_name(wt), kv_shared ? "one buffer" : "two buffers", pos,
+    printf("  chains, %-5s weights, KV caches in %s, heads %d/%d, pos %3d: %llu chain dispatches, %llu merged, "
+           "replay equals eager: %s\n", grt_dtype_name(wt), kv_shared ? "one buffer" : "two buffers", NH, NKV, pos,
            (unsigned long long)chains, (unsigned long long)merged, same ? "yes" : "no");
     CHECK(same && finite);
     grt_webgpu_features ft;
@@ -718,8 +718,8 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos) {
 static void test_chains(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0};
     for (int i = 0; i < 4; i++) {
-        chain_case(types[i], true, 5);
-        chain_case(types[i], i % 2 == 0, 80); /* two key splits, merged */
+        chain_case(types[i], true, 5, 4, 2, 96);
+        chain_case(types[i], i % 2 == 0, 80, 4, 2, 96); /* two key splits, merged */
     }
 }
 
@@ -1076,8 +1076,8 @@ static void test_kv_attention(void) {
 /* hd 64 at context 300: one chunk of keys per split, partials staged in
  * workgroup memory; hd 128 at context 3000: several chunks per split, too
  * many partials to stage */
-static void attention_decode_case(int HD, int MC, int pos1) {
-    const int NH = 4, NKV = 2, KVD = NKV * HD, NS = 2;
+static void attention_decode_case(int HD, int MC, int pos1, int NH, int NKV) {
+    const int KVD = NKV * HD, NS = 2;
     size_t cache = (size_t)NS * MC * KVD * 4;
     float *kv = malloc(2 * cache), *q = malloc(sizeof(float) * NS * NH * HD);
     for (size_t i = 0; i < 2 * cache / 4; i++) kv[i] = frand();
@@ -1100,7 +1100,8 @@ static void attention_decode_case(int HD, int MC, int pos1) {
         grt_dev_attention(dv, &o1, &tq, &kc, &vc, &ts, (grt_rows){NS, 0, NS}, NH, NKV, HD, MC, 0.125f, 100);
     }
     double e = fmax(dual_cmp(&d, 3, 0, NS * NH * HD), dual_cmp(&d, 4, 0, NS * NH * HD));
-    printf("  decode attention (split keys, window), hd %d, context %d: vs cpu: max rel err %.2g\n", HD, MC, e);
+    printf("  decode attention (split keys, window), heads %d/%d, hd %d, context %d: vs cpu: max rel err %.2g\n", NH,
+           NKV, HD, MC, e);
     CHECK(e < 1e-5);
     CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
     dual_free(&d);
@@ -1109,8 +1110,44 @@ static void attention_decode_case(int HD, int MC, int pos1) {
 }
 
 static void test_attention_decode(void) {
-    attention_decode_case(64, 300, 250);
-    attention_decode_case(128, 3000, 2900);
+    attention_decode_case(64, 300, 250, 4, 2);
+    attention_decode_case(128, 3000, 2900, 4, 2);
+}
+
+/* Decode attention in head groups (GENRT_WEBGPU_ATTN_DEC="heads,keys,sg": G /
+ * heads workgroups per KV head, keys split in spans of at least `keys`,
+ * sg 2: workgroup trees instead of subgroups with one head a workgroup):
+ * eager against the cpu (windows, several splits), and a captured layer
+ * (rope and kv_store folded in, the o projection chained, replayed twice)
+ * against the eager ops' bits: q, k and both caches written back once,
+ * after every reader, and the counters reset for the next replay. */
+static void test_attention_head_groups(void) {
+    static const struct {
+        const char *knob;
+        int nh, nkv;
+    } cs[] = {
+        {"1", 9, 3},      /* SmolLM2's groups: 3 workgroups per KV head */
+        {"1", 16, 2},     /* G 8 */
+        {"1", 24, 1},     /* G 24 (one workgroup per KV head cannot hold it) */
+        {"2", 8, 2},      /* 2 heads a workgroup, 2 per KV head */
+        {"2", 24, 1},     /* 12 per KV head */
+        {"3", 9, 3},      /* the form without head groups */
+        {"4,128", 12, 2}, /* 3 heads a workgroup (the largest divisor of 6 <= 4), 2-chunk splits */
+        {"8", 24, 1},     /* 8 heads a workgroup, 3 per KV head */
+        {"8", 8, 2},      /* the form without head groups */
+        {"1,512", 9, 3},  /* one split */
+        {"2,256", 16, 2}, /* 4 per KV head */
+        {"1,64,2", 9, 3}, /* one head a workgroup, the chunk's max and sum in workgroup trees */
+        {"1,128,2", 16, 2},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        setenv("GENRT_WEBGPU_ATTN_DEC", cs[i].knob, 1);
+        printf("  GENRT_WEBGPU_ATTN_DEC=%s\n", cs[i].knob);
+        attention_decode_case(64, 300, 250, cs[i].nh, cs[i].nkv);
+        chain_case(i % 2 ? GRT_F32 : GRT_F16, i % 3 != 0, 250, cs[i].nh, cs[i].nkv, 300);
+        if (i % 4 == 0) chain_case(GRT_BF16, true, 5, cs[i].nh, cs[i].nkv, 300);
+    }
+    unsetenv("GENRT_WEBGPU_ATTN_DEC");
 }
 
 /* With the storage binding limit lowered to 64 KiB (GENRT_WEBGPU_MAX_BINDING),
@@ -1539,6 +1576,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: captured step merges equal eager dispatches, all weight types", test_capture_merges);
     t_run("webgpu: chain kernels (attn_o, mvx2) replay the eager ops' bits", test_chains);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
+    t_run("webgpu: decode attention in head groups (GENRT_WEBGPU_ATTN_DEC)", test_attention_head_groups);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: f16 arithmetic on request", test_f16_math);
     t_run("webgpu: embed, all weight types", test_embed_types);

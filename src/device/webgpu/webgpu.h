@@ -20,7 +20,10 @@
  * _UNSTAGED / _NO_MERGE=1 select the simpler paths; GENRT_WEBGPU_OLD_MV=1 the
  * matvec kernels before mvx (decode), GENRT_WEBGPU_OLD_ATTN=1 the decode
  * attention before attn_dec (two dispatches per head), GENRT_WEBGPU_MVX=T,RPW,U an mvx
- * variant; GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_ATTN_ROPE_MERGE /
+ * variant, GENRT_WEBGPU_ATTN_DEC=heads,keys,sg the decode attention's query
+ * heads per workgroup (8: all of a KV head's, the form before head groups),
+ * shortest key split and subgroup reductions (2: off), see attn_dec_cfg;
+ * GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_ATTN_ROPE_MERGE /
  * _NO_NORM_MERGE / _NO_ATTN_O_MERGE / _NO_O_NORM_MERGE / _NO_MVX2_MERGE=1
  * turn one capture merge off (the last three: the chain kernels, attn_o.wgsl
  * and mvx2.wgsl, whose second kernel's workgroups wait on the first's, which

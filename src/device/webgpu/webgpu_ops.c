@@ -987,16 +987,44 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
     x->rec_tag = WG_TAG_NONE;
 }
 
+/* attn_dec's head groups and key splits for (row, KV head) pairs of G
+ * query heads each: *gw query heads per workgroup (a divisor of G, at most
+ * 8, gw * hd <= 2048; 0 when none fits), *cps 64-key chunks per split at
+ * least, *sgr the chunk's reductions on subgroups (one head a workgroup,
+ * with subgroups of >= 4 lanes). Default (H100: SmolLM2 f16 +3.6%, the
+ * 1B +2%): one head a workgroup (a KV head's workgroups read its keys from
+ * L2; fewer heads each, shorter serial chains), ATTN_MIN_KEYS keys a split
+ * (longer splits were slower: a chunk's serial chain costs more than the
+ * merge), subgroup reductions.
+ * GENRT_WEBGPU_ATTN_DEC="heads,keys,sg" sets them to compare: heads per
+ * workgroup at most (the largest divisor of G that fits; 8: a KV head's
+ * heads in one workgroup, the form before head groups), keys per split at
+ * least (64..4096, rounded up to whole chunks), sg 1 on, 2 off; 0, absent
+ * or out of range: the default. */
+enum { ATTN_MIN_KEYS = 64 };
+static void attn_dec_cfg(uint32_t G, uint32_t hd, uint32_t *gw, uint32_t *cps, uint32_t *sgr) {
+    uint32_t eh = env_u32("GENRT_WEBGPU_ATTN_DEC", 0), ek = env_u32("GENRT_WEBGPU_ATTN_DEC", 1);
+    *sgr = env_u32("GENRT_WEBGPU_ATTN_DEC", 2) != 2;
+    uint32_t h = eh >= 1 && eh <= 64 ? eh : 1, keys = ek >= 64 && ek <= 4096 ? ek : ATTN_MIN_KEYS;
+    *gw = 0;
+    for (uint32_t d = 1; d <= G && d <= h && d <= 8; d++)
+        if (G % d == 0 && d * hd <= 2048) *gw = d;
+    *cps = (keys + 63) / 64;
+}
+
 /* Decode attention as one attn_dec dispatch where the shape allows (false:
  * use the split path). b, p: wg_attention's bindings and parameters. */
 static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_rows rows, int n_heads,
                      int n_kv_heads, int head_dim, int max_ctx, int window, bool shared, bool create_only) {
     wg_ctx *x = wg_ctx_of(dev);
     if (n_kv_heads <= 0 || n_heads % n_kv_heads) return false;
-    uint32_t G = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim;
-    uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads;
+    uint32_t Gkv = (uint32_t)(n_heads / n_kv_heads), hd = (uint32_t)head_dim, G, cps, sgr;
+    attn_dec_cfg(Gkv, hd, &G, &cps, &sgr);
+    if (!G) return false;
+    /* units: (row, KV head, head group); their split counters, then one k counter per (row, KV head) */
+    uint64_t groups = (uint64_t)rows.n_rows * (uint64_t)n_kv_heads, units = groups * (Gkv / G);
     uint64_t wg_bytes = ((uint64_t)G + 2) * hd * 4 + (uint64_t)G * 64 * 4 * 2 + 2048 * 4 + 3 * 8 * 4 + 8;
-    if (hd % 16 || hd > 256 || G > 8 || G * hd > 2048 || p->w[2] % 4 || p->w[3] % 4 || groups > WG_ATT_COUNTERS - WG_CHAIN_COUNTERS ||
+    if (hd % 16 || hd > 256 || p->w[2] % 4 || p->w[3] % 4 || units + groups > WG_ATT_COUNTERS - WG_CHAIN_COUNTERS ||
         wg_bytes > x->limits.maxComputeWorkgroupStorageSize || x->limits.maxStorageBuffersPerShaderStage < 7)
         return false;
     if (create_only) { /* and the variant a captured step merges rope_kv into */
@@ -1005,13 +1033,13 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
         x->pre_att_set = true;
         return get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G) && get_pipe_v(dev, SH_ATTN_DEC, v);
     }
-    /* splits: whole 64-key chunks, at most 64 */
+    /* splits: at least cps whole 64-key chunks, at most 64 splits */
     uint32_t span = (uint32_t)max_ctx;
     if (window > 0 && (uint32_t)window < span) span = (uint32_t)window;
-    uint32_t ns = (span + 63) / 64;
+    uint32_t ns = ((span + 63) / 64 + cps - 1) / cps;
     if (ns > 64) ns = 64;
     if (ns < 1) ns = 1;
-    uint64_t words = WG_ATT_COUNTERS + groups * ns * G * (hd + 2);
+    uint64_t words = WG_ATT_COUNTERS + units * ns * G * (hd + 2);
     if (!scratch_ensure(dev, &x->att_dec, words * 4, "attention partials")) return true;
     wg_binding bd[7];
     memcpy(bd, b, 5 * sizeof *b);
@@ -1023,11 +1051,14 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     pd.w[13] = ns;
     pd.w[14] = WG_ATT_COUNTERS;
     pd.w[15] = 0;
+    pd.w[20] = Gkv / G;
+    pd.w[21] = cps;
+    pd.w[22] = sgr && x->sg_on && x->sg_cluster >= 4;
     WGPUComputePipeline pipe = get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G);
     x->rec_tag = WG_TAG_ATTN_DEC;
     uint32_t cfg[7] = {shared, hd / 4, G, 0, 0, 0, 0};
     memcpy(x->rec_cfg, cfg, sizeof cfg);
-    dispatch(dev, pipe, 7, bd, &pd, groups * ns, "attention");
+    dispatch(dev, pipe, 7, bd, &pd, units * ns, "attention");
     x->rec_tag = WG_TAG_NONE;
     return true;
 }
@@ -1581,9 +1612,10 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     if (at->tag != WG_TAG_ATTN_DEC || mv->tag != WG_TAG_MVX) return false;
     const uint32_t *ap = at->params, *mp = mv->params;
     const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
-    uint64_t groups = (uint64_t)ap[4] * ap[9];
+    /* attn_dec's units (row, KV head, head group), each with one writer */
+    uint64_t groups = (uint64_t)ap[4] * ap[9], units = groups * (ap[20] ? ap[20] : 1);
     bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] <= 2 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
-              mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
+              mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && units + groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
               In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
               mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
     /* attn_dec's workgroup memory, the staged input and the rest */
@@ -1615,12 +1647,12 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     p2[1] = 0;                                                /* the input, staged */
     p2[20] = (uint32_t)((In->off - lo) / 4) + mp[1] * 4;     /* from here in A */
     uint32_t Ns[3] = {mp[3], 0, 0};
-    uint64_t nA = groups * ap[13], nM = mvx_groups(mv->cfg, Ns);
+    uint64_t nA = units * ap[13], nM = mvx_groups(mv->cfg, Ns);
     if (nM > chain_max_wg()) return false;
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nM;
     cx[2] = WG_ATT_COUNTERS - 3; /* (x.z .. x.z + 2) */
-    cx[3] = (uint32_t)groups;
+    cx[3] = (uint32_t)units;
     set_groups(x, &c, nA + nM);
     c.tag = WG_TAG_ATTN_O;
     c.chain = true;

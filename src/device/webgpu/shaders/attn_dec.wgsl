@@ -1,18 +1,23 @@
 // Decode attention in one dispatch (flash-decoding with the merge folded in).
-// One workgroup per (row, KV head, split) serves the G query heads of that KV
-// head, so each key and value is read once per group. The row's keys [lo, hi]
+// One workgroup per (row, KV head, head group, split) serves G query heads of
+// that KV head; a KV head's n_heads / n_kv_heads query heads make HGN (g.x)
+// head groups, whose workgroups read the same keys and values (L2 serves the
+// repeats). A unit is a (row, KV head, head group). The row's keys [lo, hi]
 // (from the step state, window applied) are cut into spans of whole 64-key
-// chunks; only as many splits as the length needs work (the others return at
-// once). Scores: 4 threads per key, each a quarter of the head's vec4s (the 4
-// threads read 64 contiguous bytes); all of a chunk's key and value loads are
-// issued before any is used. One split: the output directly. Several: each
-// writes (m, s, acc) per head to PT, then bumps the (row, KV head) counter;
-// the last to arrive (counter == splits - 1) resets it and merges, loading
-// every split's (m, s) at once. PT is atomic so that those reads see the
+// chunks, at least CPS (g.y) chunks each; only as many splits as the length
+// needs work (the others return at once). Scores: 4 threads per key, each a
+// quarter of the head's vec4s (the 4 threads read 64 contiguous bytes); all
+// of a chunk's key and value loads are issued before any is used. One split:
+// the output directly. Several: each writes (m, s, acc) per head to PT, then
+// bumps its unit's counter; the last to arrive (counter == splits - 1) resets
+// it and merges, loading every split's (m, s) at once. PT is atomic so that those reads see the
 // other workgroups' writes in L2 rather than a stale L1 line.
 // a: out off, q off, kc off (vec4), vc off (vec4)   b: n_rows, seq0, n_seqs,
 // state off   c: n_heads, n_kv_heads, head_dim, max_ctx   d: window, NS
-// (splits dispatched), partials off, counters off (words of PT)   f.x: scale.
+// (splits dispatched), partials off, counters off (words of PT: a unit's
+// split counters, then with ROPE and HGN > 1 a (row, KV head)'s k counters)
+// g: HGN, CPS (0 read as 1), subgroup reductions (G 1: on if not 0)
+// f.x: scale. Workgroups: units x NS.
 // One token per sequence (n_rows == n_seqs); head_dim == 4 * HD4, HD4 % 4 == 0;
 // G <= 8, G * head_dim <= 2048.
 // ROPE (a captured step: rope_kv.wgsl folded in, rot_dim == head_dim): Q is
@@ -20,15 +25,19 @@
 // e.w: interleaved); every workgroup rotates its group's q heads and the new
 // k with rope_kv's arithmetic (same bits), uses the new k and v at pos from
 // workgroup memory, and the one that writes the output (the only split or
-// the merging one: every other workgroup of the group is done reading) stores
-// the rotated q and k back and k, v into the caches.
+// the merging one: every other workgroup of the unit is done reading) stores
+// its rotated q back. With HGN 1 it also stores k back and k, v into the
+// caches; with HGN > 1 other units read that k and the caches, so every
+// workgroup, done with both, bumps the (row, KV head) k counter and the
+// last of the splits x HGN to arrive stores them (after its output and
+// att_done: nothing in the dispatch waits for them).
 override KV_SHARED : bool = false;
 override HD4 : u32 = 16u;
 override G : u32 = 1u;
 override ROPE : bool = false;
 // O (the output) and Q (q; ROPE: q, k and v) come with the entry point
 // (attn_io.wgsl, or attn_o.wgsl's one window): aout stores to O, qld and qst
-// load and store Q; att_done(lid) follows the output (a group's last write).
+// load and store Q; att_done(lid) follows the output (a unit's last write).
 @group(0) @binding(3) var<storage, read_write> KC : array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> VC : array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> S : array<i32>;
@@ -48,10 +57,14 @@ var<workgroup> wlast : u32;
 fn ldv(i : u32) -> vec4<f32> { if (KV_SHARED) { return KC[i]; } return VC[i]; }
 fn stv(i : u32, v : vec4<f32>) { if (KV_SHARED) { KC[i] = v; } else { VC[i] = v; } }
 
-// ROPE, by the workgroup that finishes its group: rotated q and k back to Q,
-// k and v into the caches at pos
-fn rope_store(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
+// ROPE: the rotated q heads of the workgroup back to Q
+fn rope_store_q(lid : u32, qo : u32) {
   for (var e = lid; e < G * HD4 * 4u; e += 256u) { qst(qo + e, qs[e / 4u][e % 4u]); }
+}
+
+// ROPE, by the last reader of k and the caches: the rotated k back to Q, k
+// and v into the caches at pos
+fn rope_store_k(lid : u32, ko : u32, kat : u32, pos : i32, maxc : i32) {
   for (var e = lid; e < HD4 * 4u; e += 256u) { qst(ko + e, kn[e / 4u][e % 4u]); }
   if (pos >= 0 && pos < maxc) {
     for (var e = lid; e < HD4; e += 256u) {
@@ -92,10 +105,14 @@ fn tree(lid : u32, use_max : bool) {
 // The kernel for workgroup L of the dispatch.
 fn attn_main(L : u32, lid : u32) {
   let nh = P.c.x; let nkv = P.c.y; let maxc = i32(P.c.w); let NS = P.d.y;
+  let HGN = max(P.g.x, 1u); let CPS = max(P.g.y, 1u);
   let hd = HD4 * 4u;
-  if (L >= P.b.x * nkv * NS) { return; }
-  let sp = L % NS; let rk = L / NS;
+  let nu = P.b.x * nkv * HGN;                    // units
+  if (L >= nu * NS) { return; }
+  let sp = L % NS; let un = L / NS;
+  let rk = un / HGN; let hgi = un % HGN;
   let r = rk / nkv; let kvh = rk % nkv;
+  let kw = ROPE && HGN > 1u;                     // k and the caches by the k counter
   let seq = P.b.y + r;
   if (lid == 0u) { wpos = S[P.b.w + seq * 8u]; }
   let pos = workgroupUniformLoad(&wpos);
@@ -105,14 +122,15 @@ fn attn_main(L : u32, lid : u32) {
   if (win > 0) { lo0 = max(0, pos - win + 1); }
   let len = max(hi0 - lo0 + 1, 0);
   let chunks = (len + 63) / 64;
-  let nsa0 = max(min(chunks, i32(NS)), 1);
+  let nsa0 = max(min((chunks + i32(CPS) - 1) / i32(CPS), i32(NS)), 1);
   let span = max((chunks + nsa0 - 1) / nsa0, 1) * 64;
   let nsa = max((len + span - 1) / span, 1);
   if (i32(sp) >= nsa) { return; }
   let lo = lo0 + i32(sp) * span;
   let hi = min(hi0, lo + span - 1);
 
-  let qo = P.a.y + (r * nh + kvh * G) * hd;
+  let qh = (kvh * HGN + hgi) * G;                // the unit's first query head
+  let qo = P.a.y + (r * nh + qh) * hd;
   let ko = P.e.x + rk * hd;
   let kat = (seq * u32(maxc) + u32(max(pos, 0))) * nkv * HD4 + kvh * HD4;
   let newk = ROPE && pos >= 0 && pos < maxc;
@@ -164,6 +182,13 @@ fn attn_main(L : u32, lid : u32) {
 
   var acc : array<vec4<f32>, 8>;
   for (var g = 0u; g < G; g++) { acc[g] = vec4<f32>(0.0); }
+  // one head a workgroup with subgroups (g.z != 0): a chunk's scores, max
+  // and sum by butterflies (a key's 4 lanes, then SG-lane clusters), the
+  // clusters' results through red; the running max and sum in registers
+  // (every thread computes the same): 3 barriers a chunk instead of 11
+  let sgr = G == 1u && SG >= 4u && P.g.z != 0u;
+  var mr = NEG_INF;
+  var lr = 0.0;
   for (var c0 = lo; c0 <= hi; c0 += 64) {
     if (c0 != lo) { ld_chunk(c0, hi, hb, kvd4, kq, u, kg, dq, NKG, KPT, &kr, &vr); }
     let jk = min(c0 + i32(kq), hi);
@@ -173,6 +198,38 @@ fn attn_main(L : u32, lid : u32) {
     }
     if (newk && jk == pos) {
       for (var i = 0u; i < HD4 / 4u; i++) { kr[i] = kn[u + 4u * i]; }
+    }
+    if (sgr) {
+      var s = 0.0;
+      for (var i = 0u; i < HD4 / 4u; i++) { s += dot(kr[i], qs[u + 4u * i]); }
+      s = sg_sum(s, 4u) * P.f.x;
+      if (c0 + i32(kq) > hi) { s = NEG_INF; }
+      var m = s;
+      for (var k = 4u; k < SG; k <<= 1u) { m = max(m, sg_xor(m, k)); }
+      if (lid % SG == 0u) { red[lid / SG] = m; }
+      workgroupBarrier();
+      var cm = mr;
+      for (var i = 0u; i < 256u / SG; i++) { cm = max(cm, red[i]); }
+      let f = exp(mr - cm);
+      let p = exp(s - cm);
+      if (u == 0u) { sc[kq] = p; }
+      let cs0 = sg_sum(select(0.0, p, u == 0u), SG);
+      if (lid % SG == 0u) { red[64u + lid / SG] = cs0; }
+      workgroupBarrier();
+      var cs = 0.0;
+      for (var i = 0u; i < 256u / SG; i++) { cs += red[64u + i]; }
+      lr = lr * f + cs;
+      mr = cm;
+      if (vthr) {
+        var a = acc[0] * f;
+        for (var t = 0u; t < KPT; t++) {
+          let key = kg + NKG * t;
+          if (key < 64u && c0 + i32(key) <= hi) { a += sc[key] * vr[t]; }
+        }
+        acc[0] = a;
+      }
+      workgroupBarrier();
+      continue;
     }
     for (var g = 0u; g < G; g++) {
       var s = 0.0;
@@ -214,11 +271,12 @@ fn attn_main(L : u32, lid : u32) {
     }
     workgroupBarrier();
   }
+  if (sgr && lid == 0u) { mrun[0] = mr; lrun[0] = lr; }
 
   // the value groups' sums, one head at a time
-  let oo = P.a.x + (r * nh + kvh * G) * hd;
+  let oo = P.a.x + (r * nh + qh) * hd;
   let ps = G * (hd + 2u);
-  let pb0 = P.d.z + rk * NS * ps;
+  let pb0 = P.d.z + un * NS * ps;
   let pb = pb0 + sp * ps;
   for (var g = 0u; g < G; g++) {
     if (vthr) {
@@ -239,9 +297,22 @@ fn attn_main(L : u32, lid : u32) {
     }
     workgroupBarrier();
   }
+  let kc = P.d.w + nu + rk;
+  let nk = u32(nsa) * HGN;
   if (nsa == 1) {
-    if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+    if (ROPE) {
+      rope_store_q(lid, qo);
+      if (!kw) { rope_store_k(lid, ko, kat, pos, maxc); }
+    }
     att_done(lid);
+    if (kw) {
+      if (lid == 0u) {
+        var last = 0u;
+        if (atomicAdd(&PT[kc], 1u) == nk - 1u) { atomicStore(&PT[kc], 0u); last = 1u; }
+        wlast = last;
+      }
+      if (workgroupUniformLoad(&wlast) != 0u) { rope_store_k(lid, ko, kat, pos, maxc); }
+    }
     return;
   }
   if (lid < G) {
@@ -251,13 +322,18 @@ fn attn_main(L : u32, lid : u32) {
   storageBarrier();
   workgroupBarrier();
   if (lid == 0u) {
-    let c = P.d.w + rk;
+    let c = P.d.w + un;
     let old = atomicAdd(&PT[c], 1u);
     var last = 0u;
-    if (old == u32(nsa) - 1u) { atomicStore(&PT[c], 0u); last = 1u; }
+    if (kw && atomicAdd(&PT[kc], 1u) == nk - 1u) { atomicStore(&PT[kc], 0u); last = 2u; }
+    if (old == u32(nsa) - 1u) { atomicStore(&PT[c], 0u); last |= 1u; }
     wlast = last;
   }
-  if (workgroupUniformLoad(&wlast) == 0u) { return; }
+  let fl = workgroupUniformLoad(&wlast);
+  if ((fl & 1u) == 0u) {
+    if ((fl & 2u) != 0u) { rope_store_k(lid, ko, kat, pos, maxc); }
+    return;
+  }
 
   // the merge: every split's (m, s) at once, then one weight per (split, head)
   let n = u32(nsa);
@@ -281,6 +357,10 @@ fn attn_main(L : u32, lid : u32) {
     for (var i = 0u; i < n; i++) { v += sc[i * G + g] * bitcast<f32>(atomicLoad(&PT[pb0 + i * ps + 2u * G + e])); }
     aout(oo + e, v);
   }
-  if (ROPE) { rope_store(lid, qo, ko, kat, pos, maxc); }
+  if (ROPE) {
+    rope_store_q(lid, qo);
+    if (!kw) { rope_store_k(lid, ko, kat, pos, maxc); }
+  }
   att_done(lid);
+  if ((fl & 2u) != 0u) { rope_store_k(lid, ko, kat, pos, maxc); }
 }

@@ -597,6 +597,27 @@ static __device__ __forceinline__ void unpack16(const uint4 &v, float (&wf)[8]) 
     }
 }
 
+/* s[r] += chunk w's weights (8 bf16 / f16 or 4 f32) times input row r of
+ * X ([R, K]) from element k. */
+template <int T, int R>
+static __device__ __forceinline__ void dot_chunk(const uint4 &w, const float *X, int64_t K, int64_t k, float (&s)[R]) {
+    float wf[8];
+    unpack16<T>(w, wf);
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        const float *xr = X + r * K + k;
+        if (T == GRT_F32) {
+            float4 xv = *(const float4 *)xr;
+            s[r] += wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
+        } else {
+            float xv[8];
+            load_x8(xr, 0, xv);
+#pragma unroll
+            for (int i = 0; i < 8; i++) s[r] += wf[i] * xv[i];
+        }
+    }
+}
+
 /* Weights never change, so each kernel issues its first round of weight
  * loads before it waits for the previous kernel (PDL), then stages x. */
 template <int T, int R>
@@ -637,22 +658,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32) k_mv_float(mv_args a) {
                 for (int u = 0; u < U; u++) {
                     int64_t c = c0 + 32 * u;
                     if (c >= n_chunks) break;
-                    int64_t k = c * EPC;
-                    float wf[8];
-                    unpack16<T>(wv[u], wf);
-#pragma unroll
-                    for (int r = 0; r < R; r++) {
-                        const float *xr = X + r * a.K + k;
-                        if (EPC == 4) {
-                            float4 xv = *(const float4 *)xr;
-                            s[r] += wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
-                        } else {
-                            float xv[8];
-                            load_x8(xr, 0, xv);
-#pragma unroll
-                            for (int i = 0; i < 8; i++) s[r] += wf[i] * xv[i];
-                        }
-                    }
+                    dot_chunk<T, R>(wv[u], X, a.K, c * EPC, s);
                 }
             }
             mv_finish<R>(M, n, s);
@@ -910,22 +916,7 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvp_float(mv_
         for (int u = 0; u < U; u++) {
             int64_t c = (int64_t)pr * 32 * U + lane + 32 * u;
             if (c >= nc) break;
-            int64_t k = (c0 + c) * EPC;
-            float wf[8];
-            unpack16<T>(cur[u], wf);
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                const float *xr = X + r * a.K + k;
-                if (EPC == 4) {
-                    float4 xv = *(const float4 *)xr;
-                    s[r] += wf[0] * xv.x + wf[1] * xv.y + wf[2] * xv.z + wf[3] * xv.w;
-                } else {
-                    float xv[8];
-                    load_x8(xr, 0, xv);
-#pragma unroll
-                    for (int i = 0; i < 8; i++) s[r] += wf[i] * xv[i];
-                }
-            }
+            dot_chunk<T, R>(cur[u], X, a.K, (c0 + c) * EPC, s);
         }
         if (P && pr == rounds1 - 1) {
             /* the end of the gate row (p.r < rounds1) or of the up row */

@@ -1002,6 +1002,22 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
  * least (64..4096, rounded up to whole chunks), sg 1 on, 2 off; 0, absent
  * or out of range: the default. */
 enum { ATTN_MIN_KEYS = 64 };
+
+/* The decode step's short-path forms, each 1 (the form before) or 2:
+ * [0] attn_dec's split merge with every output thread loading all splits'
+ * (m, s) and its value at once (one round trip, no barrier; up to 8 splits,
+ * G * head_dim <= 256), [1] attn_o's projection loading the attention's
+ * output from A as it needs it instead of staging it in workgroup memory,
+ * [2] one barrier instead of storageBarrier + workgroupBarrier before a
+ * counter (storageBarrier is a control barrier) and none after the one-head
+ * output stage. GENRT_WEBGPU_STEP="merge,stage,bar" sets them; 0, absent or
+ * out of range: the default. */
+static const uint32_t STEP_DEFAULT[3] = {2, 2, 2};
+static uint32_t step_form(int i) {
+    uint32_t v = env_u32("GENRT_WEBGPU_STEP", i);
+    return v == 1 || v == 2 ? v : STEP_DEFAULT[i];
+}
+
 static void attn_dec_cfg(uint32_t G, uint32_t hd, uint32_t *gw, uint32_t *cps, uint32_t *sgr) {
     uint32_t eh = env_u32("GENRT_WEBGPU_ATTN_DEC", 0), ek = env_u32("GENRT_WEBGPU_ATTN_DEC", 1);
     *sgr = env_u32("GENRT_WEBGPU_ATTN_DEC", 2) != 2;
@@ -1054,6 +1070,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     pd.w[20] = Gkv / G;
     pd.w[21] = cps;
     pd.w[22] = sgr && x->sg_on && x->sg_cluster >= 4;
+    pd.w[23] = (step_form(0) == 2 ? 1u : 0u) | (step_form(2) == 2 ? 2u : 0u);
     WGPUComputePipeline pipe = get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G);
     x->rec_tag = WG_TAG_ATTN_DEC;
     uint32_t cfg[7] = {shared, hd / 4, G, 0, 0, 0, 0};
@@ -1646,6 +1663,7 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     p2[0] = (uint32_t)((X->off - lo) / 4) + mp[0];
     p2[1] = 0;                                                /* the input, staged */
     p2[20] = (uint32_t)((In->off - lo) / 4) + mp[1] * 4;     /* from here in A */
+    p2[21] = step_form(1) == 2;                               /* (or loaded from A) */
     uint32_t Ns[3] = {mp[3], 0, 0};
     uint64_t nA = units * ap[13], nM = mvx_groups(mv->cfg, Ns);
     if (nM > chain_max_wg()) return false;

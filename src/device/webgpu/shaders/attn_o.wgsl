@@ -45,9 +45,17 @@ fn ldb(i : u32) -> f32 { return 0.0; }
 fn af(i : u32) -> f32 { return bitcast<f32>(atomicLoad(&A[i])); }
 fn ast(i : u32, v : f32) { atomicStore(&A[i], bitcast<u32>(v)); }
 // the projection's input: the attention's output, staged in workgroup memory
-// (p2.a.y is 0; p2.g.x its offset in A, p2.b.x its length)
+// (p2.a.y is 0; p2.g.x its offset in A, p2.b.x its length), or with p2.g.y
+// 1 (GENRT_WEBGPU_STEP stage 2) loaded from A by each thread as it needs it
 var<workgroup> xsh : array<f32, 2048>;
-fn xv4(j : u32) -> vec4<f32> { let b = j * 4u; return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]); }
+fn xv4(j : u32) -> vec4<f32> {
+  let b = j * 4u;
+  if (PC.p2.g.y != 0u) {
+    let a = PC.p2.g.x + b;
+    return vec4<f32>(af(a), af(a + 1u), af(a + 2u), af(a + 3u));
+  }
+  return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]);
+}
 fn xf(i : u32) -> f32 { return xsh[i]; }
 fn nwv4(j : u32) -> vec4<f32> { return vec4<f32>(1.0); }
 fn xnst(i : u32, v : f32) {}
@@ -57,8 +65,8 @@ fn aout(i : u32, v : f32) { ast(i, v); }
 fn qld(i : u32) -> f32 { return af(i); }
 fn qst(i : u32, v : f32) { ast(i, v); }
 fn att_done(lid : u32) {
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
   if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
 }
 
@@ -113,8 +121,9 @@ fn mvx_wait(M : u32, lid : u32) {
       atomicStore(&PT[PC.x.z], 0u);
     }
   }
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
+  if (PC.p2.g.y != 0u) { return; }
   for (var i = lid; i < PC.p2.b.x; i += 256u) { xsh[i] = af(PC.p2.g.x + i); }
   workgroupBarrier();
 }
@@ -131,8 +140,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   if (M >= PC.x.y) { return; }
   mvx_main(M, lid);
   if (PC.p0.b.x == 0u) { return; }
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
   if (lid == 0u) {
     var last = 0u;
     if (atomicAdd(&PT[PC.x.z + 2u], 1u) == PC.x.y - 1u) {

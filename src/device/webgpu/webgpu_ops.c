@@ -1007,7 +1007,8 @@ enum { ATTN_MIN_KEYS = 64 };
  * [0] attn_dec's split merge with every output thread loading all splits'
  * (m, s) and its value at once (one round trip, no barrier; up to 8 splits,
  * G * head_dim <= 256), [1] attn_o's projection loading the attention's
- * output from A as it needs it instead of staging it in workgroup memory,
+ * output from A as it needs it instead of staging it in workgroup memory
+ * (and mvx2's two instances their inputs),
  * [2] one barrier instead of storageBarrier + workgroupBarrier before a
  * counter (storageBarrier is a control barrier) and none after the one-head
  * output stage. GENRT_WEBGPU_STEP="merge,stage,bar" sets them; 0, absent or
@@ -1766,6 +1767,7 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nB;
     cx[2] = WG_ATT_COUNTERS - 5; /* (x.z, x.z + 1) */
+    cx[3] = (step_form(1) == 2 ? 1u : 0u) | (step_form(2) == 2 ? 2u : 0u);
     set_groups(x, &c, nA + nB);
     c.tag = WG_TAG_NONE;
     c.chain = true;

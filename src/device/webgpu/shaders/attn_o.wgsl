@@ -45,17 +45,9 @@ fn ldb(i : u32) -> f32 { return 0.0; }
 fn af(i : u32) -> f32 { return bitcast<f32>(atomicLoad(&A[i])); }
 fn ast(i : u32, v : f32) { atomicStore(&A[i], bitcast<u32>(v)); }
 // the projection's input: the attention's output, staged in workgroup memory
-// (p2.a.y is 0; p2.g.x its offset in A, p2.b.x its length), or with p2.g.y
-// 1 (GENRT_WEBGPU_STEP stage 2) loaded from A by each thread as it needs it
+// (p2.a.y is 0; p2.g.x its offset in A, p2.b.x its length)
 var<workgroup> xsh : array<f32, 2048>;
-fn xv4(j : u32) -> vec4<f32> {
-  let b = j * 4u;
-  if (PC.p2.g.y != 0u) {
-    let a = PC.p2.g.x + b;
-    return vec4<f32>(af(a), af(a + 1u), af(a + 2u), af(a + 3u));
-  }
-  return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]);
-}
+fn xv4(j : u32) -> vec4<f32> { let b = j * 4u; return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]); }
 fn xf(i : u32) -> f32 { return xsh[i]; }
 fn nwv4(j : u32) -> vec4<f32> { return vec4<f32>(1.0); }
 fn xnst(i : u32, v : f32) {}
@@ -123,7 +115,6 @@ fn mvx_wait(M : u32, lid : u32) {
   }
   storageBarrier();   // (a control barrier too)
   if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
-  if (PC.p2.g.y != 0u) { return; }
   for (var i = lid; i < PC.p2.b.x; i += 256u) { xsh[i] = af(PC.p2.g.x + i); }
   workgroupBarrier();
 }

@@ -10,9 +10,8 @@
 // the wait resets the counters (x.z, x.z + 1). A: the window of the
 // activations both read and write, with atomics (a workgroup never sees a
 // stale L1 line of another's output); each instance's input vector is staged
-// in workgroup memory (a.y is 0; g.x its offset in A, b.x its length), or
-// with x.w bit 0 (GENRT_WEBGPU_STEP stage 2) loaded from A by each thread as
-// it needs it; x.w bit 1: one barrier before a counter, not two. Each
+// in workgroup memory (a.y is 0; g.x its offset in A, b.x its length); x.w
+// 1 (GENRT_WEBGPU_STEP bar 2): one barrier before a counter, not two. Each
 // instance does exactly mvx's arithmetic: the results equal the two
 // dispatches' bit for bit.
 struct Chain {
@@ -65,12 +64,10 @@ fn ldw_b(seg : u32, i : u32) -> vec4<u32> {
 }
 fn ldq_b(seg : u32, i : u32) -> u32 { return ldw_b(seg, i >> 2u)[i & 3u]; }
 fn ldb_b(i : u32) -> f32 { return 0.0; }
-fn xv4s(j : u32) -> vec4<f32> { let b = j * 4u; return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]); }
-fn xv4d(o : u32, j : u32) -> vec4<f32> { let b = o + j * 4u; return vec4<f32>(af(b), af(b + 1u), af(b + 2u), af(b + 3u)); }
-fn xv4_a(j : u32) -> vec4<f32> { if ((PC.x.w & 1u) != 0u) { return xv4d(PC.p1.g.x, j); } return xv4s(j); }
-fn xv4_b(j : u32) -> vec4<f32> { if ((PC.x.w & 1u) != 0u) { return xv4d(PC.p2.g.x, j); } return xv4s(j); }
-fn xf_a(i : u32) -> f32 { if ((PC.x.w & 1u) != 0u) { return af(PC.p1.g.x + i); } return xsh[i]; }
-fn xf_b(i : u32) -> f32 { if ((PC.x.w & 1u) != 0u) { return af(PC.p2.g.x + i); } return xsh[i]; }
+fn xv4_a(j : u32) -> vec4<f32> { let b = j * 4u; return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]); }
+fn xv4_b(j : u32) -> vec4<f32> { return xv4_a(j); }
+fn xf_a(i : u32) -> f32 { return xsh[i]; }
+fn xf_b(i : u32) -> f32 { return xsh[i]; }
 fn nwv4_a(j : u32) -> vec4<f32> { return vec4<f32>(1.0); }
 fn nwv4_b(j : u32) -> vec4<f32> { return NWB[j]; }
 fn xnst_a(i : u32, v : f32) {}
@@ -81,7 +78,6 @@ fn ost_a(i : u32, v : f32) { ast(i, v); }
 fn ost_b(i : u32, v : f32) { ast(i, v); }
 
 fn stage(lid : u32, off : u32, n : u32) {
-  if ((PC.x.w & 1u) != 0u) { return; }
   for (var i = lid; i < n; i += 256u) { xsh[i] = af(off + i); }
   workgroupBarrier();
 }
@@ -102,7 +98,7 @@ fn mvx_wait_b(M : u32, lid : u32) {
     }
   }
   storageBarrier();   // (a control barrier too)
-  if ((PC.x.w & 2u) == 0u) { workgroupBarrier(); }
+  if (PC.x.w == 0u) { workgroupBarrier(); }
   stage(lid, PC.p2.g.x, PC.p2.b.x);
 }
 
@@ -113,7 +109,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   if (L < PC.x.x) {
     mvx_main_a(L, lid);
     storageBarrier();
-    if ((PC.x.w & 2u) == 0u) { workgroupBarrier(); }
+    if (PC.x.w == 0u) { workgroupBarrier(); }
     if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
     return;
   }

@@ -108,22 +108,15 @@ fn mvx_wait(M : u32, lid : u32) {
     loop {
       if (atomicLoad(&PT[PC.x.z]) >= PC.x.w) { break; }
     }
-    if ((PC.p1.g.w & 4u) == 0u) { count_in(); }
+    if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
+      atomicStore(&PT[PC.x.z + 1u], 0u);
+      atomicStore(&PT[PC.x.z], 0u);
+    }
   }
   storageBarrier();   // (a control barrier too)
   if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
   for (var i = lid; i < PC.p2.b.x; i += 256u) { xsh[i] = af(PC.p2.g.x + i); }
   workgroupBarrier();
-}
-
-// past the wait: the last mvx workgroup resets both counters (with p1.g.w
-// bit 2, GENRT_WEBGPU_STEP late 2, after its product: the atomic's round
-// trip off the wait -> staging path)
-fn count_in() {
-  if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
-    atomicStore(&PT[PC.x.z + 1u], 0u);
-    atomicStore(&PT[PC.x.z], 0u);
-  }
 }
 
 @compute @workgroup_size(256)
@@ -137,7 +130,6 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   let M = L - PC.x.x;
   if (M >= PC.x.y) { return; }
   mvx_main(M, lid);
-  if ((PC.p1.g.w & 4u) != 0u && lid == 0u) { count_in(); }
   if (PC.p0.b.x == 0u) { return; }
   storageBarrier();   // (a control barrier too)
   if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }

@@ -11,7 +11,7 @@
 // activations both read and write, with atomics (a workgroup never sees a
 // stale L1 line of another's output); each instance's input vector is staged
 // in workgroup memory (a.y is 0; g.x its offset in A, b.x its length); x.w
-// bit 0 (GENRT_WEBGPU_STEP bar 2): one barrier before a counter, not two. Each
+// 1 (GENRT_WEBGPU_STEP bar 2): one barrier before a counter, not two. Each
 // instance does exactly mvx's arithmetic: the results equal the two
 // dispatches' bit for bit.
 struct Chain {
@@ -85,15 +85,6 @@ fn stage(lid : u32, off : u32, n : u32) {
 // _a's wait: none, its input staged (the weights' loads are in flight)
 fn mvx_wait_a(L : u32, lid : u32) { stage(lid, PC.p1.g.x, PC.p1.b.x); }
 
-// past _b's wait: the last _b workgroup resets both counters (with x.w bit
-// 1, GENRT_WEBGPU_STEP late 2, after its product)
-fn count_in() {
-  if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
-    atomicStore(&PT[PC.x.z + 1u], 0u);
-    atomicStore(&PT[PC.x.z], 0u);
-  }
-}
-
 // _b's wait: every _a workgroup counted in (the last _b workgroup past it
 // resets the counters), then its input staged
 fn mvx_wait_b(M : u32, lid : u32) {
@@ -101,10 +92,13 @@ fn mvx_wait_b(M : u32, lid : u32) {
     loop {
       if (atomicLoad(&PT[PC.x.z]) >= PC.x.x) { break; }
     }
-    if ((PC.x.w & 2u) == 0u) { count_in(); }
+    if (atomicAdd(&PT[PC.x.z + 1u], 1u) == PC.x.y - 1u) {
+      atomicStore(&PT[PC.x.z + 1u], 0u);
+      atomicStore(&PT[PC.x.z], 0u);
+    }
   }
   storageBarrier();   // (a control barrier too)
-  if ((PC.x.w & 1u) == 0u) { workgroupBarrier(); }
+  if (PC.x.w == 0u) { workgroupBarrier(); }
   stage(lid, PC.p2.g.x, PC.p2.b.x);
 }
 
@@ -115,12 +109,11 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   if (L < PC.x.x) {
     mvx_main_a(L, lid);
     storageBarrier();
-    if ((PC.x.w & 1u) == 0u) { workgroupBarrier(); }
+    if (PC.x.w == 0u) { workgroupBarrier(); }
     if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
     return;
   }
   let M = L - PC.x.x;
   if (M >= PC.x.y) { return; }
   mvx_main_b(M, lid);
-  if ((PC.x.w & 2u) != 0u && lid == 0u) { count_in(); }
 }

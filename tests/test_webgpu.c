@@ -1150,6 +1150,28 @@ static void test_attention_head_groups(void) {
     unsetenv("GENRT_WEBGPU_ATTN_DEC");
 }
 
+/* The decode step's short-path forms (GENRT_WEBGPU_STEP="merge,bar", each
+ * 1: the form before, 2: the new): every combination against the cpu (2, 4
+ * and 6 key splits merged, one head and 3 heads a workgroup; 46 splits, past
+ * the register merge's 8) and the captured layer (attention merging 4
+ * splits, chained o projection, norm tail, mvx2) against the eager ops' bits
+ * over two replays. */
+static void test_step_forms(void) {
+    static const char *const forms[] = {"1,1", "2,1", "1,2", "2,2"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        setenv("GENRT_WEBGPU_STEP", forms[i], 1);
+        printf("  GENRT_WEBGPU_STEP=%s\n", forms[i]);
+        setenv("GENRT_WEBGPU_ATTN_DEC", i % 2 ? "3" : "1", 1);
+        attention_decode_case(64, 400, 380, 9, 3);
+        attention_decode_case(64, 300, 100, 9, 3);
+        unsetenv("GENRT_WEBGPU_ATTN_DEC");
+        if (i == 0 || i == 3) attention_decode_case(128, 3000, 2900, 4, 2);
+        chain_case(i % 2 ? GRT_F32 : GRT_F16, i % 3 != 0, 250, 9, 3, 300);
+        chain_case(GRT_F16, true, 200, 4, 2, 300);
+    }
+    unsetenv("GENRT_WEBGPU_STEP");
+}
+
 /* With the storage binding limit lowered to 64 KiB (GENRT_WEBGPU_MAX_BINDING),
  * weights and embedding tables larger than that are bound in parts and give
  * the CPU backend's results; what cannot be split gets a clear error. */
@@ -1577,6 +1599,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: chain kernels (attn_o, mvx2) replay the eager ops' bits", test_chains);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: decode attention in head groups (GENRT_WEBGPU_ATTN_DEC)", test_attention_head_groups);
+    t_run("webgpu: decode step forms (GENRT_WEBGPU_STEP)", test_step_forms);
     t_run("webgpu: weights and tables split over bindings", test_split_bindings);
     t_run("webgpu: f16 arithmetic on request", test_f16_math);
     t_run("webgpu: embed, all weight types", test_embed_types);

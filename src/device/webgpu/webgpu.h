@@ -23,6 +23,9 @@
  * variant, GENRT_WEBGPU_ATTN_DEC=heads,keys,sg the decode attention's query
  * heads per workgroup (8: all of a KV head's, the form before head groups),
  * shortest key split and subgroup reductions (2: off), see attn_dec_cfg;
+ * GENRT_WEBGPU_STEP=merge,bar the decode step's short-path forms (1: the
+ * form before, 2: the new; attn_dec's split merge in registers, one barrier
+ * before a counter), see step_form;
  * GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_ATTN_ROPE_MERGE /
  * _NO_NORM_MERGE / _NO_ATTN_O_MERGE / _NO_O_NORM_MERGE / _NO_MVX2_MERGE=1
  * turn one capture merge off (the last three: the chain kernels, attn_o.wgsl

@@ -1002,6 +1002,23 @@ void wg_kv_store(grt_device *dev, const grt_tensor *k_cache, const grt_tensor *v
  * least (64..4096, rounded up to whole chunks), sg 1 on, 2 off; 0, absent
  * or out of range: the default. */
 enum { ATTN_MIN_KEYS = 64 };
+
+/* The decode step's short-path forms, each 1 (the form before) or 2:
+ * [0] attn_dec's split merge with every output thread loading all splits'
+ * (m, s) and its value at once (one round trip, no barrier; up to 8 splits,
+ * G * head_dim <= 256), [1] one barrier instead of storageBarrier +
+ * workgroupBarrier before a counter (storageBarrier is a control barrier:
+ * attn_dec, attn_o, mvx2) and none after attn_dec's one-head output stage.
+ * H100, SmolLM2 f16 captured: merge +2.5%, barriers +0.8% (see
+ * bench/results/webgpu-step-2026-11-25.md; reading the chains' inputs from
+ * A unstaged lost 33%). GENRT_WEBGPU_STEP="merge,bar" sets them; 0, absent
+ * or out of range: the default. */
+static const uint32_t STEP_DEFAULT[2] = {2, 2};
+static uint32_t step_form(int i) {
+    uint32_t v = env_u32("GENRT_WEBGPU_STEP", i);
+    return v == 1 || v == 2 ? v : STEP_DEFAULT[i];
+}
+
 static void attn_dec_cfg(uint32_t G, uint32_t hd, uint32_t *gw, uint32_t *cps, uint32_t *sgr) {
     uint32_t eh = env_u32("GENRT_WEBGPU_ATTN_DEC", 0), ek = env_u32("GENRT_WEBGPU_ATTN_DEC", 1);
     *sgr = env_u32("GENRT_WEBGPU_ATTN_DEC", 2) != 2;
@@ -1054,6 +1071,7 @@ static bool attn_dec(grt_device *dev, const wg_binding *b, const params *p, grt_
     pd.w[20] = Gkv / G;
     pd.w[21] = cps;
     pd.w[22] = sgr && x->sg_on && x->sg_cluster >= 4;
+    pd.w[23] = (step_form(0) == 2 ? 1u : 0u) | (step_form(1) == 2 ? 2u : 0u);
     WGPUComputePipeline pipe = get_pipe3(dev, SH_ATTN_DEC, shared, hd / 4, G);
     x->rec_tag = WG_TAG_ATTN_DEC;
     uint32_t cfg[7] = {shared, hd / 4, G, 0, 0, 0, 0};
@@ -1748,6 +1766,7 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nB;
     cx[2] = WG_ATT_COUNTERS - 5; /* (x.z, x.z + 1) */
+    cx[3] = step_form(1) == 2;
     set_groups(x, &c, nA + nB);
     c.tag = WG_TAG_NONE;
     c.chain = true;

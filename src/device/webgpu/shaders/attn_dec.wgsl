@@ -16,7 +16,8 @@
 // state off   c: n_heads, n_kv_heads, head_dim, max_ctx   d: window, NS
 // (splits dispatched), partials off, counters off (words of PT: a unit's
 // split counters, then with ROPE and HGN > 1 a (row, KV head)'s k counters)
-// g: HGN, CPS (0 read as 1), subgroup reductions (G 1: on if not 0)
+// g: HGN, CPS (0 read as 1), subgroup reductions (G 1: on if not 0), step
+// flags (GENRT_WEBGPU_STEP: 1 the merge in registers, 2 fewer barriers)
 // f.x: scale. Workgroups: units x NS.
 // One token per sequence (n_rows == n_seqs); head_dim == 4 * HD4, HD4 % 4 == 0;
 // G <= 8, G * head_dim <= 2048.
@@ -295,7 +296,8 @@ fn attn_main(L : u32, lid : u32) {
         atomicStore(&PT[pb + 2u * G + g * hd + lid], bitcast<u32>(o));
       }
     }
-    workgroupBarrier();
+    // (one head: nothing below reads red before another barrier)
+    if (G > 1u || (P.g.w & 2u) == 0u) { workgroupBarrier(); }
   }
   let kc = P.d.w + nu + rk;
   let nk = u32(nsa) * HGN;
@@ -319,8 +321,8 @@ fn attn_main(L : u32, lid : u32) {
     atomicStore(&PT[pb + lid], bitcast<u32>(mrun[lid]));
     atomicStore(&PT[pb + G + lid], bitcast<u32>(lrun[lid]));
   }
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if ((P.g.w & 2u) == 0u) { workgroupBarrier(); }
   if (lid == 0u) {
     let c = P.d.w + un;
     let old = atomicAdd(&PT[c], 1u);
@@ -335,8 +337,41 @@ fn attn_main(L : u32, lid : u32) {
     return;
   }
 
-  // the merge: every split's (m, s) at once, then one weight per (split, head)
   let n = u32(nsa);
+  if ((P.g.w & 1u) != 0u && n <= 8u && G * hd <= 256u) {
+    // the merge in registers: each output thread loads every split's (m, s)
+    // of its head and its value at once (one round trip, no barrier), then
+    // the same weights and sums as below (same bits)
+    if (lid < G * hd) {
+      let g = lid / hd;
+      var mv : array<f32, 8>;
+      var sv : array<f32, 8>;
+      var av : array<f32, 8>;
+      for (var i = 0u; i < 8u; i++) {
+        let b = pb0 + min(i, n - 1u) * ps;
+        mv[i] = bitcast<f32>(atomicLoad(&PT[b + g]));
+        sv[i] = bitcast<f32>(atomicLoad(&PT[b + G + g]));
+        av[i] = bitcast<f32>(atomicLoad(&PT[b + 2u * G + lid]));
+      }
+      var M = NEG_INF;
+      for (var i = 0u; i < 8u; i++) { if (i < n) { M = max(M, mv[i]); } }
+      var tot = 0.0;
+      for (var i = 0u; i < 8u; i++) { if (i < n) { tot += exp(mv[i] - M) * sv[i]; } }
+      var inv = 0.0;
+      if (tot > 0.0) { inv = 1.0 / tot; }
+      var v = 0.0;
+      for (var i = 0u; i < 8u; i++) { if (i < n) { v += (exp(mv[i] - M) * inv) * av[i]; } }
+      aout(oo + lid, v);
+    }
+    if (ROPE) {
+      rope_store_q(lid, qo);
+      if (!kw) { rope_store_k(lid, ko, kat, pos, maxc); }
+    }
+    att_done(lid);
+    if ((fl & 2u) != 0u) { rope_store_k(lid, ko, kat, pos, maxc); }
+    return;
+  }
+  // the merge: every split's (m, s) at once, then one weight per (split, head)
   for (var e = lid; e < n * 2u * G; e += 256u) {
     red[e] = bitcast<f32>(atomicLoad(&PT[pb0 + (e / (2u * G)) * ps + e % (2u * G)]));
   }

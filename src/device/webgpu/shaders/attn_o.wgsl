@@ -57,8 +57,8 @@ fn aout(i : u32, v : f32) { ast(i, v); }
 fn qld(i : u32) -> f32 { return af(i); }
 fn qst(i : u32, v : f32) { ast(i, v); }
 fn att_done(lid : u32) {
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
   if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
 }
 
@@ -113,8 +113,8 @@ fn mvx_wait(M : u32, lid : u32) {
       atomicStore(&PT[PC.x.z], 0u);
     }
   }
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
   for (var i = lid; i < PC.p2.b.x; i += 256u) { xsh[i] = af(PC.p2.g.x + i); }
   workgroupBarrier();
 }
@@ -131,8 +131,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   if (M >= PC.x.y) { return; }
   mvx_main(M, lid);
   if (PC.p0.b.x == 0u) { return; }
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if ((PC.p1.g.w & 2u) == 0u) { workgroupBarrier(); }
   if (lid == 0u) {
     var last = 0u;
     if (atomicAdd(&PT[PC.x.z + 2u], 1u) == PC.x.y - 1u) {

@@ -10,14 +10,15 @@
 // the wait resets the counters (x.z, x.z + 1). A: the window of the
 // activations both read and write, with atomics (a workgroup never sees a
 // stale L1 line of another's output); each instance's input vector is staged
-// in workgroup memory (a.y is 0; g.x its offset in A, b.x its length). Each
+// in workgroup memory (a.y is 0; g.x its offset in A, b.x its length); x.w
+// 1 (GENRT_WEBGPU_STEP bar 2): one barrier before a counter, not two. Each
 // instance does exactly mvx's arithmetic: the results equal the two
 // dispatches' bit for bit.
 struct Chain {
   p0 : Params,   // (unused)
   p1 : Params,   // instance _a
   p2 : Params,   // instance _b
-  x : vec4<u32>, // _a workgroups, _b workgroups, counter (PT), -
+  x : vec4<u32>, // _a workgroups, _b workgroups, counter (PT), forms
 };
 @group(0) @binding(0) var<uniform> PC : Chain;
 @group(0) @binding(1) var<storage, read_write> A : array<atomic<u32>>;
@@ -96,8 +97,8 @@ fn mvx_wait_b(M : u32, lid : u32) {
       atomicStore(&PT[PC.x.z], 0u);
     }
   }
-  storageBarrier();
-  workgroupBarrier();
+  storageBarrier();   // (a control barrier too)
+  if (PC.x.w == 0u) { workgroupBarrier(); }
   stage(lid, PC.p2.g.x, PC.p2.b.x);
 }
 
@@ -108,7 +109,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : v
   if (L < PC.x.x) {
     mvx_main_a(L, lid);
     storageBarrier();
-    workgroupBarrier();
+    if (PC.x.w == 0u) { workgroupBarrier(); }
     if (lid == 0u) { atomicAdd(&PT[PC.x.z], 1u); }
     return;
   }

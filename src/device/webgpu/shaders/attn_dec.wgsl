@@ -103,6 +103,18 @@ fn tree(lid : u32, use_max : bool) {
   workgroupBarrier();
 }
 
+// After a merged output: the rotated q back (and k, when no k counter
+// decides it), the chain's signal, then k if this workgroup counted k last
+// (fl & 2).
+fn merged_tail(lid : u32, qo : u32, ko : u32, kat : u32, pos : i32, maxc : i32, kw : bool, fl : u32) {
+  if (ROPE) {
+    rope_store_q(lid, qo);
+    if (!kw) { rope_store_k(lid, ko, kat, pos, maxc); }
+  }
+  att_done(lid);
+  if ((fl & 2u) != 0u) { rope_store_k(lid, ko, kat, pos, maxc); }
+}
+
 // The kernel for workgroup L of the dispatch.
 fn attn_main(L : u32, lid : u32) {
   let nh = P.c.x; let nkv = P.c.y; let maxc = i32(P.c.w); let NS = P.d.y;
@@ -363,12 +375,7 @@ fn attn_main(L : u32, lid : u32) {
       for (var i = 0u; i < 8u; i++) { if (i < n) { v += (exp(mv[i] - M) * inv) * av[i]; } }
       aout(oo + lid, v);
     }
-    if (ROPE) {
-      rope_store_q(lid, qo);
-      if (!kw) { rope_store_k(lid, ko, kat, pos, maxc); }
-    }
-    att_done(lid);
-    if ((fl & 2u) != 0u) { rope_store_k(lid, ko, kat, pos, maxc); }
+    merged_tail(lid, qo, ko, kat, pos, maxc, kw, fl);
     return;
   }
   // the merge: every split's (m, s) at once, then one weight per (split, head)
@@ -392,10 +399,5 @@ fn attn_main(L : u32, lid : u32) {
     for (var i = 0u; i < n; i++) { v += sc[i * G + g] * bitcast<f32>(atomicLoad(&PT[pb0 + i * ps + 2u * G + e])); }
     aout(oo + e, v);
   }
-  if (ROPE) {
-    rope_store_q(lid, qo);
-    if (!kw) { rope_store_k(lid, ko, kat, pos, maxc); }
-  }
-  att_done(lid);
-  if ((fl & 2u) != 0u) { rope_store_k(lid, ko, kat, pos, maxc); }
+  merged_tail(lid, qo, ko, kat, pos, maxc, kw, fl);
 }

@@ -968,7 +968,10 @@ static void test_ffn(void) {
     for (size_t ti = 0; ti < sizeof g_wtypes / sizeof g_wtypes[0]; ti++) {
         grt_dtype t = g_wtypes[ti];
         CHECK(ffn_case(t, 1, 512, 1536, false, 0, 2, false)); /* paired */
-        CHECK(ffn_case(t, 1, 256, 1056, true, 1, 3, true));   /* paired over the gate, bias, down rows of 1056, captured */
+        /* paired over the gate, bias, down rows of 1056, captured; on CUDA Q4_0
+         * rows of 256 take k_mvq at 4 rows a warp, which declines the pair:
+         * the GLU then goes to the down GEMV's prologue */
+        CHECK(ffn_case(t, 1, 256, 1056, true, 1, 3, true));
         CHECK(ffn_case(t, 2, 256, 512, false, 1, 2, false));  /* two rows: the down GEMV's prologue */
         CHECK(ffn_case(t, 1, 256, 512, false, 2, 2, false));  /* GLU over up: the down GEMV's prologue */
     }

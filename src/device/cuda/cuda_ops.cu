@@ -1528,8 +1528,10 @@ static int mvq_rows(const cuda_ctx *c, int T, int64_t K) {
     return nu >= 16 ? 2 : 4;
 }
 
+/* Returns whether the kernel also wrote a.glu_out (a gate / up pair at
+ * two rows a warp); otherwise glu_out is left for the caller. */
 template <int T, int R>
-static void launch_mvq(grt_device *dev, const mv_args &a0) {
+static bool launch_mvq(grt_device *dev, const mv_args &a0) {
     cuda_ctx *c = cuda_ctx_of(dev);
     mv_args a = a0;
     int64_t rows = 0;
@@ -1541,19 +1543,23 @@ static void launch_mvq(grt_device *dev, const mv_args &a0) {
     a.vec_stage = c->mv_vec_stage;
     a.late = a0.late && c->pdl;
     if constexpr (R == 1)
-        if (a.glu_out) { /* glu_pairs chose it: G is 2 */
+        if (a.glu_out && G == 2 && a.n_mats == 2) {
             launch_wave(dev, k_mvq<T, 1, 2, 2, true>, mvq_smem(a, 1), 0, a);
             c->prev_late = a.late;
-            return;
+            return true;
         }
+    a.glu_out = NULL;
     if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
     else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
     else launch_mvq_g<T, R, 4>(dev, a);
     c->prev_late = a.late;
+    return false;
 }
 
+/* False when the weights do not suit the pipelined kernels; *glu says
+ * whether the kernel also wrote a.glu_out (float gate / up rows at U 4). */
 template <int R>
-static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
+static bool launch_mvp(grt_device *dev, const mv_args &a0, int T, bool *glu) {
     mv_args a = a0;
     a.split = cuda_ctx_of(dev)->mv_split ? pick_split(dev, a, T) : 1;
     a.vec_stage = cuda_ctx_of(dev)->mv_vec_stage;
@@ -1562,8 +1568,9 @@ static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     cuda_ctx *c = cuda_ctx_of(dev);
     a.late = (T == GRT_F32 || T == GRT_F16 || T == GRT_BF16) && a0.late && c->pdl;
+    bool flt = T == GRT_F32 || T == GRT_F16 || T == GRT_BF16;
     if constexpr (R == 1)
-        if (a.glu_out) { /* glu_pairs chose it: U is 4; a warp takes a gate row and its up row */
+        if (a.glu_out && flt && c->mv_u == 4 && a.n_mats == 2) { /* a warp takes a gate row and its up row */
             a.split = 1;
             a.blk[1] = a.blk[2] = (unsigned)((a.m[0].N + MV_WARPS - 1) / MV_WARPS);
             switch (T) {
@@ -1572,8 +1579,10 @@ static bool launch_mvp(grt_device *dev, const mv_args &a0, int T) {
             default: launch_wave(dev, k_mvp_float<GRT_BF16, 1, 4, true>, smem, 0, a); break;
             }
             c->prev_late = a.late;
+            *glu = true;
             return true;
         }
+    a.glu_out = NULL;
     switch (T) {
     case GRT_F32: launch_wave(dev, k_mvp_float<GRT_F32, R, 4>, smem, 0, a); break;
     case GRT_F16: launch_wave(dev, k_mvp_float<GRT_F16, R, 4>, smem, 0, a); break;
@@ -1609,20 +1618,22 @@ static void launch_staged(grt_device *dev, KF k, unsigned grid, size_t smem, con
     launch(dev, k, dim3(grid), dim3(MV_WARPS * 32), smem, a);
 }
 
+/* Returns whether the kernel chosen also wrote a.glu_out (a gate / up
+ * pair, see glu_pairs); the kernels that do not pair never touch it. */
 template <int R>
-static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
+static bool launch_mv(grt_device *dev, const mv_args &a0, int T, bool aligned) {
+    mv_args a = a0;
     unsigned grid = a.blk[a.n_mats];
-    if (a.pk && aligned && (size_t)R * a.K * 4 <= MV_STAGE_MAX) {
-        if (T == GRT_Q8_0) launch_mvq<GRT_Q8_0, R>(dev, a);
-        else launch_mvq<GRT_Q4_0, R>(dev, a);
-        return;
-    }
+    if (a.pk && aligned && (size_t)R * a.K * 4 <= MV_STAGE_MAX)
+        return T == GRT_Q8_0 ? launch_mvq<GRT_Q8_0, R>(dev, a) : launch_mvq<GRT_Q4_0, R>(dev, a);
+    bool glu = false;
+    if (aligned && !a.pk && cuda_ctx_of(dev)->mv_pipe && launch_mvp<R>(dev, a, T, &glu)) return glu;
+    a.glu_out = NULL;
     /* packed weights with an unaligned or too long input come here unfused */
     if (!aligned || a.pk) {
         launch(dev, k_mv_generic, dim3(grid), dim3(MV_WARPS * 32), 0, a, T, R);
-        return;
+        return false;
     }
-    if (cuda_ctx_of(dev)->mv_pipe && launch_mvp<R>(dev, a, T)) return;
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     /* A staged input is worth reusing: blocks loop over rows, a few waves. */
     unsigned cap = (unsigned)cuda_ctx_of(dev)->n_sm * 8;
@@ -1634,14 +1645,15 @@ static void launch_mv(grt_device *dev, const mv_args &a, int T, bool aligned) {
     case GRT_Q8_0: launch_staged(dev, k_mv_qraw<GRT_Q8_0, R>, grid, smem, a); break;
     case GRT_Q4_0: launch_staged(dev, k_mv_qraw<GRT_Q4_0, R>, grid, smem, a); break;
     }
+    return false;
 }
 
-static void launch_mv_rows(grt_device *dev, const mv_args &a, int T, int R, bool aligned) {
+static bool launch_mv_rows(grt_device *dev, const mv_args &a, int T, int R, bool aligned) {
     switch (R) {
-    case 1: launch_mv<1>(dev, a, T, aligned); break;
-    case 2: launch_mv<2>(dev, a, T, aligned); break;
-    case 3: launch_mv<3>(dev, a, T, aligned); break;
-    default: launch_mv<4>(dev, a, T, aligned); break;
+    case 1: return launch_mv<1>(dev, a, T, aligned);
+    case 2: return launch_mv<2>(dev, a, T, aligned);
+    case 3: return launch_mv<3>(dev, a, T, aligned);
+    default: return launch_mv<4>(dev, a, T, aligned);
     }
 }
 
@@ -2579,17 +2591,20 @@ static bool overlaps(const grt_tensor *a, const grt_tensor *b) {
 
 static void launch_rope_kv(grt_device *dev, const cuda_pend *p);
 
-void cuda_flush(grt_device *dev) {
+/* Launches the held op; true when it was a matmul group that also wrote
+ * its GLU output (mv_args.glu_out). */
+static bool flush_held(grt_device *dev) {
     cuda_ctx *c = cuda_ctx_of(dev);
     cuda_pend *p = c->pend;
-    if (!p || p->kind == PEND_NONE) return;
+    if (!p || p->kind == PEND_NONE) return false;
     int kind = p->kind;
     p->kind = PEND_NONE;
+    bool glu = false;
     switch (kind) {
     case PEND_NORM: direct_rmsnorm(dev, &p->out, &p->in, &p->w, p->n_rows, p->dim, p->eps); break;
     case PEND_GLU: direct_glu(dev, &p->out, &p->in, &p->up, p->n_rows, p->dim, p->act); break;
     case PEND_MM:
-        launch_mv_rows(dev, p->mv, p->T, p->R, true);
+        glu = launch_mv_rows(dev, p->mv, p->T, p->R, true);
         cuda_check_launch(dev, "matmul");
         break;
     case PEND_ROPE_KV: launch_rope_kv(dev, p); break;
@@ -2598,7 +2613,10 @@ void cuda_flush(grt_device *dev) {
             direct_rope(dev, &p->rx[i], &p->rf, &p->rst, p->rows, p->rheads[i], p->hd, p->rot, p->inter);
         break;
     }
+    return glu;
 }
+
+void cuda_flush(grt_device *dev) { flush_held(dev); }
 
 static bool fusing(grt_device *dev) { return cuda_ctx_of(dev)->fuse; }
 
@@ -2619,12 +2637,12 @@ static bool overlaps_ptr(const grt_tensor *t, const void *p, size_t n) {
     return p && a0 < b0 + n && b0 < a0 + grt_tensor_nbytes(t);
 }
 
-/* Whether the held matmul group is a gate / up pair that can compute
+/* Whether the held matmul group is a gate / up pair that may compute
  * out = act(gate) * up as well (mv_args.glu_out): one input row, the two
- * matrices alike, not accumulating, and a GEMV that pairs rows (k_mvq at
- * two rows a warp, k_mvp_float at U 4); out apart from everything the
- * group reads or writes, or exactly over the gate (as the forward pass
- * issues it: the thread that wrote gate[n] then writes out[n]). */
+ * matrices alike, not accumulating; out apart from everything the group
+ * reads or writes, or exactly over the gate (as the forward pass issues
+ * it: the thread that wrote gate[n] then writes out[n]). Whether the GEMV
+ * it gets pairs rows is launch_mv's choice, which it reports. */
 static bool glu_pairs(grt_device *dev, const cuda_pend *p, const grt_tensor *out, const grt_tensor *gate,
                       const grt_tensor *up, int64_t n_rows, int64_t n_ff) {
     cuda_ctx *c = cuda_ctx_of(dev);
@@ -2637,8 +2655,7 @@ static bool glu_pairs(grt_device *dev, const cuda_pend *p, const grt_tensor *out
     if (overlaps(out, &p->lin) || (overlaps(out, &p->outs[0]) && !over_gate) || overlaps(out, &p->outs[1]) ||
         overlaps_ptr(out, a.x, (size_t)a.K * 4) || overlaps_ptr(out, a.pw, (size_t)a.K * 4))
         return false;
-    if (a.pk) return (size_t)a.K * 4 <= MV_STAGE_MAX && mvq_rows(c, p->T, a.K) == 2;
-    return c->mv_pipe && c->mv_u == 4 && (p->T == GRT_F32 || p->T == GRT_F16 || p->T == GRT_BF16);
+    return true;
 }
 
 void cuda_op_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, const grt_tensor *up,
@@ -2647,8 +2664,8 @@ void cuda_op_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate,
     if (glu_pairs(dev, p, out, gate, up, n_rows, n_ff)) {
         p->mv.glu_out = (float *)tptr(out);
         p->mv.glu_act = act;
-        cuda_flush(dev);
-        return;
+        if (flush_held(dev)) return;
+        /* the GEMV did not pair: the GLU goes on as below (gate and up are written) */
     }
     cuda_flush(dev);
     if (fusing(dev) && n_rows <= 4 && (size_t)(n_rows * n_ff) * 4 <= MV_STAGE_MAX && !overlaps(out, up)) {

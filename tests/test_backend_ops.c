@@ -334,6 +334,19 @@ static void test_matmul(void) {
                 }
                 if (bad > 5) break;
             }
+    /* one row on GGUF-layout blocks (K % 256 != 0: never packed; CUDA's
+     * k_mvq GG takes K % 64 == 0 on 4-aligned weights): one block pair (K
+     * 64), rows under a warp, partial and several rounds (K 1088: 68 Q8_0
+     * units), weights 2 mod 4 into the buffer (another kernel); prepared or
+     * not. {K, N, weight offset} */
+    const int64_t g1[][3] = {{64, 5, 0}, {576, 3, 0}, {576, 300, 2}, {1088, 77, 0}, {1600, 130, 0}, {1600, 9, 2}, {1088, 1, 0}};
+    for (size_t ti = 3; ti < 5; ti++)
+        for (size_t i = 0; i < sizeof g1 / sizeof g1[0]; i++) {
+            bool ok = matmul_case_t(g_wtypes[ti], 1, g1[i][0], g1[i][1], i % 2 == 0, i % 3 == 1, (i % 2) * 16, i % 2 == 1,
+                                    0, (size_t)g1[i][2]);
+            n++;
+            bad += !ok;
+        }
     /* float weights with K not a multiple of 8 (unaligned rows) */
     for (size_t ti = 0; ti < 3; ti++) {
         bool ok = matmul_case(g_wtypes[ti], 1, 13, 29, true, false, 4) && matmul_case(g_wtypes[ti], 3, 44, 7, false, true, 0);
@@ -968,14 +981,15 @@ static void test_ffn(void) {
     for (size_t ti = 0; ti < sizeof g_wtypes / sizeof g_wtypes[0]; ti++) {
         grt_dtype t = g_wtypes[ti];
         CHECK(ffn_case(t, 1, 512, 1536, false, 0, 2, false)); /* paired */
-        /* paired over the gate, bias, down rows of 1056, captured; on CUDA Q4_0
-         * rows of 256 take k_mvq at 4 rows a warp, which declines the pair:
-         * the GLU then goes to the down GEMV's prologue */
+        /* paired over the gate, bias, down rows of 1056, captured (on CUDA,
+         * GENRT_CUDA_QG=1 makes the packed GEMV decline the pair: the GLU
+         * then goes to the down GEMV's prologue) */
         CHECK(ffn_case(t, 1, 256, 1056, true, 1, 3, true));
         CHECK(ffn_case(t, 2, 256, 512, false, 1, 2, false));  /* two rows: the down GEMV's prologue */
         CHECK(ffn_case(t, 1, 256, 512, false, 2, 2, false));  /* GLU over up: the down GEMV's prologue */
     }
     CHECK(ffn_case(GRT_Q8_0, 1, 576, 1536, false, 1, 2, true)); /* rows of 576: not packed */
+    CHECK(ffn_case(GRT_Q4_0, 1, 576, 1536, true, 1, 2, true));  /* (CUDA: 4 rows a warp, paired) */
     CHECK(ffn_case(GRT_Q4_0, 1, 2048, 8192, false, 1, 1, false)); /* 1B shape */
     CHECK(ffn_case(GRT_BF16, 1, 2048, 8192, false, 1, 1, false));
 }

@@ -502,6 +502,7 @@ extern "C" grt_status grt_cuda_device_open(const grt_device_options *opts, grt_d
     c->pro_share = env_flag("GENRT_CUDA_PROSHARE", true);
     c->mvq_g = env_int("GENRT_CUDA_QG", 0, INT_MIN, INT_MAX);
     c->glu_pair = env_flag("GENRT_CUDA_GLUPAIR", true);
+    c->mv_gguf = env_flag("GENRT_CUDA_GGUF_MV", true);
     c->attn_fuse = env_flag("GENRT_CUDA_AFUSE", true);
     c->attn_keys = env_int("GENRT_CUDA_AKEYS", 256, 1, INT_MAX);
     c->attn_stage = env_int("GENRT_CUDA_ASTAGE", 1 << 20, 0, INT_MAX);

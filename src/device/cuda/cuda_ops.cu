@@ -1214,19 +1214,29 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
     float ss[R];
 #pragma unroll
     for (int r = 0; r < R; r++) ss[r] = 0;
-    for (int64_t t0 = threadIdx.x; t0 < n8; t0 += 2 * nt) {
+    /* whole warps go round (their shuffles take every lane); a group of
+     * four is wholly in or out, as K % 32 == 0 */
+    int64_t n8w = (n8 + 31) & ~(int64_t)31;
+    for (int64_t t0 = threadIdx.x; t0 < n8w; t0 += 2 * nt) {
         float v[2][8], sq[2];
 #pragma unroll
-        for (int j = 0; j < 2; j++)
+        for (int j = 0; j < 2; j++) {
             if (t0 + j * nt < n8) mvq_in8<true>(a, t0 + j * nt, vec, NULL, v[j], sq[j]);
+            else {
+#pragma unroll
+                for (int i = 0; i < 8; i++) v[j][i] = 0;
+                sq[j] = 0;
+            }
+        }
 #pragma unroll
         for (int j = 0; j < 2; j++) {
             int64_t t = t0 + j * nt;
-            if (t >= n8) break;
+            if (t0 - threadIdx.x + j * nt >= n8) break; /* block-uniform: no thread is in */
+            bool in = t < n8;
             int row = (int)(t * 8 / K);
 #pragma unroll
             for (int r = 0; r < R; r++)
-                if (r == row) ss[r] += sq[j];
+                if (in && r == row) ss[r] += sq[j];
             float am = 0;
 #pragma unroll
             for (int i = 0; i < 8; i++) am = fmaxf(am, fabsf(v[j][i]));
@@ -1241,9 +1251,10 @@ static __device__ void mvq_stage(const mv_args &a, int8_t *xq, int2 *xs) {
                 sum += q;
                 w[i / 4] |= (uint32_t)(q & 0xff) << (8 * (i % 4));
             }
-            *(uint2 *)(xq + t * 8) = make_uint2(w[0], w[1]);
             sum += __shfl_xor_sync(0xffffffffu, sum, 1);
             sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            if (!in) continue;
+            *(uint2 *)(xq + t * 8) = make_uint2(w[0], w[1]);
             if (!norm) d = __half2float(__float2half_rn(d));
             if ((t & 3) == 0) xs[t >> 2] = make_int2(__float_as_int(d), sum);
         }
@@ -1293,8 +1304,12 @@ static size_t mvq_smem(const mv_args &a, int R) { return (size_t)R * a.K + (size
  * block through the sum of the x quants. P (paired GLU, one input row, G
  * even): the list interleaves the gate and up rows (gate n, up n, ...), so
  * a row group's lanes of gate n and up n meet in one shuffle and write
- * act(gate[n]) * up[n] too. */
-template <int T, int R, int G, int D, bool P = false>
+ * act(gate[n]) * up[n] too. GG: the weights are in GGUF layout, not
+ * packed (rows of K % 256 != 0, such as SmolLM2's 576: cuda_pack skips
+ * them); rows 4-byte aligned (K % 64 == 0), a unit's 16 quant bytes come
+ * as five aligned words shifted into place (blocks are 2-byte aligned)
+ * and its scale as a 2-byte load. */
+template <int T, int R, int G, int D, bool P = false, bool GG = false>
 static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a) {
     static_assert(!P || (R == 1 && G % 2 == 0), "the paired GLU takes one input row and pairs of rows");
     if (!a.late) pdl_launch();
@@ -1324,7 +1339,18 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int g = r * LPG * U + li + LPG * u;
-            if (valid && g < nu) {
+            if (valid && g < nu && GG) {
+                /* unit g: half g % QW of GGUF block g / QW (Q4_0: the block) */
+                const uint8_t *blk = wr + (unsigned)(g / QW) * (SBB / 8);
+                uintptr_t qp = (uintptr_t)(blk + 2 + 16 * (g % QW));
+                const uint32_t *wp = (const uint32_t *)(qp & ~(uintptr_t)3);
+                unsigned sh = (unsigned)(qp & 3) * 8;
+                uint32_t w0 = __ldg(wp), w1 = __ldg(wp + 1), w2 = __ldg(wp + 2), w3 = __ldg(wp + 3);
+                uint32_t w4 = sh ? __ldg(wp + 4) : 0; /* aligned: no word past the unit */
+                dst[u] = make_uint4(__funnelshift_r(w0, w1, sh), __funnelshift_r(w1, w2, sh),
+                                    __funnelshift_r(w2, w3, sh), __funnelshift_r(w3, w4, sh));
+                dd[u] = __ldg((const unsigned short *)blk);
+            } else if (valid && g < nu) {
                 const uint8_t *sb = wr + (unsigned)(g / (8 * QW)) * SBB;
                 unsigned j = (unsigned)(g % (8 * QW));
                 dst[u] = __ldg((const uint4 *)(sb + 16) + j);
@@ -1492,6 +1518,19 @@ static int pick_split(grt_device *dev, const mv_args &a, int T) {
     return S;
 }
 
+/* Whether k_mvq takes these GGUF-layout Q8_0 / Q4_0 rows (GG): every row
+ * 4-byte aligned (K % 64 == 0: an even number of 2-mod-4-byte blocks), the
+ * int8 input in shared memory. (Rows of whole superblocks, 16-aligned, are
+ * packed by prepare_weight or go to k_mvp_quant.) */
+static bool gguf_rows4(grt_device *dev, const mv_args &a, int T) {
+    if ((T != GRT_Q8_0 && T != GRT_Q4_0) || a.pk || !cuda_ctx_of(dev)->mv_gguf || a.K % 64 != 0 ||
+        (size_t)a.K * 4 > MV_STAGE_MAX)
+        return false;
+    for (int i = 0; i < a.n_mats; i++)
+        if ((uintptr_t)a.m[i].w % 4 != 0 || a.m[i].w_row % 4 != 0) return false;
+    return true;
+}
+
 template <int T, int R>
 static void launch_quant(grt_device *dev, const mv_args &a) {
     bool dp = cuda_ctx_of(dev)->mv_dp4a && (size_t)R * a.K * 4 <= MV_STAGE_MAX; /* int8 input fits */
@@ -1512,25 +1551,29 @@ static void launch_quant(grt_device *dev, const mv_args &a) {
 /* The packed GEMV: rows per warp G so a round (32 / G lanes x 4 units) is
  * at most a row; one wave of blocks; 2 rounds in flight per warp (3 spill
  * at 128 registers, the cap for 2 blocks per SM). */
-template <int T, int R, int G>
+template <int T, int R, int G, bool GG>
 static void launch_mvq_g(grt_device *dev, const mv_args &a) {
-    launch_wave(dev, k_mvq<T, R, G, 2>, mvq_smem(a, R), 0, a);
+    launch_wave(dev, k_mvq<T, R, G, 2, false, GG>, mvq_smem(a, R), 0, a);
 }
 
 /* Rows per warp of k_mvq for rows of K elements. Llama-1B decode on the
  * H100, merged main c17b043, same call, 3 runs each: G 2 against G 1 for
  * rows of >= 32 units: Q4_0 1330 vs 1298 tok/s, Q8_0 1095 vs 1081 (G 4:
  * 1217 / 947). (Measured alone, before the attention's early cache loads
- * were merged, G 1 had read best.) */
+ * were merged, G 1 had read best.) Rows of at most 32 units fill a round
+ * at G 4 (8 lanes x 4 units) and would leave most lanes idle at G 2:
+ * SmolLM2 Q4_0 (K 576: 18 units) 1481 vs 1410 tok/s; its Q8_0 rows (36
+ * units) read best at G 2, 1425 vs 1407. */
 static int mvq_rows(const cuda_ctx *c, int T, int64_t K) {
     int64_t nu = K / 32 * (T == GRT_Q4_0 ? 1 : 2);
     if (c->mvq_g == 1 || c->mvq_g == 2 || c->mvq_g == 4) return c->mvq_g;
-    return nu >= 16 ? 2 : 4;
+    return nu > 32 ? 2 : 4;
 }
 
 /* Returns whether the kernel also wrote a.glu_out (a gate / up pair at
- * two rows a warp); otherwise glu_out is left for the caller. */
-template <int T, int R>
+ * two or four rows a warp); otherwise glu_out is left for the caller. GG:
+ * GGUF layout (see k_mvq). */
+template <int T, int R, bool GG = false>
 static bool launch_mvq(grt_device *dev, const mv_args &a0) {
     cuda_ctx *c = cuda_ctx_of(dev);
     mv_args a = a0;
@@ -1543,15 +1586,16 @@ static bool launch_mvq(grt_device *dev, const mv_args &a0) {
     a.vec_stage = c->mv_vec_stage;
     a.late = a0.late && c->pdl;
     if constexpr (R == 1)
-        if (a.glu_out && G == 2 && a.n_mats == 2) {
-            launch_wave(dev, k_mvq<T, 1, 2, 2, true>, mvq_smem(a, 1), 0, a);
+        if (a.glu_out && G != 1 && a.n_mats == 2) {
+            if (G == 2) launch_wave(dev, k_mvq<T, 1, 2, 2, true, GG>, mvq_smem(a, 1), 0, a);
+            else launch_wave(dev, k_mvq<T, 1, 4, 2, true, GG>, mvq_smem(a, 1), 0, a);
             c->prev_late = a.late;
             return true;
         }
     a.glu_out = NULL;
-    if (G == 1) launch_mvq_g<T, R, 1>(dev, a);
-    else if (G == 2) launch_mvq_g<T, R, 2>(dev, a);
-    else launch_mvq_g<T, R, 4>(dev, a);
+    if (G == 1) launch_mvq_g<T, R, 1, GG>(dev, a);
+    else if (G == 2) launch_mvq_g<T, R, 2, GG>(dev, a);
+    else launch_mvq_g<T, R, 4, GG>(dev, a);
     c->prev_late = a.late;
     return false;
 }
@@ -1628,6 +1672,9 @@ static bool launch_mv(grt_device *dev, const mv_args &a0, int T, bool aligned) {
         return T == GRT_Q8_0 ? launch_mvq<GRT_Q8_0, R>(dev, a) : launch_mvq<GRT_Q4_0, R>(dev, a);
     bool glu = false;
     if (aligned && !a.pk && cuda_ctx_of(dev)->mv_pipe && launch_mvp<R>(dev, a, T, &glu)) return glu;
+    if constexpr (R == 1)
+        if (aligned && gguf_rows4(dev, a, T))
+            return T == GRT_Q8_0 ? launch_mvq<GRT_Q8_0, 1, true>(dev, a) : launch_mvq<GRT_Q4_0, 1, true>(dev, a);
     a.glu_out = NULL;
     /* packed weights with an unaligned or too long input come here unfused */
     if (!aligned || a.pk) {

@@ -37,8 +37,8 @@ typedef struct cuda_ctx {
     bool repack;            /* prepare_weight repacks Q8_0/Q4_0 matrices (GENRT_CUDA_REPACK=0: off) */
     bool glu_pair;          /* decode: the gate / up GEMV computes the GLU, a gate row and its up row in one warp
                                (GENRT_CUDA_GLUPAIR=0: the down GEMV's prologue does) */
-    int mvq_g;              /* repacked GEMV: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0: 2 from 16 units a row, else 4) */
-    bool mv_gguf;           /* GGUF-layout Q8_0 / Q4_0 rows of K % 64 == 0 on k_mvq (GENRT_CUDA_GGUF_MV, default on) */
+    int mvq_g;              /* k_mvq: rows per warp at once (GENRT_CUDA_QG: 1, 2, 4; 0: 2 above 32 units a row, else 4) */
+    bool mv_gguf;           /* GGUF-layout Q8_0 / Q4_0 decode rows of K % 64 == 0 on k_mvq (GENRT_CUDA_GGUF_MV=0: k_mv_qraw) */
     bool attn_fuse;         /* decode: rope + kv_store + attention in one kernel (GENRT_CUDA_AFUSE=0: off) */
     int attn_keys;          /* fused decode attention: keys per split at least (GENRT_CUDA_AKEYS, 256; twice that
                                with fewer than 16 blocks of query heads) */

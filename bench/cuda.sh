@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CUDA decode benchmark (run on the GPU machine): Llama-3.2-1B shape in BF16,
-# Q8_0 and Q4_0 and SmolLM2-135M shape in BF16 (random weights: speed does not
-# depend on values), prompt 128, 256 new tokens, batch 1, EOS ignored, greedy,
+# Q8_0 and Q4_0 and SmolLM2-135M shape in BF16, Q8_0 and Q4_0 (rows of 576:
+# GGUF block layout, not repacked) (random weights: speed does not depend on
+# values), prompt 128, 256 new tokens, batch 1, EOS ignored, greedy,
 # with graph capture on and off. Writes bench/results/cuda-<date>.md.
 #   BW_TBS: the device's measured read bandwidth in TB/s (default 3.1, the
 #   H100 figure in ../shared/GPU.md).
@@ -27,7 +28,8 @@ field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
     echo
     echo "| model | type | decode tok/s | ms/token | prefill tok/s | GB/s | % of BW | host us/token | blocking waits | capture off tok/s | on/off |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-    for mt in "llama-3.2-1b bf16" "llama-3.2-1b q8_0" "llama-3.2-1b q4_0" "smollm2-135m bf16"; do
+    for mt in "llama-3.2-1b bf16" "llama-3.2-1b q8_0" "llama-3.2-1b q4_0" "smollm2-135m bf16" "smollm2-135m q8_0" \
+        "smollm2-135m q4_0"; do
         set -- $mt
         on=$(run "$1" "$2" on)
         off=$(run "$1" "$2" off)

@@ -919,8 +919,10 @@ static void test_glu_matmul(void) {
  * the gate / up GEMV computes the GLU too (a gate row and its up row in
  * one warp); otherwise the down GEMV's prologue does. Every effect must
  * match the CPU: x, the norm output, gate, up and the GLU output.
- * Tolerances as the attention layer's. */
-static bool ffn_case(grt_dtype wt, int R, int E, int F, bool bias, int in_place, int steps, bool captured) {
+ * Tolerances as the attention layer's. reps: the FFN this many times a
+ * step, each norm + gate / up reading the x the down GEMV before it
+ * accumulated into. */
+static bool ffn_case_n(grt_dtype wt, int R, int E, int F, bool bias, int in_place, int steps, bool captured, int reps) {
     double tol = wt == GRT_Q8_0 || wt == GRT_Q4_0 ? 5e-2 : 3e-4;
     size_t wg, wu, wd;
     void *Wg = make_weights(wt, F, E, &wg), *Wu = make_weights(wt, F, E, &wu), *Wd = make_weights(wt, E, F, &wd);
@@ -951,11 +953,13 @@ static bool ffn_case(grt_dtype wt, int R, int E, int F, bool bias, int in_place,
         bool cap = d && captured;
         for (int t = 0; t < (cap ? 1 : steps) && ok; t++) {
             if (cap) ok = grt_dev_capture_begin(dv) == GRT_OK;
-            grt_dev_rmsnorm(dv, &xn, &x, &nwt, R, E, 1e-5f);
-            grt_dev_matmul(dv, &g, &xn, &mg, bias ? &bg : NULL, R, false);
-            grt_dev_matmul(dv, &u, &xn, &mu, bias ? &bu : NULL, R, false);
-            grt_dev_glu(dv, &h, &g, &u, R, F, GRT_ACT_SILU);
-            grt_dev_matmul(dv, &x, &h, &md, NULL, R, true);
+            for (int r = 0; r < reps; r++) {
+                grt_dev_rmsnorm(dv, &xn, &x, &nwt, R, E, 1e-5f);
+                grt_dev_matmul(dv, &g, &xn, &mg, bias ? &bg : NULL, R, false);
+                grt_dev_matmul(dv, &u, &xn, &mu, bias ? &bu : NULL, R, false);
+                grt_dev_glu(dv, &h, &g, &u, R, F, GRT_ACT_SILU);
+                grt_dev_matmul(dv, &x, &h, &md, NULL, R, true);
+            }
             if (cap && ok) ok = grt_dev_capture_end(dv, &gr) == GRT_OK;
         }
         for (int t = 0; cap && ok && t < steps; t++) grt_dev_graph_launch(dv, gr);
@@ -966,8 +970,8 @@ static bool ffn_case(grt_dtype wt, int R, int E, int F, bool bias, int in_place,
          cmp_f32(&G, 0, (int64_t)R * F, tol, in_place == 1 ? "glu" : "gate") &&
          (in_place || cmp_f32(&H, 0, (int64_t)R * F, tol, "glu"));
     if (!ok)
-        printf("  ffn %s rows %d E %d F %d bias %d in place %d steps %d captured %d\n", grt_dtype_name(wt), R, E, F,
-               bias, in_place, steps, captured);
+        printf("  ffn %s rows %d E %d F %d bias %d in place %d steps %d captured %d reps %d\n", grt_dtype_name(wt), R, E,
+               F, bias, in_place, steps, captured, reps);
     twin *all[] = {&X, &XN, &B, &G, &U, &H, &NW, &BG, &BU, &BD};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) twin_free(all[i]);
     free(buf);
@@ -975,6 +979,10 @@ static bool ffn_case(grt_dtype wt, int R, int E, int F, bool bias, int in_place,
     free(Wu);
     free(Wd);
     return ok;
+}
+
+static bool ffn_case(grt_dtype wt, int R, int E, int F, bool bias, int in_place, int steps, bool captured) {
+    return ffn_case_n(wt, R, E, F, bias, in_place, steps, captured, 1);
 }
 
 static void test_ffn(void) {
@@ -992,6 +1000,10 @@ static void test_ffn(void) {
     CHECK(ffn_case(GRT_Q4_0, 1, 576, 1536, true, 1, 2, true));  /* (CUDA: 4 rows a warp, paired) */
     CHECK(ffn_case(GRT_Q4_0, 1, 2048, 8192, false, 1, 1, false)); /* 1B shape */
     CHECK(ffn_case(GRT_BF16, 1, 2048, 8192, false, 1, 1, false));
+    /* FFN after FFN: down, then the next norm + gate / up reading its x */
+    CHECK(ffn_case_n(GRT_BF16, 1, 576, 1536, false, 1, 3, true, 3)); /* SmolLM2 shape, replayed */
+    CHECK(ffn_case_n(GRT_Q4_0, 1, 576, 1536, false, 1, 2, true, 3));
+    CHECK(ffn_case_n(GRT_BF16, 1, 2048, 8192, false, 1, 2, false, 2)); /* eager */
 }
 
 static void test_advance(void) {

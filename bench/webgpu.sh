@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # WebGPU decode/prefill benchmark: Llama-3.2-1B shape in F16, BF16, Q8_0,
-# Q4_0 and SmolLM2-135M in F16 with graph capture on and off; random
+# Q4_0 and SmolLM2-135M in F16 with graph capture on and off, and in Q8_0 and
+# Q4_0 (rows of 576: GGUF block layout) captured; random
 # weights (speed does not depend on values), prompt 128, 256 new tokens,
 # greedy. Prints one JSON line per run (genrt bench --json), then a trace of
 # a short Llama run that reads tokens one step behind (genrt's way) and right
@@ -21,7 +22,7 @@ b() {
     echo "== $* $(env | grep '^GENRT_WEBGPU' | tr '\n' ' ')" >&2
     timeout "${BENCH_TIMEOUT:-60}" "$G" bench --random-weights --device webgpu --prompt-len 128 -n 256 --json "$@"
 }
-for m in "$S f16" "$B f16" "$B bf16" "$B q8_0" "$B q4_0"; do
+for m in "$S f16" "$S q8_0" "$S q4_0" "$B f16" "$B bf16" "$B q8_0" "$B q4_0"; do
     set -- $m
     b -m $1 --dtype $2 --graph-capture on -n 8 >/dev/null
 done
@@ -34,6 +35,8 @@ b -m $B --dtype q4_0 --graph-capture on
 b -m $S --dtype f16 --graph-capture on
 b -m $S --dtype f16 --graph-capture off
 b -m $S --dtype f16 --graph-capture on --steps-per-submit 4
+b -m $S --dtype q8_0 --graph-capture on
+b -m $S --dtype q4_0 --graph-capture on
 # A/B: the old matvec kernels and merges, each merge off
 GENRT_WEBGPU_OLD_MV=1 b -m $B --dtype f16 --graph-capture on
 GENRT_WEBGPU_NO_GLU_MERGE=1 b -m $B --dtype f16 --graph-capture on

@@ -3,6 +3,8 @@
 // optionally with an rmsnorm folded into x (NORM) or a GLU epilogue (GLU).
 // Weights: f32, f16, bf16 (rows 16-byte aligned; a chunk is one vec4 of
 // weights) or q8_0 / q4_0 (rows 4-byte aligned; a chunk is one block of 32).
+// WTYPE 11 / 12: q8_0 / q4_0 rows with K % 256 == 0, 16-byte aligned, read
+// as superblocks (QS below) through vec4<u32> bindings (offsets in vec4s).
 //
 // A workgroup of 256 threads is G = 256 / T groups of T threads; group g
 // computes RPW rows (slots g * RPW ..). Thread t of a group walks chunks
@@ -27,6 +29,17 @@
 // d: out off 2, w off 2, N2, segments (1..3)
 // e: nw off (vec4s), xn off (floats), first output (split matrices: outputs
 //    and bias are indexed from it)   f.x: eps
+//
+// QS (WTYPE 11, 12): a superblock is 8 GGUF blocks (256 weights; 272 bytes
+// q8_0, 144 q4_0: 17 / 9 vec4s). Thread t of a row's T walks superblocks t,
+// t + T, ..; the T threads of a row are lanes 256 / T apart (lid = t * 256 /
+// T + g), so a subgroup's lanes read the same x (one broadcast load) and
+// their own rows' superblocks with 16-byte loads, all of a superblock in
+// flight at once; block offsets inside the loaded words are constants once
+// the loops unroll, no staging, no barrier in the loop. A row's sum: per
+// thread, superblocks in order, blocks in order, d * (sum of the block's
+// 4-lane partial sums, fma in element order); then a tree over the T
+// partial sums in workgroup memory. It depends on (weight type, K) only.
 var<workgroup> scl : f32;
 
 fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
@@ -51,6 +64,30 @@ fn i8x4(q : u32) -> vec4<f32> {
 fn nib4(q : u32) -> vec4<f32> {
   return vec4<f32>(f32(q & 15u), f32((q >> 8u) & 15u), f32((q >> 16u) & 15u), f32((q >> 24u) & 15u)) - 8.0;
 }
+// QS: weights from their bits, exact: the bits of a field placed in a
+// float's mantissa with the exponent that makes their unit 1, less that
+// power of two (and the offset: 8 for q4_0, 128 for q8_0 as byte ^ 0x80).
+// Elements 0..3 of q4_0 word q (low nibbles), then 16..19 (high nibbles).
+fn qs_lo4(q : u32) -> vec4<f32> {
+  let h = q >> 12u;
+  return bitcast<vec4<f32>>(vec4<u32>((q & 0xfu) | 0x4b000000u, (q & 0xf00u) | 0x47000000u,
+                                      (q & 0xf0000u) | 0x43000000u, (h & 0xf000u) | 0x45000000u)) -
+         vec4<f32>(8388616.0, 32776.0, 136.0, 2056.0);
+}
+fn qs_hi4(q : u32) -> vec4<f32> {
+  let h = q >> 12u;
+  return bitcast<vec4<f32>>(vec4<u32>((q & 0xf0u) | 0x49000000u, (q & 0xf000u) | 0x45000000u,
+                                      (h & 0xf00u) | 0x47000000u, (h & 0xf0000u) | 0x43000000u)) -
+         vec4<f32>(524296.0, 2056.0, 32776.0, 136.0);
+}
+// the four signed bytes of q8_0 word q
+fn qs_i8(q : u32) -> vec4<f32> {
+  let h = q >> 16u;
+  return bitcast<vec4<f32>>(vec4<u32>((q & 0xffu) ^ 0x4b000080u, (q & 0xff00u) ^ 0x47008000u,
+                                      (h & 0xffu) ^ 0x4b000080u, (h & 0xff00u) ^ 0x47008000u)) -
+         vec4<f32>(8388736.0, 32896.0, 8388736.0, 32896.0);
+}
+
 fn tanh_f(x : f32) -> f32 {
   let a = min(abs(x), 20.0);
   let e = exp(2.0 * a);
@@ -121,7 +158,10 @@ fn mvx_main(L : u32, lid : u32) {
   let bk = mvx_block(L);
   if (bk.z == 0u) { mvx_wait(L, lid); return; }
   let bseg = bk.x; let bl = bk.y;
-  let g = lid / T; let t = lid % T;
+  let QS = WTYPE >= 8u;
+  let RL = 256u / T;                               // QS: rows' lanes apart
+  let g = select(lid / T, lid % RL, QS);
+  let t = select(lid % T, lid / RL, QS);
 
   // this thread's rows: segment, weight row start (clamped into the segment)
   var rseg : array<u32, 8>;
@@ -143,6 +183,16 @@ fn mvx_main(L : u32, lid : u32) {
     for (var u = 0u; u < U; u++) {
       let c = min(t + u * T, nv - 1u);
       for (var r = 0u; r < RPW; r++) { wv[u * RPW + r] = ldw(rseg[r], rrow[r] + c); }
+    }
+  }
+  // QS: the first superblock of each row (clamped; not used when t >= nsb)
+  let NV = select(9u, 17u, WTYPE == 11u);         // vec4s per superblock
+  let nsb = K / 256u;
+  var wq : array<vec4<u32>, 36>;
+  if (QS) {
+    let s0 = min(t, nsb - 1u) * NV;
+    for (var r = 0u; r < RPW; r++) {
+      for (var j = 0u; j < NV; j++) { wq[r * NV + j] = ldw(rseg[r], rrow[r] + s0 + j); }
     }
   }
   mvx_wait(L, lid);
@@ -232,6 +282,38 @@ fn mvx_main(L : u32, lid : u32) {
         }
       }
     }
+  } else if (QS) {
+    let bw = select(9u, 17u, WTYPE == 11u);        // a block's half-words: 18 / 34 bytes
+    for (var sb = t; sb < nsb; sb += T) {
+      if (sb != t) {
+        for (var r = 0u; r < RPW; r++) {
+          for (var j = 0u; j < NV; j++) { wq[r * NV + j] = ldw(rseg[r], rrow[r] + sb * NV + j); }
+        }
+      }
+      for (var b = 0u; b < 8u; b++) {
+        var xs : array<vec4<f32>, 8>;
+        for (var k = 0u; k < 8u; k++) { xs[k] = ldx(sb * 64u + b * 8u + k); }
+        // block b at byte 2 bw b: scale in the low (b even) or high half of
+        // word a, quants from the next half-word on
+        let a = b * bw / 2u;
+        let ev = b % 2u == 0u;
+        for (var r = 0u; r < RPW; r++) {
+          let o = r * NV * 4u;
+          let w0 = wq[(o + a) / 4u][(o + a) % 4u];
+          let d = unpack2x16float(select(w0 >> 16u, w0 & 0xffffu, ev)).x;
+          var s4 = vec4<f32>(0.0);
+          for (var k = 0u; k < bw / 2u; k++) {          // 4 / 8 words of quants
+            let i1 = o + a + k + 1u;
+            let w1 = wq[i1 / 4u][i1 % 4u];
+            var q = w1;
+            if (ev) { let i0 = i1 - 1u; q = (wq[i0 / 4u][i0 % 4u] >> 16u) | (w1 << 16u); }
+            if (WTYPE == 11u) { s4 = fma(qs_i8(q), xs[k], s4); }
+            else { s4 = fma(qs_lo4(q), xs[k], s4); s4 = fma(qs_hi4(q), xs[k + 4u], s4); }
+          }
+          acc[r] = fma(d, (s4.x + s4.y) + (s4.z + s4.w), acc[r]);
+        }
+      }
+    }
   } else if (STAGE) {
     let nbk = K / 32u;
     let bs = select(18u, 34u, WTYPE == 3u);
@@ -261,7 +343,7 @@ fn mvx_main(L : u32, lid : u32) {
 
   // each slot's T partial sums: clusters of C lanes (a subgroup butterfly),
   // then a tree over the T / C cluster sums (fixed order; C 1 without subgroups)
-  let C = min(T, SG);
+  let C = select(min(T, SG), 1u, QS);
   for (var r = 0u; r < RPW; r++) {
     let cs = sg_sum(acc[r], C);
     if (t % C == 0u) { rset((g * RPW + r) * T + t / C, cs); }

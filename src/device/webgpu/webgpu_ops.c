@@ -165,7 +165,7 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
 /* mvx.wgsl's module-scope names (and the accessors its body calls), renamed
  * per instance in a chain kernel */
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
-                                        "ldx", "i8x4", "nib4", "qs_lo4", "qs_hi4", "qs_i8", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
+                                        "ldx", "i8x4", "nib4", "qs_lo4", "qs_hi4", "qs_i8", "qs_fsh", "qs_b4", "qs_b8", "qs_ld", "qs_sb", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
                                         "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh",
                                         "mvx_block", "mvx_wait"};
 
@@ -644,7 +644,7 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint64_t rw, uint32_t cfg[7]) 
         uint32_t nsb = (uint32_t)(K / 256), T = 1;
         while (T < 32 && T * 2 <= nsb) T *= 2;
         if (eT >= 1 && eT <= 32 && (eT & (eT - 1)) == 0) T = eT;
-        uint32_t R = N >= 32768 ? 2 : 1, rmax = wt == 3 ? 2 : 4;
+        uint32_t R = N >= 32768 ? 2 : 1, rmax = 2;
         if (eR >= 1 && eR <= rmax) R = eR;
         if (R > rmax) R = rmax;
         uint32_t v[7] = {(uint32_t)wt + 8, T, R, 1, 0, 0, 0};

@@ -35,11 +35,14 @@
 // t + T, ..; the T threads of a row are lanes 256 / T apart (lid = t * 256 /
 // T + g), so a subgroup's lanes read the same x (one broadcast load) and
 // their own rows' superblocks with 16-byte loads, all of a superblock in
-// flight at once; block offsets inside the loaded words are constants once
-// the loops unroll, no staging, no barrier in the loop. A row's sum: per
-// thread, superblocks in order, blocks in order, d * (sum of the block's
-// 4-lane partial sums, fma in element order); then a tree over the T
-// partial sums in workgroup memory. It depends on (weight type, K) only.
+// flight at once (the first before mvx_wait); qs_sb's code is unrolled by
+// hand, so every word of the superblock sits at a literal index (registers,
+// not local memory: the loop form spilled and ran 3x slower on the H100),
+// no staging, no barrier in the loop. A row's sum: per thread, superblocks
+// in order, blocks in order (acc + d * block sum; a block sum: fma into 4
+// lanes in qs_b4 / qs_b8's order, then (l0 + l1) + (l2 + l3)), then a tree
+// over the T partial sums in workgroup memory. It depends on (weight type,
+// K) only (T from K; RPW 1 or 2 does not change it).
 var<workgroup> scl : f32;
 
 fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
@@ -86,6 +89,79 @@ fn qs_i8(q : u32) -> vec4<f32> {
   return bitcast<vec4<f32>>(vec4<u32>((q & 0xffu) ^ 0x4b000080u, (q & 0xff00u) ^ 0x47008000u,
                                       (h & 0xffu) ^ 0x4b000080u, (h & 0xff00u) ^ 0x47008000u)) -
          vec4<f32>(8388736.0, 32896.0, 8388736.0, 32896.0);
+}
+
+fn qs_fsh(lo : u32, hi : u32) -> u32 { return (lo >> 16u) | (hi << 16u); }
+// one q4_0 block: f16 scale dw, quant words q, x from vec4 xb on
+fn qs_b4(dw : u32, q : vec4<u32>, xb : u32) -> f32 {
+  var s = fma(qs_lo4(q.x), ldx(xb), vec4<f32>(0.0));
+  s = fma(qs_hi4(q.x), ldx(xb + 4u), s);
+  s = fma(qs_lo4(q.y), ldx(xb + 1u), s);
+  s = fma(qs_hi4(q.y), ldx(xb + 5u), s);
+  s = fma(qs_lo4(q.z), ldx(xb + 2u), s);
+  s = fma(qs_hi4(q.z), ldx(xb + 6u), s);
+  s = fma(qs_lo4(q.w), ldx(xb + 3u), s);
+  s = fma(qs_hi4(q.w), ldx(xb + 7u), s);
+  return unpack2x16float(dw).x * ((s.x + s.y) + (s.z + s.w));
+}
+// one q8_0 block: quant words qa, qb
+fn qs_b8(dw : u32, qa : vec4<u32>, qb : vec4<u32>, xb : u32) -> f32 {
+  var s = fma(qs_i8(qa.x), ldx(xb), vec4<f32>(0.0));
+  s = fma(qs_i8(qa.y), ldx(xb + 1u), s);
+  s = fma(qs_i8(qa.z), ldx(xb + 2u), s);
+  s = fma(qs_i8(qa.w), ldx(xb + 3u), s);
+  s = fma(qs_i8(qb.x), ldx(xb + 4u), s);
+  s = fma(qs_i8(qb.y), ldx(xb + 5u), s);
+  s = fma(qs_i8(qb.z), ldx(xb + 6u), s);
+  s = fma(qs_i8(qb.w), ldx(xb + 7u), s);
+  return unpack2x16float(dw).x * ((s.x + s.y) + (s.z + s.w));
+}
+// QS: a superblock of row seg, vec4 i on (q4_0: 9 vec4s, literal indices)
+fn qs_ld(seg : u32, i : u32) -> array<vec4<u32>, 17> {
+  var w : array<vec4<u32>, 17>;
+  w[0] = ldw(seg, i); w[1] = ldw(seg, i + 1u); w[2] = ldw(seg, i + 2u);
+  w[3] = ldw(seg, i + 3u); w[4] = ldw(seg, i + 4u); w[5] = ldw(seg, i + 5u);
+  w[6] = ldw(seg, i + 6u); w[7] = ldw(seg, i + 7u); w[8] = ldw(seg, i + 8u);
+  if (WTYPE == 11u) {
+    w[9] = ldw(seg, i + 9u); w[10] = ldw(seg, i + 10u); w[11] = ldw(seg, i + 11u);
+    w[12] = ldw(seg, i + 12u); w[13] = ldw(seg, i + 13u); w[14] = ldw(seg, i + 14u);
+    w[15] = ldw(seg, i + 15u); w[16] = ldw(seg, i + 16u);
+  }
+  return w;
+}
+// QS: superblock w (vec4s of one row; q4_0: the first 9) dotted with x from
+// vec4 xb on, added to acc block by block. Literal indices only (generated
+// by hand-unrolling), so w stays in registers.
+fn qs_sb(w : array<vec4<u32>, 17>, xb : u32, acc : f32) -> f32 {
+  var a = acc;
+  if (WTYPE == 12u) {
+    a = a + qs_b4(w[0u].x & 0xffffu, vec4<u32>(qs_fsh(w[0u].x, w[0u].y), qs_fsh(w[0u].y, w[0u].z), qs_fsh(w[0u].z, w[0u].w), qs_fsh(w[0u].w, w[1u].x)), xb + 0u);
+    a = a + qs_b4(w[1u].x >> 16u, vec4<u32>(w[1u].y, w[1u].z, w[1u].w, w[2u].x), xb + 8u);
+    a = a + qs_b4(w[2u].y & 0xffffu, vec4<u32>(qs_fsh(w[2u].y, w[2u].z), qs_fsh(w[2u].z, w[2u].w), qs_fsh(w[2u].w, w[3u].x), qs_fsh(w[3u].x, w[3u].y)), xb + 16u);
+    a = a + qs_b4(w[3u].y >> 16u, vec4<u32>(w[3u].z, w[3u].w, w[4u].x, w[4u].y), xb + 24u);
+    a = a + qs_b4(w[4u].z & 0xffffu, vec4<u32>(qs_fsh(w[4u].z, w[4u].w), qs_fsh(w[4u].w, w[5u].x), qs_fsh(w[5u].x, w[5u].y), qs_fsh(w[5u].y, w[5u].z)), xb + 32u);
+    a = a + qs_b4(w[5u].z >> 16u, vec4<u32>(w[5u].w, w[6u].x, w[6u].y, w[6u].z), xb + 40u);
+    a = a + qs_b4(w[6u].w & 0xffffu, vec4<u32>(qs_fsh(w[6u].w, w[7u].x), qs_fsh(w[7u].x, w[7u].y), qs_fsh(w[7u].y, w[7u].z), qs_fsh(w[7u].z, w[7u].w)), xb + 48u);
+    a = a + qs_b4(w[7u].w >> 16u, vec4<u32>(w[8u].x, w[8u].y, w[8u].z, w[8u].w), xb + 56u);
+  } else {
+    a = a + qs_b8(w[0u].x & 0xffffu, vec4<u32>(qs_fsh(w[0u].x, w[0u].y), qs_fsh(w[0u].y, w[0u].z), qs_fsh(w[0u].z, w[0u].w), qs_fsh(w[0u].w, w[1u].x)),
+                  vec4<u32>(qs_fsh(w[1u].x, w[1u].y), qs_fsh(w[1u].y, w[1u].z), qs_fsh(w[1u].z, w[1u].w), qs_fsh(w[1u].w, w[2u].x)), xb + 0u);
+    a = a + qs_b8(w[2u].x >> 16u, vec4<u32>(w[2u].y, w[2u].z, w[2u].w, w[3u].x),
+                  vec4<u32>(w[3u].y, w[3u].z, w[3u].w, w[4u].x), xb + 8u);
+    a = a + qs_b8(w[4u].y & 0xffffu, vec4<u32>(qs_fsh(w[4u].y, w[4u].z), qs_fsh(w[4u].z, w[4u].w), qs_fsh(w[4u].w, w[5u].x), qs_fsh(w[5u].x, w[5u].y)),
+                  vec4<u32>(qs_fsh(w[5u].y, w[5u].z), qs_fsh(w[5u].z, w[5u].w), qs_fsh(w[5u].w, w[6u].x), qs_fsh(w[6u].x, w[6u].y)), xb + 16u);
+    a = a + qs_b8(w[6u].y >> 16u, vec4<u32>(w[6u].z, w[6u].w, w[7u].x, w[7u].y),
+                  vec4<u32>(w[7u].z, w[7u].w, w[8u].x, w[8u].y), xb + 24u);
+    a = a + qs_b8(w[8u].z & 0xffffu, vec4<u32>(qs_fsh(w[8u].z, w[8u].w), qs_fsh(w[8u].w, w[9u].x), qs_fsh(w[9u].x, w[9u].y), qs_fsh(w[9u].y, w[9u].z)),
+                  vec4<u32>(qs_fsh(w[9u].z, w[9u].w), qs_fsh(w[9u].w, w[10u].x), qs_fsh(w[10u].x, w[10u].y), qs_fsh(w[10u].y, w[10u].z)), xb + 32u);
+    a = a + qs_b8(w[10u].z >> 16u, vec4<u32>(w[10u].w, w[11u].x, w[11u].y, w[11u].z),
+                  vec4<u32>(w[11u].w, w[12u].x, w[12u].y, w[12u].z), xb + 40u);
+    a = a + qs_b8(w[12u].w & 0xffffu, vec4<u32>(qs_fsh(w[12u].w, w[13u].x), qs_fsh(w[13u].x, w[13u].y), qs_fsh(w[13u].y, w[13u].z), qs_fsh(w[13u].z, w[13u].w)),
+                  vec4<u32>(qs_fsh(w[13u].w, w[14u].x), qs_fsh(w[14u].x, w[14u].y), qs_fsh(w[14u].y, w[14u].z), qs_fsh(w[14u].z, w[14u].w)), xb + 48u);
+    a = a + qs_b8(w[14u].w >> 16u, vec4<u32>(w[15u].x, w[15u].y, w[15u].z, w[15u].w),
+                  vec4<u32>(w[16u].x, w[16u].y, w[16u].z, w[16u].w), xb + 56u);
+  }
+  return a;
 }
 
 fn tanh_f(x : f32) -> f32 {
@@ -188,12 +264,12 @@ fn mvx_main(L : u32, lid : u32) {
   // QS: the first superblock of each row (clamped; not used when t >= nsb)
   let NV = select(9u, 17u, WTYPE == 11u);         // vec4s per superblock
   let nsb = K / 256u;
-  var wq : array<vec4<u32>, 36>;
+  var wq0 : array<vec4<u32>, 17>;
+  var wq1 : array<vec4<u32>, 17>;                 // (rows per thread: 1 or 2)
   if (QS) {
     let s0 = min(t, nsb - 1u) * NV;
-    for (var r = 0u; r < RPW; r++) {
-      for (var j = 0u; j < NV; j++) { wq[r * NV + j] = ldw(rseg[r], rrow[r] + s0 + j); }
-    }
+    wq0 = qs_ld(rseg[0], rrow[0] + s0);
+    if (RPW > 1u) { wq1 = qs_ld(rseg[1], rrow[1] + s0); }
   }
   mvx_wait(L, lid);
 
@@ -283,36 +359,13 @@ fn mvx_main(L : u32, lid : u32) {
       }
     }
   } else if (QS) {
-    let bw = select(9u, 17u, WTYPE == 11u);        // a block's half-words: 18 / 34 bytes
     for (var sb = t; sb < nsb; sb += T) {
       if (sb != t) {
-        for (var r = 0u; r < RPW; r++) {
-          for (var j = 0u; j < NV; j++) { wq[r * NV + j] = ldw(rseg[r], rrow[r] + sb * NV + j); }
-        }
+        wq0 = qs_ld(rseg[0], rrow[0] + sb * NV);
+        if (RPW > 1u) { wq1 = qs_ld(rseg[1], rrow[1] + sb * NV); }
       }
-      for (var b = 0u; b < 8u; b++) {
-        var xs : array<vec4<f32>, 8>;
-        for (var k = 0u; k < 8u; k++) { xs[k] = ldx(sb * 64u + b * 8u + k); }
-        // block b at byte 2 bw b: scale in the low (b even) or high half of
-        // word a, quants from the next half-word on
-        let a = b * bw / 2u;
-        let ev = b % 2u == 0u;
-        for (var r = 0u; r < RPW; r++) {
-          let o = r * NV * 4u;
-          let w0 = wq[(o + a) / 4u][(o + a) % 4u];
-          let d = unpack2x16float(select(w0 >> 16u, w0 & 0xffffu, ev)).x;
-          var s4 = vec4<f32>(0.0);
-          for (var k = 0u; k < bw / 2u; k++) {          // 4 / 8 words of quants
-            let i1 = o + a + k + 1u;
-            let w1 = wq[i1 / 4u][i1 % 4u];
-            var q = w1;
-            if (ev) { let i0 = i1 - 1u; q = (wq[i0 / 4u][i0 % 4u] >> 16u) | (w1 << 16u); }
-            if (WTYPE == 11u) { s4 = fma(qs_i8(q), xs[k], s4); }
-            else { s4 = fma(qs_lo4(q), xs[k], s4); s4 = fma(qs_hi4(q), xs[k + 4u], s4); }
-          }
-          acc[r] = fma(d, (s4.x + s4.y) + (s4.z + s4.w), acc[r]);
-        }
-      }
+      acc[0] = qs_sb(wq0, sb * 64u, acc[0]);
+      if (RPW > 1u) { acc[1] = qs_sb(wq1, sb * 64u, acc[1]); }
     }
   } else if (STAGE) {
     let nbk = K / 32u;

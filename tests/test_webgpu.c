@@ -462,14 +462,15 @@ static void test_mmt_model(void) {
  * T,RPW,U,STAGE,QS, and the old kernels), one activation row, against a
  * naive reference: every weight type, K up to 8192 (the down projection),
  * N with partial tiles. Quantized rows with K % 256 == 0 at 16-byte offsets
- * read superblocks (QS; K 256, 768, 2048, 8192: T 1, 2, 8, 32, rows per
- * thread 1 to 4, T forced below and above the superblock count), the
- * 5th field 2 the blocks' path. */
+ * read superblocks (QS, forced at this N by the 6th field: K 256, 768,
+ * 2048, 8192: T 1, 2, 8, 32, rows per thread 1 and 2, T forced below and
+ * above the superblock count), the 5th field 2 the blocks' path. */
 static void test_mvx_variants(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1", "32,8,1,1",
-                              "64,4,1,1", "256,2,1,1", "0,0,0,1", "0,0,0,2", "0,0,0,0,2", "0,2", "0,4", "1,1",
-                              "4,2", "16,1", "32,2", "2,4"};
+                              "64,4,1,1", "256,2,1,1", "0,0,0,1", "0,0,0,2", "0,0,0,0,2", "0,0,0,0,0,1",
+                              "0,2,0,0,0,1", "1,1,0,0,0,1", "4,2,0,0,0,1", "16,1,0,0,0,1", "32,2,0,0,0,1",
+                              "2,2,0,0,1,1"};
     const int Ks[] = {8192, 2080, 576, 256, 768, 2048};
     const int N = 21;
     for (size_t ti = 0; ti < 5; ti++)
@@ -624,9 +625,12 @@ static void capture_merge_case(grt_dtype wt, bool kv_shared, int K) {
 static void test_capture_merges(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     for (int i = 0; i < 5; i++) capture_merge_case(types[i], i % 2 == 1, 576);
-    /* quantized rows read as superblocks (K % 256 == 0: mvx.wgsl QS) */
+    /* quantized rows read as superblocks (K % 256 == 0: mvx.wgsl QS, forced
+     * at these small N) */
+    setenv("GENRT_WEBGPU_MVX", "0,0,0,0,0,1", 1);
     capture_merge_case(GRT_Q8_0, false, 512);
     capture_merge_case(GRT_Q4_0, true, 512);
+    unsetenv("GENRT_WEBGPU_MVX");
 }
 
 /* A decode layer and the next one's q/k/v, captured: the chain kernels
@@ -735,10 +739,12 @@ static void test_chains(void) {
         chain_case(types[i], true, 5, 4, 2, 96, 128);
         chain_case(types[i], i % 2 == 0, 80, 4, 2, 96, 128); /* two key splits, merged */
     }
-    /* quantized superblocks (mvx.wgsl QS) in both chains */
+    /* quantized superblocks (mvx.wgsl QS, forced at these small N) in both chains */
+    setenv("GENRT_WEBGPU_MVX", "0,0,0,0,0,1", 1);
     chain_case(GRT_Q8_0, true, 5, 16, 4, 96, 256);
     chain_case(GRT_Q4_0, false, 80, 16, 4, 96, 256);
     chain_case(GRT_Q4_0, true, 80, 16, 4, 96, 256);
+    unsetenv("GENRT_WEBGPU_MVX");
 }
 
 /* GENRT_WEBGPU_MVBENCH="cfg;cfg;..." (cfg: "old", "auto" or T,RPW,U): device

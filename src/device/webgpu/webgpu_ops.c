@@ -165,7 +165,7 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
 /* mvx.wgsl's module-scope names (and the accessors its body calls), renamed
  * per instance in a chain kernel */
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
-                                        "ldx", "i8x4", "nib4", "qs_lo4", "qs_hi4", "qs_i8", "qs_fsh", "qs_b4", "qs_b8", "qs_ld", "qs_sb", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
+                                        "ldx", "i8x4", "nib4", "qs_lo4", "qs_hi4", "qs_i8", "qs_fsh", "qs_b4", "qs_b8", "qw0", "qw1", "qs_ld0", "qs_ld1", "qs_sb0", "qs_sb1", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
                                         "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh",
                                         "mvx_block", "mvx_wait"};
 
@@ -619,14 +619,19 @@ static uint32_t env_u32(const char *name, int field) {
     return e ? (uint32_t)strtoul(e, NULL, 10) : 0;
 }
 
-/* Whether a quantized weight's decode matvec reads whole superblocks (8
- * blocks: mvx.wgsl's QS, WTYPE wt + 8): K % 256 == 0 and rows 16-byte
- * aligned (rw: the weight's byte offset in its binding, which starts
- * 16-byte aligned). A property of the weight, so eager and captured steps
- * take the same path. GENRT_WEBGPU_MVX's 5th field 2 turns it off (1 or
- * absent: on). */
-static bool mvx_qs(int wt, int64_t K, uint64_t rw) {
-    return (wt == 3 || wt == 4) && K % 256 == 0 && rw % 16 == 0 && env_u32("GENRT_WEBGPU_MVX", 4) != 2;
+/* Whether a quantized weight [N, K]'s decode matvec reads whole
+ * superblocks (8 blocks: mvx.wgsl's QS, WTYPE wt + 8): K % 256 == 0, rows
+ * 16-byte aligned (rw: the weight's byte offset in its binding, which
+ * starts 16-byte aligned) and at least QS_MIN_WORK superblocks (one a
+ * thread: fewer leave the device idle; the blocks' path spreads a row over
+ * up to 256 threads). Properties of the weight, so eager and captured
+ * steps take the same path. GENRT_WEBGPU_MVX's 5th field 2 turns it off
+ * (1 or absent: on), its 6th sets the minimum (0: the default). */
+enum { QS_MIN_WORK = 4096 };
+static bool mvx_qs(int wt, int64_t K, int64_t N, uint64_t rw) {
+    uint32_t mw = env_u32("GENRT_WEBGPU_MVX", 5);
+    return (wt == 3 || wt == 4) && K % 256 == 0 && rw % 16 == 0 && env_u32("GENRT_WEBGPU_MVX", 4) != 2 &&
+           (uint64_t)N * (uint64_t)(K / 256) >= (mw ? mw : QS_MIN_WORK);
 }
 
 /* Override constants of mvx for a weight of type wt, [N, K], at byte rw of
@@ -637,7 +642,7 @@ static bool mvx_qs(int wt, int64_t K, uint64_t rw) {
  * sets them (0 or absent: chosen here) to compare variants. */
 static void mvx_cfg(int wt, int64_t K, int64_t N, uint64_t rw, uint32_t cfg[7]) {
     uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1);
-    if (mvx_qs(wt, K, rw)) {
+    if (mvx_qs(wt, K, N, rw)) {
         /* T: superblocks per row, at most 32 (a power of two: the tree); rows
          * per thread: 1 (q/k/v then share one configuration and merge), 2
          * for very tall matrices (LM heads); at most 36 vec4s in flight */

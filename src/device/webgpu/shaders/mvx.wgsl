@@ -35,10 +35,10 @@
 // t + T, ..; the T threads of a row are lanes 256 / T apart (lid = t * 256 /
 // T + g), so a subgroup's lanes read the same x (one broadcast load) and
 // their own rows' superblocks with 16-byte loads, all of a superblock in
-// flight at once (the first before mvx_wait); qs_sb's code is unrolled by
-// hand, so every word of the superblock sits at a literal index (registers,
-// not local memory: the loop form spilled and ran 3x slower on the H100),
-// no staging, no barrier in the loop. A row's sum: per thread, superblocks
+// flight at once (the first before mvx_wait); qs_sb0/1's code is unrolled
+// by hand, so every word of the superblock sits at a literal index of a
+// private array (registers, not local memory), no staging, no barrier in
+// the loop. A row's sum: per thread, superblocks
 // in order, blocks in order (acc + d * block sum; a block sum: fma into 4
 // lanes in qs_b4 / qs_b8's order, then (l0 + l1) + (l2 + l3)), then a tree
 // over the T partial sums in workgroup memory. It depends on (weight type,
@@ -116,50 +116,93 @@ fn qs_b8(dw : u32, qa : vec4<u32>, qb : vec4<u32>, xb : u32) -> f32 {
   s = fma(qs_i8(qb.w), ldx(xb + 7u), s);
   return unpack2x16float(dw).x * ((s.x + s.y) + (s.z + s.w));
 }
-// QS: a superblock of row seg, vec4 i on (q4_0: 9 vec4s, literal indices)
-fn qs_ld(seg : u32, i : u32) -> array<vec4<u32>, 17> {
-  var w : array<vec4<u32>, 17>;
-  w[0] = ldw(seg, i); w[1] = ldw(seg, i + 1u); w[2] = ldw(seg, i + 2u);
-  w[3] = ldw(seg, i + 3u); w[4] = ldw(seg, i + 4u); w[5] = ldw(seg, i + 5u);
-  w[6] = ldw(seg, i + 6u); w[7] = ldw(seg, i + 7u); w[8] = ldw(seg, i + 8u);
+// QS: the superblocks of a thread's rows 0 and 1 (q4_0: the first 9 vec4s),
+// private so that no array is passed to a function (a call that is not
+// inlined then copies it through local memory), read at literal indices
+// only (the code below is unrolled by hand): they stay in registers.
+var<private> qw0 : array<vec4<u32>, 17>;
+var<private> qw1 : array<vec4<u32>, 17>;
+// row 0's superblock from vec4 i of segment seg
+fn qs_ld0(seg : u32, i : u32) {
+  qw0[0] = ldw(seg, i + 0u); qw0[1] = ldw(seg, i + 1u); qw0[2] = ldw(seg, i + 2u);
+  qw0[3] = ldw(seg, i + 3u); qw0[4] = ldw(seg, i + 4u); qw0[5] = ldw(seg, i + 5u);
+  qw0[6] = ldw(seg, i + 6u); qw0[7] = ldw(seg, i + 7u); qw0[8] = ldw(seg, i + 8u);
   if (WTYPE == 11u) {
-    w[9] = ldw(seg, i + 9u); w[10] = ldw(seg, i + 10u); w[11] = ldw(seg, i + 11u);
-    w[12] = ldw(seg, i + 12u); w[13] = ldw(seg, i + 13u); w[14] = ldw(seg, i + 14u);
-    w[15] = ldw(seg, i + 15u); w[16] = ldw(seg, i + 16u);
+    qw0[9] = ldw(seg, i + 9u); qw0[10] = ldw(seg, i + 10u); qw0[11] = ldw(seg, i + 11u); qw0[12] = ldw(seg, i + 12u);
+    qw0[13] = ldw(seg, i + 13u); qw0[14] = ldw(seg, i + 14u); qw0[15] = ldw(seg, i + 15u); qw0[16] = ldw(seg, i + 16u);
   }
-  return w;
 }
-// QS: superblock w (vec4s of one row; q4_0: the first 9) dotted with x from
-// vec4 xb on, added to acc block by block. Literal indices only (generated
-// by hand-unrolling), so w stays in registers.
-fn qs_sb(w : array<vec4<u32>, 17>, xb : u32, acc : f32) -> f32 {
+// row 0's superblock dotted with x from vec4 xb on, added to acc block by block
+fn qs_sb0(xb : u32, acc : f32) -> f32 {
   var a = acc;
   if (WTYPE == 12u) {
-    a = a + qs_b4(w[0u].x & 0xffffu, vec4<u32>(qs_fsh(w[0u].x, w[0u].y), qs_fsh(w[0u].y, w[0u].z), qs_fsh(w[0u].z, w[0u].w), qs_fsh(w[0u].w, w[1u].x)), xb + 0u);
-    a = a + qs_b4(w[1u].x >> 16u, vec4<u32>(w[1u].y, w[1u].z, w[1u].w, w[2u].x), xb + 8u);
-    a = a + qs_b4(w[2u].y & 0xffffu, vec4<u32>(qs_fsh(w[2u].y, w[2u].z), qs_fsh(w[2u].z, w[2u].w), qs_fsh(w[2u].w, w[3u].x), qs_fsh(w[3u].x, w[3u].y)), xb + 16u);
-    a = a + qs_b4(w[3u].y >> 16u, vec4<u32>(w[3u].z, w[3u].w, w[4u].x, w[4u].y), xb + 24u);
-    a = a + qs_b4(w[4u].z & 0xffffu, vec4<u32>(qs_fsh(w[4u].z, w[4u].w), qs_fsh(w[4u].w, w[5u].x), qs_fsh(w[5u].x, w[5u].y), qs_fsh(w[5u].y, w[5u].z)), xb + 32u);
-    a = a + qs_b4(w[5u].z >> 16u, vec4<u32>(w[5u].w, w[6u].x, w[6u].y, w[6u].z), xb + 40u);
-    a = a + qs_b4(w[6u].w & 0xffffu, vec4<u32>(qs_fsh(w[6u].w, w[7u].x), qs_fsh(w[7u].x, w[7u].y), qs_fsh(w[7u].y, w[7u].z), qs_fsh(w[7u].z, w[7u].w)), xb + 48u);
-    a = a + qs_b4(w[7u].w >> 16u, vec4<u32>(w[8u].x, w[8u].y, w[8u].z, w[8u].w), xb + 56u);
+    a = a + qs_b4(qw0[0].x & 0xffffu, vec4<u32>(qs_fsh(qw0[0].x, qw0[0].y), qs_fsh(qw0[0].y, qw0[0].z), qs_fsh(qw0[0].z, qw0[0].w), qs_fsh(qw0[0].w, qw0[1].x)), xb + 0u);
+    a = a + qs_b4(qw0[1].x >> 16u, vec4<u32>(qw0[1].y, qw0[1].z, qw0[1].w, qw0[2].x), xb + 8u);
+    a = a + qs_b4(qw0[2].y & 0xffffu, vec4<u32>(qs_fsh(qw0[2].y, qw0[2].z), qs_fsh(qw0[2].z, qw0[2].w), qs_fsh(qw0[2].w, qw0[3].x), qs_fsh(qw0[3].x, qw0[3].y)), xb + 16u);
+    a = a + qs_b4(qw0[3].y >> 16u, vec4<u32>(qw0[3].z, qw0[3].w, qw0[4].x, qw0[4].y), xb + 24u);
+    a = a + qs_b4(qw0[4].z & 0xffffu, vec4<u32>(qs_fsh(qw0[4].z, qw0[4].w), qs_fsh(qw0[4].w, qw0[5].x), qs_fsh(qw0[5].x, qw0[5].y), qs_fsh(qw0[5].y, qw0[5].z)), xb + 32u);
+    a = a + qs_b4(qw0[5].z >> 16u, vec4<u32>(qw0[5].w, qw0[6].x, qw0[6].y, qw0[6].z), xb + 40u);
+    a = a + qs_b4(qw0[6].w & 0xffffu, vec4<u32>(qs_fsh(qw0[6].w, qw0[7].x), qs_fsh(qw0[7].x, qw0[7].y), qs_fsh(qw0[7].y, qw0[7].z), qs_fsh(qw0[7].z, qw0[7].w)), xb + 48u);
+    a = a + qs_b4(qw0[7].w >> 16u, vec4<u32>(qw0[8].x, qw0[8].y, qw0[8].z, qw0[8].w), xb + 56u);
   } else {
-    a = a + qs_b8(w[0u].x & 0xffffu, vec4<u32>(qs_fsh(w[0u].x, w[0u].y), qs_fsh(w[0u].y, w[0u].z), qs_fsh(w[0u].z, w[0u].w), qs_fsh(w[0u].w, w[1u].x)),
-                  vec4<u32>(qs_fsh(w[1u].x, w[1u].y), qs_fsh(w[1u].y, w[1u].z), qs_fsh(w[1u].z, w[1u].w), qs_fsh(w[1u].w, w[2u].x)), xb + 0u);
-    a = a + qs_b8(w[2u].x >> 16u, vec4<u32>(w[2u].y, w[2u].z, w[2u].w, w[3u].x),
-                  vec4<u32>(w[3u].y, w[3u].z, w[3u].w, w[4u].x), xb + 8u);
-    a = a + qs_b8(w[4u].y & 0xffffu, vec4<u32>(qs_fsh(w[4u].y, w[4u].z), qs_fsh(w[4u].z, w[4u].w), qs_fsh(w[4u].w, w[5u].x), qs_fsh(w[5u].x, w[5u].y)),
-                  vec4<u32>(qs_fsh(w[5u].y, w[5u].z), qs_fsh(w[5u].z, w[5u].w), qs_fsh(w[5u].w, w[6u].x), qs_fsh(w[6u].x, w[6u].y)), xb + 16u);
-    a = a + qs_b8(w[6u].y >> 16u, vec4<u32>(w[6u].z, w[6u].w, w[7u].x, w[7u].y),
-                  vec4<u32>(w[7u].z, w[7u].w, w[8u].x, w[8u].y), xb + 24u);
-    a = a + qs_b8(w[8u].z & 0xffffu, vec4<u32>(qs_fsh(w[8u].z, w[8u].w), qs_fsh(w[8u].w, w[9u].x), qs_fsh(w[9u].x, w[9u].y), qs_fsh(w[9u].y, w[9u].z)),
-                  vec4<u32>(qs_fsh(w[9u].z, w[9u].w), qs_fsh(w[9u].w, w[10u].x), qs_fsh(w[10u].x, w[10u].y), qs_fsh(w[10u].y, w[10u].z)), xb + 32u);
-    a = a + qs_b8(w[10u].z >> 16u, vec4<u32>(w[10u].w, w[11u].x, w[11u].y, w[11u].z),
-                  vec4<u32>(w[11u].w, w[12u].x, w[12u].y, w[12u].z), xb + 40u);
-    a = a + qs_b8(w[12u].w & 0xffffu, vec4<u32>(qs_fsh(w[12u].w, w[13u].x), qs_fsh(w[13u].x, w[13u].y), qs_fsh(w[13u].y, w[13u].z), qs_fsh(w[13u].z, w[13u].w)),
-                  vec4<u32>(qs_fsh(w[13u].w, w[14u].x), qs_fsh(w[14u].x, w[14u].y), qs_fsh(w[14u].y, w[14u].z), qs_fsh(w[14u].z, w[14u].w)), xb + 48u);
-    a = a + qs_b8(w[14u].w >> 16u, vec4<u32>(w[15u].x, w[15u].y, w[15u].z, w[15u].w),
-                  vec4<u32>(w[16u].x, w[16u].y, w[16u].z, w[16u].w), xb + 56u);
+    a = a + qs_b8(qw0[0].x & 0xffffu, vec4<u32>(qs_fsh(qw0[0].x, qw0[0].y), qs_fsh(qw0[0].y, qw0[0].z), qs_fsh(qw0[0].z, qw0[0].w), qs_fsh(qw0[0].w, qw0[1].x)),
+                  vec4<u32>(qs_fsh(qw0[1].x, qw0[1].y), qs_fsh(qw0[1].y, qw0[1].z), qs_fsh(qw0[1].z, qw0[1].w), qs_fsh(qw0[1].w, qw0[2].x)), xb + 0u);
+    a = a + qs_b8(qw0[2].x >> 16u, vec4<u32>(qw0[2].y, qw0[2].z, qw0[2].w, qw0[3].x),
+                  vec4<u32>(qw0[3].y, qw0[3].z, qw0[3].w, qw0[4].x), xb + 8u);
+    a = a + qs_b8(qw0[4].y & 0xffffu, vec4<u32>(qs_fsh(qw0[4].y, qw0[4].z), qs_fsh(qw0[4].z, qw0[4].w), qs_fsh(qw0[4].w, qw0[5].x), qs_fsh(qw0[5].x, qw0[5].y)),
+                  vec4<u32>(qs_fsh(qw0[5].y, qw0[5].z), qs_fsh(qw0[5].z, qw0[5].w), qs_fsh(qw0[5].w, qw0[6].x), qs_fsh(qw0[6].x, qw0[6].y)), xb + 16u);
+    a = a + qs_b8(qw0[6].y >> 16u, vec4<u32>(qw0[6].z, qw0[6].w, qw0[7].x, qw0[7].y),
+                  vec4<u32>(qw0[7].z, qw0[7].w, qw0[8].x, qw0[8].y), xb + 24u);
+    a = a + qs_b8(qw0[8].z & 0xffffu, vec4<u32>(qs_fsh(qw0[8].z, qw0[8].w), qs_fsh(qw0[8].w, qw0[9].x), qs_fsh(qw0[9].x, qw0[9].y), qs_fsh(qw0[9].y, qw0[9].z)),
+                  vec4<u32>(qs_fsh(qw0[9].z, qw0[9].w), qs_fsh(qw0[9].w, qw0[10].x), qs_fsh(qw0[10].x, qw0[10].y), qs_fsh(qw0[10].y, qw0[10].z)), xb + 32u);
+    a = a + qs_b8(qw0[10].z >> 16u, vec4<u32>(qw0[10].w, qw0[11].x, qw0[11].y, qw0[11].z),
+                  vec4<u32>(qw0[11].w, qw0[12].x, qw0[12].y, qw0[12].z), xb + 40u);
+    a = a + qs_b8(qw0[12].w & 0xffffu, vec4<u32>(qs_fsh(qw0[12].w, qw0[13].x), qs_fsh(qw0[13].x, qw0[13].y), qs_fsh(qw0[13].y, qw0[13].z), qs_fsh(qw0[13].z, qw0[13].w)),
+                  vec4<u32>(qs_fsh(qw0[13].w, qw0[14].x), qs_fsh(qw0[14].x, qw0[14].y), qs_fsh(qw0[14].y, qw0[14].z), qs_fsh(qw0[14].z, qw0[14].w)), xb + 48u);
+    a = a + qs_b8(qw0[14].w >> 16u, vec4<u32>(qw0[15].x, qw0[15].y, qw0[15].z, qw0[15].w),
+                  vec4<u32>(qw0[16].x, qw0[16].y, qw0[16].z, qw0[16].w), xb + 56u);
+  }
+  return a;
+}
+// row 1's superblock from vec4 i of segment seg
+fn qs_ld1(seg : u32, i : u32) {
+  qw1[0] = ldw(seg, i + 0u); qw1[1] = ldw(seg, i + 1u); qw1[2] = ldw(seg, i + 2u);
+  qw1[3] = ldw(seg, i + 3u); qw1[4] = ldw(seg, i + 4u); qw1[5] = ldw(seg, i + 5u);
+  qw1[6] = ldw(seg, i + 6u); qw1[7] = ldw(seg, i + 7u); qw1[8] = ldw(seg, i + 8u);
+  if (WTYPE == 11u) {
+    qw1[9] = ldw(seg, i + 9u); qw1[10] = ldw(seg, i + 10u); qw1[11] = ldw(seg, i + 11u); qw1[12] = ldw(seg, i + 12u);
+    qw1[13] = ldw(seg, i + 13u); qw1[14] = ldw(seg, i + 14u); qw1[15] = ldw(seg, i + 15u); qw1[16] = ldw(seg, i + 16u);
+  }
+}
+// row 1's superblock dotted with x from vec4 xb on, added to acc block by block
+fn qs_sb1(xb : u32, acc : f32) -> f32 {
+  var a = acc;
+  if (WTYPE == 12u) {
+    a = a + qs_b4(qw1[0].x & 0xffffu, vec4<u32>(qs_fsh(qw1[0].x, qw1[0].y), qs_fsh(qw1[0].y, qw1[0].z), qs_fsh(qw1[0].z, qw1[0].w), qs_fsh(qw1[0].w, qw1[1].x)), xb + 0u);
+    a = a + qs_b4(qw1[1].x >> 16u, vec4<u32>(qw1[1].y, qw1[1].z, qw1[1].w, qw1[2].x), xb + 8u);
+    a = a + qs_b4(qw1[2].y & 0xffffu, vec4<u32>(qs_fsh(qw1[2].y, qw1[2].z), qs_fsh(qw1[2].z, qw1[2].w), qs_fsh(qw1[2].w, qw1[3].x), qs_fsh(qw1[3].x, qw1[3].y)), xb + 16u);
+    a = a + qs_b4(qw1[3].y >> 16u, vec4<u32>(qw1[3].z, qw1[3].w, qw1[4].x, qw1[4].y), xb + 24u);
+    a = a + qs_b4(qw1[4].z & 0xffffu, vec4<u32>(qs_fsh(qw1[4].z, qw1[4].w), qs_fsh(qw1[4].w, qw1[5].x), qs_fsh(qw1[5].x, qw1[5].y), qs_fsh(qw1[5].y, qw1[5].z)), xb + 32u);
+    a = a + qs_b4(qw1[5].z >> 16u, vec4<u32>(qw1[5].w, qw1[6].x, qw1[6].y, qw1[6].z), xb + 40u);
+    a = a + qs_b4(qw1[6].w & 0xffffu, vec4<u32>(qs_fsh(qw1[6].w, qw1[7].x), qs_fsh(qw1[7].x, qw1[7].y), qs_fsh(qw1[7].y, qw1[7].z), qs_fsh(qw1[7].z, qw1[7].w)), xb + 48u);
+    a = a + qs_b4(qw1[7].w >> 16u, vec4<u32>(qw1[8].x, qw1[8].y, qw1[8].z, qw1[8].w), xb + 56u);
+  } else {
+    a = a + qs_b8(qw1[0].x & 0xffffu, vec4<u32>(qs_fsh(qw1[0].x, qw1[0].y), qs_fsh(qw1[0].y, qw1[0].z), qs_fsh(qw1[0].z, qw1[0].w), qs_fsh(qw1[0].w, qw1[1].x)),
+                  vec4<u32>(qs_fsh(qw1[1].x, qw1[1].y), qs_fsh(qw1[1].y, qw1[1].z), qs_fsh(qw1[1].z, qw1[1].w), qs_fsh(qw1[1].w, qw1[2].x)), xb + 0u);
+    a = a + qs_b8(qw1[2].x >> 16u, vec4<u32>(qw1[2].y, qw1[2].z, qw1[2].w, qw1[3].x),
+                  vec4<u32>(qw1[3].y, qw1[3].z, qw1[3].w, qw1[4].x), xb + 8u);
+    a = a + qs_b8(qw1[4].y & 0xffffu, vec4<u32>(qs_fsh(qw1[4].y, qw1[4].z), qs_fsh(qw1[4].z, qw1[4].w), qs_fsh(qw1[4].w, qw1[5].x), qs_fsh(qw1[5].x, qw1[5].y)),
+                  vec4<u32>(qs_fsh(qw1[5].y, qw1[5].z), qs_fsh(qw1[5].z, qw1[5].w), qs_fsh(qw1[5].w, qw1[6].x), qs_fsh(qw1[6].x, qw1[6].y)), xb + 16u);
+    a = a + qs_b8(qw1[6].y >> 16u, vec4<u32>(qw1[6].z, qw1[6].w, qw1[7].x, qw1[7].y),
+                  vec4<u32>(qw1[7].z, qw1[7].w, qw1[8].x, qw1[8].y), xb + 24u);
+    a = a + qs_b8(qw1[8].z & 0xffffu, vec4<u32>(qs_fsh(qw1[8].z, qw1[8].w), qs_fsh(qw1[8].w, qw1[9].x), qs_fsh(qw1[9].x, qw1[9].y), qs_fsh(qw1[9].y, qw1[9].z)),
+                  vec4<u32>(qs_fsh(qw1[9].z, qw1[9].w), qs_fsh(qw1[9].w, qw1[10].x), qs_fsh(qw1[10].x, qw1[10].y), qs_fsh(qw1[10].y, qw1[10].z)), xb + 32u);
+    a = a + qs_b8(qw1[10].z >> 16u, vec4<u32>(qw1[10].w, qw1[11].x, qw1[11].y, qw1[11].z),
+                  vec4<u32>(qw1[11].w, qw1[12].x, qw1[12].y, qw1[12].z), xb + 40u);
+    a = a + qs_b8(qw1[12].w & 0xffffu, vec4<u32>(qs_fsh(qw1[12].w, qw1[13].x), qs_fsh(qw1[13].x, qw1[13].y), qs_fsh(qw1[13].y, qw1[13].z), qs_fsh(qw1[13].z, qw1[13].w)),
+                  vec4<u32>(qs_fsh(qw1[13].w, qw1[14].x), qs_fsh(qw1[14].x, qw1[14].y), qs_fsh(qw1[14].y, qw1[14].z), qs_fsh(qw1[14].z, qw1[14].w)), xb + 48u);
+    a = a + qs_b8(qw1[14].w >> 16u, vec4<u32>(qw1[15].x, qw1[15].y, qw1[15].z, qw1[15].w),
+                  vec4<u32>(qw1[16].x, qw1[16].y, qw1[16].z, qw1[16].w), xb + 56u);
   }
   return a;
 }
@@ -264,12 +307,10 @@ fn mvx_main(L : u32, lid : u32) {
   // QS: the first superblock of each row (clamped; not used when t >= nsb)
   let NV = select(9u, 17u, WTYPE == 11u);         // vec4s per superblock
   let nsb = K / 256u;
-  var wq0 : array<vec4<u32>, 17>;
-  var wq1 : array<vec4<u32>, 17>;                 // (rows per thread: 1 or 2)
-  if (QS) {
+  if (QS) {                                        // (rows per thread: 1 or 2)
     let s0 = min(t, nsb - 1u) * NV;
-    wq0 = qs_ld(rseg[0], rrow[0] + s0);
-    if (RPW > 1u) { wq1 = qs_ld(rseg[1], rrow[1] + s0); }
+    qs_ld0(rseg[0], rrow[0] + s0);
+    if (RPW > 1u) { qs_ld1(rseg[1], rrow[1] + s0); }
   }
   mvx_wait(L, lid);
 
@@ -361,11 +402,11 @@ fn mvx_main(L : u32, lid : u32) {
   } else if (QS) {
     for (var sb = t; sb < nsb; sb += T) {
       if (sb != t) {
-        wq0 = qs_ld(rseg[0], rrow[0] + sb * NV);
-        if (RPW > 1u) { wq1 = qs_ld(rseg[1], rrow[1] + sb * NV); }
+        qs_ld0(rseg[0], rrow[0] + sb * NV);
+        if (RPW > 1u) { qs_ld1(rseg[1], rrow[1] + sb * NV); }
       }
-      acc[0] = qs_sb(wq0, sb * 64u, acc[0]);
-      if (RPW > 1u) { acc[1] = qs_sb(wq1, sb * 64u, acc[1]); }
+      acc[0] = qs_sb0(sb * 64u, acc[0]);
+      if (RPW > 1u) { acc[1] = qs_sb1(sb * 64u, acc[1]); }
     }
   } else if (STAGE) {
     let nbk = K / 32u;

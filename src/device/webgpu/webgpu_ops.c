@@ -644,14 +644,14 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint64_t rw, uint32_t cfg[7]) 
     uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1);
     if (mvx_qs(wt, K, N, rw)) {
         /* T: superblocks per row, at most 32 (a power of two: the tree); rows
-         * per thread: 1 (q/k/v then share one configuration and merge), 2
-         * for very tall matrices (LM heads); at most 36 vec4s in flight */
+         * per thread: 1 (2 was slower on the H100, LM heads too: 1B q4_0
+         * 868 vs 385 us, q8_0 1165 vs 905; q/k/v share one configuration
+         * and merge) */
         uint32_t nsb = (uint32_t)(K / 256), T = 1;
         while (T < 32 && T * 2 <= nsb) T *= 2;
         if (eT >= 1 && eT <= 32 && (eT & (eT - 1)) == 0) T = eT;
-        uint32_t R = N >= 32768 ? 2 : 1, rmax = 2;
-        if (eR >= 1 && eR <= rmax) R = eR;
-        if (R > rmax) R = rmax;
+        uint32_t R = eR == 2 ? 2 : 1;
+        (void)N;
         uint32_t v[7] = {(uint32_t)wt + 8, T, R, 1, 0, 0, 0};
         memcpy(cfg, v, sizeof v);
         return;

@@ -37,12 +37,13 @@
 // their own rows' superblocks with 16-byte loads, all of a superblock in
 // flight at once (the first before mvx_wait); qs_sb0/1's code is unrolled
 // by hand, so every word of the superblock sits at a literal index of a
-// private array (registers, not local memory), no staging, no barrier in
-// the loop. A row's sum: per thread, superblocks
-// in order, blocks in order (acc + d * block sum; a block sum: fma into 4
-// lanes in qs_b4 / qs_b8's order, then (l0 + l1) + (l2 + l3)), then a tree
-// over the T partial sums in workgroup memory. It depends on (weight type,
-// K) only (T from K; RPW 1 or 2 does not change it).
+// private array (registers, not local memory: the loop form spilled and
+// ran 1.5x slower on the H100), no staging, no barrier in the loop. A row's
+// sum: per thread, superblocks in order, blocks in order (acc + d * block
+// sum; a block sum: fma into 4 lanes in qs_b4 / qs_b8's order, then
+// (l0 + l1) + (l2 + l3)), then a tree over the T partial sums in workgroup
+// memory. It depends on (weight type, K) only (T from K; RPW 1 or 2 does
+// not change it); webgpu_ops.c mvx_qs picks QS per weight.
 var<workgroup> scl : f32;
 
 fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }

@@ -37,8 +37,9 @@
 // their own rows' superblocks with 16-byte loads, all of a superblock in
 // flight at once (the first before mvx_wait); qs_sb0/1's code is unrolled
 // by hand, so every word of the superblock sits at a literal index of a
-// private array (registers, not local memory: the loop form spilled and
-// ran 1.5x slower on the H100), no staging, no barrier in the loop. A row's
+// private array (registers, not local memory: the loop form, most likely
+// spilling, left the 1B q4_0 step 1.36x slower on the H100), no staging, no
+// barrier in the loop. A row's
 // sum: per thread, superblocks in order, blocks in order (acc + d * block
 // sum; a block sum: fma into 4 lanes in qs_b4 / qs_b8's order, then
 // (l0 + l1) + (l2 + l3)), then a tree over the T partial sums in workgroup

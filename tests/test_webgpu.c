@@ -458,18 +458,26 @@ static void test_mmt_model(void) {
     free(c);
 }
 
-/* The decode matvec (mvx) in its variants (GENRT_WEBGPU_MVX = T,RPW,U, and
- * the old kernels), one activation row, against a naive reference: every
- * weight type, K up to 8192 (the down projection), N with partial tiles. */
+/* The decode matvec (mvx) in its variants (GENRT_WEBGPU_MVX =
+ * T,RPW,U,STAGE,QS, and the old kernels), one activation row, against a
+ * naive reference: every weight type, K up to 8192 (the down projection),
+ * N with partial tiles. Quantized rows with K % 256 == 0 at 16-byte offsets
+ * read superblocks (QS, forced at this N by the 6th field: K 256, 768,
+ * 2048, 8192: T 1, 2, 8, 32 by default, rows per thread 1 and 2, T forced
+ * below and above the superblock count), the 5th field 2 the blocks' path. */
 static void test_mvx_variants(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
-    const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1", "32,8,1,1", "64,4,1,1", "256,2,1,1", "0,0,0,1", "0,0,0,2"};
-    const int Ks[] = {8192, 2080, 576};
+    const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1", "32,8,1,1",
+                              "64,4,1,1", "256,2,1,1", "0,0,0,1", "0,0,0,2", "0,0,0,0,2", "0,0,0,0,0,1",
+                              "1,2,0,0,0,1", "4,1,0,0,0,1", "32,2,0,0,1,1"};
+    const int Ks[] = {8192, 2080, 576, 256, 768, 2048};
     const int N = 21;
     for (size_t ti = 0; ti < 5; ti++)
-        for (size_t ki = 0; ki < 3; ki++) {
+        for (size_t ki = 0; ki < 6; ki++) {
             grt_dtype wt = types[ti];
             int K = Ks[ki];
+            bool quant = wt == GRT_Q8_0 || wt == GRT_Q4_0;
+            if (!quant && ki >= 3) continue; /* (QS shapes) */
             size_t rb = grt_row_bytes(wt, K);
             uint8_t *wq = malloc(rb * N);
             float *wf = malloc(sizeof(float) * N * K), *wd = malloc(sizeof(float) * N * K);
@@ -494,8 +502,11 @@ static void test_mvx_variants(void) {
             grt_tensor to = view(act, ooff, GRT_F32, 1, N), tx = view(act, 0, GRT_F32, 1, K);
             grt_tensor tw = view(wb, rb * 2, wt, N, K);
             double worst = 0;
+            size_t nv = 0;
             for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
                 const char *vs = variants[v];
+                if (!quant && v >= 13) continue; /* (QS variants) */
+                nv++;
                 if (vs && strcmp(vs, "old") == 0) setenv("GENRT_WEBGPU_OLD_MV", "1", 1);
                 else if (vs) setenv("GENRT_WEBGPU_MVX", vs, 1);
                 grt_dev_write(G, act, 0, xv, (size_t)K * 4);
@@ -508,8 +519,7 @@ static void test_mvx_variants(void) {
                 if (e > worst) worst = e;
                 CHECKF(e < 2e-5, "%s K %d variant %s: %.2g", grt_dtype_name(wt), K, vs ? vs : "default", e);
             }
-            printf("  mvx %-5s K %4d N %d, %zu variants: worst rel err %.2g\n", grt_dtype_name(wt), K, N,
-                   sizeof variants / sizeof variants[0], worst);
+            printf("  mvx %-5s K %4d N %d, %zu variants: worst rel err %.2g\n", grt_dtype_name(wt), K, N, nv, worst);
             CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
             grt_dev_buffer_free(act);
             grt_dev_buffer_free(wb);
@@ -532,8 +542,8 @@ static float *read_step(grt_buffer *A, size_t o, grt_buffer *KC, grt_buffer *VC,
     return r;
 }
 
-static void capture_merge_case(grt_dtype wt, bool kv_shared) {
-    const int K = 576, NH = 4, NKV = 2, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 96, MC = 8;
+static void capture_merge_case(grt_dtype wt, bool kv_shared, int K) {
+    const int NH = 4, NKV = 2, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 96, MC = 8;
     const int Ns[5] = {NQ, NK, NK, FF, FF};
     size_t rb = grt_row_bytes(wt, K);
     /* activations in one buffer at 256-byte steps, as in a model */
@@ -543,7 +553,7 @@ static void capture_merge_case(grt_dtype wt, bool kv_shared) {
     for (int i = 0; i < NACT; i++) off[i] = o, o += ((size_t)len[i] * 4 + 255) / 256 * 256;
     grt_buffer *A = NULL, *Wb[5] = {0}, *NW = NULL, *FR = NULL, *ST = NULL, *KC = NULL, *VC = NULL;
     grt_dev_buffer_new(G, o, GRT_BUF_DEVICE, &A);
-    float *x = malloc(sizeof(float) * K), *wf = malloc(sizeof(float) * FF * K), nw[576], fr[8];
+    float *x = malloc(sizeof(float) * K), *wf = malloc(sizeof(float) * FF * K), nw[576], fr[8]; /* K <= 576 */
     uint8_t *wq = malloc(rb * FF);
     for (int i = 0; i < K; i++) x[i] = frand(), nw[i] = 1 + 0.1f * frand();
     for (int i = 0; i < 8; i++) fr[i] = powf(10000.0f, -(float)i / 8);
@@ -600,8 +610,8 @@ static void capture_merge_case(grt_dtype wt, bool kv_shared) {
         for (int j = 0; j < len[i]; j++) finite &= isfinite(res[0][off[i] / 4 + j]) != 0;
     /* q,k,v -> 1; norm -> mvx; rope q+k -> 1; rope+kv_store; gate,up -> 1; norm; glu */
     uint64_t merged = c1.merged - c0.merged;
-    printf("  capture merges, %-5s weights, KV caches in %s: %llu dispatches merged, replay equals eager: %s\n",
-           grt_dtype_name(wt), kv_shared ? "one buffer" : "two buffers", (unsigned long long)merged, same ? "yes" : "no");
+    printf("  capture merges, %-5s weights, K %d, KV caches in %s: %llu dispatches merged, replay equals eager: %s\n",
+           grt_dtype_name(wt), K, kv_shared ? "one buffer" : "two buffers", (unsigned long long)merged, same ? "yes" : "no");
     CHECK(same && finite);
     CHECK(merged >= 8);
     CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
@@ -613,15 +623,21 @@ static void capture_merge_case(grt_dtype wt, bool kv_shared) {
 
 static void test_capture_merges(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
-    for (int i = 0; i < 5; i++) capture_merge_case(types[i], i % 2 == 1);
+    for (int i = 0; i < 5; i++) capture_merge_case(types[i], i % 2 == 1, 576);
+    /* quantized rows read as superblocks (K % 256 == 0: mvx.wgsl QS, forced
+     * at these small N) */
+    setenv("GENRT_WEBGPU_MVX", "0,0,0,0,0,1", 1);
+    capture_merge_case(GRT_Q8_0, false, 512);
+    capture_merge_case(GRT_Q4_0, true, 512);
+    unsetenv("GENRT_WEBGPU_MVX");
 }
 
 /* A decode layer and the next one's q/k/v, captured: the chain kernels
  * (attn_o: the attention, the output projection and, with one KV buffer, the
  * rmsnorm after it; mvx2: the down projection and the next q/k/v with their
  * norm) must replay the eager ops' bits, every activation and cache word. */
-static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, int MC) {
-    const int H = 128, HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 256; /* NQ <= 512: wf holds every weight */
+static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, int MC, int H) {
+    const int HD = 16, NQ = NH * HD, NK = NKV * HD, FF = 256; /* H, NQ <= 256: wf holds every weight */
     enum { WQ, WK, WV, WO, WG, WU, WD, NW_ };
     const int wn[NW_] = {NQ, NK, NK, H, FF, FF, H}, wk[NW_] = {H, H, H, NQ, H, H, FF};
     enum { X, XN, Q, KK, V, AT, GT, UP, NACT };
@@ -630,7 +646,7 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, i
     for (int i = 0; i < NACT; i++) off[i] = o, o += ((size_t)len[i] * 4 + 255) / 256 * 256;
     grt_buffer *A = NULL, *Wb[NW_] = {0}, *NWa = NULL, *NWf = NULL, *FR = NULL, *ST = NULL, *KC = NULL, *VC = NULL;
     grt_dev_buffer_new(G, o, GRT_BUF_DEVICE, &A);
-    float *x = malloc(sizeof(float) * H), *wf = malloc(sizeof(float) * FF * FF), nwa[128], nwf[128], fr[8];
+    float *x = malloc(sizeof(float) * H), *wf = malloc(sizeof(float) * FF * FF), nwa[256], nwf[256], fr[8];
     uint8_t *wq = malloc(grt_row_bytes(wt, FF) * FF);
     for (int i = 0; i < H; i++) x[i] = frand(), nwa[i] = 1 + 0.1f * frand(), nwf[i] = 1 + 0.1f * frand();
     for (int i = 0; i < 8; i++) fr[i] = powf(10000.0f, -(float)i / 8);
@@ -699,15 +715,16 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, i
     bool same = memcmp(res[0], res[1], o + 2 * cb) == 0, finite = true;
     for (int i = 0; i < NACT; i++)
         for (int j = 0; j < len[i]; j++) finite &= isfinite(res[0][off[i] / 4 + j]) != 0;
-    bool fl = wt == GRT_F32 || wt == GRT_F16 || wt == GRT_BF16;
+    /* float weights, or quantized ones read as superblocks (every K % 256 == 0) */
+    bool fl = wt == GRT_F32 || wt == GRT_F16 || wt == GRT_BF16 || (H % 256 == 0 && NQ % 256 == 0);
     uint64_t chains = c1.chains - c0.chains, merged = c1.merged - c0.merged;
-    printf("  chains, %-5s weights, KV caches in %s, heads %d/%d, pos %3d: %llu chain dispatches, %llu merged, "
-           "replay equals eager: %s\n", grt_dtype_name(wt), kv_shared ? "one buffer" : "two buffers", NH, NKV, pos,
+    printf("  chains, %-5s weights, H %d, KV caches in %s, heads %d/%d, pos %3d: %llu chain dispatches, %llu merged, "
+           "replay equals eager: %s\n", grt_dtype_name(wt), H, kv_shared ? "one buffer" : "two buffers", NH, NKV, pos,
            (unsigned long long)chains, (unsigned long long)merged, same ? "yes" : "no");
     CHECK(same && finite);
     grt_webgpu_features ft;
     bool on = grt_webgpu_get_features(G, &ft) && ft.chains;
-    CHECK(chains == (fl && on ? 2u : 0u)); /* attn_o, mvx2 (float weights only; adapters known to start workgroups in order) */
+    CHECK(chains == (fl && on ? 2u : 0u)); /* attn_o, mvx2 (float weights or QS; adapters known to start workgroups in order) */
     CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
     for (int m = 0; m < NW_; m++) grt_dev_buffer_free(Wb[m]);
     grt_dev_buffer_free(A), grt_dev_buffer_free(NWa), grt_dev_buffer_free(NWf), grt_dev_buffer_free(FR);
@@ -718,9 +735,15 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, i
 static void test_chains(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0};
     for (int i = 0; i < 4; i++) {
-        chain_case(types[i], true, 5, 4, 2, 96);
-        chain_case(types[i], i % 2 == 0, 80, 4, 2, 96); /* two key splits, merged */
+        chain_case(types[i], true, 5, 4, 2, 96, 128);
+        chain_case(types[i], i % 2 == 0, 80, 4, 2, 96, 128); /* two key splits, merged */
     }
+    /* quantized superblocks (mvx.wgsl QS, forced at these small N) in both chains */
+    setenv("GENRT_WEBGPU_MVX", "0,0,0,0,0,1", 1);
+    chain_case(GRT_Q8_0, true, 5, 16, 4, 96, 256);
+    chain_case(GRT_Q4_0, false, 80, 16, 4, 96, 256);
+    chain_case(GRT_Q4_0, true, 80, 16, 4, 96, 256);
+    unsetenv("GENRT_WEBGPU_MVX");
 }
 
 /* GENRT_WEBGPU_MVBENCH="cfg;cfg;..." (cfg: "old", "auto" or T,RPW,U): device
@@ -1144,8 +1167,8 @@ static void test_attention_head_groups(void) {
         setenv("GENRT_WEBGPU_ATTN_DEC", cs[i].knob, 1);
         printf("  GENRT_WEBGPU_ATTN_DEC=%s\n", cs[i].knob);
         attention_decode_case(64, 300, 250, cs[i].nh, cs[i].nkv);
-        chain_case(i % 2 ? GRT_F32 : GRT_F16, i % 3 != 0, 250, cs[i].nh, cs[i].nkv, 300);
-        if (i % 4 == 0) chain_case(GRT_BF16, true, 5, cs[i].nh, cs[i].nkv, 300);
+        chain_case(i % 2 ? GRT_F32 : GRT_F16, i % 3 != 0, 250, cs[i].nh, cs[i].nkv, 300, 128);
+        if (i % 4 == 0) chain_case(GRT_BF16, true, 5, cs[i].nh, cs[i].nkv, 300, 128);
     }
     unsetenv("GENRT_WEBGPU_ATTN_DEC");
 }
@@ -1166,8 +1189,8 @@ static void test_step_forms(void) {
         attention_decode_case(64, 300, 100, 9, 3);
         unsetenv("GENRT_WEBGPU_ATTN_DEC");
         if (i == 0 || i == 3) attention_decode_case(128, 3000, 2900, 4, 2);
-        chain_case(i % 2 ? GRT_F32 : GRT_F16, i % 3 != 0, 250, 9, 3, 300);
-        chain_case(GRT_F16, true, 200, 4, 2, 300);
+        chain_case(i % 2 ? GRT_F32 : GRT_F16, i % 3 != 0, 250, 9, 3, 300, 128);
+        chain_case(GRT_F16, true, 200, 4, 2, 300, 128);
     }
     unsetenv("GENRT_WEBGPU_STEP");
 }

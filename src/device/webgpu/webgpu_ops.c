@@ -165,9 +165,10 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
 /* mvx.wgsl's module-scope names (and the accessors its body calls), renamed
  * per instance in a chain kernel */
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
-                                        "ldx", "i8x4", "nib4", "tanh_f", "qword", "qdot", "mvx_main", "xv4", "xf",
-                                        "nwv4", "xnst", "old", "ost", "ldw", "ldq", "ldb", "rget", "rset", "wsh",
-                                        "mvx_block", "mvx_wait"};
+                                        "ldx", "i8x4", "nib4", "qs_lo4", "qs_hi4", "qs_i8", "qs_fsh", "qs_b4",
+                                        "qs_b8", "qw0", "qw1", "qs_ld0", "qs_ld1", "qs_sb0", "qs_sb1", "tanh_f",
+                                        "qword", "qdot", "mvx_main", "xv4", "xf", "nwv4", "xnst", "old", "ost",
+                                        "ldw", "ldq", "ldb", "rget", "rset", "wsh", "mvx_block", "mvx_wait"};
 
 /* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
 static bool chain_parts(int sh, char **a, char **b) {
@@ -619,15 +620,46 @@ static uint32_t env_u32(const char *name, int field) {
     return e ? (uint32_t)strtoul(e, NULL, 10) : 0;
 }
 
-/* Override constants of mvx for a weight of type wt, [N, K]: WTYPE, T, RPW,
- * U, NORM (0), GLU (0). T (threads over a row) fixes each row's sum order,
- * so it depends on wt and K only: eager steps and captured ones (merged,
- * maybe other RPW/U) agree bit for bit. GENRT_WEBGPU_MVX="T,RPW,U" sets
- * them (0 or absent: chosen here) to compare variants. */
-static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[7]) {
+/* Whether a quantized weight [N, K]'s decode matvec reads whole
+ * superblocks (8 blocks: mvx.wgsl's QS, WTYPE wt + 8): K % 256 == 0, rows
+ * 16-byte aligned (rw: the weight's byte offset in its binding, which
+ * starts 16-byte aligned) and at least QS_MIN_WORK superblocks (one a
+ * thread: fewer leave the device idle; the blocks' path spreads a row over
+ * up to 256 threads). Properties of the weight, so eager and captured
+ * steps take the same path. GENRT_WEBGPU_MVX's 5th field 2 turns it off
+ * (1 or absent: on), its 6th sets the minimum (0: the default). */
+enum { QS_MIN_WORK = 4096 };
+static bool mvx_qs(int wt, int64_t K, int64_t N, uint64_t rw) {
+    uint32_t mw = env_u32("GENRT_WEBGPU_MVX", 5);
+    return (wt == 3 || wt == 4) && K % 256 == 0 && rw % 16 == 0 && env_u32("GENRT_WEBGPU_MVX", 4) != 2 &&
+           (uint64_t)N * (uint64_t)(K / 256) >= (mw ? mw : QS_MIN_WORK);
+}
+
+/* Override constants of mvx for a weight of type wt, [N, K], at byte rw of
+ * its binding: WTYPE, T, RPW, U, NORM (0), GLU (0), STAGE. T (threads over
+ * a row) fixes each row's sum order, so it depends on wt and K only (and
+ * the QS choice, fixed per weight): eager steps and captured ones (merged,
+ * maybe other RPW/U) agree bit for bit. GENRT_WEBGPU_MVX=
+ * "T,RPW,U,STAGE,QS,QS_MIN_WORK" sets them (0 or absent: chosen here) to
+ * compare variants. */
+static void mvx_cfg(int wt, int64_t K, int64_t N, uint64_t rw, uint32_t cfg[7]) {
+    uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1);
+    if (mvx_qs(wt, K, N, rw)) {
+        /* T: superblocks per row, at most 32 (a power of two: the tree); rows
+         * per thread: 1 (2 was slower on the H100, LM heads too: 1B q4_0
+         * 868 vs 385 us, q8_0 1165 vs 905; q/k/v share one configuration
+         * and merge) */
+        uint32_t nsb = (uint32_t)(K / 256), T = 1;
+        while (T < 32 && T * 2 <= nsb) T *= 2;
+        if (eT >= 1 && eT <= 32 && (eT & (eT - 1)) == 0) T = eT;
+        uint32_t R = eR == 2 ? 2 : 1;
+        uint32_t v[7] = {(uint32_t)wt + 8, T, R, 1, 0, 0, 0};
+        memcpy(cfg, v, sizeof v);
+        return;
+    }
     uint32_t ch = mvx_chunks(wt, K), T = 32;
     while (T < 256 && T * 2 <= ch) T *= 2;
-    uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1), eU = env_u32("GENRT_WEBGPU_MVX", 2);
+    uint32_t eU = env_u32("GENRT_WEBGPU_MVX", 2);
     if (eT == 32 || eT == 64 || eT == 128 || eT == 256) T = eT;
     uint32_t G = 256 / T, per = (ch + T - 1) / T; /* chunks per thread */
     /* rows per group: 4, halved until there are enough workgroups to fill
@@ -653,7 +685,8 @@ static void mvx_cfg(int wt, int64_t K, int64_t N, uint32_t cfg[7]) {
 }
 
 static WGPUComputePipeline mvx_pipe(grt_device *dev, const uint32_t cfg[7]) {
-    return get_pipe_v(dev, cfg[0] <= 2 ? SH_MVX : SH_MVXQ, cfg);
+    /* float weights and QS: vec4<u32> weight bindings; else u32 ones */
+    return get_pipe_v(dev, cfg[0] <= 2 || cfg[0] >= 8 ? SH_MVX : SH_MVXQ, cfg);
 }
 
 /* Workgroups of an mvx dispatch over segments of N[0..2] rows. */
@@ -752,11 +785,13 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
          * will use (and the norm-folded one a captured step may), so that
          * the first decode step does not pay their compilation */
         uint32_t cfg[7], Ns[3] = {(uint32_t)N, 0, 0};
-        mvx_cfg(wt, K, N, cfg);
+        mvx_cfg(wt, K, N, rw, cfg);
         mvx_pipe(dev, cfg);
         memcpy(x->pre_cfg, cfg, sizeof cfg); /* for wg_glu's prefill: the glu-merged variant */
         x->pre_N = (uint64_t)N;
-        if (x->pre_att_set && accumulate && !bias && wt <= 2 && x->chains_on && !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
+        bool chainable = wt <= 2 || cfg[0] >= 8; /* float weights, QS */
+        if (x->pre_att_set && accumulate && !bias && chainable && x->chains_on &&
+            !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
             /* the output projection after an attention: the attn_o pipeline
              * a captured step merges the two into (rope folded in) */
             uint32_t v[7] = {x->pre_att[0], x->pre_att[1], x->pre_att[2], !getenv("GENRT_WEBGPU_NO_ATTN_ROPE_MERGE"),
@@ -764,7 +799,8 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
             get_pipe_v(dev, SH_ATTN_O, v);
         }
         x->pre_att_set = false;
-        if (x->pre_chain_set && !accumulate && !bias && wt <= 2 && x->chains_on && !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) {
+        if (x->pre_chain_set && !accumulate && !bias && chainable && x->chains_on &&
+            !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) {
             /* a matmul after an accumulating one (the next layer's q after a
              * down projection): the mvx2 pipelines a captured step may chain
              * the two into, with and without the norm folded in */
@@ -773,7 +809,7 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
                 get_pipe_v(dev, SH_MVX2, v);
             }
         }
-        x->pre_chain_set = accumulate && !bias && wt <= 2 && K <= 2048;
+        x->pre_chain_set = accumulate && !bias && chainable && K <= 2048;
         memcpy(x->pre_chain, cfg, sizeof x->pre_chain);
         const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
         if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
@@ -783,17 +819,18 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
     }
     if (n_rows == 1 && mvx_ok) {
         uint32_t cfg[7];
-        mvx_cfg(wt, K, N, cfg);
+        mvx_cfg(wt, K, N, rw, cfg);
+        bool v4 = wt <= 2 || cfg[0] >= 8; /* weight offsets in vec4s (else bytes) */
         wg_binding bx[7] = {b[0], b[1], b[2], bias ? b[3] : dummy_window(x, 1), dummy_window(x, 2),
                             dummy_window(x, 3), dummy_window(x, 4)};
         params p = {{0}};
         p.w[0] = u32of(ro / 4);
         p.w[1] = u32of(ri / 16);
-        p.w[2] = u32of(wt <= 2 ? rw / 16 : rw);
+        p.w[2] = u32of(v4 ? rw / 16 : rw);
         p.w[3] = u32of(N);
         p.w[4] = u32of(K);
         p.w[5] = 1;
-        p.w[6] = u32of(wt <= 2 ? rbytes / 16 : rbytes);
+        p.w[6] = u32of(v4 ? rbytes / 16 : rbytes);
         p.w[7] = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
         p.w[11] = u32of(rb / 4);
         p.w[15] = 1;
@@ -1621,9 +1658,9 @@ static uint64_t chain_max_wg(void) {
 }
 
 /* An attn_dec of one row then the mvx of the output projection over its
- * output (float weights, one segment, U 1; no norm, GLU or bias): one attn_o
- * dispatch (attn_o.wgsl), the attention's workgroups and then the mvx's, the
- * latter waiting on the former's counter. x, q, k, v and the attention's
+ * output (float weights or QS, one segment, U 1; no norm, GLU or bias): one
+ * attn_o dispatch (attn_o.wgsl), the attention's workgroups and then the
+ * mvx's, the latter waiting on the former's counter. x, q, k, v and the attention's
  * output are bound as one window of their buffer. */
 static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
@@ -1632,8 +1669,9 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
     /* attn_dec's units (row, KV head, head group), each with one writer */
     uint64_t groups = (uint64_t)ap[4] * ap[9], units = groups * (ap[20] ? ap[20] : 1);
-    bool ok = mv->cfg[0] <= 2 && mv->cfg[2] <= 8 && mv->cfg[3] <= 2 && mv->cfg[4] == 0 && mv->cfg[5] == 0 &&
-              mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 && units + groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
+    bool ok = (mv->cfg[0] <= 2 || mv->cfg[0] >= 8) && mv->cfg[2] <= 8 && mv->cfg[3] <= 2 && mv->cfg[4] == 0 &&
+              mv->cfg[5] == 0 && mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 &&
+              units + groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
               In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
               mp[4] == ap[8] * ap[10] && mp[4] <= 2048 && Q->id == O->id && X->id == O->id;
     /* attn_dec's workgroup memory, the staged input and the rest */
@@ -1714,11 +1752,11 @@ static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_
     return true;
 }
 
-/* Whether mvx dispatch c can be a chain instance: float weights, U <= 2, no
- * GLU or bias, K <= 2048 (its input staged in workgroup memory). */
+/* Whether mvx dispatch c can be a chain instance: float weights or QS, U <=
+ * 2, no GLU or bias, K <= 2048 (its input staged in workgroup memory). */
 static bool chain_mvx_ok(const wg_cmd *c) {
-    return c->tag == WG_TAG_MVX && c->cfg[0] <= 2 && c->cfg[2] <= 8 && c->cfg[3] <= 2 && c->cfg[5] == 0 &&
-           (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
+    return c->tag == WG_TAG_MVX && (c->cfg[0] <= 2 || c->cfg[0] >= 8) && c->cfg[2] <= 8 && c->cfg[3] <= 2 &&
+           c->cfg[5] == 0 && (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
 }
 
 /* Two consecutive mvx dispatches (one segment, no norm; then up to three

@@ -1,4 +1,4 @@
-// mvx.wgsl's weight bindings for float weights: 16-byte loads.
+// mvx.wgsl's weight bindings for float weights and QS superblocks: 16-byte loads.
 @group(0) @binding(3) var<storage, read_write> W0 : array<vec4<u32>>;
 @group(0) @binding(4) var<storage, read_write> W1 : array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read_write> W2 : array<vec4<u32>>;

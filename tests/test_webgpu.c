@@ -463,13 +463,13 @@ static void test_mmt_model(void) {
  * naive reference: every weight type, K up to 8192 (the down projection),
  * N with partial tiles. Quantized rows with K % 256 == 0 at 16-byte offsets
  * read superblocks (QS, forced at this N by the 6th field: K 256, 768,
- * 2048, 8192: T 1, 2, 8, 32 by default, rows per thread 1 and 2, T forced
- * below and above the superblock count), the 5th field 2 the blocks' path. */
+ * 2048, 8192: T 1, 2, 8, 32 by default, T forced below and above the
+ * superblock count), the 5th field 2 the blocks' path. */
 static void test_mvx_variants(void) {
     const grt_dtype types[] = {GRT_F32, GRT_F16, GRT_BF16, GRT_Q8_0, GRT_Q4_0};
     const char *variants[] = {NULL, "old", "32,1,1", "64,2,4", "128,8,2", "256,4,4", "256,1,1", "0,8,1", "32,8,1,1",
                               "64,4,1,1", "256,2,1,1", "0,0,0,1", "0,0,0,2", "0,0,0,0,2", "0,0,0,0,0,1",
-                              "1,2,0,0,0,1", "4,1,0,0,0,1", "32,2,0,0,1,1"};
+                              "1,1,0,0,0,1", "4,1,0,0,0,1", "32,1,0,0,1,1"};
     const int Ks[] = {8192, 2080, 576, 256, 768, 2048};
     const int N = 21;
     for (size_t ti = 0; ti < 5; ti++)

@@ -166,7 +166,7 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
  * per instance in a chain kernel */
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
                                         "ldx", "i8x4", "nib4", "qs_lo4", "qs_hi4", "qs_i8", "qs_fsh", "qs_b4",
-                                        "qs_b8", "qw0", "qw1", "qs_ld0", "qs_ld1", "qs_sb0", "qs_sb1", "tanh_f",
+                                        "qs_b8", "qw", "qs_ld", "qs_sb", "tanh_f",
                                         "qword", "qdot", "mvx_main", "xv4", "xf", "nwv4", "xnst", "old", "ost",
                                         "ldw", "ldq", "ldb", "rget", "rset", "wsh", "mvx_block", "mvx_wait"};
 
@@ -645,15 +645,13 @@ static bool mvx_qs(int wt, int64_t K, int64_t N, uint64_t rw) {
 static void mvx_cfg(int wt, int64_t K, int64_t N, uint64_t rw, uint32_t cfg[7]) {
     uint32_t eT = env_u32("GENRT_WEBGPU_MVX", 0), eR = env_u32("GENRT_WEBGPU_MVX", 1);
     if (mvx_qs(wt, K, N, rw)) {
-        /* T: superblocks per row, at most 32 (a power of two: the tree); rows
-         * per thread: 1 (2 was slower on the H100, LM heads too: 1B q4_0
-         * 868 vs 385 us, q8_0 1165 vs 905; q/k/v share one configuration
-         * and merge) */
+        /* T: superblocks per row, at most 32 (a power of two: the tree); one
+         * row a thread, the only form mvx.wgsl's QS has (two were slower on
+         * the H100, LM heads too: 1B q4_0 868 vs 385 us, q8_0 1165 vs 905) */
         uint32_t nsb = (uint32_t)(K / 256), T = 1;
         while (T < 32 && T * 2 <= nsb) T *= 2;
         if (eT >= 1 && eT <= 32 && (eT & (eT - 1)) == 0) T = eT;
-        uint32_t R = eR == 2 ? 2 : 1;
-        uint32_t v[7] = {(uint32_t)wt + 8, T, R, 1, 0, 0, 0};
+        uint32_t v[7] = {(uint32_t)wt + 8, T, 1, 1, 0, 0, 0};
         memcpy(cfg, v, sizeof v);
         return;
     }

@@ -35,7 +35,7 @@
 // t + T, ..; the T threads of a row are lanes 256 / T apart (lid = t * 256 /
 // T + g), so a subgroup's lanes read the same x (one broadcast load) and
 // their own rows' superblocks with 16-byte loads, all of a superblock in
-// flight at once (the first before mvx_wait); qs_sb0/1's code is unrolled
+// flight at once (the first before mvx_wait); qs_sb's code is unrolled
 // by hand, so every word of the superblock sits at a literal index of a
 // private array (registers, not local memory: the loop form, most likely
 // spilling, left the 1B q4_0 step 1.36x slower on the H100), no staging, no
@@ -43,8 +43,8 @@
 // sum: per thread, superblocks in order, blocks in order (acc + d * block
 // sum; a block sum: fma into 4 lanes in qs_b4 / qs_b8's order, then
 // (l0 + l1) + (l2 + l3)), then a tree over the T partial sums in workgroup
-// memory. It depends on (weight type, K) only (T from K; RPW 1 or 2 does
-// not change it); webgpu_ops.c mvx_qs picks QS per weight.
+// memory. It depends on (weight type, K) only (T from K; one row a
+// thread, RPW 1); webgpu_ops.c mvx_qs picks QS per weight.
 var<workgroup> scl : f32;
 
 fn bf2(u : u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(u << 16u), bitcast<f32>(u & 0xffff0000u)); }
@@ -118,97 +118,53 @@ fn qs_b8(dw : u32, qa : vec4<u32>, qb : vec4<u32>, xb : u32) -> f32 {
   s = fma(qs_i8(qb.w), ldx(xb + 7u), s);
   return unpack2x16float(dw).x * ((s.x + s.y) + (s.z + s.w));
 }
-// QS: the superblocks of a thread's rows 0 and 1 (q4_0: the first 9 vec4s),
-// private so that no array is passed to a function (a call that is not
-// inlined then copies it through local memory), read at literal indices
-// only (the code below is unrolled by hand): they stay in registers.
-var<private> qw0 : array<vec4<u32>, 17>;
-var<private> qw1 : array<vec4<u32>, 17>;
-// row 0's superblock from vec4 i of segment seg
-fn qs_ld0(seg : u32, i : u32) {
-  qw0[0] = ldw(seg, i + 0u); qw0[1] = ldw(seg, i + 1u); qw0[2] = ldw(seg, i + 2u);
-  qw0[3] = ldw(seg, i + 3u); qw0[4] = ldw(seg, i + 4u); qw0[5] = ldw(seg, i + 5u);
-  qw0[6] = ldw(seg, i + 6u); qw0[7] = ldw(seg, i + 7u); qw0[8] = ldw(seg, i + 8u);
+// QS: the superblock of a thread's row (q4_0: the first 9 vec4s), private
+// so that no array is passed to a function (a call that is not inlined then
+// copies it through local memory), read at literal indices only (the code
+// below is unrolled by hand): it stays in registers.
+var<private> qw : array<vec4<u32>, 17>;
+// the row's superblock from vec4 i of segment seg
+fn qs_ld(seg : u32, i : u32) {
+  qw[0] = ldw(seg, i + 0u); qw[1] = ldw(seg, i + 1u); qw[2] = ldw(seg, i + 2u);
+  qw[3] = ldw(seg, i + 3u); qw[4] = ldw(seg, i + 4u); qw[5] = ldw(seg, i + 5u);
+  qw[6] = ldw(seg, i + 6u); qw[7] = ldw(seg, i + 7u); qw[8] = ldw(seg, i + 8u);
   if (WTYPE == 11u) {
-    qw0[9] = ldw(seg, i + 9u); qw0[10] = ldw(seg, i + 10u); qw0[11] = ldw(seg, i + 11u); qw0[12] = ldw(seg, i + 12u);
-    qw0[13] = ldw(seg, i + 13u); qw0[14] = ldw(seg, i + 14u); qw0[15] = ldw(seg, i + 15u); qw0[16] = ldw(seg, i + 16u);
+    qw[9] = ldw(seg, i + 9u); qw[10] = ldw(seg, i + 10u); qw[11] = ldw(seg, i + 11u); qw[12] = ldw(seg, i + 12u);
+    qw[13] = ldw(seg, i + 13u); qw[14] = ldw(seg, i + 14u); qw[15] = ldw(seg, i + 15u); qw[16] = ldw(seg, i + 16u);
   }
 }
-// row 0's superblock dotted with x from vec4 xb on, added to acc block by block
-fn qs_sb0(xb : u32, acc : f32) -> f32 {
+// the superblock dotted with x from vec4 xb on, added to acc block by block
+fn qs_sb(xb : u32, acc : f32) -> f32 {
   var a = acc;
   if (WTYPE == 12u) {
-    a = a + qs_b4(qw0[0].x & 0xffffu, vec4<u32>(qs_fsh(qw0[0].x, qw0[0].y), qs_fsh(qw0[0].y, qw0[0].z), qs_fsh(qw0[0].z, qw0[0].w), qs_fsh(qw0[0].w, qw0[1].x)), xb + 0u);
-    a = a + qs_b4(qw0[1].x >> 16u, vec4<u32>(qw0[1].y, qw0[1].z, qw0[1].w, qw0[2].x), xb + 8u);
-    a = a + qs_b4(qw0[2].y & 0xffffu, vec4<u32>(qs_fsh(qw0[2].y, qw0[2].z), qs_fsh(qw0[2].z, qw0[2].w), qs_fsh(qw0[2].w, qw0[3].x), qs_fsh(qw0[3].x, qw0[3].y)), xb + 16u);
-    a = a + qs_b4(qw0[3].y >> 16u, vec4<u32>(qw0[3].z, qw0[3].w, qw0[4].x, qw0[4].y), xb + 24u);
-    a = a + qs_b4(qw0[4].z & 0xffffu, vec4<u32>(qs_fsh(qw0[4].z, qw0[4].w), qs_fsh(qw0[4].w, qw0[5].x), qs_fsh(qw0[5].x, qw0[5].y), qs_fsh(qw0[5].y, qw0[5].z)), xb + 32u);
-    a = a + qs_b4(qw0[5].z >> 16u, vec4<u32>(qw0[5].w, qw0[6].x, qw0[6].y, qw0[6].z), xb + 40u);
-    a = a + qs_b4(qw0[6].w & 0xffffu, vec4<u32>(qs_fsh(qw0[6].w, qw0[7].x), qs_fsh(qw0[7].x, qw0[7].y), qs_fsh(qw0[7].y, qw0[7].z), qs_fsh(qw0[7].z, qw0[7].w)), xb + 48u);
-    a = a + qs_b4(qw0[7].w >> 16u, vec4<u32>(qw0[8].x, qw0[8].y, qw0[8].z, qw0[8].w), xb + 56u);
+    a = a + qs_b4(qw[0].x & 0xffffu, vec4<u32>(qs_fsh(qw[0].x, qw[0].y), qs_fsh(qw[0].y, qw[0].z), qs_fsh(qw[0].z, qw[0].w), qs_fsh(qw[0].w, qw[1].x)), xb + 0u);
+    a = a + qs_b4(qw[1].x >> 16u, vec4<u32>(qw[1].y, qw[1].z, qw[1].w, qw[2].x), xb + 8u);
+    a = a + qs_b4(qw[2].y & 0xffffu, vec4<u32>(qs_fsh(qw[2].y, qw[2].z), qs_fsh(qw[2].z, qw[2].w), qs_fsh(qw[2].w, qw[3].x), qs_fsh(qw[3].x, qw[3].y)), xb + 16u);
+    a = a + qs_b4(qw[3].y >> 16u, vec4<u32>(qw[3].z, qw[3].w, qw[4].x, qw[4].y), xb + 24u);
+    a = a + qs_b4(qw[4].z & 0xffffu, vec4<u32>(qs_fsh(qw[4].z, qw[4].w), qs_fsh(qw[4].w, qw[5].x), qs_fsh(qw[5].x, qw[5].y), qs_fsh(qw[5].y, qw[5].z)), xb + 32u);
+    a = a + qs_b4(qw[5].z >> 16u, vec4<u32>(qw[5].w, qw[6].x, qw[6].y, qw[6].z), xb + 40u);
+    a = a + qs_b4(qw[6].w & 0xffffu, vec4<u32>(qs_fsh(qw[6].w, qw[7].x), qs_fsh(qw[7].x, qw[7].y), qs_fsh(qw[7].y, qw[7].z), qs_fsh(qw[7].z, qw[7].w)), xb + 48u);
+    a = a + qs_b4(qw[7].w >> 16u, vec4<u32>(qw[8].x, qw[8].y, qw[8].z, qw[8].w), xb + 56u);
   } else {
-    a = a + qs_b8(qw0[0].x & 0xffffu, vec4<u32>(qs_fsh(qw0[0].x, qw0[0].y), qs_fsh(qw0[0].y, qw0[0].z), qs_fsh(qw0[0].z, qw0[0].w), qs_fsh(qw0[0].w, qw0[1].x)),
-                  vec4<u32>(qs_fsh(qw0[1].x, qw0[1].y), qs_fsh(qw0[1].y, qw0[1].z), qs_fsh(qw0[1].z, qw0[1].w), qs_fsh(qw0[1].w, qw0[2].x)), xb + 0u);
-    a = a + qs_b8(qw0[2].x >> 16u, vec4<u32>(qw0[2].y, qw0[2].z, qw0[2].w, qw0[3].x),
-                  vec4<u32>(qw0[3].y, qw0[3].z, qw0[3].w, qw0[4].x), xb + 8u);
-    a = a + qs_b8(qw0[4].y & 0xffffu, vec4<u32>(qs_fsh(qw0[4].y, qw0[4].z), qs_fsh(qw0[4].z, qw0[4].w), qs_fsh(qw0[4].w, qw0[5].x), qs_fsh(qw0[5].x, qw0[5].y)),
-                  vec4<u32>(qs_fsh(qw0[5].y, qw0[5].z), qs_fsh(qw0[5].z, qw0[5].w), qs_fsh(qw0[5].w, qw0[6].x), qs_fsh(qw0[6].x, qw0[6].y)), xb + 16u);
-    a = a + qs_b8(qw0[6].y >> 16u, vec4<u32>(qw0[6].z, qw0[6].w, qw0[7].x, qw0[7].y),
-                  vec4<u32>(qw0[7].z, qw0[7].w, qw0[8].x, qw0[8].y), xb + 24u);
-    a = a + qs_b8(qw0[8].z & 0xffffu, vec4<u32>(qs_fsh(qw0[8].z, qw0[8].w), qs_fsh(qw0[8].w, qw0[9].x), qs_fsh(qw0[9].x, qw0[9].y), qs_fsh(qw0[9].y, qw0[9].z)),
-                  vec4<u32>(qs_fsh(qw0[9].z, qw0[9].w), qs_fsh(qw0[9].w, qw0[10].x), qs_fsh(qw0[10].x, qw0[10].y), qs_fsh(qw0[10].y, qw0[10].z)), xb + 32u);
-    a = a + qs_b8(qw0[10].z >> 16u, vec4<u32>(qw0[10].w, qw0[11].x, qw0[11].y, qw0[11].z),
-                  vec4<u32>(qw0[11].w, qw0[12].x, qw0[12].y, qw0[12].z), xb + 40u);
-    a = a + qs_b8(qw0[12].w & 0xffffu, vec4<u32>(qs_fsh(qw0[12].w, qw0[13].x), qs_fsh(qw0[13].x, qw0[13].y), qs_fsh(qw0[13].y, qw0[13].z), qs_fsh(qw0[13].z, qw0[13].w)),
-                  vec4<u32>(qs_fsh(qw0[13].w, qw0[14].x), qs_fsh(qw0[14].x, qw0[14].y), qs_fsh(qw0[14].y, qw0[14].z), qs_fsh(qw0[14].z, qw0[14].w)), xb + 48u);
-    a = a + qs_b8(qw0[14].w >> 16u, vec4<u32>(qw0[15].x, qw0[15].y, qw0[15].z, qw0[15].w),
-                  vec4<u32>(qw0[16].x, qw0[16].y, qw0[16].z, qw0[16].w), xb + 56u);
+    a = a + qs_b8(qw[0].x & 0xffffu, vec4<u32>(qs_fsh(qw[0].x, qw[0].y), qs_fsh(qw[0].y, qw[0].z), qs_fsh(qw[0].z, qw[0].w), qs_fsh(qw[0].w, qw[1].x)),
+                  vec4<u32>(qs_fsh(qw[1].x, qw[1].y), qs_fsh(qw[1].y, qw[1].z), qs_fsh(qw[1].z, qw[1].w), qs_fsh(qw[1].w, qw[2].x)), xb + 0u);
+    a = a + qs_b8(qw[2].x >> 16u, vec4<u32>(qw[2].y, qw[2].z, qw[2].w, qw[3].x),
+                  vec4<u32>(qw[3].y, qw[3].z, qw[3].w, qw[4].x), xb + 8u);
+    a = a + qs_b8(qw[4].y & 0xffffu, vec4<u32>(qs_fsh(qw[4].y, qw[4].z), qs_fsh(qw[4].z, qw[4].w), qs_fsh(qw[4].w, qw[5].x), qs_fsh(qw[5].x, qw[5].y)),
+                  vec4<u32>(qs_fsh(qw[5].y, qw[5].z), qs_fsh(qw[5].z, qw[5].w), qs_fsh(qw[5].w, qw[6].x), qs_fsh(qw[6].x, qw[6].y)), xb + 16u);
+    a = a + qs_b8(qw[6].y >> 16u, vec4<u32>(qw[6].z, qw[6].w, qw[7].x, qw[7].y),
+                  vec4<u32>(qw[7].z, qw[7].w, qw[8].x, qw[8].y), xb + 24u);
+    a = a + qs_b8(qw[8].z & 0xffffu, vec4<u32>(qs_fsh(qw[8].z, qw[8].w), qs_fsh(qw[8].w, qw[9].x), qs_fsh(qw[9].x, qw[9].y), qs_fsh(qw[9].y, qw[9].z)),
+                  vec4<u32>(qs_fsh(qw[9].z, qw[9].w), qs_fsh(qw[9].w, qw[10].x), qs_fsh(qw[10].x, qw[10].y), qs_fsh(qw[10].y, qw[10].z)), xb + 32u);
+    a = a + qs_b8(qw[10].z >> 16u, vec4<u32>(qw[10].w, qw[11].x, qw[11].y, qw[11].z),
+                  vec4<u32>(qw[11].w, qw[12].x, qw[12].y, qw[12].z), xb + 40u);
+    a = a + qs_b8(qw[12].w & 0xffffu, vec4<u32>(qs_fsh(qw[12].w, qw[13].x), qs_fsh(qw[13].x, qw[13].y), qs_fsh(qw[13].y, qw[13].z), qs_fsh(qw[13].z, qw[13].w)),
+                  vec4<u32>(qs_fsh(qw[13].w, qw[14].x), qs_fsh(qw[14].x, qw[14].y), qs_fsh(qw[14].y, qw[14].z), qs_fsh(qw[14].z, qw[14].w)), xb + 48u);
+    a = a + qs_b8(qw[14].w >> 16u, vec4<u32>(qw[15].x, qw[15].y, qw[15].z, qw[15].w),
+                  vec4<u32>(qw[16].x, qw[16].y, qw[16].z, qw[16].w), xb + 56u);
   }
   return a;
 }
-// row 1's superblock from vec4 i of segment seg
-fn qs_ld1(seg : u32, i : u32) {
-  qw1[0] = ldw(seg, i + 0u); qw1[1] = ldw(seg, i + 1u); qw1[2] = ldw(seg, i + 2u);
-  qw1[3] = ldw(seg, i + 3u); qw1[4] = ldw(seg, i + 4u); qw1[5] = ldw(seg, i + 5u);
-  qw1[6] = ldw(seg, i + 6u); qw1[7] = ldw(seg, i + 7u); qw1[8] = ldw(seg, i + 8u);
-  if (WTYPE == 11u) {
-    qw1[9] = ldw(seg, i + 9u); qw1[10] = ldw(seg, i + 10u); qw1[11] = ldw(seg, i + 11u); qw1[12] = ldw(seg, i + 12u);
-    qw1[13] = ldw(seg, i + 13u); qw1[14] = ldw(seg, i + 14u); qw1[15] = ldw(seg, i + 15u); qw1[16] = ldw(seg, i + 16u);
-  }
-}
-// row 1's superblock dotted with x from vec4 xb on, added to acc block by block
-fn qs_sb1(xb : u32, acc : f32) -> f32 {
-  var a = acc;
-  if (WTYPE == 12u) {
-    a = a + qs_b4(qw1[0].x & 0xffffu, vec4<u32>(qs_fsh(qw1[0].x, qw1[0].y), qs_fsh(qw1[0].y, qw1[0].z), qs_fsh(qw1[0].z, qw1[0].w), qs_fsh(qw1[0].w, qw1[1].x)), xb + 0u);
-    a = a + qs_b4(qw1[1].x >> 16u, vec4<u32>(qw1[1].y, qw1[1].z, qw1[1].w, qw1[2].x), xb + 8u);
-    a = a + qs_b4(qw1[2].y & 0xffffu, vec4<u32>(qs_fsh(qw1[2].y, qw1[2].z), qs_fsh(qw1[2].z, qw1[2].w), qs_fsh(qw1[2].w, qw1[3].x), qs_fsh(qw1[3].x, qw1[3].y)), xb + 16u);
-    a = a + qs_b4(qw1[3].y >> 16u, vec4<u32>(qw1[3].z, qw1[3].w, qw1[4].x, qw1[4].y), xb + 24u);
-    a = a + qs_b4(qw1[4].z & 0xffffu, vec4<u32>(qs_fsh(qw1[4].z, qw1[4].w), qs_fsh(qw1[4].w, qw1[5].x), qs_fsh(qw1[5].x, qw1[5].y), qs_fsh(qw1[5].y, qw1[5].z)), xb + 32u);
-    a = a + qs_b4(qw1[5].z >> 16u, vec4<u32>(qw1[5].w, qw1[6].x, qw1[6].y, qw1[6].z), xb + 40u);
-    a = a + qs_b4(qw1[6].w & 0xffffu, vec4<u32>(qs_fsh(qw1[6].w, qw1[7].x), qs_fsh(qw1[7].x, qw1[7].y), qs_fsh(qw1[7].y, qw1[7].z), qs_fsh(qw1[7].z, qw1[7].w)), xb + 48u);
-    a = a + qs_b4(qw1[7].w >> 16u, vec4<u32>(qw1[8].x, qw1[8].y, qw1[8].z, qw1[8].w), xb + 56u);
-  } else {
-    a = a + qs_b8(qw1[0].x & 0xffffu, vec4<u32>(qs_fsh(qw1[0].x, qw1[0].y), qs_fsh(qw1[0].y, qw1[0].z), qs_fsh(qw1[0].z, qw1[0].w), qs_fsh(qw1[0].w, qw1[1].x)),
-                  vec4<u32>(qs_fsh(qw1[1].x, qw1[1].y), qs_fsh(qw1[1].y, qw1[1].z), qs_fsh(qw1[1].z, qw1[1].w), qs_fsh(qw1[1].w, qw1[2].x)), xb + 0u);
-    a = a + qs_b8(qw1[2].x >> 16u, vec4<u32>(qw1[2].y, qw1[2].z, qw1[2].w, qw1[3].x),
-                  vec4<u32>(qw1[3].y, qw1[3].z, qw1[3].w, qw1[4].x), xb + 8u);
-    a = a + qs_b8(qw1[4].y & 0xffffu, vec4<u32>(qs_fsh(qw1[4].y, qw1[4].z), qs_fsh(qw1[4].z, qw1[4].w), qs_fsh(qw1[4].w, qw1[5].x), qs_fsh(qw1[5].x, qw1[5].y)),
-                  vec4<u32>(qs_fsh(qw1[5].y, qw1[5].z), qs_fsh(qw1[5].z, qw1[5].w), qs_fsh(qw1[5].w, qw1[6].x), qs_fsh(qw1[6].x, qw1[6].y)), xb + 16u);
-    a = a + qs_b8(qw1[6].y >> 16u, vec4<u32>(qw1[6].z, qw1[6].w, qw1[7].x, qw1[7].y),
-                  vec4<u32>(qw1[7].z, qw1[7].w, qw1[8].x, qw1[8].y), xb + 24u);
-    a = a + qs_b8(qw1[8].z & 0xffffu, vec4<u32>(qs_fsh(qw1[8].z, qw1[8].w), qs_fsh(qw1[8].w, qw1[9].x), qs_fsh(qw1[9].x, qw1[9].y), qs_fsh(qw1[9].y, qw1[9].z)),
-                  vec4<u32>(qs_fsh(qw1[9].z, qw1[9].w), qs_fsh(qw1[9].w, qw1[10].x), qs_fsh(qw1[10].x, qw1[10].y), qs_fsh(qw1[10].y, qw1[10].z)), xb + 32u);
-    a = a + qs_b8(qw1[10].z >> 16u, vec4<u32>(qw1[10].w, qw1[11].x, qw1[11].y, qw1[11].z),
-                  vec4<u32>(qw1[11].w, qw1[12].x, qw1[12].y, qw1[12].z), xb + 40u);
-    a = a + qs_b8(qw1[12].w & 0xffffu, vec4<u32>(qs_fsh(qw1[12].w, qw1[13].x), qs_fsh(qw1[13].x, qw1[13].y), qs_fsh(qw1[13].y, qw1[13].z), qs_fsh(qw1[13].z, qw1[13].w)),
-                  vec4<u32>(qs_fsh(qw1[13].w, qw1[14].x), qs_fsh(qw1[14].x, qw1[14].y), qs_fsh(qw1[14].y, qw1[14].z), qs_fsh(qw1[14].z, qw1[14].w)), xb + 48u);
-    a = a + qs_b8(qw1[14].w >> 16u, vec4<u32>(qw1[15].x, qw1[15].y, qw1[15].z, qw1[15].w),
-                  vec4<u32>(qw1[16].x, qw1[16].y, qw1[16].z, qw1[16].w), xb + 56u);
-  }
-  return a;
-}
-
 fn tanh_f(x : f32) -> f32 {
   let a = min(abs(x), 20.0);
   let e = exp(2.0 * a);
@@ -309,10 +265,8 @@ fn mvx_main(L : u32, lid : u32) {
   // QS: the first superblock of each row (clamped; not used when t >= nsb)
   let NV = select(9u, 17u, WTYPE == 11u);         // vec4s per superblock
   let nsb = K / 256u;
-  if (QS) {                                        // (rows per thread: 1 or 2)
-    let s0 = min(t, nsb - 1u) * NV;
-    qs_ld0(rseg[0], rrow[0] + s0);
-    if (RPW > 1u) { qs_ld1(rseg[1], rrow[1] + s0); }
+  if (QS) {                                        // (one row a thread)
+    qs_ld(rseg[0], rrow[0] + min(t, nsb - 1u) * NV);
   }
   mvx_wait(L, lid);
 
@@ -403,12 +357,8 @@ fn mvx_main(L : u32, lid : u32) {
     }
   } else if (QS) {
     for (var sb = t; sb < nsb; sb += T) {
-      if (sb != t) {
-        qs_ld0(rseg[0], rrow[0] + sb * NV);
-        if (RPW > 1u) { qs_ld1(rseg[1], rrow[1] + sb * NV); }
-      }
-      acc[0] = qs_sb0(sb * 64u, acc[0]);
-      if (RPW > 1u) { acc[1] = qs_sb1(sb * 64u, acc[1]); }
+      if (sb != t) { qs_ld(rseg[0], rrow[0] + sb * NV); }
+      acc[0] = qs_sb(sb * 64u, acc[0]);
     }
   } else if (STAGE) {
     let nbk = K / 32u;

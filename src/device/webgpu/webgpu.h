@@ -19,8 +19,10 @@
  * kernels, GENRT_WEBGPU_PLAIN_MATMUL / _PLAIN_ATTENTION / _PLAIN_SAMPLE /
  * _UNSTAGED / _NO_MERGE=1 select the simpler paths; GENRT_WEBGPU_OLD_MV=1 the
  * matvec kernels before mvx (decode), GENRT_WEBGPU_OLD_ATTN=1 the decode
- * attention before attn_dec (two dispatches per head), GENRT_WEBGPU_MVX=T,RPW,U an mvx
- * variant, GENRT_WEBGPU_ATTN_DEC=heads,keys,sg the decode attention's query
+ * attention before attn_dec (two dispatches per head),
+ * GENRT_WEBGPU_MVX=T,RPW,U,STAGE,QS,QS_MIN_WORK an mvx variant (QS 2: Q8_0 /
+ * Q4_0 rows not read as superblocks; QS_MIN_WORK: superblocks a matrix needs
+ * for that path, default 4096; see mvx_qs), GENRT_WEBGPU_ATTN_DEC=heads,keys,sg the decode attention's query
  * heads per workgroup (8: all of a KV head's, the form before head groups),
  * shortest key split and subgroup reductions (2: off), see attn_dec_cfg;
  * GENRT_WEBGPU_STEP=merge,bar the decode step's short-path forms (1: the

@@ -82,7 +82,7 @@ typedef struct wg_pipe {
 /* attn_dec: (row, KV head) pairs per dispatch, at most; the last
  * WG_CHAIN_COUNTERS of its counters are the chain kernels' */
 enum { WG_ATT_COUNTERS = 1024, WG_CHAIN_COUNTERS = 8 };
-enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 256, WG_N_SHADERS = 28 };
+enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 512, WG_N_SHADERS = 28 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
 typedef struct wg_scratch {

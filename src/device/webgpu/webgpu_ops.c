@@ -787,7 +787,7 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
         mvx_pipe(dev, cfg);
         memcpy(x->pre_cfg, cfg, sizeof cfg); /* for wg_glu's prefill: the glu-merged variant */
         x->pre_N = (uint64_t)N;
-        bool chainable = wt <= 2 || cfg[0] >= 8; /* float weights, QS */
+        bool chainable = cfg[6] == 0; /* every weight type, unless staged through workgroup memory */
         if (x->pre_att_set && accumulate && !bias && chainable && x->chains_on &&
             !getenv("GENRT_WEBGPU_NO_ATTN_O_MERGE")) {
             /* the output projection after an attention: the attn_o pipeline
@@ -1658,7 +1658,7 @@ static uint64_t chain_max_wg(void) {
 /* An attn_dec of one row then the mvx of the output projection over its
  * output (float weights or QS, one segment, U 1; no norm, GLU or bias): one
  * attn_o dispatch (attn_o.wgsl), the attention's workgroups and then the
- * mvx's, the latter waiting on the former's counter. x, q, k, v and the attention's
+ * mvx's (any weight type, STAGE off), the latter waiting on the former's counter. x, q, k, v and the attention's
  * output are bound as one window of their buffer. */
 static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
@@ -1667,7 +1667,7 @@ static bool fuse_attn_o(grt_device *dev, const wg_cmd *at, const wg_cmd *mv, wg_
     const wg_binding *O = &at->b[0], *Q = &at->b[1], *X = &mv->b[0], *In = &mv->b[1];
     /* attn_dec's units (row, KV head, head group), each with one writer */
     uint64_t groups = (uint64_t)ap[4] * ap[9], units = groups * (ap[20] ? ap[20] : 1);
-    bool ok = (mv->cfg[0] <= 2 || mv->cfg[0] >= 8) && mv->cfg[2] <= 8 && mv->cfg[3] <= 2 && mv->cfg[4] == 0 &&
+    bool ok = mv->cfg[6] == 0 && mv->cfg[2] <= 8 && mv->cfg[3] <= 2 && mv->cfg[4] == 0 &&
               mv->cfg[5] == 0 && mp[15] == 1 && (mp[7] & 2u) == 0 && ap[4] == 1 &&
               units + groups <= WG_ATT_COUNTERS - WG_CHAIN_COUNTERS &&
               In->id == O->id && In->off + (uint64_t)mp[1] * 16 == O->off + (uint64_t)ap[0] * 4 &&
@@ -1750,10 +1750,11 @@ static bool fuse_o_norm(grt_device *dev, const wg_cmd *ao, const wg_cmd *nm, wg_
     return true;
 }
 
-/* Whether mvx dispatch c can be a chain instance: float weights or QS, U <=
+/* Whether mvx dispatch c can be a chain instance: any weight type, not
+ * staged through workgroup memory (STAGE: the chains' wsh is a stub), U <=
  * 2, no GLU or bias, K <= 2048 (its input staged in workgroup memory). */
 static bool chain_mvx_ok(const wg_cmd *c) {
-    return c->tag == WG_TAG_MVX && (c->cfg[0] <= 2 || c->cfg[0] >= 8) && c->cfg[2] <= 8 && c->cfg[3] <= 2 &&
+    return c->tag == WG_TAG_MVX && c->cfg[6] == 0 && c->cfg[2] <= 8 && c->cfg[3] <= 2 &&
            c->cfg[5] == 0 && (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
 }
 

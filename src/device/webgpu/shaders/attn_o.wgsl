@@ -1,7 +1,7 @@
 // Decode attention and the output projection that reads it, in one dispatch
 // (a captured step; webgpu_ops.c fuse_attn_o): workgroups [0, x.x) run
 // attn_dec.wgsl with arguments p1, the next x.y run mvx.wgsl (one segment,
-// float weights or QS, no norm, no GLU) with arguments p2 over the attention's
+// any weight type, STAGE off, no norm, no GLU) with arguments p2 over the attention's
 // output. Every (row, KV head) group's writer bumps counter x.z of PT after
 // its output (att_done); an mvx workgroup first waits for x.w of those. No
 // workgroup waits on one that has not started: workgroups start in index

@@ -1339,22 +1339,24 @@ static __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB) k_mvq(mv_args a
 #pragma unroll
         for (int u = 0; u < U; u++) {
             int g = r * LPG * U + li + LPG * u;
-            if (valid && g < nu && GG) {
-                /* unit g: half g % QW of GGUF block g / QW (Q4_0: the block) */
-                const uint8_t *blk = wr + (unsigned)(g / QW) * (SBB / 8);
-                uintptr_t qp = (uintptr_t)(blk + 2 + 16 * (g % QW));
-                const uint32_t *wp = (const uint32_t *)(qp & ~(uintptr_t)3);
-                unsigned sh = (unsigned)(qp & 3) * 8;
-                uint32_t w0 = __ldg(wp), w1 = __ldg(wp + 1), w2 = __ldg(wp + 2), w3 = __ldg(wp + 3);
-                uint32_t w4 = sh ? __ldg(wp + 4) : 0; /* aligned: no word past the unit */
-                dst[u] = make_uint4(__funnelshift_r(w0, w1, sh), __funnelshift_r(w1, w2, sh),
-                                    __funnelshift_r(w2, w3, sh), __funnelshift_r(w3, w4, sh));
-                dd[u] = __ldg((const unsigned short *)blk);
-            } else if (valid && g < nu) {
-                const uint8_t *sb = wr + (unsigned)(g / (8 * QW)) * SBB;
-                unsigned j = (unsigned)(g % (8 * QW));
-                dst[u] = __ldg((const uint4 *)(sb + 16) + j);
-                dd[u] = __ldg((const unsigned short *)sb + j / QW);
+            if (valid && g < nu) {
+                if (GG) {
+                    /* unit g: half g % QW of GGUF block g / QW (Q4_0: the block) */
+                    const uint8_t *blk = wr + (unsigned)(g / QW) * (SBB / 8);
+                    uintptr_t qp = (uintptr_t)(blk + 2 + 16 * (g % QW));
+                    const uint32_t *wp = (const uint32_t *)(qp & ~(uintptr_t)3);
+                    unsigned sh = (unsigned)(qp & 3) * 8;
+                    uint32_t w0 = __ldg(wp), w1 = __ldg(wp + 1), w2 = __ldg(wp + 2), w3 = __ldg(wp + 3);
+                    uint32_t w4 = sh ? __ldg(wp + 4) : 0; /* aligned: no word past the unit */
+                    dst[u] = make_uint4(__funnelshift_r(w0, w1, sh), __funnelshift_r(w1, w2, sh),
+                                        __funnelshift_r(w2, w3, sh), __funnelshift_r(w3, w4, sh));
+                    dd[u] = __ldg((const unsigned short *)blk);
+                } else {
+                    const uint8_t *sb = wr + (unsigned)(g / (8 * QW)) * SBB;
+                    unsigned j = (unsigned)(g % (8 * QW));
+                    dst[u] = __ldg((const uint4 *)(sb + 16) + j);
+                    dd[u] = __ldg((const unsigned short *)sb + j / QW);
+                }
             } else {
                 dst[u] = make_uint4(0, 0, 0, 0);
                 dd[u] = 0; /* a zero scale: the unit adds nothing */
@@ -1611,8 +1613,8 @@ static bool launch_mvp(grt_device *dev, const mv_args &a0, int T, bool *glu) {
         a.blk[i + 1] = a.blk[i] + (unsigned)((a.m[i].N + MV_WARPS / a.split - 1) / (MV_WARPS / a.split));
     size_t smem = a.stage ? (size_t)R * a.K * 4 : 0;
     cuda_ctx *c = cuda_ctx_of(dev);
-    a.late = (T == GRT_F32 || T == GRT_F16 || T == GRT_BF16) && a0.late && c->pdl;
     bool flt = T == GRT_F32 || T == GRT_F16 || T == GRT_BF16;
+    a.late = flt && a0.late && c->pdl;
     if constexpr (R == 1)
         if (a.glu_out && flt && c->mv_u == 4 && a.n_mats == 2) { /* a warp takes a gate row and its up row */
             a.split = 1;

@@ -715,14 +715,19 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, i
     bool same = memcmp(res[0], res[1], o + 2 * cb) == 0, finite = true;
     for (int i = 0; i < NACT; i++)
         for (int j = 0; j < len[i]; j++) finite &= isfinite(res[0][off[i] / 4 + j]) != 0;
-    uint64_t chains = c1.chains - c0.chains, merged = c1.merged - c0.merged;
-    printf("  chains, %-5s weights, H %d, KV caches in %s, heads %d/%d, pos %3d: %llu chain dispatches, %llu merged, "
-           "replay equals eager: %s\n", grt_dtype_name(wt), H, kv_shared ? "one buffer" : "two buffers", NH, NKV, pos,
-           (unsigned long long)chains, (unsigned long long)merged, same ? "yes" : "no");
+    uint64_t chains = c1.chains - c0.chains, chains3 = c1.chains3 - c0.chains3, merged = c1.merged - c0.merged;
+    printf("  chains, %-5s weights, H %d, KV caches in %s, heads %d/%d, pos %3d: %llu chain dispatches (%llu mvx3), "
+           "%llu merged, replay equals eager: %s\n", grt_dtype_name(wt), H, kv_shared ? "one buffer" : "two buffers",
+           NH, NKV, pos, (unsigned long long)chains, (unsigned long long)chains3, (unsigned long long)merged,
+           same ? "yes" : "no");
     CHECK(same && finite);
     grt_webgpu_features ft;
     bool on = grt_webgpu_get_features(G, &ft) && ft.chains;
-    CHECK(chains == (on ? 2u : 0u)); /* attn_o, mvx2 (every weight type; adapters known to start workgroups in order) */
+    /* attn_o, then mvx3 (gate/up, down, next q/k/v) where the adapter allows
+     * its ten bindings, else mvx2 (down, next q/k/v): every weight type, on
+     * adapters known to start workgroups in order */
+    CHECK(chains == (on ? 2u : 0u));
+    CHECK(chains3 == (on && ft.chains3 && !getenv("GENRT_WEBGPU_NO_MVX3_MERGE") ? 1u : 0u));
     CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
     for (int m = 0; m < NW_; m++) grt_dev_buffer_free(Wb[m]);
     grt_dev_buffer_free(A), grt_dev_buffer_free(NWa), grt_dev_buffer_free(NWf), grt_dev_buffer_free(FR);
@@ -742,6 +747,11 @@ static void test_chains(void) {
     chain_case(GRT_Q4_0, false, 80, 16, 4, 96, 256);
     chain_case(GRT_Q4_0, true, 80, 16, 4, 96, 256);
     unsetenv("GENRT_WEBGPU_MVX");
+    /* mvx2 (the down projection and the next q/k/v), as on adapters without mvx3 */
+    setenv("GENRT_WEBGPU_NO_MVX3_MERGE", "1", 1);
+    chain_case(GRT_F16, true, 80, 4, 2, 96, 128);
+    chain_case(GRT_Q8_0, false, 5, 4, 2, 96, 128);
+    unsetenv("GENRT_WEBGPU_NO_MVX3_MERGE");
 }
 
 /* GENRT_WEBGPU_MVBENCH="cfg;cfg;..." (cfg: "old", "auto" or T,RPW,U): device
@@ -1617,7 +1627,7 @@ int main(int argc, char **argv) {
     t_run("webgpu: a 100-token prefill (tiled matmuls) equals the cpu's, random models", test_mmt_model);
     t_run("webgpu: decode matvec variants, all weight types, K to 8192", test_mvx_variants);
     t_run("webgpu: captured step merges equal eager dispatches, all weight types", test_capture_merges);
-    t_run("webgpu: chain kernels (attn_o, mvx2) replay the eager ops' bits", test_chains);
+    t_run("webgpu: chain kernels (attn_o, mvx2, mvx3) replay the eager ops' bits", test_chains);
     t_run("webgpu: decode attention, keys split", test_attention_decode);
     t_run("webgpu: decode attention in head groups (GENRT_WEBGPU_ATTN_DEC)", test_attention_head_groups);
     t_run("webgpu: decode step forms (GENRT_WEBGPU_STEP)", test_step_forms);

@@ -62,7 +62,8 @@ typedef struct grt_webgpu_counters {
     uint64_t buffers, bind_groups, pipelines;
     uint64_t submits, dispatches, bytes_mapped;
     uint64_t merged;      /* captured dispatches merged into others */
-    uint64_t chains;      /* captured dispatches that became chain kernels (attn_o, mvx2) */
+    uint64_t chains;      /* captured dispatches that became chain kernels (attn_o, mvx2, mvx3) */
+    uint64_t chains3;     /* of those, three-stage ones (mvx3) */
 } grt_webgpu_counters;
 
 /* false when dev is not a WebGPU device. */
@@ -85,6 +86,7 @@ typedef struct grt_webgpu_features {
     bool subgroup_math;     /* the reductions use subgroups */
     uint32_t subgroup_cluster; /* lanes reduced per butterfly (1 without subgroups) */
     bool chains;            /* chain kernels allowed on this adapter (GENRT_WEBGPU_CHAINS) */
+    bool chains3;           /* and the three-stage one (mvx3: 10 storage buffers a kernel) */
 } grt_webgpu_features;
 bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out);
 /* Test hook: destroy the device underneath the backend, as a lost device. */

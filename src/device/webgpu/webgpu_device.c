@@ -1216,6 +1216,14 @@ grt_status grt_webgpu_device_open(const grt_device_options *opts, grt_device **o
                      x->adapter_name, x->limits.maxStorageBuffersPerShaderStage);
         goto fail;
     }
+    if (getenv("GENRT_WEBGPU_DUMP_GRAPH"))
+        fprintf(stderr,
+                "webgpu: %s: storage buffers per stage %u, storage binding %llu bytes, buffer %llu bytes, "
+                "workgroup storage %u bytes, workgroups per dimension %u\n",
+                x->adapter_name, x->limits.maxStorageBuffersPerShaderStage,
+                (unsigned long long)x->limits.maxStorageBufferBindingSize,
+                (unsigned long long)x->limits.maxBufferSize, x->limits.maxComputeWorkgroupStorageSize,
+                x->limits.maxComputeWorkgroupsPerDimension);
     x->align = x->limits.minStorageBufferOffsetAlignment ? x->limits.minStorageBufferOffsetAlignment : 256;
     x->max_binding = x->limits.maxStorageBufferBindingSize;
     {
@@ -1273,7 +1281,8 @@ bool grt_webgpu_get_features(grt_device *dev, grt_webgpu_features *out) {
     if (!dev || dev->i != &wg_device_i) return false;
     wg_ctx *x = wg_ctx_of(dev);
     *out = (grt_webgpu_features){x->ts_on, x->has_f16, x->has_subgroups, x->subgroup_min,
-                                 x->max_binding, x->f16_math, x->sg_on, x->sg_cluster, x->chains_on};
+                                 x->max_binding, x->f16_math, x->sg_on, x->sg_cluster, x->chains_on,
+                                 x->chains_on && x->pl_chain[1] != NULL};
     return true;
 }
 

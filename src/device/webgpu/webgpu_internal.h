@@ -12,14 +12,15 @@ enum {
     WG_SLOT = 256,          /* bytes per parameter slot (uniform offset alignment) */
     WG_PARAM_WORDS = 28,    /* words of Params (common.wgsl) */
     WG_PARAM_SLOTS = 1024,  /* eager slots per submit */
-    WG_MAX_BIND = 7,        /* storage bindings per kernel, after the parameters */
+    WG_BIND = 7,            /* storage bindings per kernel, after the parameters */
+    WG_MAX_BIND = 10,       /* mvx3.wgsl's (adapters that allow as many) */
     WG_MAX_HV = 8,
     WG_FENCE_TRACK = 128,
     WG_MAX_RETIRED = 32,
     WG_DUMMY_WINDOWS = 8,   /* placeholder windows of 256 bytes in x->dummy (never overlapping) */
     WG_TS_PAIRS = 64,       /* timestamp windows (begin, end) in flight */   /* fences read_completed considers (by serial) */
-    /* a recorded dispatch's parameter words: a chain kernel's (attn_o.wgsl)
-     * three Params and one vec4; graph slots hold them */
+    /* a recorded dispatch's parameter words: a chain kernel's (attn_o.wgsl,
+     * mvx2.wgsl, mvx3.wgsl) three Params and one vec4; graph slots hold them */
     WG_CMD_WORDS = 3 * WG_PARAM_WORDS + 4,
     WG_GRAPH_SLOT = 512,
 };
@@ -75,13 +76,13 @@ typedef struct wg_bg_entry {
 
 typedef struct wg_pipe {
     int shader;
-    uint64_t key;            /* override constants, packed (8 bits each) */
+    uint64_t key[2];         /* override constants, packed (8 bits each) */
     WGPUComputePipeline p;
 } wg_pipe;
 
 /* attn_dec: (row, KV head) pairs per dispatch, at most; the last
  * WG_CHAIN_COUNTERS of its counters are the chain kernels' */
-enum { WG_ATT_COUNTERS = 1024, WG_CHAIN_COUNTERS = 8 };
+enum { WG_ATT_COUNTERS = 1024, WG_CHAIN_COUNTERS = 12 };
 enum { WG_BG_BUCKETS = 1024, WG_MAX_PIPES = 512, WG_N_SHADERS = 28 };
 
 /* A scratch buffer private to a kernel (grown on demand). */
@@ -146,7 +147,12 @@ typedef struct wg_ctx {
     uint32_t pre_att[3];          /* the last prefill attention's attn_dec KV_SHARED HD4 G */
     bool pre_att_set;             /* (for the o-proj matmul after it: the attn_o pipeline) */
     uint32_t pre_chain[3];        /* the last prefill matmul's mvx WTYPE T RPW, when accumulating */
-    bool pre_chain_set;           /* (for the matmul after it: the mvx2 pipelines) */
+    uint32_t pre_chain_N;         /* and its N */
+    bool pre_chain_set;           /* (for the matmul after it: the mvx2 and mvx3 pipelines) */
+    uint32_t pre_glu[7];          /* the last prefill glu's gate/up mvx configuration, GLU and NORM set */
+    uint32_t pre_glu_N;           /* and its N */
+    bool pre_glu_set;             /* (chainable: for mvx3) */
+    uint64_t pre_K;               /* the last prefill matmul's K */
     wg_scratch att_dec;           /* attn_dec: WG_ATT_COUNTERS arrival counters, then partials */
     WGPUBuffer retired[WG_MAX_RETIRED]; /* outgrown scratch buffers */
     int n_retired;
@@ -166,10 +172,12 @@ typedef struct wg_ctx {
 
     /* caches */
     wg_bg_entry **bg_heads;
-    WGPUBindGroupLayout bgl[WG_MAX_BIND + 1];
-    WGPUPipelineLayout pl[WG_MAX_BIND + 1];
-    WGPUBindGroupLayout bgl_chain;  /* chain kernels': WG_MAX_BIND windows, WG_CMD_WORDS of parameters */
-    WGPUPipelineLayout pl_chain;
+    WGPUBindGroupLayout bgl[WG_BIND + 1];
+    WGPUPipelineLayout pl[WG_BIND + 1];
+    /* chain kernels': WG_BIND windows ([0]) or WG_MAX_BIND ([1]: NULL when
+     * the adapter allows fewer), WG_CMD_WORDS of parameters */
+    WGPUBindGroupLayout bgl_chain[2];
+    WGPUPipelineLayout pl_chain[2];
     WGPUShaderModule modules[WG_N_SHADERS];
     wg_pipe pipes[WG_MAX_PIPES];
     int n_pipes;
@@ -192,7 +200,7 @@ grt_status wg_pipes_init(grt_device *dev);
 void wg_pipes_free(wg_ctx *x);
 /* A cached bind group: usize bytes of uniform buffer (id uid) at binding 0,
  * then nb storage windows; chain: in the chain kernels' layout (nb ==
- * WG_MAX_BIND, usize WG_CMD_WORDS * 4). */
+ * WG_BIND or WG_MAX_BIND, usize WG_CMD_WORDS * 4). */
 WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, uint64_t usize, bool chain, int nb,
                             const wg_binding *b);
 /* Merge runs of consecutive float mv dispatches that share their input

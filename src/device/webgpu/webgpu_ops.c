@@ -9,18 +9,21 @@
 
 #include "device/webgpu/webgpu_internal.h"
 #include "error.h"
+#include "trace.h"
 
 extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], grt_wgsl_fill[], grt_wgsl_embed[],
     grt_wgsl_rmsnorm[], grt_wgsl_matmul[], grt_wgsl_rope[], grt_wgsl_kv_store[], grt_wgsl_attention[],
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_unpack8[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
-    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[], grt_wgsl_mmt[], grt_wgsl_mmt_red[];
+    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[], grt_wgsl_mvx3[], grt_wgsl_mmt[],
+    grt_wgsl_mmt_red[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
        SH_ATTN_COMBINE, SH_ARGMAX_PART, SH_MV3, SH_MVH, SH_COPY, SH_MVX, SH_MVXQ, SH_ROPE_KV,
-       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2, SH_MMT, SH_MMT_RED };
+       SH_ATTN_DEC, SH_ATTN_O, SH_MVX2, SH_MMT, SH_MMT_RED, SH_MVX3 };
+enum { WG_MAX_CONSTS = 16 };
 
 typedef struct shader_def {
     const char *name;
@@ -28,7 +31,7 @@ typedef struct shader_def {
     bool weights;            /* needs weights.wgsl */
     bool f16;                /* needs "enable f16;" (shader-f16) */
     int nb;                  /* storage bindings */
-    const char *consts[7];   /* override constants, values from the pipeline key */
+    const char *consts[WG_MAX_CONSTS]; /* override constants, values from the pipeline key */
     const char *prelude;     /* source placed before src (or NULL) */
     const char *post;        /* source placed after src (or NULL) */
     bool chain;              /* declares its own arguments (not params.wgsl) */
@@ -66,6 +69,10 @@ static const shader_def SHADERS[] = {
                  grt_wgsl_mvx2, true},
     [SH_MMT] = {"mmt", grt_wgsl_mmt, true, false, 5, {"WTYPE", "TM", "TN", "PF"}},
     [SH_MMT_RED] = {"mmt_red", grt_wgsl_mmt_red, false, false, 3, {NULL, NULL}},
+    [SH_MVX3] = {"mvx3", NULL, false, false, WG_MAX_BIND,
+                 {"WTYPE_a", "T_a", "RPW_a", "GLU_a", "NORM_a", "WTYPE_b", "T_b", "RPW_b", "WTYPE_c", "T_c", "RPW_c",
+                  "NORM_c"},
+                 NULL, grt_wgsl_mvx3, true},
 };
 _Static_assert(sizeof SHADERS / sizeof SHADERS[0] <= WG_N_SHADERS, "shader table");
 
@@ -79,6 +86,7 @@ grt_status wg_pipes_init(grt_device *dev) {
     x->bg_heads = grt_calloc(WG_BG_BUCKETS, sizeof *x->bg_heads);
     if (!x->bg_heads) return GRT_ERR_NO_MEMORY;
     for (int nb = 1; nb <= WG_MAX_BIND; nb++) {
+        if (nb > WG_BIND && nb < WG_MAX_BIND) continue;
         WGPUBindGroupLayoutEntry e[WG_MAX_BIND + 1];
         memset(e, 0, sizeof e);
         for (int i = 0; i <= nb; i++) {
@@ -88,18 +96,24 @@ grt_status wg_pipes_init(grt_device *dev) {
             e[i].buffer.hasDynamicOffset = i == 0;
             e[i].buffer.minBindingSize = i == 0 ? WG_PARAM_WORDS * 4 : 0;
         }
-        WGPUBindGroupLayoutDescriptor d = {NULL, sv("genrt bindings"), (size_t)nb + 1, e};
-        x->bgl[nb] = W.DeviceCreateBindGroupLayout(x->device, &d);
-        WGPUPipelineLayoutDescriptor pd = {NULL, sv("genrt layout"), 1, &x->bgl[nb], 0};
-        x->pl[nb] = x->bgl[nb] ? W.DeviceCreatePipelineLayout(x->device, &pd) : NULL;
-        if (!x->pl[nb]) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
-        if (nb < WG_MAX_BIND) continue;
+        if (nb <= WG_BIND) {
+            WGPUBindGroupLayoutDescriptor d = {NULL, sv("genrt bindings"), (size_t)nb + 1, e};
+            x->bgl[nb] = W.DeviceCreateBindGroupLayout(x->device, &d);
+            WGPUPipelineLayoutDescriptor pd = {NULL, sv("genrt layout"), 1, &x->bgl[nb], 0};
+            x->pl[nb] = x->bgl[nb] ? W.DeviceCreatePipelineLayout(x->device, &pd) : NULL;
+            if (!x->pl[nb]) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
+            if (nb < WG_BIND) continue;
+        }
+        /* the chain kernels' layouts: WG_BIND windows, and WG_MAX_BIND
+         * (mvx3) where the adapter allows as many storage buffers */
+        int k = nb == WG_BIND ? 0 : 1;
+        if (k == 1 && x->limits.maxStorageBuffersPerShaderStage < WG_MAX_BIND) break;
         e[0].buffer.minBindingSize = WG_CMD_WORDS * 4;
         WGPUBindGroupLayoutDescriptor dc = {NULL, sv("genrt chain bindings"), (size_t)nb + 1, e};
-        x->bgl_chain = W.DeviceCreateBindGroupLayout(x->device, &dc);
-        WGPUPipelineLayoutDescriptor pc = {NULL, sv("genrt chain layout"), 1, &x->bgl_chain, 0};
-        x->pl_chain = x->bgl_chain ? W.DeviceCreatePipelineLayout(x->device, &pc) : NULL;
-        if (!x->pl_chain) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
+        x->bgl_chain[k] = W.DeviceCreateBindGroupLayout(x->device, &dc);
+        WGPUPipelineLayoutDescriptor pc = {NULL, sv("genrt chain layout"), 1, &x->bgl_chain[k], 0};
+        x->pl_chain[k] = x->bgl_chain[k] ? W.DeviceCreatePipelineLayout(x->device, &pc) : NULL;
+        if (!x->pl_chain[k]) return grt_fail(GRT_ERR_DEVICE, "webgpu: could not create pipeline layouts");
     }
     return GRT_OK;
 }
@@ -109,9 +123,11 @@ void wg_pipes_free(wg_ctx *x) {
     x->n_pipes = 0;
     for (int i = 0; i < WG_N_SHADERS; i++)
         if (x->modules[i]) W.ShaderModuleRelease(x->modules[i]);
-    if (x->pl_chain) W.PipelineLayoutRelease(x->pl_chain);
-    if (x->bgl_chain) W.BindGroupLayoutRelease(x->bgl_chain);
-    for (int nb = 1; nb <= WG_MAX_BIND; nb++) {
+    for (int k = 0; k < 2; k++) {
+        if (x->pl_chain[k]) W.PipelineLayoutRelease(x->pl_chain[k]);
+        if (x->bgl_chain[k]) W.BindGroupLayoutRelease(x->bgl_chain[k]);
+    }
+    for (int nb = 1; nb <= WG_BIND; nb++) {
         if (x->pl[nb]) W.PipelineLayoutRelease(x->pl[nb]);
         if (x->bgl[nb]) W.BindGroupLayoutRelease(x->bgl[nb]);
     }
@@ -172,7 +188,8 @@ static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU",
 
 /* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
 static bool chain_parts(int sh, char **a, char **b) {
-    static const char *const p1[][2] = {{"P", "PC.p1"}}, *const p2[][2] = {{"P", "PC.p2"}};
+    static const char *const p1[][2] = {{"P", "PC.p1"}}, *const p2[][2] = {{"P", "PC.p2"}},
+                             *const p3[][2] = {{"P", "PC.p3"}};
     int nn = (int)(sizeof MVX_NAMES / sizeof MVX_NAMES[0]);
     *a = *b = NULL;
     if (sh == SH_ATTN_O) {
@@ -181,6 +198,20 @@ static bool chain_parts(int sh, char **a, char **b) {
     } else {
         *a = wgsl_rename(grt_wgsl_mvx, p1, 1, MVX_NAMES, nn, "_a");
         *b = wgsl_rename(grt_wgsl_mvx, p2, 1, MVX_NAMES, nn, "_b");
+        if (sh == SH_MVX3 && *a && *b) {
+            /* the third instance after the first two */
+            char *c = wgsl_rename(grt_wgsl_mvx, p3, 1, MVX_NAMES, nn, "_c");
+            size_t la = strlen(*a), lb = strlen(*b);
+            char *ab = c ? malloc(la + lb + 1) : NULL;
+            if (ab) {
+                memcpy(ab, *a, la);
+                memcpy(ab + la, *b, lb + 1);
+            }
+            free(*a);
+            free(*b);
+            *a = ab, *b = c;
+            if (!ab) free(c), *b = NULL;
+        }
     }
     if (*a && *b) return true;
     free(*a);
@@ -188,18 +219,21 @@ static bool chain_parts(int sh, char **a, char **b) {
     return false;
 }
 
-/* The pipeline of a shader with its override constants (vals, each < 256). */
-static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t vals[7]) {
+/* The pipeline of a shader with its override constants (the first n of
+ * vals, n <= WG_MAX_CONSTS; each < 256, or 256). */
+static WGPUComputePipeline get_pipe_n(grt_device *dev, int sh, const uint32_t *vals, int n) {
     wg_ctx *x = wg_ctx_of(dev);
-    uint64_t key = 0;
-    for (int i = 0; i < 7; i++) key |= (uint64_t)(vals[i] & 0xff) << (8 * i);
+    uint64_t key[2] = {0, 0};
+    for (int i = 0; i < n; i++) key[i / 8] |= (uint64_t)(vals[i] & 0xff) << (8 * (i % 8));
     for (int i = 0; i < x->n_pipes; i++)
-        if (x->pipes[i].shader == sh && x->pipes[i].key == key) return x->pipes[i].p;
+        if (x->pipes[i].shader == sh && x->pipes[i].key[0] == key[0] && x->pipes[i].key[1] == key[1])
+            return x->pipes[i].p;
     if (x->n_pipes == WG_MAX_PIPES) {
         grt_dev_set_error(dev, GRT_ERR_INTERNAL, "webgpu: pipeline cache full");
         return NULL;
     }
     const shader_def *d = &SHADERS[sh];
+    double t0 = grt_now_us();
     if (!x->modules[sh]) {
         const char *en = d->f16 ? "enable f16;\n" : "";
         const char *pre = d->prelude ? d->prelude : "";
@@ -246,10 +280,10 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
             return NULL;
         }
     }
-    WGPUConstantEntry ce[7];
+    WGPUConstantEntry ce[WG_MAX_CONSTS];
     memset(ce, 0, sizeof ce);
     size_t nc = 0;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < n; i++)
         if (d->consts[i]) {
             ce[nc].key = sv(d->consts[i]);
             ce[nc].value = (double)vals[i];
@@ -258,7 +292,7 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
     WGPUComputePipelineDescriptor pd;
     memset(&pd, 0, sizeof pd);
     pd.label = sv(d->name);
-    pd.layout = d->chain ? x->pl_chain : x->pl[d->nb];
+    pd.layout = d->chain ? x->pl_chain[d->nb > WG_BIND] : x->pl[d->nb];
     pd.compute.module = x->modules[sh];
     pd.compute.entryPoint = sv("main");
     pd.compute.constantCount = nc;
@@ -269,9 +303,16 @@ static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t va
         if (p) W.ComputePipelineRelease(p);
         return NULL;
     }
-    x->pipes[x->n_pipes++] = (wg_pipe){sh, key, p};
+    x->pipes[x->n_pipes++] = (wg_pipe){sh, {key[0], key[1]}, p};
+    if (getenv("GENRT_WEBGPU_DUMP_GRAPH"))
+        fprintf(stderr, "webgpu: pipeline %s (%s) created in %.1f ms\n", d->name, dev->capturing ? "capture" : "eager",
+                (grt_now_us() - t0) / 1000.0);
     x->counters.pipelines++;
     return p;
+}
+
+static WGPUComputePipeline get_pipe_v(grt_device *dev, int sh, const uint32_t vals[7]) {
+    return get_pipe_n(dev, sh, vals, 7);
 }
 
 const char *wg_pipe_name(const wg_ctx *x, WGPUComputePipeline p) {
@@ -324,7 +365,8 @@ WGPUBindGroup wg_bind_group(grt_device *dev, WGPUBuffer ubuf, uint64_t uid, uint
         ge[i + 1].offset = b[i].off;
         ge[i + 1].size = b[i].size;
     }
-    WGPUBindGroupDescriptor d = {NULL, sv("genrt"), chain ? x->bgl_chain : x->bgl[nb], (size_t)nb + 1, ge};
+    WGPUBindGroupDescriptor d = {NULL, sv("genrt"), chain ? x->bgl_chain[nb > WG_BIND] : x->bgl[nb], (size_t)nb + 1,
+                                 ge};
     WGPUBindGroup bg = W.DeviceCreateBindGroup(x->device, &d);
     wg_bg_entry *e = calloc(1, sizeof *e);
     if (!bg || !e) {
@@ -606,6 +648,17 @@ static bool mv_fits(wg_ctx *x, const grt_tensor *in, const grt_tensor *w) {
 
 /* ---------------------------------------------------------------- decode matvec (mvx.wgsl) */
 
+/* A captured step folds an rmsnorm into the mvx reading it while its
+ * workgroups x K is at most this (GENRT_WEBGPU_NORM_MAX_WORK; fuse_norm_x). */
+static uint64_t norm_max_work(void) {
+    const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
+    return e ? strtoull(e, NULL, 10) : 262144;
+}
+static uint64_t chain_max_wg(void);
+static uint32_t step_form(int i);
+static void mvx3_vals(const uint32_t ca[7], uint32_t Na, const uint32_t cb[7], uint32_t Nb, const uint32_t cc[7],
+                      uint32_t v[12]);
+
 enum { MVX_STAGE_DEFAULT = 0 };
 
 /* Chunks of one weight row the kernel walks: vec4s of f32, 8 halves, blocks of 32. */
@@ -807,10 +860,25 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
                 get_pipe_v(dev, SH_MVX2, v);
             }
         }
+        if (x->pre_chain_set && x->pre_glu_set && !accumulate && !bias && chainable && x->chains_on &&
+            x->pl_chain[1] && step_form(1) == 2 && mvx_groups(cfg, Ns) <= chain_max_wg() &&
+            !getenv("GENRT_WEBGPU_NO_MVX3_MERGE")) {
+            /* the next layer's q after a down projection after a glu: the
+             * mvx3 pipelines (gate/up, down, q/k/v) the step may chain the
+             * three into, with and without the norm folded into the q/k/v */
+            uint32_t cb[7] = {x->pre_chain[0], x->pre_chain[1], x->pre_chain[2], 0, 0, 0, 0}, cc[7], v[12];
+            memcpy(cc, cfg, sizeof cc);
+            for (uint32_t nm = 0; nm < 2; nm++) {
+                cc[4] = nm;
+                mvx3_vals(x->pre_glu, x->pre_glu_N, cb, x->pre_chain_N, cc, v);
+                get_pipe_n(dev, SH_MVX3, v, 12);
+            }
+        }
         x->pre_chain_set = accumulate && !bias && chainable && K <= 2048;
         memcpy(x->pre_chain, cfg, sizeof x->pre_chain);
-        const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
-        if (mvx_groups(cfg, Ns) * (uint64_t)K <= (e ? strtoull(e, NULL, 10) : 262144)) {
+        x->pre_chain_N = (uint32_t)N;
+        x->pre_K = (uint64_t)K;
+        if (mvx_groups(cfg, Ns) * (uint64_t)K <= norm_max_work()) {
             cfg[4] = 1;
             mvx_pipe(dev, cfg);
         }
@@ -1223,6 +1291,14 @@ void wg_glu(grt_device *dev, const grt_tensor *out, const grt_tensor *gate, cons
             cfg[4] = nm;
             mvx_pipe(dev, cfg);
         }
+        /* for mvx3: the configuration a captured step's gate/up takes (the
+         * norm folded in as fuse_norm_x decides: gate and up merged, two
+         * segments, times K) */
+        uint32_t N2[3] = {(uint32_t)n_ff, (uint32_t)n_ff, 0};
+        cfg[4] = mvx_groups(x->pre_cfg, N2) * x->pre_K <= norm_max_work();
+        memcpy(x->pre_glu, cfg, sizeof cfg);
+        x->pre_glu_N = (uint32_t)n_ff;
+        x->pre_glu_set = cfg[6] == 0 && x->pre_K <= 2048;
     }
     x->rec_wt = act == GRT_ACT_GELU_TANH;
     x->rec_R = (g_out ? 1u : 0u) | (u_out ? 2u : 0u);
@@ -1601,15 +1677,13 @@ static size_t merge_mvx3(grt_device *dev, wg_cmd *cmds, size_t n) {
 static bool fuse_norm_x(grt_device *dev, const wg_cmd *nm, const wg_cmd *mv, wg_cmd *out) {
     wg_ctx *x = wg_ctx_of(dev);
     if (nm->tag != WG_TAG_NORM || mv->tag != WG_TAG_MVX || mv->cfg[4] != 0) return false;
-    const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
-    uint64_t norm_max_work = e ? strtoull(e, NULL, 10) : 262144;
     const uint32_t *np = nm->params, *mp = mv->params;
     bool ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
               np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == 1 && np[1] % 4 == 0 && np[2] % 4 == 0;
     /* every workgroup sums the row's K squares again: worth a dispatch only
      * while workgroups x K is small (H100: SmolLM2's q/k/v and gate/up yes;
      * Llama-1B's q/k/v, LM heads no) */
-    if (!ok || (uint64_t)mv->gx * mv->gy * np[3] > norm_max_work) return false;
+    if (!ok || (uint64_t)mv->gx * mv->gy * np[3] > norm_max_work()) return false;
     wg_cmd c = *mv;
     c.cfg[4] = 1;
     c.pipe = mvx_pipe(dev, c.cfg);
@@ -1641,7 +1715,7 @@ static bool fuse_glu_x(grt_device *dev, const wg_cmd *mv, const wg_cmd *gl, wg_c
     c.pipe = mvx_pipe(dev, c.cfg);
     uint32_t Ns[3] = {mv->params[3], 0, 0};
     set_groups(x, &c, mvx_groups(c.cfg, Ns));
-    c.tag = WG_TAG_NONE;
+    c.tag = WG_TAG_MVX; /* (GLU set: only fuse_mvx3 takes it further) */
     if (!c.pipe) return false;
     *out = c;
     return true;
@@ -1812,6 +1886,119 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     return true;
 }
 
+/* mvx3's override constants for a gate/up mvx configuration ca (GLU and
+ * NORM set) of Na rows, a down one cb of Nb rows and a q/k/v one cc (NORM
+ * set): the gate/up and the down take more rows a workgroup while they have
+ * more than chain_max_wg() workgroups (the sums depend on T only). From the
+ * weights alone, so that a prefill can create the pipeline a captured step
+ * will use. */
+static void mvx3_vals(const uint32_t ca[7], uint32_t Na, const uint32_t cb[7], uint32_t Nb, const uint32_t cc[7],
+                      uint32_t v[12]) {
+    uint32_t a[7], b[7], na[3] = {Na, 0, 0}, nb[3] = {Nb, 0, 0};
+    memcpy(a, ca, sizeof a), memcpy(b, cb, sizeof b);
+    b[4] = b[5] = 0;
+    uint64_t cap = chain_max_wg();
+    while (mvx_groups(a, na) > cap && a[2] < 8 && a[0] < 8) a[2] *= 2; /* (QS: one row a thread) */
+    while (mvx_groups(b, nb) > cap && b[2] < 8 && b[0] < 8) b[2] *= 2;
+    uint32_t w[12] = {a[0], a[1], a[2], a[5], a[4], b[0], b[1], b[2], cc[0], cc[1], cc[2], cc[4]};
+    memcpy(v, w, sizeof w);
+}
+
+/* A layer's gate/up (an mvx with the GLU epilogue, maybe the norm folded
+ * in), its down projection (one segment, no norm) and the next layer's
+ * q/k/v (maybe the norm folded in), consecutive, their activations in one
+ * buffer: one mvx3 dispatch (mvx3.wgsl), the down's workgroups waiting on
+ * the gate/up's, the q/k/v's on the down's. Waiting stages of more than
+ * chain_max_wg() workgroups take more rows a workgroup (the sums do not
+ * change: they depend on T only). Needs an adapter with WG_MAX_BIND storage
+ * bindings (pl_chain[1]) and GENRT_WEBGPU_STEP's bar form 2. */
+static bool fuse_mvx3(grt_device *dev, const wg_cmd *a, const wg_cmd *b, const wg_cmd *c3, wg_cmd *out) {
+    wg_ctx *x = wg_ctx_of(dev);
+    if (!x->pl_chain[1] || !x->att_dec.b || step_form(1) != 2) return false;
+    bool a_ok = a->tag == WG_TAG_MVX && a->cfg[6] == 0 && a->cfg[2] <= 8 && a->cfg[3] <= 2 && a->cfg[5] != 0 &&
+                (a->params[7] & 3u) == 0 && a->params[4] <= 2048;
+    if (!a_ok || !chain_mvx_ok(b) || !chain_mvx_ok(c3) || b->cfg[4] || b->params[15] != 1) return false;
+    const uint32_t *ap = a->params, *bp = b->params, *cp = c3->params;
+    bool na = a->cfg[4] != 0, nc = c3->cfg[4] != 0;
+    const wg_binding *w[8] = {&a->b[0], &a->b[1], &b->b[0], &b->b[1], &c3->b[0], &c3->b[1], na ? &a->b[6] : &a->b[0],
+                              nc ? &c3->b[6] : &c3->b[0]};
+    uint64_t lo = w[0]->off, hi = w[0]->off + w[0]->size;
+    for (int i = 0; i < 8; i++) {
+        if (w[i]->id != w[0]->id) return false;
+        if (w[i]->off < lo) lo = w[i]->off;
+        if (w[i]->off + w[i]->size > hi) hi = w[i]->off + w[i]->size;
+    }
+    uint64_t wg_bytes = 2 * 2048 * 4 + 64;
+    if (hi - lo > x->max_binding || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
+    uint32_t v[12];
+    mvx3_vals(a->cfg, ap[3], b->cfg, bp[3], c3->cfg, v);
+    uint32_t ca[7] = {v[0], v[1], v[2], 0, na, v[3], 0}, cb[7] = {v[5], v[6], v[7], 0, 0, 0, 0};
+    uint32_t Na[3] = {ap[3], 0, 0}, Nb[3] = {bp[3], 0, 0},
+             Nc[3] = {cp[3], cp[15] > 1 ? cp[10] : 0, cp[15] > 2 ? cp[14] : 0};
+    uint64_t nA = mvx_groups(ca, Na), nB = mvx_groups(cb, Nb), nC = mvx_groups(c3->cfg, Nc);
+    if (nB > chain_max_wg() || nC > chain_max_wg()) return false;
+    wg_cmd c = *c3;
+    c.pipe = get_pipe_n(dev, SH_MVX3, v, 12);
+    c.nb = WG_MAX_BIND;
+    c.b[0] = (wg_binding){w[0]->id, w[0]->b, lo, hi - lo};
+    c.b[1] = a->b[2], c.b[2] = a->b[3], c.b[3] = a->b[5]; /* gate, up, their norm weights */
+    c.b[4] = b->b[2];                                     /* down */
+    c.b[5] = c3->b[2], c.b[6] = c3->b[3], c.b[7] = c3->b[4], c.b[8] = c3->b[5]; /* q, k, v, norm weights */
+    c.b[9] = (wg_binding){x->att_dec.id, x->att_dec.b, 0, x->att_dec.size};
+    /* placeholders: windows of their own (never one bound twice) */
+    for (int i = 1, k = 1; i < 9; i++)
+        if (is_dummy(x, &c.b[i])) c.b[i] = dummy_window(x, k++);
+    memset(c.params, 0, sizeof c.params);
+    uint32_t *p1 = c.params, *p2 = c.params + WG_PARAM_WORDS, *p3 = c.params + 2 * WG_PARAM_WORDS;
+    uint32_t *cx = c.params + 3 * WG_PARAM_WORDS;
+    uint32_t da = (uint32_t)((a->b[0].off - lo) / 4), db = (uint32_t)((b->b[0].off - lo) / 4),
+             dc = (uint32_t)((c3->b[0].off - lo) / 4);
+    memcpy(p1, ap, WG_PARAM_WORDS * 4);
+    p1[0] += da, p1[8] += da; /* act(gate) * up, up */
+    p1[1] = 0;
+    p1[20] = (uint32_t)((a->b[1].off - lo) / 4) + ap[1] * 4;
+    if (na) p1[17] += (uint32_t)((a->b[6].off - lo) / 4);
+    memcpy(p2, bp, WG_PARAM_WORDS * 4);
+    p2[0] += db;
+    p2[1] = 0;
+    p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
+    memcpy(p3, cp, WG_PARAM_WORDS * 4);
+    p3[0] += dc, p3[8] += dc, p3[12] += dc;
+    p3[1] = 0;
+    p3[20] = (uint32_t)((c3->b[1].off - lo) / 4) + cp[1] * 4;
+    if (nc) p3[17] += (uint32_t)((c3->b[6].off - lo) / 4);
+    cx[0] = (uint32_t)nA;
+    cx[1] = (uint32_t)nB;
+    cx[2] = (uint32_t)nC;
+    cx[3] = WG_ATT_COUNTERS - 9; /* (x.w .. x.w + 3) */
+    set_groups(x, &c, nA + nB + nC);
+    c.tag = WG_TAG_NONE;
+    c.chain = true;
+    if (!c.pipe || any_alias(x, &c)) return false;
+    *out = c;
+    return true;
+}
+
+/* One pass: each gate/up, down, q/k/v run fuse_mvx3 joins becomes one mvx3. */
+static size_t merge_chain3(grt_device *dev, wg_cmd *cmds, size_t n) {
+    wg_ctx *x = wg_ctx_of(dev);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        wg_cmd c;
+        if (i + 2 < n && cmds[i].kind == WG_CMD_DISPATCH && cmds[i + 1].kind == WG_CMD_DISPATCH &&
+            cmds[i + 2].kind == WG_CMD_DISPATCH && fuse_mvx3(dev, &cmds[i], &cmds[i + 1], &cmds[i + 2], &c)) {
+            cmds[o++] = c;
+            x->counters.chains++;
+            x->counters.chains3++;
+            x->counters.merged += 2;
+            i += 2; /* the second and third are consumed */
+        } else {
+            cmds[o++] = cmds[i];
+        }
+    }
+    return o;
+}
+
 size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
     if (getenv("GENRT_WEBGPU_NO_MERGE")) return n;
     wg_ctx *x = wg_ctx_of(dev);
@@ -1829,6 +2016,7 @@ size_t wg_merge_mv(grt_device *dev, wg_cmd *cmds, size_t n) {
         n = merge_pairs(dev, cmds, n, fuse_attn_o);
         if (!getenv("GENRT_WEBGPU_NO_O_NORM_MERGE")) n = merge_pairs(dev, cmds, n, fuse_o_norm);
     }
+    if (x->chains_on && !getenv("GENRT_WEBGPU_NO_MVX3_MERGE")) n = merge_chain3(dev, cmds, n);
     if (x->chains_on && !getenv("GENRT_WEBGPU_NO_MVX2_MERGE")) n = merge_pairs(dev, cmds, n, fuse_mvx2);
     return n;
 }

@@ -29,17 +29,20 @@
  * form before, 2: the new; attn_dec's split merge in registers, one barrier
  * before a counter), see step_form;
  * GENRT_WEBGPU_NO_GLU_MERGE / _NO_ROPE_KV_MERGE / _NO_ATTN_ROPE_MERGE /
- * _NO_NORM_MERGE / _NO_ATTN_O_MERGE / _NO_O_NORM_MERGE / _NO_MVX2_MERGE=1
- * turn one capture merge off (the last three: the chain kernels, attn_o.wgsl
- * and mvx2.wgsl, whose second kernel's workgroups wait on the first's, which
+ * _NO_NORM_MERGE / _NO_ATTN_O_MERGE / _NO_O_NORM_MERGE / _NO_MVX3_MERGE /
+ * _NO_MVX2_MERGE=1 turn one capture merge off (the last four: the chain
+ * kernels, attn_o.wgsl, mvx3.wgsl (gate/up, down and the next q/k/v; on
+ * adapters that allow 10 storage buffers a kernel) and mvx2.wgsl (down and
+ * the next q/k/v), whose later kernels' workgroups wait on the earlier's, which
  * needs workgroups started in index order: WebGPU does not promise it, so
  * they run only on NVIDIA and llvmpipe adapters unless GENRT_WEBGPU_CHAINS=1,
  * and GENRT_WEBGPU_CHAINS=0 turns them off everywhere;
- * GENRT_WEBGPU_CHAIN_MAX_WG=N: at most N waiting workgroups, default 256);
+ * GENRT_WEBGPU_CHAIN_MAX_WG=N: at most N waiting workgroups a stage (mvx3 also
+ * caps its gate/up so), default 256);
  * GENRT_WEBGPU_DUMP_GRAPH=1 prints each captured
- * step's dispatch list; GENRT_WEBGPU_GRAPH_SKIP=kernel leaves that kernel's
+ * step's dispatch list (and the adapter's limits, each pipeline's creation time); GENRT_WEBGPU_GRAPH_SKIP=kernel leaves that kernel's
  * dispatches out of replays (wrong results: timing diagnosis only); GENRT_WEBGPU_NORM_MAX_WORK=N folds an rmsnorm
- * into the mvx reading it while workgroups x K <= N (default 262144);
+ * into the mvx reading it while workgroups x K <= N (default 500000);
  * GENRT_WEBGPU_NO_SUBGROUPS=1 keeps the reductions off subgroups;
  * GENRT_WEBGPU_MVBENCH (test_webgpu) times matvec variants. */
 #ifndef GRT_WEBGPU_H

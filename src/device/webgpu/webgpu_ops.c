@@ -649,10 +649,13 @@ static bool mv_fits(wg_ctx *x, const grt_tensor *in, const grt_tensor *w) {
 /* ---------------------------------------------------------------- decode matvec (mvx.wgsl) */
 
 /* A captured step folds an rmsnorm into the mvx reading it while its
- * workgroups x K is at most this (GENRT_WEBGPU_NORM_MAX_WORK; fuse_norm_x). */
+ * workgroups x K is at most this (GENRT_WEBGPU_NORM_MAX_WORK; fuse_norm_x).
+ * 500000 takes SmolLM2's gate/up (768 x 576) as well as its q/k/v: in mvx3
+ * its norm then costs less than attn_o's norm tail (H200: 1075 -> 1107
+ * tok/s); Llama-1B's q/k/v (768 x 2048) and LM heads stay out. */
 static uint64_t norm_max_work(void) {
     const char *e = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
-    return e ? strtoull(e, NULL, 10) : 262144;
+    return e ? strtoull(e, NULL, 10) : 500000;
 }
 static uint64_t chain_max_wg(void);
 static uint32_t step_form(int i);
@@ -1681,8 +1684,7 @@ static bool fuse_norm_x(grt_device *dev, const wg_cmd *nm, const wg_cmd *mv, wg_
     bool ok = nm->b[0].id == mv->b[1].id && nm->b[0].off == mv->b[1].off && nm->b[0].size == mv->b[1].size &&
               np[0] == mp[1] * 4 && np[3] == mp[4] && np[4] == 1 && np[1] % 4 == 0 && np[2] % 4 == 0;
     /* every workgroup sums the row's K squares again: worth a dispatch only
-     * while workgroups x K is small (H100: SmolLM2's q/k/v and gate/up yes;
-     * Llama-1B's q/k/v, LM heads no) */
+     * while workgroups x K is small (norm_max_work) */
     if (!ok || (uint64_t)mv->gx * mv->gy * np[3] > norm_max_work()) return false;
     wg_cmd c = *mv;
     c.cfg[4] = 1;

@@ -47,8 +47,10 @@ GENRT_WEBGPU_NO_MERGE=1 b -m $S --dtype f16 --graph-capture on
 GENRT_WEBGPU_OLD_ATTN=1 b -m $B --dtype f16 --graph-capture on
 GENRT_WEBGPU_NO_ATTN_ROPE_MERGE=1 b -m $B --dtype f16 --graph-capture on
 GENRT_WEBGPU_NO_ATTN_ROPE_MERGE=1 b -m $S --dtype f16 --graph-capture on
-# A/B: the chain kernels (attn_o: attention + o-proj + norm; mvx2: down + next q/k/v)
-GENRT_WEBGPU_NO_ATTN_O_MERGE=1 GENRT_WEBGPU_NO_MVX2_MERGE=1 b -m $S --dtype f16 --graph-capture on
+# A/B: the chain kernels (attn_o: attention + o-proj (+ norm); mvx3: gate/up (+ norm) + down
+# + next q/k/v; mvx2: down + next q/k/v): all off; session 7's list (mvx2, attn_o's norm tail)
+GENRT_WEBGPU_NO_ATTN_O_MERGE=1 GENRT_WEBGPU_NO_MVX3_MERGE=1 GENRT_WEBGPU_NO_MVX2_MERGE=1 b -m $S --dtype f16 --graph-capture on
+GENRT_WEBGPU_NO_MVX3_MERGE=1 GENRT_WEBGPU_NORM_MAX_WORK=262144 b -m $S --dtype f16 --graph-capture on
 GENRT_WEBGPU_CHAIN_NO_PREFETCH=1 b -m $S --dtype f16 --graph-capture on
 if [ -n "$out" ]; then
     # device spans (timestamp-query) and both read modes in one trace

@@ -106,7 +106,7 @@ typedef struct wg_ctx {
      * of two <= the adapter's smallest subgroup; 1 without subgroups */
     bool sg_on;
     uint32_t sg_cluster;
-    /* chain kernels allowed (attn_o, mvx2: workgroups that wait on earlier
+    /* chain kernels allowed (attn_o, mvx2, mvx3: workgroups that wait on earlier
      * workgroups of the same dispatch). WebGPU does not promise that
      * workgroups start in index order, so they are on only for adapters known
      * to do so (NVIDIA, llvmpipe), or with GENRT_WEBGPU_CHAINS=1; =0 off. */

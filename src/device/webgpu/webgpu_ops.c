@@ -1114,7 +1114,7 @@ enum { ATTN_MIN_KEYS = 64 };
  * (m, s) and its value at once (one round trip, no barrier; up to 8 splits,
  * G * head_dim <= 256), [1] one barrier instead of storageBarrier +
  * workgroupBarrier before a counter (storageBarrier is a control barrier:
- * attn_dec, attn_o, mvx2) and none after attn_dec's one-head output stage.
+ * attn_dec, attn_o, mvx2; mvx3 has only this form) and none after attn_dec's one-head output stage.
  * H100, SmolLM2 f16 captured: merge +2.5%, barriers +0.8% (see
  * bench/results/webgpu-step-2026-11-25.md; reading the chains' inputs from
  * A unstaged lost 33%). GENRT_WEBGPU_STEP="merge,bar" sets them; 0, absent
@@ -1723,7 +1723,7 @@ static bool fuse_glu_x(grt_device *dev, const wg_cmd *mv, const wg_cmd *gl, wg_c
     return true;
 }
 
-/* Chain kernels (attn_o, mvx2): at most this many workgroups wait (more
+/* Chain kernels (attn_o, mvx2, mvx3): at most this many workgroups wait (more
  * would not all overlap the first kernel, and a large matvec in a chain
  * loses occupancy: Llama-1B's output projection ran slower so on the H100). */
 static uint64_t chain_max_wg(void) {

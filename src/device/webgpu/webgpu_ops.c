@@ -1834,6 +1834,29 @@ static bool chain_mvx_ok(const wg_cmd *c) {
            c->cfg[5] == 0 && (c->params[7] & 2u) == 0 && c->params[4] <= 2048;
 }
 
+/* The union [lo, hi) of n windows of one buffer (false: another buffer). */
+static bool chain_window(const wg_binding *const *w, int n, uint64_t *lo, uint64_t *hi) {
+    *lo = w[0]->off, *hi = w[0]->off + w[0]->size;
+    for (int i = 0; i < n; i++) {
+        if (w[i]->id != w[0]->id) return false;
+        if (w[i]->off < *lo) *lo = w[i]->off;
+        if (w[i]->off + w[i]->size > *hi) *hi = w[i]->off + w[i]->size;
+    }
+    return true;
+}
+
+/* Chain instance arguments p: mvx dispatch m's, with its outputs (and the
+ * norm's output row) rebased onto the activation window at byte lo of their
+ * buffer, its input staged from there (a.y 0, g.x its offset). */
+static void chain_instance(uint32_t *p, const wg_cmd *m, uint64_t lo) {
+    uint32_t d = (uint32_t)((m->b[0].off - lo) / 4);
+    memcpy(p, m->params, WG_PARAM_WORDS * 4);
+    p[0] += d, p[8] += d, p[12] += d;
+    p[1] = 0;
+    p[20] = (uint32_t)((m->b[1].off - lo) / 4) + m->params[1] * 4;
+    if (m->cfg[4]) p[17] += (uint32_t)((m->b[6].off - lo) / 4);
+}
+
 /* Two consecutive mvx dispatches (one segment, no norm; then up to three
  * segments, maybe with the norm folded in: a down projection and the next
  * layer's q/k/v), their activations in one buffer: one mvx2 dispatch
@@ -1844,14 +1867,10 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     const uint32_t *ap = a->params, *bp = b->params;
     bool norm = b->cfg[4] != 0;
     const wg_binding *w[5] = {&a->b[0], &a->b[1], &b->b[0], &b->b[1], norm ? &b->b[6] : &b->b[0]};
-    uint64_t lo = w[0]->off, hi = w[0]->off + w[0]->size;
-    for (int i = 0; i < 5; i++) {
-        if (w[i]->id != w[0]->id) return false;
-        if (w[i]->off < lo) lo = w[i]->off;
-        if (w[i]->off + w[i]->size > hi) hi = w[i]->off + w[i]->size;
-    }
-    uint64_t wg_bytes = 2 * 2048 * 4 + 64;
-    if (hi - lo > x->max_binding || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
+    uint64_t lo, hi, wg_bytes = 2 * 2048 * 4 + 64;
+    if (!chain_window(w, 5, &lo, &hi) || hi - lo > x->max_binding ||
+        wg_bytes > x->limits.maxComputeWorkgroupStorageSize)
+        return false;
     uint32_t Na[3] = {ap[3], 0, 0}, Nb[3] = {bp[3], bp[15] > 1 ? bp[10] : 0, bp[15] > 2 ? bp[14] : 0};
     uint64_t nA = mvx_groups(a->cfg, Na), nB = mvx_groups(b->cfg, Nb);
     if (nB > chain_max_wg()) return false;
@@ -1866,16 +1885,8 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
     memset(c.params, 0, sizeof c.params);
     uint32_t *p1 = c.params + WG_PARAM_WORDS, *p2 = c.params + 2 * WG_PARAM_WORDS;
     uint32_t *cx = c.params + 3 * WG_PARAM_WORDS;
-    uint32_t da = (uint32_t)((a->b[0].off - lo) / 4), db = (uint32_t)((b->b[0].off - lo) / 4);
-    memcpy(p1, ap, WG_PARAM_WORDS * 4);
-    p1[0] += da;
-    p1[1] = 0;
-    p1[20] = (uint32_t)((a->b[1].off - lo) / 4) + ap[1] * 4;
-    memcpy(p2, bp, WG_PARAM_WORDS * 4);
-    p2[0] += db, p2[8] += db, p2[12] += db;
-    p2[1] = 0;
-    p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
-    if (norm) p2[17] += (uint32_t)((b->b[6].off - lo) / 4);
+    chain_instance(p1, a, lo);
+    chain_instance(p2, b, lo);
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nB;
     cx[2] = WG_ATT_COUNTERS - 5; /* (x.z, x.z + 1) */
@@ -1924,14 +1935,10 @@ static bool fuse_mvx3(grt_device *dev, const wg_cmd *a, const wg_cmd *b, const w
     bool na = a->cfg[4] != 0, nc = c3->cfg[4] != 0;
     const wg_binding *w[8] = {&a->b[0], &a->b[1], &b->b[0], &b->b[1], &c3->b[0], &c3->b[1], na ? &a->b[6] : &a->b[0],
                               nc ? &c3->b[6] : &c3->b[0]};
-    uint64_t lo = w[0]->off, hi = w[0]->off + w[0]->size;
-    for (int i = 0; i < 8; i++) {
-        if (w[i]->id != w[0]->id) return false;
-        if (w[i]->off < lo) lo = w[i]->off;
-        if (w[i]->off + w[i]->size > hi) hi = w[i]->off + w[i]->size;
-    }
-    uint64_t wg_bytes = 2 * 2048 * 4 + 64;
-    if (hi - lo > x->max_binding || wg_bytes > x->limits.maxComputeWorkgroupStorageSize) return false;
+    uint64_t lo, hi, wg_bytes = 2 * 2048 * 4 + 64;
+    if (!chain_window(w, 8, &lo, &hi) || hi - lo > x->max_binding ||
+        wg_bytes > x->limits.maxComputeWorkgroupStorageSize)
+        return false;
     uint32_t v[12];
     mvx3_vals(a->cfg, ap[3], b->cfg, bp[3], c3->cfg, v);
     uint32_t ca[7] = {v[0], v[1], v[2], 0, na, v[3], 0}, cb[7] = {v[5], v[6], v[7], 0, 0, 0, 0};
@@ -1953,22 +1960,9 @@ static bool fuse_mvx3(grt_device *dev, const wg_cmd *a, const wg_cmd *b, const w
     memset(c.params, 0, sizeof c.params);
     uint32_t *p1 = c.params, *p2 = c.params + WG_PARAM_WORDS, *p3 = c.params + 2 * WG_PARAM_WORDS;
     uint32_t *cx = c.params + 3 * WG_PARAM_WORDS;
-    uint32_t da = (uint32_t)((a->b[0].off - lo) / 4), db = (uint32_t)((b->b[0].off - lo) / 4),
-             dc = (uint32_t)((c3->b[0].off - lo) / 4);
-    memcpy(p1, ap, WG_PARAM_WORDS * 4);
-    p1[0] += da, p1[8] += da; /* act(gate) * up, up */
-    p1[1] = 0;
-    p1[20] = (uint32_t)((a->b[1].off - lo) / 4) + ap[1] * 4;
-    if (na) p1[17] += (uint32_t)((a->b[6].off - lo) / 4);
-    memcpy(p2, bp, WG_PARAM_WORDS * 4);
-    p2[0] += db;
-    p2[1] = 0;
-    p2[20] = (uint32_t)((b->b[1].off - lo) / 4) + bp[1] * 4;
-    memcpy(p3, cp, WG_PARAM_WORDS * 4);
-    p3[0] += dc, p3[8] += dc, p3[12] += dc;
-    p3[1] = 0;
-    p3[20] = (uint32_t)((c3->b[1].off - lo) / 4) + cp[1] * 4;
-    if (nc) p3[17] += (uint32_t)((c3->b[6].off - lo) / 4);
+    chain_instance(p1, a, lo); /* (a.x: act(gate) * up, c.x: up) */
+    chain_instance(p2, b, lo);
+    chain_instance(p3, c3, lo);
     cx[0] = (uint32_t)nA;
     cx[1] = (uint32_t)nB;
     cx[2] = (uint32_t)nC;

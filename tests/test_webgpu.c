@@ -734,7 +734,9 @@ static void chain_case(grt_dtype wt, bool kv_shared, int pos, int NH, int NKV, i
     const char *nmw = getenv("GENRT_WEBGPU_NORM_MAX_WORK");
     bool fold = !nmw || strcmp(nmw, "0") != 0;
     CHECK(chains == (on ? (fold ? 2u : 1u) : 0u));
-    CHECK(chains3 == (on && fold && ft.chains3 && !old_bar && !getenv("GENRT_WEBGPU_NO_MVX3_MERGE") ? 1u : 0u));
+    const char *mvx = getenv("GENRT_WEBGPU_MVX");
+    bool qs = (wt == GRT_Q8_0 || wt == GRT_Q4_0) && mvx && strcmp(mvx, "0,0,0,0,0,1") == 0; /* forced superblocks */
+    CHECK(chains3 == (on && fold && !qs && ft.chains3 && !old_bar && !getenv("GENRT_WEBGPU_NO_MVX3_MERGE") ? 1u : 0u));
     CHECKF(grt_dev_status(G) == GRT_OK, "%s", grt_last_error());
     for (int m = 0; m < NW_; m++) grt_dev_buffer_free(Wb[m]);
     grt_dev_buffer_free(A), grt_dev_buffer_free(NWa), grt_dev_buffer_free(NWf), grt_dev_buffer_free(FR);

@@ -16,7 +16,8 @@ extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], g
     grt_wgsl_glu[], grt_wgsl_advance[], grt_wgsl_sample[], grt_wgsl_mv[], grt_wgsl_mvq[],
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_unpack8[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
-    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[], grt_wgsl_mvx3[], grt_wgsl_mmt[],
+    grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[], grt_wgsl_mvx3[], grt_wgsl_mvx_chain[],
+    grt_wgsl_mmt[],
     grt_wgsl_mmt_red[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
@@ -178,13 +179,14 @@ static char *wgsl_rename(const char *src, const char *const map[][2], int n_map,
     return out;
 }
 
-/* mvx.wgsl's module-scope names (and the accessors its body calls), renamed
- * per instance in a chain kernel */
+/* mvx.wgsl's module-scope names (and the accessors its body calls that
+ * differ between instances), renamed per instance in a chain kernel (the
+ * others, xv4 xf old ost ldb rget rset wsh: mvx_chain.wgsl) */
 static const char *const MVX_NAMES[] = {"WTYPE", "T", "RPW", "U", "NORM", "GLU", "STAGE", "scl", "bf2", "lo8", "hi8",
                                         "ldx", "i8x4", "nib4", "qs_lo4", "qs_hi4", "qs_i8", "qs_fsh", "qs_b4",
                                         "qs_b8", "qw", "qs_ld", "qs_sb", "tanh_f",
-                                        "qword", "qdot", "mvx_main", "xv4", "xf", "nwv4", "xnst", "old", "ost",
-                                        "ldw", "ldq", "ldb", "rget", "rset", "wsh", "mvx_block", "mvx_wait"};
+                                        "qword", "qdot", "mvx_main", "nwv4", "xnst", "ldw", "ldq", "mvx_block",
+                                        "mvx_wait"};
 
 /* The kernel bodies of chain shader sh, instantiated: *a placed before *b. */
 static bool chain_parts(int sh, char **a, char **b) {
@@ -198,20 +200,16 @@ static bool chain_parts(int sh, char **a, char **b) {
     } else {
         *a = wgsl_rename(grt_wgsl_mvx, p1, 1, MVX_NAMES, nn, "_a");
         *b = wgsl_rename(grt_wgsl_mvx, p2, 1, MVX_NAMES, nn, "_b");
-        if (sh == SH_MVX3 && *a && *b) {
-            /* the third instance after the first two */
-            char *c = wgsl_rename(grt_wgsl_mvx, p3, 1, MVX_NAMES, nn, "_c");
-            size_t la = strlen(*a), lb = strlen(*b);
-            char *ab = c ? malloc(la + lb + 1) : NULL;
-            if (ab) {
-                memcpy(ab, *a, la);
-                memcpy(ab + la, *b, lb + 1);
-            }
-            free(*a);
-            free(*b);
-            *a = ab, *b = c;
-            if (!ab) free(c), *b = NULL;
-        }
+        /* the shared accessors, then the instances (mvx3: the third last) */
+        char *c = sh == SH_MVX3 ? wgsl_rename(grt_wgsl_mvx, p3, 1, MVX_NAMES, nn, "_c") : NULL;
+        const char *parts[3] = {grt_wgsl_mvx_chain, *a, c ? *b : ""};
+        size_t n = 1;
+        for (int i = 0; i < 3; i++) n += parts[i] ? strlen(parts[i]) : 0;
+        char *ab = *a && *b && (c || sh != SH_MVX3) ? malloc(n) : NULL;
+        if (ab) snprintf(ab, n, "%s%s%s", parts[0], parts[1], parts[2]);
+        free(*a);
+        if (c) free(*b), *b = c;
+        *a = ab;
     }
     if (*a && *b) return true;
     free(*a);
@@ -864,8 +862,8 @@ static void matmul_part(grt_device *dev, const grt_tensor *out, const grt_tensor
             }
         }
         if (x->pre_chain_set && x->pre_glu_set && !accumulate && !bias && chainable && x->chains_on &&
-            x->pl_chain[1] && step_form(1) == 2 && mvx_groups(cfg, Ns) <= chain_max_wg() &&
-            !getenv("GENRT_WEBGPU_NO_MVX3_MERGE")) {
+            x->pl_chain[1] && step_form(1) == 2 && mvx_groups(cfg, Ns) <= chain_max_wg() && cfg[0] < 8 &&
+            x->pre_chain[0] < 8 && x->pre_glu[0] < 8 && !getenv("GENRT_WEBGPU_NO_MVX3_MERGE")) {
             /* the next layer's q after a down projection after a glu: the
              * mvx3 pipelines (gate/up, down, q/k/v) the step may chain the
              * three into, with and without the norm folded into the q/k/v */
@@ -1904,15 +1902,16 @@ static bool fuse_mvx2(grt_device *dev, const wg_cmd *a, const wg_cmd *b, wg_cmd 
  * set): the gate/up and the down take more rows a workgroup while they have
  * more than chain_max_wg() workgroups (the sums depend on T only). From the
  * weights alone, so that a prefill can create the pipeline a captured step
- * will use. */
+ * will use. Not for QS rows (WTYPE >= 8): three instances of the unrolled
+ * superblock code took lavapipe's LLVM over a minute to compile. */
 static void mvx3_vals(const uint32_t ca[7], uint32_t Na, const uint32_t cb[7], uint32_t Nb, const uint32_t cc[7],
                       uint32_t v[12]) {
     uint32_t a[7], b[7], na[3] = {Na, 0, 0}, nb[3] = {Nb, 0, 0};
     memcpy(a, ca, sizeof a), memcpy(b, cb, sizeof b);
     b[4] = b[5] = 0;
     uint64_t cap = chain_max_wg();
-    while (mvx_groups(a, na) > cap && a[2] < 8 && a[0] < 8) a[2] *= 2; /* (QS: one row a thread) */
-    while (mvx_groups(b, nb) > cap && b[2] < 8 && b[0] < 8) b[2] *= 2;
+    while (mvx_groups(a, na) > cap && a[2] < 8) a[2] *= 2;
+    while (mvx_groups(b, nb) > cap && b[2] < 8) b[2] *= 2;
     uint32_t w[12] = {a[0], a[1], a[2], a[5], a[4], b[0], b[1], b[2], cc[0], cc[1], cc[2], cc[4]};
     memcpy(v, w, sizeof w);
 }
@@ -1931,6 +1930,7 @@ static bool fuse_mvx3(grt_device *dev, const wg_cmd *a, const wg_cmd *b, const w
     bool a_ok = a->tag == WG_TAG_MVX && a->cfg[6] == 0 && a->cfg[2] <= 8 && a->cfg[3] <= 2 && a->cfg[5] != 0 &&
                 (a->params[7] & 3u) == 0 && a->params[4] <= 2048;
     if (!a_ok || !chain_mvx_ok(b) || !chain_mvx_ok(c3) || b->cfg[4] || b->params[15] != 1) return false;
+    if (a->cfg[0] >= 8 || b->cfg[0] >= 8 || c3->cfg[0] >= 8) return false; /* no QS: see mvx3_vals */
     const uint32_t *ap = a->params, *bp = b->params, *cp = c3->params;
     bool na = a->cfg[4] != 0, nc = c3->cfg[4] != 0;
     const wg_binding *w[8] = {&a->b[0], &a->b[1], &b->b[0], &b->b[1], &c3->b[0], &c3->b[1], na ? &a->b[6] : &a->b[0],

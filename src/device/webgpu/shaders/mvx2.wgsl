@@ -42,19 +42,9 @@ const GLU_a : u32 = 0u;
 const GLU_b : u32 = 0u;
 const STAGE_a : bool = false;
 const STAGE_b : bool = false;
-var<workgroup> wsh_a : array<u32, 4>;   // quantized staging (not used here)
-var<workgroup> wsh_b : array<u32, 4>;
-var<workgroup> red2 : array<f32, 2048>; // partial sums (a workgroup runs one instance)
-var<workgroup> xsh : array<f32, 2048>;  // the staged input
-fn af(i : u32) -> f32 { return bitcast<f32>(atomicLoad(&A[i])); }
-fn ast(i : u32, v : f32) { atomicStore(&A[i], bitcast<u32>(v)); }
-fn rget_a(i : u32) -> f32 { return red2[i]; }
-fn rset_a(i : u32, v : f32) { red2[i] = v; }
-fn rget_b(i : u32) -> f32 { return red2[i]; }
-fn rset_b(i : u32, v : f32) { red2[i] = v; }
+// (the accessors both instances share: mvx_chain.wgsl)
 fn ldw_a(seg : u32, i : u32) -> vec4<u32> { return WA[i]; }
 fn ldq_a(seg : u32, i : u32) -> u32 { return WA[i >> 2u][i & 3u]; }
-fn ldb_a(i : u32) -> f32 { return 0.0; }
 fn ldw_b(seg : u32, i : u32) -> vec4<u32> {
   switch seg {
     case 0u: { return WB0[i]; }
@@ -63,24 +53,10 @@ fn ldw_b(seg : u32, i : u32) -> vec4<u32> {
   }
 }
 fn ldq_b(seg : u32, i : u32) -> u32 { return ldw_b(seg, i >> 2u)[i & 3u]; }
-fn ldb_b(i : u32) -> f32 { return 0.0; }
-fn xv4_a(j : u32) -> vec4<f32> { let b = j * 4u; return vec4<f32>(xsh[b], xsh[b + 1u], xsh[b + 2u], xsh[b + 3u]); }
-fn xv4_b(j : u32) -> vec4<f32> { return xv4_a(j); }
-fn xf_a(i : u32) -> f32 { return xsh[i]; }
-fn xf_b(i : u32) -> f32 { return xsh[i]; }
 fn nwv4_a(j : u32) -> vec4<f32> { return vec4<f32>(1.0); }
 fn nwv4_b(j : u32) -> vec4<f32> { return NWB[j]; }
 fn xnst_a(i : u32, v : f32) {}
 fn xnst_b(i : u32, v : f32) { ast(i, v); }
-fn old_a(i : u32) -> f32 { return af(i); }
-fn old_b(i : u32) -> f32 { return af(i); }
-fn ost_a(i : u32, v : f32) { ast(i, v); }
-fn ost_b(i : u32, v : f32) { ast(i, v); }
-
-fn stage(lid : u32, off : u32, n : u32) {
-  for (var i = lid; i < n; i += 256u) { xsh[i] = af(off + i); }
-  workgroupBarrier();
-}
 
 // _a's wait: none, its input staged (the weights' loads are in flight)
 fn mvx_wait_a(L : u32, lid : u32) { stage(lid, PC.p1.g.x, PC.p1.b.x); }

@@ -17,8 +17,7 @@ extern const char grt_wgsl_common[], grt_wgsl_rope_pair[], grt_wgsl_weights[], g
     grt_wgsl_attn_part[], grt_wgsl_attn_combine[], grt_wgsl_argmax_part[], grt_wgsl_mv3[], grt_wgsl_mvh[], grt_wgsl_unpack8[], grt_wgsl_copy[],
     grt_wgsl_mvx[], grt_wgsl_mvx_f[], grt_wgsl_mvx_q[], grt_wgsl_rope_kv[], grt_wgsl_attn_dec[], grt_wgsl_params[],
     grt_wgsl_mvx_io[], grt_wgsl_attn_io[], grt_wgsl_attn_o[], grt_wgsl_mvx2[], grt_wgsl_mvx3[], grt_wgsl_mvx_chain[],
-    grt_wgsl_mmt[],
-    grt_wgsl_mmt_red[];
+    grt_wgsl_mmt[], grt_wgsl_mmt_red[];
 
 enum { SH_FILL, SH_EMBED, SH_RMSNORM, SH_MATMUL, SH_ROPE, SH_KV_STORE, SH_ATTENTION, SH_GLU,
        SH_ADVANCE, SH_SAMPLE, SH_MV, SH_MVQ, SH_ATTN_PART,
